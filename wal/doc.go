@@ -1,0 +1,69 @@
+// Package wal is Strife's write-ahead log: an append-only sequence of
+// records in a bbolt file, the durable truth from which every bank and
+// gateway rebuilds its state.
+//
+// # Guarantees
+//
+// A record is durable (fsynced) when the Log.Append that wrote it returns
+// nil, and never before any other record of the same Append: the records of
+// one Append, and whatever the caller wrote to its own buckets in the same
+// transaction, are all on disk or none are, even if the process dies in the
+// middle. Records are never changed or removed once appended.
+//
+// # Use
+//
+//	l, err := wal.Open(path, wal.Options{})
+//	err = l.Append(func(tx *wal.Tx) error {
+//		recs, err := tx.Lookup(id, attempt) // what happened to this attempt?
+//		...
+//		_, err = tx.Append(wal.Record{Type: wal.TypePrepared, TxID: id, Attempt: attempt, Payload: p})
+//		return err
+//	})
+//	err = l.View(func(tx *wal.Tx) error { return tx.Scan(1, replayOne) })
+//
+// # Group commit
+//
+// Appends are executed by a single committer goroutine. It takes the first
+// waiting Append, adds every other Append already queued (up to
+// Options.MaxBatch), runs them one after the other in one bbolt read-write
+// transaction and commits it: one fsync for the whole batch. Appends that
+// arrive during that fsync form the next batch. A lone writer therefore
+// waits for exactly one commit, with no timer (unlike bbolt's DB.Batch),
+// while many writers share commits in proportion to how many are waiting.
+// The functions of one batch see each other's writes, in queue order, as if
+// they had run one at a time.
+//
+// # On-disk format
+//
+// The bbolt file has three top-level buckets:
+//
+//	wal.records   seq (uint64, big-endian)            -> record
+//	wal.index     txid (16) | attempt (uint32 BE) | seq (uint64 BE) -> empty
+//	state         the caller's buckets (Tx.Bucket), e.g. a balance projection
+//
+// Sequence numbers start at 1 and have no gaps. wal.index makes the records
+// of one attempt of one transaction a contiguous key range, for idempotency
+// checks; records with a zero txid are not indexed. Both buckets are written
+// in the same transaction as the record.
+//
+// A record value is a fixed header followed by the payload:
+//
+//	0      4         5      6               22           26          30
+//	+------+---------+------+---------------+------------+-----------+---------+
+//	| crc  | version | type | txid (ULID)   | attempt    | length    | payload |
+//	+------+---------+------+---------------+------------+-----------+---------+
+//	  u32     u8        u8     16 bytes        u32 BE       u32 BE     length bytes
+//
+// crc is CRC-32C (Castagnoli), big-endian, over the 8-byte key followed by
+// bytes 4 to the end, so a record moved to another key is detected too.
+// version is 1. The payload's encoding belongs to the type (Strife uses
+// protobuf messages from proto/strife/storage/v1) and is at most MaxPayload
+// bytes.
+//
+// # Errors
+//
+// Decode, Scan and Lookup return an error wrapping ErrCorrupt for a record
+// whose bytes are damaged, and ErrUnknownType for an intact record of a
+// type this version does not know (written by a newer version). Neither is
+// skipped: a log that cannot be read completely cannot be trusted.
+package wal

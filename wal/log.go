@@ -1,0 +1,212 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrClosed is returned by calls on a closed Log.
+var ErrClosed = errors.New("wal: log closed")
+
+// Options configure a Log. The zero value is usable: every field has a
+// documented default.
+type Options struct {
+	// MaxBatch bounds how many appends share one bbolt transaction and so
+	// one fsync. Default 1024.
+	MaxBatch int
+	// LockTimeout is how long Open waits for another process to release the
+	// file. Default 1s; the file is locked for as long as the Log is open.
+	LockTimeout time.Duration
+}
+
+// Validate rejects options that cannot be meant.
+func (o Options) Validate() error {
+	if o.MaxBatch < 0 {
+		return fmt.Errorf("wal: MaxBatch %d is negative", o.MaxBatch)
+	}
+	if o.LockTimeout < 0 {
+		return fmt.Errorf("wal: LockTimeout %v is negative", o.LockTimeout)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBatch == 0 {
+		o.MaxBatch = 1024
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = time.Second
+	}
+	return o
+}
+
+// Log is an append-only log of records in a bbolt file, with room for the
+// caller's own buckets in the same file. It is safe for concurrent use.
+type Log struct {
+	db       *bolt.DB
+	maxBatch int
+
+	// mu is held shared by every Append for its whole duration and
+	// exclusively by Close, so Close waits for appends in flight and no
+	// append can be queued after the committer has gone.
+	mu      sync.RWMutex
+	closed  bool
+	queue   chan *appendReq
+	stopped chan struct{}
+}
+
+type appendReq struct {
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Open opens or creates the log at path.
+func Open(path string, opts Options) (*Log, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: opts.LockTimeout,
+		// As etcd does: the freelist is rebuilt on open instead of being
+		// written on every commit, which keeps commits small.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", path, err)
+	}
+	if err := db.Update(initBuckets); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("wal: open %s: %w", path, err)
+	}
+	l := &Log{
+		db:       db,
+		maxBatch: opts.MaxBatch,
+		queue:    make(chan *appendReq, opts.MaxBatch),
+		stopped:  make(chan struct{}),
+	}
+	go l.commitLoop()
+	return l, nil
+}
+
+// Path returns the file the log lives in.
+func (l *Log) Path() string { return l.db.Path() }
+
+// Append runs fn in a read-write transaction and returns once the
+// transaction is durable on disk, or has failed.
+//
+// Concurrent calls share transactions: while one commit is being synced the
+// next calls queue up, and the committer takes all of them into the next
+// transaction. A lone caller therefore pays one commit and no added delay.
+//
+// If fn returns an error, nothing fn did is kept and Append returns that
+// error; the other calls of its batch are not affected. Because of that, fn
+// may be called more than once, and must have no effect outside tx.
+func (l *Log) Append(fn func(*Tx) error) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	req := &appendReq{fn: fn, done: make(chan error, 1)}
+	l.queue <- req
+	return <-req.done
+}
+
+// View runs fn in a read-only transaction.
+func (l *Log) View(fn func(*Tx) error) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	return l.db.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx}) })
+}
+
+// Close waits for the appends in flight, then closes the file.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	close(l.queue)
+	<-l.stopped
+	return l.db.Close()
+}
+
+func (l *Log) commitLoop() {
+	defer close(l.stopped)
+	batch := make([]*appendReq, 0, l.maxBatch)
+	for first := range l.queue {
+		batch = append(batch[:0], first)
+		batch = l.drain(batch)
+		l.commit(batch)
+	}
+}
+
+// drain adds whatever is already queued to batch, without waiting.
+func (l *Log) drain(batch []*appendReq) []*appendReq {
+	for len(batch) < l.maxBatch {
+		select {
+		case req, ok := <-l.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// errFnFailed makes bbolt roll back a batch in which one fn failed.
+var errFnFailed = errors.New("wal: append function failed")
+
+// commit runs the batch in one transaction. A failing fn is answered with its
+// error and dropped, and the rest run again in a fresh transaction: the
+// outcome is as if the failed call had been made alone, after the calls
+// queued before it.
+func (l *Log) commit(batch []*appendReq) {
+	for len(batch) > 0 {
+		failed, fnErr := -1, error(nil)
+		err := l.db.Update(func(btx *bolt.Tx) error {
+			tx := &Tx{btx: btx}
+			for i, req := range batch {
+				if fnErr = callSafely(req.fn, tx); fnErr != nil {
+					failed = i
+					return errFnFailed
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].done <- fnErr
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		for _, req := range batch {
+			req.done <- err
+		}
+		return
+	}
+}
+
+// callSafely turns a panic in fn into an error, so that one bad append
+// cannot take down the committer that every other caller depends on.
+func callSafely(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("wal: append function panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(tx)
+}

@@ -1,0 +1,153 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Errors returned when a stored record cannot be trusted. Both wrap nothing:
+// callers classify them with errors.Is.
+var (
+	ErrCorrupt     = errors.New("wal: corrupt record")
+	ErrUnknownType = errors.New("wal: unknown record type")
+)
+
+// Type says what a record means. The numbers are part of the on-disk format.
+type Type uint8
+
+// Two-phase commit records, written by participants.
+const (
+	TypePrepared  Type = 1
+	TypeCommitted Type = 2
+	TypeAborted   Type = 3
+)
+
+// Ledger events, written by a bank together with the 2PC record they derive
+// from (if any).
+const (
+	TypeAccountOpened  Type = 16
+	TypeAccountUpdated Type = 17
+	TypeDeposited      Type = 18
+	TypeHoldPlaced     Type = 19
+	TypeHoldReleased   Type = 20
+	TypePosted         Type = 21
+)
+
+var typeNames = map[Type]string{
+	TypePrepared:       "PREPARED",
+	TypeCommitted:      "COMMITTED",
+	TypeAborted:        "ABORTED",
+	TypeAccountOpened:  "ACCOUNT_OPENED",
+	TypeAccountUpdated: "ACCOUNT_UPDATED",
+	TypeDeposited:      "DEPOSITED",
+	TypeHoldPlaced:     "HOLD_PLACED",
+	TypeHoldReleased:   "HOLD_RELEASED",
+	TypePosted:         "POSTED",
+}
+
+// Known reports whether t is a record type this version understands.
+func (t Type) Known() bool {
+	_, ok := typeNames[t]
+	return ok
+}
+
+func (t Type) String() string {
+	if name, ok := typeNames[t]; ok {
+		return name
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
+// Record is one entry of the log. Seq is assigned by Tx.Append; the other
+// fields are the caller's.
+type Record struct {
+	Seq     uint64
+	Type    Type
+	TxID    ulid.ULID
+	Attempt uint32
+	Payload []byte
+}
+
+const (
+	formatVersion = 1
+	// headerSize is crc(4) version(1) type(1) txid(16) attempt(4) length(4).
+	headerSize = 4 + 1 + 1 + 16 + 4 + 4
+	// MaxPayload bounds a record's payload, so that a corrupt length can never
+	// make a reader allocate without limit.
+	MaxPayload = 1 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encodeKey returns the records-bucket key of seq: big-endian, so that
+// bbolt's byte order is sequence order.
+func encodeKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, seq)
+}
+
+// encode returns the records-bucket value of r. The checksum covers the key
+// as well, so a record stored under the wrong sequence number is caught.
+func encode(r Record) []byte {
+	buf := make([]byte, headerSize+len(r.Payload))
+	buf[4] = formatVersion
+	buf[5] = byte(r.Type)
+	copy(buf[6:22], r.TxID[:])
+	binary.BigEndian.PutUint32(buf[22:26], r.Attempt)
+	binary.BigEndian.PutUint32(buf[26:30], uint32(len(r.Payload)))
+	copy(buf[headerSize:], r.Payload)
+	binary.BigEndian.PutUint32(buf[0:4], checksum(r.Seq, buf[4:]))
+	return buf
+}
+
+func checksum(seq uint64, body []byte) uint32 {
+	crc := crc32.Update(0, castagnoli, encodeKey(seq))
+	return crc32.Update(crc, castagnoli, body)
+}
+
+// Decode parses a record stored under key. It returns an error wrapping
+// ErrCorrupt if the bytes are damaged in any way, and ErrUnknownType if they
+// are intact but name a type this version does not know. The returned
+// payload is a copy: it stays valid after the transaction ends.
+func Decode(key, value []byte) (Record, error) {
+	if len(key) != 8 {
+		return Record{}, fmt.Errorf("%w: key is %d bytes, want 8", ErrCorrupt, len(key))
+	}
+	seq := binary.BigEndian.Uint64(key)
+	if err := checkFrame(seq, value); err != nil {
+		return Record{}, err
+	}
+	r := Record{
+		Seq:     seq,
+		Type:    Type(value[5]),
+		Attempt: binary.BigEndian.Uint32(value[22:26]),
+		Payload: append([]byte(nil), value[headerSize:]...),
+	}
+	copy(r.TxID[:], value[6:22])
+	if !r.Type.Known() {
+		return Record{}, fmt.Errorf("%w: seq %d: %v", ErrUnknownType, seq, r.Type)
+	}
+	return r, nil
+}
+
+// checkFrame validates everything but the type: size, length, checksum,
+// version.
+func checkFrame(seq uint64, value []byte) error {
+	if len(value) < headerSize {
+		return fmt.Errorf("%w: seq %d: %d bytes is shorter than the header", ErrCorrupt, seq, len(value))
+	}
+	n := binary.BigEndian.Uint32(value[26:30])
+	if n > MaxPayload || int(n) != len(value)-headerSize {
+		return fmt.Errorf("%w: seq %d: payload length %d, have %d bytes", ErrCorrupt, seq, n, len(value)-headerSize)
+	}
+	if want, got := binary.BigEndian.Uint32(value[0:4]), checksum(seq, value[4:]); want != got {
+		return fmt.Errorf("%w: seq %d: checksum %08x, want %08x", ErrCorrupt, seq, got, want)
+	}
+	if value[4] != formatVersion {
+		return fmt.Errorf("%w: seq %d: format version %d", ErrCorrupt, seq, value[4])
+	}
+	return nil
+}

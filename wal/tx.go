@@ -1,0 +1,134 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. Everything the log owns lives under these; the caller's
+// buckets live under stateBucket (see Tx.Bucket).
+var (
+	recordsBucket = []byte("wal.records")
+	indexBucket   = []byte("wal.index")
+	stateBucket   = []byte("state")
+)
+
+// ErrReadOnly is returned by Tx.Append in a View transaction.
+var ErrReadOnly = errors.New("wal: read-only transaction")
+
+func initBuckets(btx *bolt.Tx) error {
+	for _, name := range [][]byte{recordsBucket, indexBucket, stateBucket} {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Tx is a transaction on the log and the caller's state. It is valid only
+// inside the function it was passed to.
+type Tx struct {
+	btx *bolt.Tx
+}
+
+// Append adds r to the log and returns its sequence number. The record
+// becomes durable when the enclosing Log.Append returns nil.
+func (tx *Tx) Append(r Record) (uint64, error) {
+	if !tx.btx.Writable() {
+		return 0, ErrReadOnly
+	}
+	if !r.Type.Known() {
+		return 0, fmt.Errorf("%w: %v", ErrUnknownType, r.Type)
+	}
+	if len(r.Payload) > MaxPayload {
+		return 0, fmt.Errorf("wal: payload of %d bytes exceeds %d", len(r.Payload), MaxPayload)
+	}
+	records := tx.btx.Bucket(recordsBucket)
+	seq, err := records.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	r.Seq = seq
+	if err := records.Put(encodeKey(seq), encode(r)); err != nil {
+		return 0, err
+	}
+	if r.TxID == (ulid.ULID{}) {
+		return seq, nil
+	}
+	return seq, tx.btx.Bucket(indexBucket).Put(indexKey(r.TxID, r.Attempt, seq), nil)
+}
+
+// Lookup returns the records of one attempt of a transaction, in the order
+// they were appended. Records with a zero TxID are not indexed.
+func (tx *Tx) Lookup(id ulid.ULID, attempt uint32) ([]Record, error) {
+	prefix := indexKey(id, attempt, 0)[:20]
+	records := tx.btx.Bucket(recordsBucket)
+	var out []Record
+	c := tx.btx.Bucket(indexBucket).Cursor()
+	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		key := k[20:]
+		r, err := Decode(key, records.Get(key))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Scan calls fn for every record from sequence number from on, in order. It
+// stops at the first error, from fn or from a record that fails to decode.
+func (tx *Tx) Scan(from uint64, fn func(Record) error) error {
+	c := tx.btx.Bucket(recordsBucket).Cursor()
+	for k, v := c.Seek(encodeKey(from)); k != nil; k, v = c.Next() {
+		r, err := Decode(k, v)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastSeq returns the sequence number of the newest record, or 0.
+func (tx *Tx) LastSeq() uint64 {
+	return tx.btx.Bucket(recordsBucket).Sequence()
+}
+
+// Bucket returns the caller's top-level bucket with the given name, creating
+// it in a read-write transaction. In a read-only transaction it returns nil
+// if the bucket does not exist. These buckets hold state derived from the
+// records (projections); the log never reads them.
+func (tx *Tx) Bucket(name string) (*bolt.Bucket, error) {
+	state := tx.btx.Bucket(stateBucket)
+	if !tx.btx.Writable() {
+		return state.Bucket([]byte(name)), nil
+	}
+	return state.CreateBucketIfNotExists([]byte(name))
+}
+
+// DeleteBucket removes one of the caller's buckets, if it exists. Replaying
+// a projection from scratch starts with it.
+func (tx *Tx) DeleteBucket(name string) error {
+	err := tx.btx.Bucket(stateBucket).DeleteBucket([]byte(name))
+	if errors.Is(err, bolt.ErrBucketNotFound) {
+		return nil
+	}
+	return err
+}
+
+// indexKey is txid(16) attempt(4) seq(8): all records of one attempt are
+// adjacent, in append order.
+func indexKey(id ulid.ULID, attempt uint32, seq uint64) []byte {
+	k := make([]byte, 0, 28)
+	k = append(k, id[:]...)
+	k = binary.BigEndian.AppendUint32(k, attempt)
+	return binary.BigEndian.AppendUint64(k, seq)
+}

@@ -1,0 +1,262 @@
+package wal_test
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/wal"
+)
+
+func openLog(t *testing.T, path string) *wal.Log {
+	t.Helper()
+	l, err := wal.Open(path, wal.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func newID() ulid.ULID { return ulid.MustNew(ulid.Now(), rand.Reader) }
+
+// appendOne appends a single record and returns its sequence number.
+func appendOne(t *testing.T, l *wal.Log, r wal.Record) uint64 {
+	t.Helper()
+	var seq uint64
+	require.NoError(t, l.Append(func(tx *wal.Tx) (err error) {
+		seq, err = tx.Append(r)
+		return err
+	}))
+	return seq
+}
+
+func scanAll(t *testing.T, l *wal.Log) []wal.Record {
+	t.Helper()
+	var out []wal.Record
+	require.NoError(t, l.View(func(tx *wal.Tx) error {
+		return tx.Scan(1, func(r wal.Record) error { out = append(out, r); return nil })
+	}))
+	return out
+}
+
+func TestReplayIsInAppendOrderAndSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	l, err := wal.Open(path, wal.Options{})
+	require.NoError(t, err)
+
+	var want []wal.Record
+	for i := range 50 {
+		r := wal.Record{Type: wal.TypePrepared, TxID: newID(), Attempt: uint32(i), Payload: []byte(fmt.Sprint("p", i))}
+		r.Seq = appendOne(t, l, r)
+		require.Equal(t, uint64(i+1), r.Seq, "sequence numbers start at 1 without gaps")
+		want = append(want, r)
+	}
+	require.Equal(t, want, scanAll(t, l))
+	require.NoError(t, l.Close())
+
+	l = openLog(t, path)
+	require.Equal(t, want, scanAll(t, l), "reopened log replays the same records")
+	next := appendOne(t, l, wal.Record{Type: wal.TypeCommitted, TxID: want[0].TxID, Attempt: 0})
+	require.Equal(t, uint64(51), next, "numbering continues after reopen")
+}
+
+func TestScanFromTheMiddle(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	for range 10 {
+		appendOne(t, l, wal.Record{Type: wal.TypeDeposited})
+	}
+	var seqs []uint64
+	require.NoError(t, l.View(func(tx *wal.Tx) error {
+		require.Equal(t, uint64(10), tx.LastSeq())
+		return tx.Scan(7, func(r wal.Record) error { seqs = append(seqs, r.Seq); return nil })
+	}))
+	require.Equal(t, []uint64{7, 8, 9, 10}, seqs)
+}
+
+func TestLookupFindsOneAttemptInOrder(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	a, b := newID(), newID()
+	appendOne(t, l, wal.Record{Type: wal.TypePrepared, TxID: a, Attempt: 1})
+	appendOne(t, l, wal.Record{Type: wal.TypePrepared, TxID: a, Attempt: 2})
+	appendOne(t, l, wal.Record{Type: wal.TypePrepared, TxID: b, Attempt: 1})
+	appendOne(t, l, wal.Record{Type: wal.TypeAborted, TxID: a, Attempt: 1})
+	appendOne(t, l, wal.Record{Type: wal.TypeDeposited}) // zero TxID: not indexed
+
+	lookup := func(id ulid.ULID, attempt uint32) (types []wal.Type) {
+		require.NoError(t, l.View(func(tx *wal.Tx) error {
+			recs, err := tx.Lookup(id, attempt)
+			for _, r := range recs {
+				require.Equal(t, id, r.TxID)
+				require.Equal(t, attempt, r.Attempt)
+				types = append(types, r.Type)
+			}
+			return err
+		}))
+		return types
+	}
+	require.Equal(t, []wal.Type{wal.TypePrepared, wal.TypeAborted}, lookup(a, 1))
+	require.Equal(t, []wal.Type{wal.TypePrepared}, lookup(a, 2))
+	require.Equal(t, []wal.Type{wal.TypePrepared}, lookup(b, 1))
+	require.Empty(t, lookup(b, 2))
+	require.Empty(t, lookup(ulid.ULID{}, 0))
+}
+
+func TestConcurrentAppendsAreAllKeptWithoutGaps(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	const writers, each = 32, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				// Two records per Append: they must stay adjacent.
+				id := newID()
+				require.NoError(t, l.Append(func(tx *wal.Tx) error {
+					for _, typ := range []wal.Type{wal.TypePrepared, wal.TypeHoldPlaced} {
+						if _, err := tx.Append(wal.Record{Type: typ, TxID: id, Attempt: uint32(w*each + i)}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}))
+			}
+		})
+	}
+	wg.Wait()
+	recs := scanAll(t, l)
+	require.Len(t, recs, writers*each*2)
+	for i := 0; i < len(recs); i += 2 {
+		require.Equal(t, uint64(i+1), recs[i].Seq)
+		require.Equal(t, recs[i].TxID, recs[i+1].TxID, "records of one Append are adjacent")
+	}
+}
+
+func TestFailedAppendLeavesNoTraceAndSparesItsBatch(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 64)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = l.Append(func(tx *wal.Tx) error {
+				if _, err := tx.Append(wal.Record{Type: wal.TypePrepared, Attempt: uint32(i)}); err != nil {
+					return err
+				}
+				bucket, err := tx.Bucket("scratch")
+				if err != nil {
+					return err
+				}
+				if err := bucket.Put(fmt.Appendf(nil, "%d", i), nil); err != nil {
+					return err
+				}
+				switch i % 8 {
+				case 3:
+					return boom
+				case 5:
+					panic("handler bug")
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+
+	var kept []uint32
+	for _, r := range scanAll(t, l) {
+		kept = append(kept, r.Attempt)
+	}
+	var keys int
+	require.NoError(t, l.View(func(tx *wal.Tx) error {
+		b, err := tx.Bucket("scratch")
+		keys = b.Stats().KeyN
+		return err
+	}))
+	for i, err := range errs {
+		switch i % 8 {
+		case 3:
+			require.ErrorIs(t, err, boom)
+			require.NotContains(t, kept, uint32(i))
+		case 5:
+			require.ErrorContains(t, err, "panicked: handler bug")
+			require.NotContains(t, kept, uint32(i))
+		default:
+			require.NoError(t, err)
+			require.Contains(t, kept, uint32(i))
+		}
+	}
+	require.Len(t, kept, 48)
+	require.Equal(t, 48, keys, "the caller's bucket writes of failed appends are rolled back too")
+}
+
+func TestAppendAfterCloseFails(t *testing.T) {
+	l, err := wal.Open(filepath.Join(t.TempDir(), "wal.db"), wal.Options{})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	require.NoError(t, l.Close(), "Close is idempotent")
+	require.ErrorIs(t, l.Append(func(*wal.Tx) error { return nil }), wal.ErrClosed)
+	require.ErrorIs(t, l.View(func(*wal.Tx) error { return nil }), wal.ErrClosed)
+}
+
+func TestCloseWaitsForAppendsInFlight(t *testing.T) {
+	l, err := wal.Open(filepath.Join(t.TempDir(), "wal.db"), wal.Options{})
+	require.NoError(t, err)
+	inside, release := make(chan struct{}), make(chan struct{})
+	appended := make(chan error)
+	go func() {
+		appended <- l.Append(func(tx *wal.Tx) error {
+			close(inside)
+			<-release
+			_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
+			return err
+		})
+	}()
+	<-inside
+	closed := make(chan error)
+	go func() { closed <- l.Close() }()
+	close(release)
+	require.NoError(t, <-appended)
+	require.NoError(t, <-closed)
+}
+
+func TestViewCannotAppend(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	require.NoError(t, l.View(func(tx *wal.Tx) error {
+		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
+		require.ErrorIs(t, err, wal.ErrReadOnly)
+		b, err := tx.Bucket("absent")
+		require.Nil(t, b)
+		return err
+	}))
+}
+
+func TestAppendRejectsUnknownTypeAndHugePayload(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	err := l.Append(func(tx *wal.Tx) error {
+		_, err := tx.Append(wal.Record{Type: 99})
+		return err
+	})
+	require.ErrorIs(t, err, wal.ErrUnknownType)
+	err = l.Append(func(tx *wal.Tx) error {
+		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Payload: make([]byte, wal.MaxPayload+1)})
+		return err
+	})
+	require.ErrorContains(t, err, "exceeds")
+	require.Empty(t, scanAll(t, l))
+}
+
+func TestSecondOpenOfALockedFileTimesOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	openLog(t, path)
+	_, err := wal.Open(path, wal.Options{LockTimeout: 50 * 1e6})
+	require.Error(t, err)
+}
+
+func TestOptionsValidate(t *testing.T) {
+	require.NoError(t, wal.Options{}.Validate())
+	require.Error(t, wal.Options{MaxBatch: -1}.Validate())
+	require.Error(t, wal.Options{LockTimeout: -1}.Validate())
+}
