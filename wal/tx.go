@@ -18,8 +18,12 @@ var (
 	stateBucket   = []byte("state")
 )
 
-// ErrReadOnly is returned by Tx.Append in a View transaction.
-var ErrReadOnly = errors.New("wal: read-only transaction")
+var (
+	// ErrReadOnly is returned by Tx.Append in a View transaction.
+	ErrReadOnly = errors.New("wal: read-only transaction")
+	// ErrNotFound is returned by Tx.Get for a sequence number not in the log.
+	ErrNotFound = errors.New("wal: no such record")
+)
 
 func initBuckets(btx *bolt.Tx) error {
 	for _, name := range [][]byte{recordsBucket, indexBucket, stateBucket} {
@@ -79,6 +83,17 @@ func (tx *Tx) Lookup(id ulid.ULID, attempt uint32) ([]Record, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// Get returns the record with sequence number seq, or an error wrapping
+// ErrNotFound.
+func (tx *Tx) Get(seq uint64) (Record, error) {
+	key := encodeKey(seq)
+	v := tx.btx.Bucket(recordsBucket).Get(key)
+	if v == nil {
+		return Record{}, fmt.Errorf("%w: seq %d", ErrNotFound, seq)
+	}
+	return Decode(key, v)
 }
 
 // Scan calls fn for every record from sequence number from on, in order. It

@@ -133,11 +133,9 @@ const (
 	Reason_REASON_ACCOUNT_NOT_FOUND  Reason = 2
 	Reason_REASON_ACCOUNT_CLOSED     Reason = 3
 	// The attempt was aborted before this Prepare arrived (a tombstone).
-	Reason_REASON_ABORTED Reason = 4
-	// The credit would take the account past the largest representable balance.
-	Reason_REASON_BALANCE_OVERFLOW Reason = 5
-	Reason_REASON_PREPARE_TIMEOUT  Reason = 6
-	Reason_REASON_EXPIRED          Reason = 7
+	Reason_REASON_ABORTED         Reason = 4
+	Reason_REASON_PREPARE_TIMEOUT Reason = 5
+	Reason_REASON_EXPIRED         Reason = 6
 )
 
 // Enum value maps for Reason.
@@ -148,9 +146,8 @@ var (
 		2: "REASON_ACCOUNT_NOT_FOUND",
 		3: "REASON_ACCOUNT_CLOSED",
 		4: "REASON_ABORTED",
-		5: "REASON_BALANCE_OVERFLOW",
-		6: "REASON_PREPARE_TIMEOUT",
-		7: "REASON_EXPIRED",
+		5: "REASON_PREPARE_TIMEOUT",
+		6: "REASON_EXPIRED",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":        0,
@@ -158,9 +155,8 @@ var (
 		"REASON_ACCOUNT_NOT_FOUND":  2,
 		"REASON_ACCOUNT_CLOSED":     3,
 		"REASON_ABORTED":            4,
-		"REASON_BALANCE_OVERFLOW":   5,
-		"REASON_PREPARE_TIMEOUT":    6,
-		"REASON_EXPIRED":            7,
+		"REASON_PREPARE_TIMEOUT":    5,
+		"REASON_EXPIRED":            6,
 	}
 )
 
@@ -518,16 +514,15 @@ const file_strife_v1_types_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDIRECTION_DEBIT\x10\x01\x12\x14\n" +
-	"\x10DIRECTION_CREDIT\x10\x02*\xd9\x01\n" +
+	"\x10DIRECTION_CREDIT\x10\x02*\xbc\x01\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REASON_INSUFFICIENT_FUNDS\x10\x01\x12\x1c\n" +
 	"\x18REASON_ACCOUNT_NOT_FOUND\x10\x02\x12\x19\n" +
 	"\x15REASON_ACCOUNT_CLOSED\x10\x03\x12\x12\n" +
-	"\x0eREASON_ABORTED\x10\x04\x12\x1b\n" +
-	"\x17REASON_BALANCE_OVERFLOW\x10\x05\x12\x1a\n" +
-	"\x16REASON_PREPARE_TIMEOUT\x10\x06\x12\x12\n" +
-	"\x0eREASON_EXPIRED\x10\a*l\n" +
+	"\x0eREASON_ABORTED\x10\x04\x12\x1a\n" +
+	"\x16REASON_PREPARE_TIMEOUT\x10\x05\x12\x12\n" +
+	"\x0eREASON_EXPIRED\x10\x06*l\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENTRY_KIND_DEPOSIT\x10\x01\x12\x14\n" +

@@ -464,11 +464,15 @@ func (x *Committed) GetTimeUnixNano() int64 {
 	return 0
 }
 
-// HoldPlaced is the payload of a HOLD_PLACED record.
+// HoldPlaced is the payload of a HOLD_PLACED record, and the value of a hold
+// in the holds bucket. A debit hold makes money unavailable; a credit hold is
+// a pending credit, not yet spendable. The record header names the attempt
+// the hold belongs to.
 type HoldPlaced struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
 	Amount        int64                  `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	Direction     v1.Direction           `protobuf:"varint,3,opt,name=direction,proto3,enum=strife.v1.Direction" json:"direction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,11 +521,20 @@ func (x *HoldPlaced) GetAmount() int64 {
 	return 0
 }
 
-// HoldReleased is the payload of a HOLD_RELEASED record.
+func (x *HoldPlaced) GetDirection() v1.Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return v1.Direction(0)
+}
+
+// HoldReleased is the payload of a HOLD_RELEASED record. It repeats the hold
+// it releases.
 type HoldReleased struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
 	Amount        int64                  `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	Direction     v1.Direction           `protobuf:"varint,3,opt,name=direction,proto3,enum=strife.v1.Direction" json:"direction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -568,6 +581,13 @@ func (x *HoldReleased) GetAmount() int64 {
 		return x.Amount
 	}
 	return 0
+}
+
+func (x *HoldReleased) GetDirection() v1.Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return v1.Direction(0)
 }
 
 // Posted is the payload of a POSTED record: a committed change to a posted
@@ -783,14 +803,16 @@ const file_strife_storage_v1_ledger_proto_rawDesc = "" +
 	"\ttombstone\x18\x02 \x01(\bR\ttombstone\x12%\n" +
 	"\x0erequest_digest\x18\x03 \x01(\fR\rrequestDigest\"1\n" +
 	"\tCommitted\x12$\n" +
-	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"<\n" +
+	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"p\n" +
 	"\n" +
 	"HoldPlaced\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\">\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\x122\n" +
+	"\tdirection\x18\x03 \x01(\x0e2\x14.strife.v1.DirectionR\tdirection\"r\n" +
 	"\fHoldReleased\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xbb\x01\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\x122\n" +
+	"\tdirection\x18\x03 \x01(\x0e2\x14.strife.v1.DirectionR\tdirection\"\xbb\x01\n" +
 	"\x06Posted\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12#\n" +
@@ -841,12 +863,14 @@ var file_strife_storage_v1_ledger_proto_depIdxs = []int32{
 	12, // 1: strife.storage.v1.Leg.direction:type_name -> strife.v1.Direction
 	3,  // 2: strife.storage.v1.Prepared.legs:type_name -> strife.storage.v1.Leg
 	13, // 3: strife.storage.v1.Aborted.reason:type_name -> strife.v1.Reason
-	11, // 4: strife.storage.v1.AccountState.status:type_name -> strife.v1.AccountStatus
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	12, // 4: strife.storage.v1.HoldPlaced.direction:type_name -> strife.v1.Direction
+	12, // 5: strife.storage.v1.HoldReleased.direction:type_name -> strife.v1.Direction
+	11, // 6: strife.storage.v1.AccountState.status:type_name -> strife.v1.AccountStatus
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_strife_storage_v1_ledger_proto_init() }

@@ -1,0 +1,198 @@
+package ledger
+
+import (
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/proto"
+
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// apply folds one record into the projection. It is the only code that
+// changes the projection, for the live ledger and for Replay alike, so a
+// replayed projection is the live one by construction. Records that are not
+// ledger events (PREPARED, COMMITTED, ABORTED) leave it alone.
+//
+// apply re-checks every invariant an event relies on and returns an error
+// wrapping ErrInconsistent if one fails: the ledger's operations check first
+// and never emit such an event, so a failure here means a damaged log or a
+// bug, and must stop the write rather than be folded in.
+func apply(s store, r wal.Record) error {
+	var err error
+	switch r.Type {
+	case wal.TypeAccountOpened:
+		err = applyOpened(s, r)
+	case wal.TypeAccountUpdated:
+		err = applyUpdated(s, r)
+	case wal.TypeDeposited:
+		err = applyDeposited(s, r)
+	case wal.TypeHoldPlaced:
+		err = applyHoldPlaced(s, r)
+	case wal.TypeHoldReleased:
+		err = applyHoldReleased(s, r)
+	case wal.TypePosted:
+		err = applyPosted(s, r)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: seq %d (%v): %w", ErrInconsistent, r.Seq, r.Type, err)
+	}
+	return nil
+}
+
+func decode[M proto.Message](r wal.Record, m M) (M, error) {
+	return m, proto.Unmarshal(r.Payload, m)
+}
+
+func mustAccount(s store, number string) (*storagev1.AccountState, error) {
+	a, err := s.account(number)
+	if err == nil && a == nil {
+		err = fmt.Errorf("account %q does not exist", number)
+	}
+	return a, err
+}
+
+func applyOpened(s store, r wal.Record) error {
+	e, err := decode(r, &storagev1.AccountOpened{})
+	if err != nil {
+		return err
+	}
+	if a, err := s.account(e.Number); err != nil || a != nil {
+		return fmt.Errorf("account %q opened twice (%v)", e.Number, err)
+	}
+	return s.putAccount(&storagev1.AccountState{
+		Number: e.Number, Owner: e.Owner, Status: Open, OpenedUnixNano: e.TimeUnixNano,
+	})
+}
+
+func applyUpdated(s store, r wal.Record) error {
+	e, err := decode(r, &storagev1.AccountUpdated{})
+	if err != nil {
+		return err
+	}
+	a, err := mustAccount(s, e.Number)
+	if err != nil {
+		return err
+	}
+	if e.Status == Closed && (a.Held != 0 || a.PendingCredits != 0) {
+		return fmt.Errorf("account %q closed with holds", e.Number)
+	}
+	a.Owner, a.Status = e.Owner, e.Status
+	return s.putAccount(a)
+}
+
+func applyDeposited(s store, r wal.Record) error {
+	e, err := decode(r, &storagev1.Deposited{})
+	if err != nil {
+		return err
+	}
+	return post(s, r.Seq, e.Number, e.Amount, e.BalanceAfter)
+}
+
+func applyPosted(s store, r wal.Record) error {
+	e, err := decode(r, &storagev1.Posted{})
+	if err != nil {
+		return err
+	}
+	return post(s, r.Seq, e.Number, e.Amount, e.BalanceAfter)
+}
+
+// post changes a posted balance by amount. The event states the balance it
+// expects afterwards, which catches a log replayed out of order.
+func post(s store, seq uint64, number string, amount, balanceAfter int64) error {
+	a, err := mustAccount(s, number)
+	if err != nil {
+		return err
+	}
+	sum, ok := add(a.Balance, amount)
+	switch {
+	case !ok:
+		return fmt.Errorf("balance of %q overflows", number)
+	case sum != balanceAfter:
+		return fmt.Errorf("balance of %q would be %d, event says %d", number, sum, balanceAfter)
+	case sum-a.Held < 0:
+		return fmt.Errorf("available balance of %q would be %d", number, sum-a.Held)
+	}
+	a.Balance = sum
+	if err := s.putAccount(a); err != nil {
+		return err
+	}
+	return s.addEntry(number, seq)
+}
+
+func applyHoldPlaced(s store, r wal.Record) error {
+	e, err := decode(r, &storagev1.HoldPlaced{})
+	if err != nil {
+		return err
+	}
+	a, err := mustAccount(s, e.Number)
+	if err != nil {
+		return err
+	}
+	k := holdKey{r.TxID, r.Attempt, e.Number}
+	if h, err := s.hold(k); err != nil || h != nil {
+		return fmt.Errorf("hold on %q placed twice (%v)", e.Number, err)
+	}
+	if err := changeHeld(a, e.Direction, e.Amount); err != nil {
+		return err
+	}
+	if err := s.putAccount(a); err != nil {
+		return err
+	}
+	return s.putHold(k, e)
+}
+
+func applyHoldReleased(s store, r wal.Record) error {
+	e, err := decode(r, &storagev1.HoldReleased{})
+	if err != nil {
+		return err
+	}
+	k := holdKey{r.TxID, r.Attempt, e.Number}
+	h, err := s.hold(k)
+	if err != nil {
+		return err
+	}
+	if h == nil || h.Amount != e.Amount || h.Direction != e.Direction {
+		return fmt.Errorf("released hold on %q does not match the hold placed (%v)", e.Number, h)
+	}
+	a, err := mustAccount(s, e.Number)
+	if err != nil {
+		return err
+	}
+	if err := changeHeld(a, e.Direction, -e.Amount); err != nil {
+		return err
+	}
+	if err := s.putAccount(a); err != nil {
+		return err
+	}
+	return s.deleteHold(k)
+}
+
+// changeHeld adds delta to the debit holds or the pending credits of a.
+func changeHeld(a *storagev1.AccountState, dir Direction, delta int64) error {
+	switch dir {
+	case Debit:
+		a.Held += delta
+		if a.Held < 0 || a.Balance-a.Held < 0 {
+			return fmt.Errorf("holds on %q would be %d against a balance of %d", a.Number, a.Held, a.Balance)
+		}
+	case Credit:
+		sum, ok := add(a.PendingCredits, delta)
+		if total, fits := add(a.Balance, sum); !ok || !fits || sum < 0 {
+			return fmt.Errorf("pending credits on %q would be %d against a balance of %d (%d)", a.Number, sum, a.Balance, total)
+		}
+		a.PendingCredits = sum
+	default:
+		return fmt.Errorf("hold on %q has direction %v", a.Number, dir)
+	}
+	return nil
+}
+
+// add returns a+b and whether it did not overflow.
+func add(a, b int64) (int64, bool) {
+	if (b > 0 && a > math.MaxInt64-b) || (b < 0 && a < math.MinInt64-b) {
+		return 0, false
+	}
+	return a + b, true
+}

@@ -1,0 +1,47 @@
+// Package ledger keeps a bank's accounts as events in its write-ahead log
+// (package wal), with a projection of current balances beside them in the
+// same bbolt file.
+//
+// # Events
+//
+// Every change to an account is a record in the log:
+//
+//	ACCOUNT_OPENED   number, owner
+//	ACCOUNT_UPDATED  number, owner and status after the update
+//	DEPOSITED        number, amount, balance after (opening balances)
+//	HOLD_PLACED      number, amount, direction; header: the attempt
+//	HOLD_RELEASED    the same, when the attempt is decided
+//	POSTED           number, signed amount, balance after, memo, counterparty
+//
+// A prepared debit places a debit hold: the money stays in the posted
+// balance but is no longer available. A prepared credit places a credit
+// hold, a pending credit: not yet spendable, but counted when checking that
+// the balance cannot overflow. A commit releases each hold and posts it; an
+// abort only releases it. Payloads are the messages of
+// proto/strife/storage/v1.
+//
+// # Projection
+//
+// Three buckets hold the current state (see store.go): accounts by number,
+// holds by attempt, and an index of each account's posted entries. They are
+// written in the same transaction as the events they derive from, by one
+// function (apply) that is also what Replay uses, so the projection is a
+// cache that the log alone can rebuild.
+//
+// # Use
+//
+// A Tx's operations check first and emit only if the change is allowed;
+// they return a sentinel error (ErrInsufficientFunds, ErrAccountClosed, …)
+// otherwise, without writing. A caller that needs several changes to happen
+// together, like a participant preparing two legs, does them in one
+// Ledger.Update and returns the first error, which rolls all of them back.
+// Ledger.Update returns only once its events are durable.
+//
+// # Invariants
+//
+// Verify rebuilds the projection from the log and compares, then checks:
+// no account's available balance (posted minus debit holds) is below zero;
+// the balances add up to the deposits plus the net postings; every hold
+// belongs to an attempt whose last 2PC record is PREPARED. Tests run it
+// after every test, as bbolt runs its consistency check.
+package ledger

@@ -1,0 +1,315 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"google.golang.org/protobuf/proto"
+
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// Ledger is a bank's accounts, kept as events in a wal.Log with their
+// projection in the same file. It holds no state of its own: everything is
+// read from and written to the log's transactions, so it is safe for
+// concurrent use exactly as the log is.
+type Ledger struct {
+	log *wal.Log
+	now func() time.Time
+}
+
+// New returns the ledger kept in log, creating its buckets if needed. now
+// is the clock for event times; nil means time.Now.
+func New(log *wal.Log, now func() time.Time) (*Ledger, error) {
+	if now == nil {
+		now = time.Now
+	}
+	l := &Ledger{log: log, now: now}
+	return l, l.Update(func(*Tx) error { return nil })
+}
+
+// Update runs fn in a durable write transaction (see wal.Log.Append): when
+// Update returns nil, every event fn emitted is on disk. fn may run more than
+// once and must have no other effects.
+func (l *Ledger) Update(fn func(*Tx) error) error {
+	return l.log.Append(func(wtx *wal.Tx) error {
+		tx, err := l.begin(wtx)
+		if err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// View runs fn in a read-only transaction.
+func (l *Ledger) View(fn func(*Tx) error) error {
+	return l.log.View(func(wtx *wal.Tx) error {
+		tx, err := l.begin(wtx)
+		if err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+func (l *Ledger) begin(wtx *wal.Tx) (*Tx, error) {
+	s, err := openStore(wtx)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{wal: wtx, store: s, now: l.now().UnixNano()}, nil
+}
+
+// Tx is a ledger transaction. Its operations check their preconditions
+// first and return a sentinel error without writing anything if one fails;
+// only then do they emit events.
+type Tx struct {
+	wal   *wal.Tx
+	store *boltStore
+	now   int64
+}
+
+// Log is the transaction on the underlying log, for records that are not
+// ledger events (the participant's PREPARED, COMMITTED, ABORTED).
+func (tx *Tx) Log() *wal.Tx { return tx.wal }
+
+// emit appends an event to the log and folds it into the projection.
+func (tx *Tx) emit(typ wal.Type, id ulid.ULID, attempt uint32, event proto.Message) error {
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(event)
+	if err != nil {
+		return err
+	}
+	r := wal.Record{Type: typ, TxID: id, Attempt: attempt, Payload: payload}
+	if r.Seq, err = tx.wal.Append(r); err != nil {
+		return err
+	}
+	return apply(tx.store, r)
+}
+
+// Account returns an account, or ErrAccountNotFound.
+func (tx *Tx) Account(number string) (Account, error) {
+	a, err := tx.store.account(number)
+	switch {
+	case err != nil:
+		return Account{}, err
+	case a == nil:
+		return Account{}, fmt.Errorf("%w: %q", ErrAccountNotFound, number)
+	}
+	return accountFrom(a), nil
+}
+
+// OpenAccount creates an account with an opening deposit (which may be
+// zero). If the account exists with the same owner it is returned with
+// created false and nothing changes; with another owner it is
+// ErrAccountExists.
+func (tx *Tx) OpenAccount(number, owner string, opening int64) (acct Account, created bool, err error) {
+	if err := validOpen(number, owner, opening); err != nil {
+		return Account{}, false, err
+	}
+	if a, err := tx.Account(number); err == nil {
+		if a.Owner != owner {
+			return Account{}, false, fmt.Errorf("%w: %q", ErrAccountExists, number)
+		}
+		return a, false, nil
+	}
+	if err := tx.emit(wal.TypeAccountOpened, ulid.ULID{}, 0, &storagev1.AccountOpened{Number: number, Owner: owner, TimeUnixNano: tx.now}); err != nil {
+		return Account{}, false, err
+	}
+	if opening > 0 {
+		err = tx.emit(wal.TypeDeposited, ulid.ULID{}, 0, &storagev1.Deposited{Number: number, Amount: opening, BalanceAfter: opening, TimeUnixNano: tx.now})
+	}
+	acct, _ = tx.Account(number)
+	return acct, true, err
+}
+
+func validOpen(number, owner string, opening int64) error {
+	if err := ValidNumber(number); err != nil {
+		return err
+	}
+	if err := ValidOwner(owner); err != nil {
+		return err
+	}
+	if opening < 0 {
+		return fmt.Errorf("%w: opening balance %d is negative", ErrInvalid, opening)
+	}
+	return nil
+}
+
+// UpdateAccount changes the owner (if owner is not empty) and the status (if
+// not UNSPECIFIED). Closing an account with holds is ErrAccountBusy.
+func (tx *Tx) UpdateAccount(number, owner string, status strifev1.AccountStatus) (Account, error) {
+	a, err := tx.Account(number)
+	if err != nil {
+		return Account{}, err
+	}
+	if owner != "" {
+		if err := ValidOwner(owner); err != nil {
+			return Account{}, err
+		}
+		a.Owner = owner
+	}
+	switch status {
+	case strifev1.AccountStatus_ACCOUNT_STATUS_UNSPECIFIED:
+	case Open, Closed:
+		a.Status = status
+	default:
+		return Account{}, fmt.Errorf("%w: account status %v", ErrInvalid, status)
+	}
+	if a.Status == Closed && (a.Held != 0 || a.Pending != 0) {
+		return Account{}, fmt.Errorf("%w: %q", ErrAccountBusy, number)
+	}
+	err = tx.emit(wal.TypeAccountUpdated, ulid.ULID{}, 0, &storagev1.AccountUpdated{Number: number, Owner: a.Owner, Status: a.Status})
+	return a, err
+}
+
+// PlaceHold reserves money for one leg of a prepared attempt: a debit must
+// be covered by the available balance; a credit must not be able to take
+// the balance past MaxInt64 together with the other pending credits. The
+// account must be open.
+func (tx *Tx) PlaceHold(h Hold) error {
+	if h.Amount <= 0 {
+		return fmt.Errorf("%w: amount %d is not positive", ErrInvalid, h.Amount)
+	}
+	a, err := tx.Account(h.Number)
+	if err != nil {
+		return err
+	}
+	if a.Status != Open {
+		return fmt.Errorf("%w: %q", ErrAccountClosed, h.Number)
+	}
+	switch h.Direction {
+	case Debit:
+		if a.Available() < h.Amount {
+			return fmt.Errorf("%w: %q has %d available, needs %d", ErrInsufficientFunds, h.Number, a.Available(), h.Amount)
+		}
+	case Credit:
+		if total, ok := add(a.Pending, h.Amount); !ok || total > math.MaxInt64-a.Balance {
+			return fmt.Errorf("%w: %q", ErrBalanceOverflow, h.Number)
+		}
+	default:
+		return fmt.Errorf("%w: direction %v", ErrInvalid, h.Direction)
+	}
+	return tx.emit(wal.TypeHoldPlaced, h.TxID, h.Attempt, &storagev1.HoldPlaced{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
+}
+
+// ReleaseHold removes a hold without posting it: the attempt was aborted.
+func (tx *Tx) ReleaseHold(h Hold) error {
+	return tx.emit(wal.TypeHoldReleased, h.TxID, h.Attempt, &storagev1.HoldReleased{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
+}
+
+// SettleHold removes a hold and posts its amount: the attempt committed.
+func (tx *Tx) SettleHold(h Hold, memo, counterparty string) error {
+	if err := tx.ReleaseHold(h); err != nil {
+		return err
+	}
+	a, err := tx.Account(h.Number)
+	if err != nil {
+		return err
+	}
+	amount := h.Amount
+	if h.Direction == Debit {
+		amount = -amount
+	}
+	return tx.emit(wal.TypePosted, h.TxID, h.Attempt, &storagev1.Posted{
+		Number: h.Number, Amount: amount, BalanceAfter: a.Balance + amount,
+		Memo: memo, Counterparty: counterparty, TimeUnixNano: tx.now,
+	})
+}
+
+// Holds returns the holds of one attempt.
+func (tx *Tx) Holds(id ulid.ULID, attempt uint32) ([]Hold, error) {
+	var out []Hold
+	prefix := attemptPrefix(id, attempt)
+	c := tx.store.holds.Cursor()
+	for k, v := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		h, err := holdFrom(k, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// AllHolds returns every hold, grouped by attempt: the attempts a restarted
+// participant is in doubt about.
+func (tx *Tx) AllHolds() ([]Hold, error) {
+	var out []Hold
+	err := tx.store.holds.ForEach(func(k, v []byte) error {
+		h, err := holdFrom(k, v)
+		out = append(out, h)
+		return err
+	})
+	return out, err
+}
+
+func holdFrom(k, v []byte) (Hold, error) {
+	p := &storagev1.HoldPlaced{}
+	if err := proto.Unmarshal(v, p); err != nil {
+		return Hold{}, err
+	}
+	key := parseHoldKey(k)
+	return Hold{TxID: key.txID, Attempt: key.attempt, Number: key.number, Direction: p.Direction, Amount: p.Amount}, nil
+}
+
+// Entries returns up to limit posted entries of an account, newest first,
+// with sequence numbers below before (0: from the newest).
+func (tx *Tx) Entries(number string, before uint64, limit int) ([]Entry, error) {
+	if _, err := tx.Account(number); err != nil {
+		return nil, err
+	}
+	if before == 0 {
+		before = math.MaxUint64
+	}
+	prefix := entryPrefix(number)
+	c := tx.store.entries.Cursor()
+	// Seek finds the first key at or after before; the one before it is the
+	// newest entry to return.
+	k, _ := c.Seek(entryKey(number, before))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	var out []Entry
+	for ; bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
+		e, err := tx.entry(binary.BigEndian.Uint64(k[len(prefix):]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// entry reads the DEPOSITED or POSTED record behind an entry.
+func (tx *Tx) entry(seq uint64) (Entry, error) {
+	r, err := tx.wal.Get(seq)
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{Seq: seq, TxID: r.TxID, Attempt: r.Attempt}
+	switch r.Type {
+	case wal.TypeDeposited:
+		d, err := decode(r, &storagev1.Deposited{})
+		e.Number, e.Kind, e.Amount, e.BalanceAfter, e.Time = d.Number, strifev1.EntryKind_ENTRY_KIND_DEPOSIT, d.Amount, d.BalanceAfter, unixNano(d.TimeUnixNano)
+		return e, err
+	case wal.TypePosted:
+		p, err := decode(r, &storagev1.Posted{})
+		e.Number, e.Amount, e.BalanceAfter, e.Time = p.Number, p.Amount, p.BalanceAfter, unixNano(p.TimeUnixNano)
+		e.Memo, e.Counterparty, e.Kind = p.Memo, p.Counterparty, strifev1.EntryKind_ENTRY_KIND_CREDIT
+		if p.Amount < 0 {
+			e.Kind = strifev1.EntryKind_ENTRY_KIND_DEBIT
+		}
+		return e, err
+	}
+	return Entry{}, fmt.Errorf("%w: entry %d is a %v record", ErrInconsistent, seq, r.Type)
+}
+
+func unixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
