@@ -7,8 +7,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
 // Direction is the way a hold or a leg moves money.

@@ -9,9 +9,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
-	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -56,7 +56,10 @@ func TestOpenAccount(t *testing.T) {
 		"negative opening": {"2002", "bob", -1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := tl.Update(func(tx *ledger.Tx) error { _, _, err := tx.OpenAccount(args.number, args.owner, args.opening); return err })
+			err := tl.Update(func(tx *ledger.Tx) error {
+				_, _, err := tx.OpenAccount(args.number, args.owner, args.opening)
+				return err
+			})
 			require.ErrorIs(t, err, ledger.ErrInvalid)
 		})
 	}
