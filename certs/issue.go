@@ -93,7 +93,7 @@ func (ca *CA) leafTemplate(req Request, validity time.Duration) *x509.Certificat
 // ServerConfig) never reads a torn file. The key goes first: a reader
 // between the two renames sees a mismatched pair and keeps its old one.
 func (id *Issued) WriteFiles(dir, name string) error {
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return err
 	}
 	keyPEM, err := encodeKey(id.Certificate.PrivateKey)
@@ -112,7 +112,7 @@ func (id *Issued) WriteFiles(dir, name string) error {
 // checkRequest validates a name and a validity, returning the validity to
 // use (def if zero).
 func checkRequest(name string, validity, def time.Duration) (time.Duration, error) {
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return 0, err
 	}
 	switch {
@@ -124,9 +124,11 @@ func checkRequest(name string, validity, def time.Duration) (time.Duration, erro
 	return validity, nil
 }
 
-// checkName keeps names safe as file names, as the <bank> of an account
-// address "<bank>/<number>", and in logs.
-func checkName(name string) error {
+// CheckName reports whether name is a valid program name (1-64 letters,
+// digits, dots, dashes and underscores, not starting with a dot): safe as a
+// file name, as the <bank> of an account address "<bank>/<number>", and in
+// logs.
+func CheckName(name string) error {
 	if name == "" || len(name) > maxNameLen || name[0] == '.' {
 		return fmt.Errorf("%w: %q", ErrInvalidName, name)
 	}

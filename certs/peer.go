@@ -15,7 +15,7 @@ func PeerIdentity(state tls.ConnectionState) (string, Role, error) {
 		return "", "", ErrNoPeerCertificate
 	}
 	subject := state.VerifiedChains[0][0].Subject
-	if err := checkName(subject.CommonName); err != nil {
+	if err := CheckName(subject.CommonName); err != nil {
 		return "", "", err
 	}
 	if len(subject.OrganizationalUnit) != 1 {

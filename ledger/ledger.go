@@ -168,11 +168,11 @@ func (tx *Tx) UpdateAccount(number, owner string, status strifev1.AccountStatus)
 	return a, err
 }
 
-// PlaceHold reserves money for one leg of a prepared attempt: a debit must
-// be covered by the available balance; a credit must not be able to take
-// the balance past MaxInt64 together with the other pending credits. The
-// account must be open.
-func (tx *Tx) PlaceHold(h Hold) error {
+// CheckHold reports whether PlaceHold(h) would succeed, without writing:
+// the account must be open; a debit must be covered by the available
+// balance; a credit must not be able to take the balance past MaxInt64
+// together with the other pending credits.
+func (tx *Tx) CheckHold(h Hold) error {
 	if h.Amount <= 0 {
 		return fmt.Errorf("%w: amount %d is not positive", ErrInvalid, h.Amount)
 	}
@@ -189,11 +189,20 @@ func (tx *Tx) PlaceHold(h Hold) error {
 			return fmt.Errorf("%w: %q has %d available, needs %d", ErrInsufficientFunds, h.Number, a.Available(), h.Amount)
 		}
 	case Credit:
-		if total, ok := add(a.Pending, h.Amount); !ok || total > math.MaxInt64-a.Balance {
+		if h.Amount > math.MaxInt64-a.Balance-a.Pending {
 			return fmt.Errorf("%w: %q", ErrBalanceOverflow, h.Number)
 		}
 	default:
 		return fmt.Errorf("%w: direction %v", ErrInvalid, h.Direction)
+	}
+	return nil
+}
+
+// PlaceHold reserves money for one leg of a prepared attempt, if CheckHold
+// allows it.
+func (tx *Tx) PlaceHold(h Hold) error {
+	if err := tx.CheckHold(h); err != nil {
+		return err
 	}
 	return tx.emit(wal.TypeHoldPlaced, h.TxID, h.Attempt, &storagev1.HoldPlaced{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
 }

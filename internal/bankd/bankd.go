@@ -1,0 +1,213 @@
+// Package bankd runs a bank daemon: a ledger in a bbolt WAL, the 2PC
+// participant over it, and BankService on a mutual-TLS gRPC listener. The
+// strife-bank command is a thin wrapper around it; tests start it in-process
+// or as that command.
+package bankd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+
+	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/rpc"
+	"github.com/strife-pay/strife/ledger"
+	"github.com/strife-pay/strife/participant"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// Config configures a bank daemon.
+type Config struct {
+	// Name is the bank's name, e.g. "BankA": the <bank> of its accounts'
+	// addresses. It should match the CN of its certificate.
+	Name string
+	// Listen is the gRPC listen address, e.g. "127.0.0.1:7001" (port 0 picks
+	// one; see Bank.Addr).
+	Listen string
+	// DataDir holds the bank's bbolt file, <DataDir>/<Name>.db.
+	DataDir string
+	// TLS names the bank's certificate, key and CA.
+	TLS certs.Files
+	// CoordinatorAddr is the gateway's address for GetDecision; empty means
+	// in-doubt attempts wait for the coordinator to call.
+	CoordinatorAddr string
+	// SeedFile, if set, is a YAML file of accounts to open when the ledger
+	// is created (see LoadSeed). Later starts ignore it.
+	SeedFile string
+	// Participant configures the in-doubt timeout and its retries.
+	Participant participant.Config
+	// DrainTimeout bounds how long Stop waits for calls in flight. Default 10s.
+	DrainTimeout time.Duration
+	Log          zerolog.Logger
+}
+
+// Validate reports everything wrong with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if err := certs.CheckName(c.Name); err != nil {
+		errs = append(errs, fmt.Errorf("bank name: %w", err))
+	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen address is empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is empty"))
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, errors.New("drain timeout is negative"))
+	}
+	errs = append(errs, c.TLS.Validate(), c.Participant.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bankd: invalid config: %w", err)
+	}
+	return nil
+}
+
+// Bank is a running bank daemon.
+type Bank struct {
+	cfg      Config
+	lis      net.Listener
+	log      *wal.Log
+	p        *participant.Participant
+	server   *grpc.Server
+	health   *health.Server
+	coordCon *grpc.ClientConn
+	served   chan error
+}
+
+// Start opens the bank's ledger, reloads its in-doubt attempts, seeds it if
+// it is new, and starts serving.
+func Start(cfg Config) (b *Bank, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	b = &Bank{cfg: cfg, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	l, err := b.openLedger()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.startParticipant(l); err != nil {
+		return nil, err
+	}
+	return b, b.serve(l)
+}
+
+func (b *Bank) openLedger() (*ledger.Ledger, error) {
+	if err := os.MkdirAll(b.cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	var err error
+	if b.log, err = wal.Open(filepath.Join(b.cfg.DataDir, b.cfg.Name+".db"), wal.Options{}); err != nil {
+		return nil, err
+	}
+	var fresh bool
+	if err := b.log.View(func(tx *wal.Tx) error { fresh = tx.LastSeq() == 0; return nil }); err != nil {
+		return nil, err
+	}
+	l, err := ledger.New(b.log, nil)
+	if err != nil || !fresh || b.cfg.SeedFile == "" {
+		return l, err
+	}
+	n, err := Seed(l, b.cfg.SeedFile, b.cfg.Name)
+	b.cfg.Log.Info().Int("accounts", n).Str("file", b.cfg.SeedFile).Msg("new ledger seeded")
+	return l, err
+}
+
+func (b *Bank) startParticipant(l *ledger.Ledger) error {
+	var coord participant.Coordinator = noCoordinator{}
+	if b.cfg.CoordinatorAddr != "" {
+		tlsConfig, err := certs.ClientConfig(b.cfg.TLS, "")
+		if err != nil {
+			return err
+		}
+		if b.coordCon, err = rpc.Dial(b.cfg.CoordinatorAddr, tlsConfig); err != nil {
+			return err
+		}
+		coord = participant.NewGRPCCoordinator(b.coordCon)
+	}
+	cfg := b.cfg.Participant
+	cfg.Log = b.cfg.Log
+	var err error
+	b.p, err = participant.New(l, coord, cfg)
+	return err
+}
+
+func (b *Bank) serve(l *ledger.Ledger) error {
+	tlsConfig, err := certs.ServerConfig(b.cfg.TLS)
+	if err != nil {
+		return err
+	}
+	if b.lis, err = net.Listen("tcp", b.cfg.Listen); err != nil {
+		return err
+	}
+	b.server, b.health = rpc.NewServer(tlsConfig)
+	strifev1.RegisterBankServiceServer(b.server, participant.NewService(b.cfg.Name, l, b.p, b.cfg.Log))
+	go func() { b.served <- b.server.Serve(b.lis) }()
+	b.cfg.Log.Info().Str("bank", b.cfg.Name).Str("addr", b.Addr()).Msg("bank serving")
+	return nil
+}
+
+// Addr is the address the bank listens on.
+func (b *Bank) Addr() string { return b.lis.Addr().String() }
+
+// Stop drains the bank: it reports NOT_SERVING, lets calls in flight finish
+// (up to the drain timeout), then closes the participant and the log.
+func (b *Bank) Stop() error {
+	b.health.Shutdown()
+	drained := make(chan struct{})
+	go func() { b.server.GracefulStop(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(b.cfg.DrainTimeout):
+		b.cfg.Log.Warn().Msg("drain timeout; closing connections")
+		b.server.Stop()
+	}
+	err := b.close()
+	b.cfg.Log.Info().Str("bank", b.cfg.Name).Msg("bank stopped")
+	return err
+}
+
+// Done is closed, with the serving error, when the server stops serving.
+func (b *Bank) Done() <-chan error { return b.served }
+
+func (b *Bank) close() error {
+	if b.p != nil {
+		b.p.Close()
+	}
+	if b.coordCon != nil {
+		b.coordCon.Close()
+	}
+	if b.server != nil {
+		b.server.Stop()
+	}
+	if b.log != nil {
+		return b.log.Close()
+	}
+	return nil
+}
+
+// noCoordinator is the Coordinator of a bank with no coordinator address:
+// in-doubt attempts stay in doubt until the coordinator calls.
+type noCoordinator struct{}
+
+func (noCoordinator) GetDecision(context.Context, string, ulid.ULID, uint32) (participant.Decision, error) {
+	return 0, errors.New("bankd: no coordinator address configured")
+}

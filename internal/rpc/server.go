@@ -1,0 +1,48 @@
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/strife-pay/strife/certs"
+)
+
+// NewServer returns a gRPC server that accepts only mutual-TLS connections
+// under tlsConfig and serves grpc.health.v1 and server reflection besides
+// whatever the caller registers. The health server starts SERVING; set it to
+// NOT_SERVING when draining.
+func NewServer(tlsConfig *tls.Config, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	opts = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(tlsConfig))}, opts...)
+	s := grpc.NewServer(opts...)
+	h := health.NewServer()
+	healthpb.RegisterHealthServer(s, h)
+	reflection.Register(s)
+	return s, h
+}
+
+// Dial returns a client connection to addr over mutual TLS.
+func Dial(addr string, tlsConfig *tls.Config, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig))}, opts...)
+	return grpc.NewClient(addr, opts...)
+}
+
+// Peer returns the name and role in the verified certificate of the caller.
+func Peer(ctx context.Context) (string, certs.Role, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", "", fmt.Errorf("rpc: no peer in context: %w", certs.ErrNoPeerCertificate)
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return "", "", fmt.Errorf("rpc: peer %v is not on TLS: %w", p.Addr, certs.ErrNoPeerCertificate)
+	}
+	return certs.PeerIdentity(info.State)
+}

@@ -1,0 +1,41 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Rule maps every error that errors.Is Err to Code.
+type Rule struct {
+	Err  error
+	Code codes.Code
+}
+
+// Status converts err for the wire, with the code of the first rule that
+// matches. Errors that already carry a status keep it; context errors become
+// CANCELED or DEADLINE_EXCEEDED. Anything else is INTERNAL, and its text is
+// not sent: it may name files or internals the caller has no business
+// seeing, so the caller should log it. Status(nil) is OK.
+func Status(err error, rules []Rule) *status.Status {
+	if err == nil {
+		return status.New(codes.OK, "")
+	}
+	if s, ok := status.FromError(err); ok {
+		return s
+	}
+	for _, r := range rules {
+		if errors.Is(err, r.Err) {
+			return status.New(r.Code, err.Error())
+		}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.New(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.New(codes.DeadlineExceeded, err.Error())
+	}
+	return status.New(codes.Internal, "internal error")
+}

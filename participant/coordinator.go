@@ -1,0 +1,62 @@
+package participant
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+	"google.golang.org/grpc"
+
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// Decision is a coordinator's verdict on an attempt.
+type Decision int
+
+const (
+	DecisionAbort Decision = iota + 1
+	DecisionCommit
+)
+
+func (d Decision) String() string {
+	switch d {
+	case DecisionAbort:
+		return "ABORT"
+	case DecisionCommit:
+		return "COMMIT"
+	}
+	return fmt.Sprintf("Decision(%d)", int(d))
+}
+
+// Coordinator is whom an in-doubt participant asks for a decision. name is
+// the coordinator recorded in the attempt's PREPARED record (the identity of
+// the gateway that sent the Prepare). An error means "ask again later".
+type Coordinator interface {
+	GetDecision(ctx context.Context, name string, id ulid.ULID, attempt uint32) (Decision, error)
+}
+
+// GRPCCoordinator asks a CoordinatorService over one connection, whatever
+// the name: there is one gateway until discovery exists.
+type GRPCCoordinator struct {
+	Client strifev1.CoordinatorServiceClient
+}
+
+// NewGRPCCoordinator returns a Coordinator calling CoordinatorService on
+// conn.
+func NewGRPCCoordinator(conn grpc.ClientConnInterface) *GRPCCoordinator {
+	return &GRPCCoordinator{Client: strifev1.NewCoordinatorServiceClient(conn)}
+}
+
+func (c *GRPCCoordinator) GetDecision(ctx context.Context, _ string, id ulid.ULID, attempt uint32) (Decision, error) {
+	resp, err := c.Client.GetDecision(ctx, &strifev1.GetDecisionRequest{TransactionId: id.String(), Attempt: attempt})
+	if err != nil {
+		return 0, err
+	}
+	switch resp.GetDecision() {
+	case strifev1.Decision_DECISION_COMMIT:
+		return DecisionCommit, nil
+	case strifev1.Decision_DECISION_ABORT:
+		return DecisionAbort, nil
+	}
+	return 0, fmt.Errorf("participant: coordinator answered %v", resp.GetDecision())
+}

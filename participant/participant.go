@@ -1,0 +1,275 @@
+package participant
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strife-pay/strife/ledger"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// Config configures a Participant. Zero durations take the defaults.
+type Config struct {
+	// InDoubtTimeout is how long a prepared attempt waits for the
+	// coordinator's decision before asking for it. Default 5s.
+	InDoubtTimeout time.Duration
+	// RetryMin and RetryMax bound the backoff between GetDecision calls that
+	// fail. Defaults 100ms and 5s.
+	RetryMin, RetryMax time.Duration
+	Log                zerolog.Logger
+}
+
+// Validate rejects durations that cannot be meant.
+func (c Config) Validate() error {
+	if c.InDoubtTimeout < 0 || c.RetryMin < 0 || c.RetryMax < 0 {
+		return errors.New("participant: negative duration in config")
+	}
+	if c.RetryMax != 0 && c.RetryMin > c.RetryMax {
+		return fmt.Errorf("participant: RetryMin %v exceeds RetryMax %v", c.RetryMin, c.RetryMax)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.InDoubtTimeout == 0 {
+		c.InDoubtTimeout = 5 * time.Second
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	return c
+}
+
+// Participant is a bank's side of presumed-abort two-phase commit over its
+// ledger. It is safe for concurrent use; every method is idempotent on
+// (transaction ID, attempt).
+type Participant struct {
+	ledger *ledger.Ledger
+	doubts *doubts
+	log    zerolog.Logger
+}
+
+// New returns the participant of a ledger. Every attempt the log shows as
+// prepared and undecided is in doubt from the start: after
+// cfg.InDoubtTimeout without a decision it is resolved through coord.
+func New(l *ledger.Ledger, coord Coordinator, cfg Config) (*Participant, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	p := &Participant{ledger: l, log: cfg.Log}
+	p.doubts = newDoubts(p, coord, cfg)
+	inDoubt, err := p.InDoubt()
+	if err != nil {
+		return nil, err
+	}
+	for k, coordinator := range inDoubt {
+		p.doubts.watch(k, coordinator)
+	}
+	if len(inDoubt) > 0 {
+		p.log.Info().Int("attempts", len(inDoubt)).Msg("in-doubt attempts reloaded from the log")
+	}
+	return p, nil
+}
+
+// Close stops resolving attempts in doubt. It does not close the ledger.
+func (p *Participant) Close() { p.doubts.close() }
+
+// Request is a Prepare: the legs of one attempt of a payment at this bank.
+type Request struct {
+	TxID    ulid.ULID
+	Attempt uint32
+	Legs    []*storagev1.Leg
+	Memo    string
+	// Coordinator is who sent it, and whom to ask for the decision.
+	Coordinator string
+}
+
+func (r Request) key() key { return key{r.TxID, r.Attempt} }
+
+// Prepare votes on an attempt. A YES vote is durable before Prepare
+// returns: the holds are placed and the bank must apply whichever decision
+// follows. A NO vote releases nothing because it holds nothing.
+//
+// Business reasons to refuse (unknown or closed account, insufficient funds)
+// are NO votes; malformed legs and a credit that would overflow are errors
+// wrapping ledger.ErrInvalid or ledger.ErrBalanceOverflow, with nothing
+// written; ErrConflict if the attempt was prepared with other legs.
+func (p *Participant) Prepare(req Request) (Vote, error) {
+	var vote Vote
+	var watch bool
+	err := p.ledger.Update(func(tx *ledger.Tx) error {
+		a, err := load(tx, req.key())
+		if err != nil {
+			return err
+		}
+		act, v, err := a.onPrepare(digest(req.Legs, req.Memo))
+		vote, watch = v, false
+		if err != nil || act == actNone {
+			return err
+		}
+		vote, err = p.vote(tx, req)
+		watch = vote.Yes
+		return err
+	})
+	if err == nil && watch {
+		p.doubts.watch(req.key(), req.Coordinator)
+	}
+	return vote, err
+}
+
+// refusals maps the ledger's business errors to the reason of a NO vote.
+var refusals = []struct {
+	err    error
+	reason strifev1.Reason
+}{
+	{ledger.ErrAccountNotFound, strifev1.Reason_REASON_ACCOUNT_NOT_FOUND},
+	{ledger.ErrAccountClosed, strifev1.Reason_REASON_ACCOUNT_CLOSED},
+	{ledger.ErrInsufficientFunds, strifev1.Reason_REASON_INSUFFICIENT_FUNDS},
+}
+
+// vote checks every leg, then writes either PREPARED with the holds or an
+// ABORTED record with the reason.
+func (p *Participant) vote(tx *ledger.Tx, req Request) (Vote, error) {
+	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
+		err := tx.CheckHold(h)
+		for _, r := range refusals {
+			if errors.Is(err, r.err) {
+				rec := &storagev1.Aborted{Reason: r.reason, RequestDigest: digest(req.Legs, req.Memo)}
+				return Vote{Reason: r.reason}, appendRecord(tx, wal.TypeAborted, req.key(), rec)
+			}
+		}
+		if err != nil {
+			return Vote{}, err
+		}
+	}
+	rec := &storagev1.Prepared{Legs: req.Legs, Memo: req.Memo, Coordinator: req.Coordinator, TimeUnixNano: time.Now().UnixNano()}
+	if err := appendRecord(tx, wal.TypePrepared, req.key(), rec); err != nil {
+		return Vote{}, err
+	}
+	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
+		if err := tx.PlaceHold(h); err != nil {
+			return Vote{}, err
+		}
+	}
+	return Vote{Yes: true}, nil
+}
+
+// Commit applies a prepared attempt: COMMITTED and the postings are durable
+// before it returns. Committing again is acknowledged; committing an attempt
+// that is not prepared is ErrNotPrepared or ErrAborted.
+func (p *Participant) Commit(id ulid.ULID, attempt uint32) error {
+	return p.decide(key{id, attempt}, history.onCommit, func(tx *ledger.Tx, a history) error {
+		rec := &storagev1.Committed{TimeUnixNano: time.Now().UnixNano()}
+		if err := appendRecord(tx, wal.TypeCommitted, key{id, attempt}, rec); err != nil {
+			return err
+		}
+		for i, h := range holds(id, attempt, a.prepared.Legs) {
+			if err := tx.SettleHold(h, a.prepared.Memo, a.prepared.Legs[i].Counterparty); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Abort releases a prepared attempt. Aborting an attempt never seen leaves a
+// tombstone, so that a Prepare arriving later votes NO. Aborting again is
+// acknowledged; aborting a committed attempt is ErrCommitted.
+func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
+	return p.decide(key{id, attempt}, history.onAbort, func(tx *ledger.Tx, a history) error {
+		if a.phase == phaseNew {
+			return appendRecord(tx, wal.TypeAborted, key{id, attempt}, &storagev1.Aborted{Tombstone: true})
+		}
+		if err := appendRecord(tx, wal.TypeAborted, key{id, attempt}, &storagev1.Aborted{}); err != nil {
+			return err
+		}
+		for _, h := range holds(id, attempt, a.prepared.Legs) {
+			if err := tx.ReleaseHold(h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// decide runs a Commit or an Abort: on asks the attempt what to do, and
+// write does it unless there is nothing to do. Once decided, the attempt is
+// no longer in doubt.
+func (p *Participant) decide(k key, on func(history) (action, error), write func(*ledger.Tx, history) error) error {
+	err := p.ledger.Update(func(tx *ledger.Tx) error {
+		a, err := load(tx, k)
+		if err != nil {
+			return err
+		}
+		act, err := on(a)
+		if err != nil || act == actNone {
+			return err
+		}
+		return write(tx, a)
+	})
+	if err == nil {
+		p.doubts.settle(k)
+	}
+	return err
+}
+
+// InDoubt returns the attempts that are prepared and undecided, with the
+// coordinator to ask about each.
+func (p *Participant) InDoubt() (map[key]string, error) {
+	out := map[key]string{}
+	err := p.ledger.View(func(tx *ledger.Tx) error {
+		all, err := tx.AllHolds()
+		if err != nil {
+			return err
+		}
+		for _, h := range all {
+			k := key{h.TxID, h.Attempt}
+			if _, seen := out[k]; seen {
+				continue
+			}
+			a, err := load(tx, k)
+			if err != nil {
+				return err
+			}
+			out[k] = a.prepared.GetCoordinator()
+		}
+		return nil
+	})
+	return out, err
+}
+
+func load(tx *ledger.Tx, k key) (history, error) {
+	recs, err := tx.Log().Lookup(k.TxID, k.Attempt)
+	if err != nil {
+		return history{}, err
+	}
+	return historyFrom(recs)
+}
+
+func appendRecord(tx *ledger.Tx, typ wal.Type, k key, m proto.Message) error {
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Log().Append(wal.Record{Type: typ, TxID: k.TxID, Attempt: k.Attempt, Payload: payload})
+	return err
+}
+
+func holds(id ulid.ULID, attempt uint32, legs []*storagev1.Leg) []ledger.Hold {
+	out := make([]ledger.Hold, len(legs))
+	for i, l := range legs {
+		out[i] = ledger.Hold{TxID: id, Attempt: attempt, Number: l.Number, Direction: l.Direction, Amount: l.Amount}
+	}
+	return out
+}
