@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -83,6 +84,9 @@ type Bank struct {
 	health   *health.Server
 	coordCon *grpc.ClientConn
 	served   chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start opens the bank's ledger, reloads its in-doubt attempts, seeds it if
@@ -169,8 +173,14 @@ func (b *Bank) serve(l *ledger.Ledger) error {
 func (b *Bank) Addr() string { return b.lis.Addr().String() }
 
 // Stop drains the bank: it reports NOT_SERVING, lets calls in flight finish
-// (up to the drain timeout), then closes the participant and the log.
+// (up to the drain timeout), then closes the participant and the log. Only
+// the first call does anything.
 func (b *Bank) Stop() error {
+	b.stopOnce.Do(func() { b.stopErr = b.stop() })
+	return b.stopErr
+}
+
+func (b *Bank) stop() error {
 	b.health.Shutdown()
 	drained := make(chan struct{})
 	go func() { b.server.GracefulStop(); close(drained) }()
