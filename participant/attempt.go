@@ -154,10 +154,10 @@ func digest(legs []*storagev1.Leg, memo string) []byte {
 
 func preparedDigest(p *storagev1.Prepared) []byte { return digest(p.Legs, p.Memo) }
 
-// key names an attempt.
-type key struct {
+// AttemptID names one attempt of a transaction.
+type AttemptID struct {
 	TxID    ulid.ULID
 	Attempt uint32
 }
 
-func (k key) String() string { return fmt.Sprintf("%s/%d", k.TxID, k.Attempt) }
+func (k AttemptID) String() string { return fmt.Sprintf("%s/%d", k.TxID, k.Attempt) }

@@ -20,17 +20,17 @@ type doubts struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	timers map[key]*time.Timer
+	timers map[AttemptID]*time.Timer
 }
 
 func newDoubts(p *Participant, coord Coordinator, cfg Config) *doubts {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &doubts{p: p, coord: coord, cfg: cfg, ctx: ctx, cancel: cancel, timers: map[key]*time.Timer{}}
+	return &doubts{p: p, coord: coord, cfg: cfg, ctx: ctx, cancel: cancel, timers: map[AttemptID]*time.Timer{}}
 }
 
 // watch starts the timer of an attempt that was just prepared (or found
 // prepared after a restart). Watching it twice is harmless.
-func (d *doubts) watch(k key, coordinator string) {
+func (d *doubts) watch(k AttemptID, coordinator string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.timers[k]; ok || d.ctx.Err() != nil {
@@ -44,7 +44,7 @@ func (d *doubts) watch(k key, coordinator string) {
 }
 
 // settle forgets an attempt that has been decided.
-func (d *doubts) settle(k key) {
+func (d *doubts) settle(k AttemptID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if t, ok := d.timers[k]; ok && t.Stop() {
@@ -55,7 +55,7 @@ func (d *doubts) settle(k key) {
 
 // resolve asks the coordinator until it answers, then applies the decision
 // through the same Commit or Abort a coordinator would call.
-func (d *doubts) resolve(k key, coordinator string) {
+func (d *doubts) resolve(k AttemptID, coordinator string) {
 	log := d.p.log.With().Str("transaction_id", k.TxID.String()).Uint32("attempt", k.Attempt).Str("coordinator", coordinator).Logger()
 	log.Info().Msg("no decision within the in-doubt timeout; asking the coordinator")
 	for backoff := d.cfg.RetryMin; ; backoff = min(2*backoff, d.cfg.RetryMax) {
@@ -80,7 +80,7 @@ func (d *doubts) resolve(k key, coordinator string) {
 	}
 }
 
-func (d *doubts) ask(k key, coordinator string) (Decision, error) {
+func (d *doubts) ask(k AttemptID, coordinator string) (Decision, error) {
 	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.RetryMax)
 	defer cancel()
 	return d.coord.GetDecision(ctx, coordinator, k.TxID, k.Attempt)

@@ -95,7 +95,7 @@ type Request struct {
 	Coordinator string
 }
 
-func (r Request) key() key { return key{r.TxID, r.Attempt} }
+func (r Request) id() AttemptID { return AttemptID{r.TxID, r.Attempt} }
 
 // Prepare votes on an attempt. A YES vote is durable before Prepare
 // returns: the holds are placed and the bank must apply whichever decision
@@ -109,7 +109,7 @@ func (p *Participant) Prepare(req Request) (Vote, error) {
 	var vote Vote
 	var watch bool
 	err := p.ledger.Update(func(tx *ledger.Tx) error {
-		a, err := load(tx, req.key())
+		a, err := load(tx, req.id())
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (p *Participant) Prepare(req Request) (Vote, error) {
 		return err
 	})
 	if err == nil && watch {
-		p.doubts.watch(req.key(), req.Coordinator)
+		p.doubts.watch(req.id(), req.Coordinator)
 	}
 	return vote, err
 }
@@ -146,7 +146,7 @@ func (p *Participant) vote(tx *ledger.Tx, req Request) (Vote, error) {
 		for _, r := range refusals {
 			if errors.Is(err, r.err) {
 				rec := &storagev1.Aborted{Reason: r.reason, RequestDigest: digest(req.Legs, req.Memo)}
-				return Vote{Reason: r.reason}, appendRecord(tx, wal.TypeAborted, req.key(), rec)
+				return Vote{Reason: r.reason}, appendRecord(tx, wal.TypeAborted, req.id(), rec)
 			}
 		}
 		if err != nil {
@@ -154,7 +154,7 @@ func (p *Participant) vote(tx *ledger.Tx, req Request) (Vote, error) {
 		}
 	}
 	rec := &storagev1.Prepared{Legs: req.Legs, Memo: req.Memo, Coordinator: req.Coordinator, TimeUnixNano: time.Now().UnixNano()}
-	if err := appendRecord(tx, wal.TypePrepared, req.key(), rec); err != nil {
+	if err := appendRecord(tx, wal.TypePrepared, req.id(), rec); err != nil {
 		return Vote{}, err
 	}
 	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
@@ -169,9 +169,9 @@ func (p *Participant) vote(tx *ledger.Tx, req Request) (Vote, error) {
 // before it returns. Committing again is acknowledged; committing an attempt
 // that is not prepared is ErrNotPrepared or ErrAborted.
 func (p *Participant) Commit(id ulid.ULID, attempt uint32) error {
-	return p.decide(key{id, attempt}, history.onCommit, func(tx *ledger.Tx, a history) error {
+	return p.decide(AttemptID{id, attempt}, history.onCommit, func(tx *ledger.Tx, a history) error {
 		rec := &storagev1.Committed{TimeUnixNano: time.Now().UnixNano()}
-		if err := appendRecord(tx, wal.TypeCommitted, key{id, attempt}, rec); err != nil {
+		if err := appendRecord(tx, wal.TypeCommitted, AttemptID{id, attempt}, rec); err != nil {
 			return err
 		}
 		for i, h := range holds(id, attempt, a.prepared.Legs) {
@@ -187,11 +187,11 @@ func (p *Participant) Commit(id ulid.ULID, attempt uint32) error {
 // tombstone, so that a Prepare arriving later votes NO. Aborting again is
 // acknowledged; aborting a committed attempt is ErrCommitted.
 func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
-	return p.decide(key{id, attempt}, history.onAbort, func(tx *ledger.Tx, a history) error {
+	return p.decide(AttemptID{id, attempt}, history.onAbort, func(tx *ledger.Tx, a history) error {
 		if a.phase == phaseNew {
-			return appendRecord(tx, wal.TypeAborted, key{id, attempt}, &storagev1.Aborted{Tombstone: true})
+			return appendRecord(tx, wal.TypeAborted, AttemptID{id, attempt}, &storagev1.Aborted{Tombstone: true})
 		}
-		if err := appendRecord(tx, wal.TypeAborted, key{id, attempt}, &storagev1.Aborted{}); err != nil {
+		if err := appendRecord(tx, wal.TypeAborted, AttemptID{id, attempt}, &storagev1.Aborted{}); err != nil {
 			return err
 		}
 		for _, h := range holds(id, attempt, a.prepared.Legs) {
@@ -206,7 +206,7 @@ func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
 // decide runs a Commit or an Abort: on asks the attempt what to do, and
 // write does it unless there is nothing to do. Once decided, the attempt is
 // no longer in doubt.
-func (p *Participant) decide(k key, on func(history) (action, error), write func(*ledger.Tx, history) error) error {
+func (p *Participant) decide(k AttemptID, on func(history) (action, error), write func(*ledger.Tx, history) error) error {
 	err := p.ledger.Update(func(tx *ledger.Tx) error {
 		a, err := load(tx, k)
 		if err != nil {
@@ -226,15 +226,15 @@ func (p *Participant) decide(k key, on func(history) (action, error), write func
 
 // InDoubt returns the attempts that are prepared and undecided, with the
 // coordinator to ask about each.
-func (p *Participant) InDoubt() (map[key]string, error) {
-	out := map[key]string{}
+func (p *Participant) InDoubt() (map[AttemptID]string, error) {
+	out := map[AttemptID]string{}
 	err := p.ledger.View(func(tx *ledger.Tx) error {
 		all, err := tx.AllHolds()
 		if err != nil {
 			return err
 		}
 		for _, h := range all {
-			k := key{h.TxID, h.Attempt}
+			k := AttemptID{h.TxID, h.Attempt}
 			if _, seen := out[k]; seen {
 				continue
 			}
@@ -249,7 +249,7 @@ func (p *Participant) InDoubt() (map[key]string, error) {
 	return out, err
 }
 
-func load(tx *ledger.Tx, k key) (history, error) {
+func load(tx *ledger.Tx, k AttemptID) (history, error) {
 	recs, err := tx.Log().Lookup(k.TxID, k.Attempt)
 	if err != nil {
 		return history{}, err
@@ -257,7 +257,7 @@ func load(tx *ledger.Tx, k key) (history, error) {
 	return historyFrom(recs)
 }
 
-func appendRecord(tx *ledger.Tx, typ wal.Type, k key, m proto.Message) error {
+func appendRecord(tx *ledger.Tx, typ wal.Type, k AttemptID, m proto.Message) error {
 	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return err

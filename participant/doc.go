@@ -1,0 +1,45 @@
+// Package participant is a bank's side of presumed-abort two-phase commit,
+// and the BankService that exposes it and the bank's accounts over gRPC.
+//
+// # Protocol
+//
+// Every message is about one attempt of one payment, named by the payment's
+// transaction ULID and the coordinator's attempt number; everything is
+// idempotent on that pair, and its history is read from the write-ahead log
+// (wal.Tx.Lookup) in the same transaction that writes the answer.
+//
+//	Prepare  new attempt:   check every leg; if all pass, write PREPARED and
+//	                        place the holds, durably, then vote YES; if one
+//	                        fails, write ABORTED with the reason, vote NO.
+//	         seen before:   the same vote again (NO once aborted); other legs
+//	                        under the same pair are ErrConflict.
+//	Commit   prepared:      write COMMITTED and post the holds, durably, then
+//	                        acknowledge. Committed: acknowledge again.
+//	         otherwise:     ErrNotPrepared or ErrAborted; nothing changes.
+//	Abort    prepared:      write ABORTED, release the holds, acknowledge.
+//	         never seen:    write an ABORTED tombstone, so a Prepare that
+//	                        arrives late votes NO.
+//	         committed:     ErrCommitted; a commit is never undone.
+//
+// The decision logic is a pure function of an attempt's history (history,
+// onPrepare, onCommit, onAbort in attempt.go); Participant is the driver that
+// runs it inside a ledger transaction and writes what it says.
+//
+// # In doubt
+//
+// After voting YES a participant may neither commit nor abort on its own. If
+// no decision arrives within Config.InDoubtTimeout it asks the coordinator
+// named in the PREPARED record (Coordinator.GetDecision), with jittered
+// exponential backoff between RetryMin and RetryMax, until it gets an answer,
+// which it applies through Commit or Abort. The in-doubt set is the holds in
+// the ledger, so New finds it again after a crash and resolution resumes.
+//
+// # Service
+//
+// Service validates requests at the edge (ULIDs, attempt numbers, legs,
+// amounts, lengths of every string) and maps errors to gRPC codes once,
+// through one table: malformed input and a credit that would overflow are
+// INVALID_ARGUMENT with nothing written; business refusals are NO votes, not
+// errors. The coordinator's identity recorded with a YES vote is the CN of
+// its verified client certificate, never something the request says.
+package participant
