@@ -162,10 +162,10 @@ func (b *Bank) serve(l *ledger.Ledger) error {
 	if b.lis, err = net.Listen("tcp", b.cfg.Listen); err != nil {
 		return err
 	}
-	b.server, b.health = rpc.NewServer(tlsConfig)
+	b.server, b.health = rpc.NewServer(tlsConfig, rpc.DefaultPolicy.ServerOptions()...)
 	strifev1.RegisterBankServiceServer(b.server, participant.NewService(b.cfg.Name, l, b.p, b.cfg.Log))
 	go func() { b.served <- b.server.Serve(b.lis) }()
-	b.cfg.Log.Info().Str("bank", b.cfg.Name).Str("addr", b.Addr()).Msg("bank serving")
+	b.cfg.Log.Info().Str("addr", b.Addr()).Msg("bank serving")
 	return nil
 }
 
@@ -191,7 +191,7 @@ func (b *Bank) stop() error {
 		b.server.Stop()
 	}
 	err := b.close()
-	b.cfg.Log.Info().Str("bank", b.cfg.Name).Msg("bank stopped")
+	b.cfg.Log.Info().Msg("bank stopped")
 	return err
 }
 
