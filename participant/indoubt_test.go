@@ -172,3 +172,17 @@ func TestCloseStopsAResolverThatKeepsFailing(t *testing.T) {
 	}
 	require.Equal(t, int64(100), b.account(t, "1001").Held, "still in doubt: a participant never decides alone")
 }
+
+func TestADecisionStopsAResolverAlreadyAsking(t *testing.T) {
+	coord := newScripted(1 << 30)
+	b := newBankWithAccount(t, coord, 10*time.Millisecond)
+	id := ulid.Make()
+	b.debit(t, id, 100)
+	eventually(t, func() bool { return coord.callsFor(id) >= 2 }, "asking")
+
+	require.NoError(t, b.p.Commit(id, 1)) // the coordinator got through after all
+	settled := coord.callsFor(id)
+	time.Sleep(200 * time.Millisecond) // five times RetryMax: a live resolver would ask again
+	require.LessOrEqual(t, coord.callsFor(id), settled+1, "at most the call already in flight")
+	require.Equal(t, int64(900), b.account(t, "1001").Balance)
+}

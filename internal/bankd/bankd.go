@@ -90,28 +90,27 @@ type Bank struct {
 }
 
 // Start opens the bank's ledger, reloads its in-doubt attempts, seeds it if
-// it is new, and starts serving.
-func Start(cfg Config) (b *Bank, err error) {
+// it is new, and starts serving. On error, everything it opened is closed.
+func Start(cfg Config) (*Bank, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 10 * time.Second
 	}
-	b = &Bank{cfg: cfg, served: make(chan error, 1)}
-	defer func() {
-		if err != nil {
-			b.close()
-		}
-	}()
+	b := &Bank{cfg: cfg, served: make(chan error, 1)}
 	l, err := b.openLedger()
+	if err == nil {
+		err = b.startParticipant(l)
+	}
+	if err == nil {
+		err = b.serve(l)
+	}
 	if err != nil {
+		b.close()
 		return nil, err
 	}
-	if err := b.startParticipant(l); err != nil {
-		return nil, err
-	}
-	return b, b.serve(l)
+	return b, nil
 }
 
 func (b *Bank) openLedger() (*ledger.Ledger, error) {
@@ -131,8 +130,11 @@ func (b *Bank) openLedger() (*ledger.Ledger, error) {
 		return l, err
 	}
 	n, err := Seed(l, b.cfg.SeedFile, b.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
 	b.cfg.Log.Info().Int("accounts", n).Str("file", b.cfg.SeedFile).Msg("new ledger seeded")
-	return l, err
+	return l, nil
 }
 
 func (b *Bank) startParticipant(l *ledger.Ledger) error {
