@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -112,19 +113,24 @@ func (tx *Tx) OpenAccount(number, owner string, opening int64) (acct Account, cr
 	if err := validOpen(number, owner, opening); err != nil {
 		return Account{}, false, err
 	}
-	if a, err := tx.Account(number); err == nil {
-		if a.Owner != owner {
-			return Account{}, false, fmt.Errorf("%w: %q", ErrAccountExists, number)
-		}
+	switch a, err := tx.Account(number); {
+	case err == nil && a.Owner != owner:
+		return Account{}, false, fmt.Errorf("%w: %q", ErrAccountExists, number)
+	case err == nil:
 		return a, false, nil
+	case !errors.Is(err, ErrAccountNotFound):
+		return Account{}, false, err
 	}
 	if err := tx.emit(wal.TypeAccountOpened, ulid.ULID{}, 0, &storagev1.AccountOpened{Number: number, Owner: owner, TimeUnixNano: tx.now}); err != nil {
 		return Account{}, false, err
 	}
 	if opening > 0 {
-		err = tx.emit(wal.TypeDeposited, ulid.ULID{}, 0, &storagev1.Deposited{Number: number, Amount: opening, BalanceAfter: opening, TimeUnixNano: tx.now})
+		deposit := &storagev1.Deposited{Number: number, Amount: opening, BalanceAfter: opening, TimeUnixNano: tx.now}
+		if err := tx.emit(wal.TypeDeposited, ulid.ULID{}, 0, deposit); err != nil {
+			return Account{}, false, err
+		}
 	}
-	acct, _ = tx.Account(number)
+	acct, err = tx.Account(number)
 	return acct, true, err
 }
 
