@@ -107,7 +107,9 @@ func (l *Log) Path() string { return l.db.Path() }
 //
 // If fn returns an error, nothing fn did is kept and Append returns that
 // error; the other calls of its batch are not affected. Because of that, fn
-// may be called more than once, and must have no effect outside tx.
+// may be called more than once, and must have no effect outside tx. fn runs
+// on the committer goroutine, so it must not call the Log itself: that
+// would wait for the committer forever.
 func (l *Log) Append(fn func(*Tx) error) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
