@@ -102,10 +102,10 @@ func (ca *CA) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("certs: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, CAKeyFile), keyPEM, keyPerm); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, CAKeyFile), keyPEM, keyPerm); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, CACertFile), encodeCert(ca.cert.Raw), certPerm)
+	return WriteFileAtomic(filepath.Join(dir, CACertFile), encodeCert(ca.cert.Raw), certPerm)
 }
 
 // sign creates a fresh P-256 key and a certificate for it from tmpl, signed

@@ -103,10 +103,10 @@ func (id *Issued) WriteFiles(dir, name string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("certs: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, name+".key"), keyPEM, keyPerm); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, name+".key"), keyPEM, keyPerm); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, name+".crt"), encodeCert(id.Leaf.Raw), certPerm)
+	return WriteFileAtomic(filepath.Join(dir, name+".crt"), encodeCert(id.Leaf.Raw), certPerm)
 }
 
 // checkRequest validates a name and a validity, returning the validity to

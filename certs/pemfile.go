@@ -72,10 +72,10 @@ func readKey(path string) (*ecdsa.PrivateKey, error) {
 	return ec, nil
 }
 
-// writeFileAtomic replaces path with data so that a reader sees either the
+// WriteFileAtomic replaces path with data so that a reader sees either the
 // old or the new file, never a torn one, and the new file is durable when
 // it returns. perm is applied regardless of the umask.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

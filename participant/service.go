@@ -33,7 +33,7 @@ const (
 
 // statusRules is the one mapping from this package's and the ledger's
 // errors to gRPC codes.
-var statusRules = []rpc.Rule{
+var statusRules = []rpc.StatusRule{
 	{Err: ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ledger.ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ledger.ErrBalanceOverflow, Code: codes.InvalidArgument},

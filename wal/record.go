@@ -37,6 +37,18 @@ const (
 	TypePosted         Type = 21
 )
 
+// Gateway records: the payment lifecycle of the coordinator, and users.
+const (
+	TypePaymentAccepted Type = 32
+	TypeAttemptBegun    Type = 33
+	TypeDecisionCommit  Type = 34
+	TypeDecisionAbort   Type = 35
+	TypeAttemptEnded    Type = 36
+	TypePaymentFinal    Type = 37
+	TypeUserRegistered  Type = 48
+	TypeUserUpdated     Type = 49
+)
+
 var typeNames = map[Type]string{
 	TypePrepared:       "PREPARED",
 	TypeCommitted:      "COMMITTED",
@@ -47,6 +59,15 @@ var typeNames = map[Type]string{
 	TypeHoldPlaced:     "HOLD_PLACED",
 	TypeHoldReleased:   "HOLD_RELEASED",
 	TypePosted:         "POSTED",
+
+	TypePaymentAccepted: "PAYMENT_ACCEPTED",
+	TypeAttemptBegun:    "ATTEMPT_BEGUN",
+	TypeDecisionCommit:  "DECISION_COMMIT",
+	TypeDecisionAbort:   "DECISION_ABORT",
+	TypeAttemptEnded:    "ATTEMPT_ENDED",
+	TypePaymentFinal:    "PAYMENT_FINAL",
+	TypeUserRegistered:  "USER_REGISTERED",
+	TypeUserUpdated:     "USER_UPDATED",
 }
 
 // Known reports whether t is a record type this version understands.

@@ -2,72 +2,168 @@ package rpc
 
 import (
 	"context"
+	"crypto/x509"
 	"slices"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/certs"
 )
 
-// Policy says which roles may call which method, keyed by full gRPC method
-// name ("/strife.v1.BankService/Prepare"). A method that is not listed is
-// refused: deny by default, so a new method is unreachable until someone
-// decides who may call it.
-type Policy map[string][]certs.Role
+// Rule says who may call a method.
+type Rule struct {
+	// Programs are the certificate roles that may call it.
+	Programs []certs.Role
+	// Users, if not empty, requires a login token of a user with one of
+	// these roles ("customer", "admin"), issued over the caller's
+	// certificate.
+	Users []string
+}
 
-// anyRole is every role a certificate can carry.
-var anyRole = []certs.Role{certs.RoleClient, certs.RoleAdmin, certs.RoleGateway, certs.RoleBank}
+// Policy maps full gRPC method names ("/strife.v1.BankService/Prepare") to
+// who may call them. A method that is not listed is refused: deny by
+// default, so a new method is unreachable until someone decides who may
+// call it.
+type Policy map[string]Rule
+
+var (
+	anyProgram = []certs.Role{certs.RoleClient, certs.RoleAdmin, certs.RoleGateway, certs.RoleBank}
+	people     = []certs.Role{certs.RoleClient, certs.RoleAdmin}
+	gateway    = []certs.Role{certs.RoleGateway}
+	anyUser    = []string{"customer", "admin"}
+)
 
 // DefaultPolicy is Strife's policy: banks serve only the gateway, the
-// coordinator answers only banks, and health and reflection are open to any
-// verified certificate.
+// coordinator answers only banks, clients reach only the gateway's
+// GatewayService and need a login for everything but Login, and health and
+// reflection are open to any verified certificate.
 var DefaultPolicy = Policy{
-	"/strife.v1.BankService/OpenAccount":   {certs.RoleGateway},
-	"/strife.v1.BankService/UpdateAccount": {certs.RoleGateway},
-	"/strife.v1.BankService/GetAccount":    {certs.RoleGateway},
-	"/strife.v1.BankService/ListEntries":   {certs.RoleGateway},
-	"/strife.v1.BankService/Prepare":       {certs.RoleGateway},
-	"/strife.v1.BankService/Commit":        {certs.RoleGateway},
-	"/strife.v1.BankService/Abort":         {certs.RoleGateway},
+	"/strife.v1.BankService/OpenAccount":   {Programs: gateway},
+	"/strife.v1.BankService/UpdateAccount": {Programs: gateway},
+	"/strife.v1.BankService/GetAccount":    {Programs: gateway},
+	"/strife.v1.BankService/ListEntries":   {Programs: gateway},
+	"/strife.v1.BankService/Prepare":       {Programs: gateway},
+	"/strife.v1.BankService/Commit":        {Programs: gateway},
+	"/strife.v1.BankService/Abort":         {Programs: gateway},
 
-	"/strife.v1.CoordinatorService/GetDecision": {certs.RoleBank},
+	"/strife.v1.CoordinatorService/GetDecision": {Programs: []certs.Role{certs.RoleBank}},
 
-	"/grpc.health.v1.Health/Check":                                   anyRole,
-	"/grpc.health.v1.Health/Watch":                                   anyRole,
-	"/grpc.health.v1.Health/List":                                    anyRole,
-	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      anyRole,
-	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": anyRole,
+	"/strife.v1.GatewayService/Login":               {Programs: people},
+	"/strife.v1.GatewayService/RegisterClient":      {Programs: people, Users: []string{"admin"}},
+	"/strife.v1.GatewayService/UpdateClientDetails": {Programs: people, Users: anyUser},
+	"/strife.v1.GatewayService/GetBalance":          {Programs: people, Users: anyUser},
+	"/strife.v1.GatewayService/Pay":                 {Programs: people, Users: anyUser},
+	"/strife.v1.GatewayService/GetPayment":          {Programs: people, Users: anyUser},
+	"/strife.v1.GatewayService/ListPayments":        {Programs: people, Users: anyUser},
+	"/strife.v1.GatewayService/WatchPayments":       {Programs: people, Users: anyUser},
+
+	"/grpc.health.v1.Health/Check":                                   {Programs: anyProgram},
+	"/grpc.health.v1.Health/Watch":                                   {Programs: anyProgram},
+	"/grpc.health.v1.Health/List":                                    {Programs: anyProgram},
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {Programs: anyProgram},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {Programs: anyProgram},
 }
 
-// Authorize returns nil if the caller in ctx may call method, and a status
-// error otherwise: UNAUTHENTICATED without a verified certificate that names
-// a role, PERMISSION_DENIED for a role the policy does not list.
-func (p Policy) Authorize(ctx context.Context, method string) error {
-	_, role, err := Peer(ctx)
+// TokenVerifier checks a login token presented over a connection whose
+// client certificate is cert (auth.Signer is one).
+type TokenVerifier interface {
+	Verify(token string, cert *x509.Certificate) (user, role string, err error)
+}
+
+// Principal is who is calling, as proven by the certificate and, where the
+// method needs one, the login token.
+type Principal struct {
+	Program     string
+	ProgramRole certs.Role
+	User        string // empty for methods that need no login
+	UserRole    string
+	Cert        *x509.Certificate
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the caller authorized by the policy interceptor.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Authorize checks the caller in ctx against the rule for method and
+// returns ctx carrying the Principal. It returns a status error:
+// UNAUTHENTICATED without a verified certificate naming a role, or without
+// a valid login token where one is needed; PERMISSION_DENIED for a method
+// not in the policy or a role the rule does not list. tokens may be nil on
+// servers that have no method needing a login.
+func (p Policy) Authorize(ctx context.Context, method string, tokens TokenVerifier) (context.Context, error) {
+	cert, name, role, err := peerCertificate(ctx)
 	if err != nil {
-		return status.Error(codes.Unauthenticated, err.Error())
+		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
-	if !slices.Contains(p[method], role) {
-		return status.Errorf(codes.PermissionDenied, "role %s may not call %s", role, method)
+	CallFrom(ctx).SetProgram(name, role)
+	rule, ok := p[method]
+	if !ok {
+		return nil, status.Errorf(codes.PermissionDenied, "%s is not in the policy", method)
 	}
-	return nil
+	if !slices.Contains(rule.Programs, role) {
+		return nil, status.Errorf(codes.PermissionDenied, "a %s certificate may not call %s", role, method)
+	}
+	principal := Principal{Program: name, ProgramRole: role, Cert: cert}
+	if len(rule.Users) > 0 {
+		if principal.User, principal.UserRole, err = verifyToken(ctx, tokens, cert); err != nil {
+			return nil, err
+		}
+		CallFrom(ctx).SetUser(principal.User, principal.UserRole)
+		if !slices.Contains(rule.Users, principal.UserRole) {
+			return nil, status.Errorf(codes.PermissionDenied, "a %s may not call %s", principal.UserRole, method)
+		}
+	}
+	return context.WithValue(ctx, principalKey{}, principal), nil
 }
 
-// ServerOptions returns the interceptors that enforce p on every call.
-func (p Policy) ServerOptions() []grpc.ServerOption {
+// verifyToken checks the "authorization: Bearer <token>" metadata. The token
+// itself never appears in an error.
+func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate) (string, string, error) {
+	values := metadata.ValueFromIncomingContext(ctx, "authorization")
+	if len(values) != 1 || !strings.HasPrefix(values[0], "Bearer ") {
+		return "", "", status.Error(codes.Unauthenticated, "a login token is required (authorization: Bearer <token>)")
+	}
+	if tokens == nil {
+		return "", "", status.Error(codes.Internal, "internal error")
+	}
+	user, role, err := tokens.Verify(strings.TrimPrefix(values[0], "Bearer "), cert)
+	if err != nil {
+		return "", "", status.Error(codes.Unauthenticated, "invalid or expired login token; log in again")
+	}
+	return user, role, nil
+}
+
+// Interceptors return the unary and stream interceptors that enforce p.
+func (p Policy) Interceptors(tokens TokenVerifier) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		if err := p.Authorize(ctx, info.FullMethod); err != nil {
+		ctx, err := p.Authorize(ctx, info.FullMethod, tokens)
+		if err != nil {
 			return nil, err
 		}
 		return next(ctx, req)
 	}
 	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-		if err := p.Authorize(ss.Context(), info.FullMethod); err != nil {
+		ctx, err := p.Authorize(ss.Context(), info.FullMethod, tokens)
+		if err != nil {
 			return err
 		}
-		return next(srv, ss)
+		return next(srv, &contextStream{ServerStream: ss, ctx: ctx})
 	}
-	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}
+	return unary, stream
 }
+
+// contextStream is a ServerStream with another context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -21,54 +23,99 @@ import (
 )
 
 // callerContext is the context of a call from a verified certificate with
-// the given role.
-func callerContext(t *testing.T, role certs.Role) context.Context {
+// the given role, carrying token (if not empty) as a bearer token.
+func callerContext(t *testing.T, role certs.Role, token string) context.Context {
 	ca, err := certs.NewCA("test-ca", time.Hour)
 	require.NoError(t, err)
 	id, err := ca.Issue(certs.Request{Role: role, Name: "caller"})
 	require.NoError(t, err)
 	state := tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{id.Leaf}}}
-	return peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{}, AuthInfo: credentials.TLSInfo{State: state}})
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{}, AuthInfo: credentials.TLSInfo{State: state}})
+	if token != "" {
+		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer "+token))
+	}
+	return ctx
+}
+
+// tokens accepts "alice" as a customer and "root" as an admin.
+type tokens struct{}
+
+func (tokens) Verify(token string, _ *x509.Certificate) (string, string, error) {
+	switch token {
+	case "alice":
+		return "alice", "customer", nil
+	case "root":
+		return "root", "admin", nil
+	}
+	return "", "", errors.New("bad token")
 }
 
 func TestPolicy(t *testing.T) {
+	const (
+		prepare  = "/strife.v1.BankService/Prepare"
+		decision = "/strife.v1.CoordinatorService/GetDecision"
+		pay      = "/strife.v1.GatewayService/Pay"
+		register = "/strife.v1.GatewayService/RegisterClient"
+		login    = "/strife.v1.GatewayService/Login"
+		health   = "/grpc.health.v1.Health/Check"
+	)
 	cases := []struct {
 		name   string
 		ctx    context.Context
 		method string
 		want   codes.Code
 	}{
-		{"gateway calls a bank", callerContext(t, certs.RoleGateway), "/strife.v1.BankService/Prepare", codes.OK},
-		{"client calls a bank", callerContext(t, certs.RoleClient), "/strife.v1.BankService/Prepare", codes.PermissionDenied},
-		{"bank calls a bank", callerContext(t, certs.RoleBank), "/strife.v1.BankService/Commit", codes.PermissionDenied},
-		{"bank asks the coordinator", callerContext(t, certs.RoleBank), "/strife.v1.CoordinatorService/GetDecision", codes.OK},
-		{"gateway asks the coordinator", callerContext(t, certs.RoleGateway), "/strife.v1.CoordinatorService/GetDecision", codes.PermissionDenied},
-		{"client asks the coordinator", callerContext(t, certs.RoleClient), "/strife.v1.CoordinatorService/GetDecision", codes.PermissionDenied},
-		{"anyone checks health", callerContext(t, certs.RoleClient), "/grpc.health.v1.Health/Check", codes.OK},
-		{"a method missing from the table", callerContext(t, certs.RoleAdmin), "/strife.v1.BankService/DropAllTables", codes.PermissionDenied},
-		{"no certificate", peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{}}), "/grpc.health.v1.Health/Check", codes.Unauthenticated},
-		{"no peer at all", context.Background(), "/grpc.health.v1.Health/Check", codes.Unauthenticated},
+		{"gateway calls a bank", callerContext(t, certs.RoleGateway, ""), prepare, codes.OK},
+		{"client calls a bank", callerContext(t, certs.RoleClient, "alice"), prepare, codes.PermissionDenied},
+		{"bank calls a bank", callerContext(t, certs.RoleBank, ""), prepare, codes.PermissionDenied},
+		{"bank asks the coordinator", callerContext(t, certs.RoleBank, ""), decision, codes.OK},
+		{"gateway asks the coordinator", callerContext(t, certs.RoleGateway, ""), decision, codes.PermissionDenied},
+		{"client asks the coordinator", callerContext(t, certs.RoleClient, "alice"), decision, codes.PermissionDenied},
+		{"client logs in without a token", callerContext(t, certs.RoleClient, ""), login, codes.OK},
+		{"bank tries to log in", callerContext(t, certs.RoleBank, ""), login, codes.PermissionDenied},
+		{"customer pays", callerContext(t, certs.RoleClient, "alice"), pay, codes.OK},
+		{"pay without a token", callerContext(t, certs.RoleClient, ""), pay, codes.Unauthenticated},
+		{"pay with a bad token", callerContext(t, certs.RoleClient, "forged"), pay, codes.Unauthenticated},
+		{"customer registers a client", callerContext(t, certs.RoleClient, "alice"), register, codes.PermissionDenied},
+		{"admin registers a client", callerContext(t, certs.RoleAdmin, "root"), register, codes.OK},
+		{"gateway certificate calls the gateway", callerContext(t, certs.RoleGateway, "root"), pay, codes.PermissionDenied},
+		{"anyone checks health", callerContext(t, certs.RoleClient, ""), health, codes.OK},
+		{"a method missing from the table", callerContext(t, certs.RoleAdmin, "root"), "/strife.v1.BankService/DropAllTables", codes.PermissionDenied},
+		{"no certificate", peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{}}), health, codes.Unauthenticated},
+		{"no peer at all", context.Background(), health, codes.Unauthenticated},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := rpc.DefaultPolicy.Authorize(tc.ctx, tc.method)
+			_, err := rpc.DefaultPolicy.Authorize(tc.ctx, tc.method, tokens{})
 			require.Equal(t, tc.want, status.Code(err), "%v", err)
 		})
 	}
+}
+
+func TestAuthorizedCallCarriesItsPrincipal(t *testing.T) {
+	call := &rpc.Call{}
+	ctx := rpc.WithCall(callerContext(t, certs.RoleClient, "alice"), call)
+	ctx, err := rpc.DefaultPolicy.Authorize(ctx, "/strife.v1.GatewayService/Pay", tokens{})
+	require.NoError(t, err)
+	p, ok := rpc.PrincipalFrom(ctx)
+	require.True(t, ok)
+	require.Equal(t, [4]string{"caller", "client", "alice", "customer"}, [4]string{p.Program, string(p.ProgramRole), p.User, p.UserRole})
+	require.Equal(t, "caller", p.Cert.Subject.CommonName)
+	require.Equal(t, rpc.CallInfo{Program: "caller", ProgramRole: certs.RoleClient, User: "alice", UserRole: "customer"}, call.Info(), "the audit line learns who called")
 }
 
 // Every method Strife serves must be in the policy table, or it would be
 // unreachable (deny by default): this catches a method added to a .proto
 // without a decision about who may call it.
 func TestPolicyCoversEveryMethod(t *testing.T) {
-	for _, desc := range []grpc.ServiceDesc{strifev1.BankService_ServiceDesc, strifev1.CoordinatorService_ServiceDesc} {
+	for _, desc := range []grpc.ServiceDesc{strifev1.BankService_ServiceDesc, strifev1.CoordinatorService_ServiceDesc, strifev1.GatewayService_ServiceDesc} {
 		for _, m := range desc.Methods {
 			method := "/" + desc.ServiceName + "/" + m.MethodName
-			require.NotEmpty(t, rpc.DefaultPolicy[method], "%s is missing from the policy", method)
+			require.NotEmpty(t, rpc.DefaultPolicy[method].Programs, "%s is missing from the policy", method)
 		}
 		for _, s := range desc.Streams {
 			method := "/" + desc.ServiceName + "/" + s.StreamName
-			require.NotEmpty(t, rpc.DefaultPolicy[method], "%s is missing from the policy", method)
+			require.NotEmpty(t, rpc.DefaultPolicy[method].Programs, "%s is missing from the policy", method)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 
 	"google.golang.org/grpc"
@@ -36,13 +37,24 @@ func Dial(addr string, tlsConfig *tls.Config, opts ...grpc.DialOption) (*grpc.Cl
 
 // Peer returns the name and role in the verified certificate of the caller.
 func Peer(ctx context.Context) (string, certs.Role, error) {
+	_, name, role, err := peerCertificate(ctx)
+	return name, role, err
+}
+
+// peerCertificate returns the caller's verified leaf certificate with the
+// name and role it carries.
+func peerCertificate(ctx context.Context) (*x509.Certificate, string, certs.Role, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
-		return "", "", fmt.Errorf("rpc: no peer in context: %w", certs.ErrNoPeerCertificate)
+		return nil, "", "", fmt.Errorf("rpc: no peer in context: %w", certs.ErrNoPeerCertificate)
 	}
 	info, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok {
-		return "", "", fmt.Errorf("rpc: peer %v is not on TLS: %w", p.Addr, certs.ErrNoPeerCertificate)
+		return nil, "", "", fmt.Errorf("rpc: peer %v is not on TLS: %w", p.Addr, certs.ErrNoPeerCertificate)
 	}
-	return certs.PeerIdentity(info.State)
+	name, role, err := certs.PeerIdentity(info.State)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return info.State.VerifiedChains[0][0], name, role, nil
 }

@@ -8,8 +8,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Rule maps every error that errors.Is Err to Code.
-type Rule struct {
+// StatusRule maps every error that errors.Is Err to Code.
+type StatusRule struct {
 	Err  error
 	Code codes.Code
 }
@@ -19,7 +19,7 @@ type Rule struct {
 // CANCELED or DEADLINE_EXCEEDED. Anything else is INTERNAL, and its text is
 // not sent: it may name files or internals the caller has no business
 // seeing, so the caller should log it. Status(nil) is OK.
-func Status(err error, rules []Rule) *status.Status {
+func Status(err error, rules []StatusRule) *status.Status {
 	if err == nil {
 		return status.New(codes.OK, "")
 	}

@@ -15,7 +15,7 @@ import (
 
 func TestStatus(t *testing.T) {
 	errMissing := errors.New("missing")
-	rules := []rpc.Rule{{Err: errMissing, Code: codes.NotFound}}
+	rules := []rpc.StatusRule{{Err: errMissing, Code: codes.NotFound}}
 	cases := []struct {
 		name    string
 		err     error

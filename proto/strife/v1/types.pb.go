@@ -136,6 +136,9 @@ const (
 	Reason_REASON_ABORTED         Reason = 4
 	Reason_REASON_PREPARE_TIMEOUT Reason = 5
 	Reason_REASON_EXPIRED         Reason = 6
+	// A bank refused the request as invalid, e.g. a credit that would take the
+	// payee's balance past the largest representable amount.
+	Reason_REASON_REJECTED Reason = 7
 )
 
 // Enum value maps for Reason.
@@ -148,6 +151,7 @@ var (
 		4: "REASON_ABORTED",
 		5: "REASON_PREPARE_TIMEOUT",
 		6: "REASON_EXPIRED",
+		7: "REASON_REJECTED",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":        0,
@@ -157,6 +161,7 @@ var (
 		"REASON_ABORTED":            4,
 		"REASON_PREPARE_TIMEOUT":    5,
 		"REASON_EXPIRED":            6,
+		"REASON_REJECTED":           7,
 	}
 )
 
@@ -514,7 +519,7 @@ const file_strife_v1_types_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDIRECTION_DEBIT\x10\x01\x12\x14\n" +
-	"\x10DIRECTION_CREDIT\x10\x02*\xbc\x01\n" +
+	"\x10DIRECTION_CREDIT\x10\x02*\xd1\x01\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REASON_INSUFFICIENT_FUNDS\x10\x01\x12\x1c\n" +
@@ -522,7 +527,8 @@ const file_strife_v1_types_proto_rawDesc = "" +
 	"\x15REASON_ACCOUNT_CLOSED\x10\x03\x12\x12\n" +
 	"\x0eREASON_ABORTED\x10\x04\x12\x1a\n" +
 	"\x16REASON_PREPARE_TIMEOUT\x10\x05\x12\x12\n" +
-	"\x0eREASON_EXPIRED\x10\x06*l\n" +
+	"\x0eREASON_EXPIRED\x10\x06\x12\x13\n" +
+	"\x0fREASON_REJECTED\x10\a*l\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENTRY_KIND_DEPOSIT\x10\x01\x12\x14\n" +

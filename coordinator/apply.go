@@ -1,0 +1,102 @@
+package coordinator
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// apply folds one of a payment's records into it. It is the only way a
+// Payment changes, live and when the projection is rebuilt, and it refuses
+// a record that a correct coordinator cannot have written: a second
+// acceptance, an attempt out of order, a decision that contradicts another,
+// a final status that changes.
+func (p *Payment) apply(r Record, now time.Time) error {
+	if r.Type != wal.TypePaymentAccepted && p.Created.IsZero() {
+		return fmt.Errorf("coordinator: %v record for payment %s that was never accepted", r.Type, p.ID)
+	}
+	if r.Type != wal.TypePaymentAccepted && r.Type != wal.TypePaymentFinal && r.Attempt != p.nextOrCurrent(r.Type) {
+		return fmt.Errorf("coordinator: %v for attempt %d of %s, latest is %d", r.Type, r.Attempt, p.ID, p.Attempt)
+	}
+	switch r.Type {
+	case wal.TypePaymentAccepted:
+		if !p.Created.IsZero() {
+			return fmt.Errorf("coordinator: payment %s accepted twice", p.ID)
+		}
+		a := r.Payload.(*storagev1.PaymentAccepted)
+		p.Params = Params{Payer: a.Payer, From: a.FromAccount, Payee: a.Payee, To: a.ToAccount, Amount: a.Amount, Memo: a.Memo}
+		p.Status, p.Created = Pending, time.Unix(0, a.TimeUnixNano).UTC()
+	case wal.TypeAttemptBegun:
+		if p.Final() || (p.Attempt > 0 && p.Decision == DecisionNone) {
+			return fmt.Errorf("coordinator: attempt %d of %s begun while %v with attempt %d undecided", r.Attempt, p.ID, p.Status, p.Attempt)
+		}
+		p.Attempt, p.Decision, p.Ended = r.Attempt, DecisionNone, false
+	case wal.TypeDecisionCommit, wal.TypeDecisionAbort:
+		if p.Decision != DecisionNone {
+			return fmt.Errorf("coordinator: attempt %d of %s decided twice", r.Attempt, p.ID)
+		}
+		p.Decision = map[wal.Type]Decision{wal.TypeDecisionCommit: DecisionCommit, wal.TypeDecisionAbort: DecisionAbort}[r.Type]
+	case wal.TypeAttemptEnded:
+		p.Ended = true
+	case wal.TypePaymentFinal:
+		if p.Final() {
+			return fmt.Errorf("coordinator: payment %s is already %v", p.ID, p.Status)
+		}
+		f := r.Payload.(*storagev1.PaymentFinal)
+		if f.Status == Committed && p.Decision != DecisionCommit {
+			return fmt.Errorf("coordinator: payment %s committed without a commit decision", p.ID)
+		}
+		p.Status, p.Reason = f.Status, f.Reason
+	default:
+		return fmt.Errorf("coordinator: %v is not a payment record", r.Type)
+	}
+	p.Updated = now
+	return nil
+}
+
+// nextOrCurrent is the attempt a record of type typ must name: the next one
+// for ATTEMPT_BEGUN, the latest one otherwise.
+func (p *Payment) nextOrCurrent(typ wal.Type) uint32 {
+	if typ == wal.TypeAttemptBegun {
+		return p.Attempt + 1
+	}
+	return p.Attempt
+}
+
+// Apply folds a step's records into a copy of p and returns it: the payment
+// as it is once the records are durable. It is the only way a Payment
+// changes.
+func (p Payment) Apply(recs []Record, now time.Time) (Payment, error) {
+	for _, r := range recs {
+		if err := p.apply(r, now); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// state is the projection of p, as stored in the payments bucket.
+func (p Payment) state() *storagev1.PaymentState {
+	return &storagev1.PaymentState{
+		Params: &storagev1.PaymentAccepted{
+			Payer: p.Params.Payer, FromAccount: p.Params.From, Payee: p.Params.Payee, ToAccount: p.Params.To,
+			Amount: p.Params.Amount, Memo: p.Params.Memo, TimeUnixNano: p.Created.UnixNano(),
+		},
+		Status: p.Status, Reason: p.Reason, Attempt: p.Attempt, Decision: int32(p.Decision), Ended: p.Ended,
+		CreatedUnixNano: p.Created.UnixNano(), UpdatedUnixNano: p.Updated.UnixNano(),
+	}
+}
+
+func paymentFrom(id ulid.ULID, s *storagev1.PaymentState) Payment {
+	a := s.GetParams()
+	return Payment{
+		ID:     id,
+		Params: Params{Payer: a.GetPayer(), From: a.GetFromAccount(), Payee: a.GetPayee(), To: a.GetToAccount(), Amount: a.GetAmount(), Memo: a.GetMemo()},
+		Status: s.Status, Reason: s.Reason, Attempt: s.Attempt, Decision: Decision(s.Decision), Ended: s.Ended,
+		Created: time.Unix(0, s.CreatedUnixNano).UTC(), Updated: time.Unix(0, s.UpdatedUnixNano).UTC(),
+	}
+}

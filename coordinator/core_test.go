@@ -1,0 +1,151 @@
+package coordinator_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/coordinator"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// TestCore runs the scenarios in testdata/core against the coordinator's
+// pure core. Each file is one payment. Commands:
+//
+//	accept from=<bank/number> to=<bank/number> amount=<n>
+//	begin                           start the next attempt
+//	vote bank=<b> yes|no=<REASON>|fail=unavailable|timeout|rejected
+//	ack bank=<b>                    a participant acknowledged the decision
+//	ask attempt=<n>                 a participant in doubt asks GetDecision
+//	expire                          the maximum hold has passed
+//	crash                           the coordinator dies: the round is lost
+//	recover                         the first step after the restart
+//
+// Each prints what the step persists and sends, then the payment. Records
+// are applied as a driver would after persisting them. Run with -rewrite to
+// refresh the expected output.
+func TestCore(t *testing.T) {
+	datadriven.Walk(t, "testdata/core", func(t *testing.T, path string) {
+		s := &coreScenario{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+		datadriven.RunTest(t, path, s.run)
+	})
+}
+
+type coreScenario struct {
+	p     coordinator.Payment
+	round *coordinator.Round
+	now   time.Time
+}
+
+func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
+	s.now = s.now.Add(time.Second)
+	var ready coordinator.Ready
+	var answer string
+	switch d.Cmd {
+	case "accept":
+		var from, to string
+		var amount int64
+		d.ScanArgs(t, "from", &from)
+		d.ScanArgs(t, "to", &to)
+		d.ScanArgs(t, "amount", &amount)
+		s.p = coordinator.Payment{ID: ulid.MustParse("01JD0000000000000000000000")}
+		ready = coordinator.Accept(coordinator.Params{Payer: "alice", From: from, To: to, Amount: amount}, s.now)
+	case "begin":
+		var err error
+		if ready, err = s.p.Begin(s.now); err != nil {
+			return "error: " + err.Error()
+		}
+		s.round = coordinator.NewRound(s.p.Attempt + 1)
+	case "vote":
+		ready = s.p.OnVote(s.round, arg(t, d, "bank"), vote(t, d), s.now)
+	case "ack":
+		ready = s.p.OnAck(s.round, arg(t, d, "bank"), s.now)
+	case "ask":
+		var attempt int
+		d.ScanArgs(t, "attempt", &attempt)
+		var decision coordinator.Decision
+		decision, ready = s.p.DecisionFor(uint32(attempt), s.now)
+		answer = "answer " + decision.String() + "\n"
+	case "expire":
+		ready = s.p.Expire(s.now)
+	case "crash":
+		s.round = coordinator.NewRound(0) // votes and acks were only in memory
+		return "round lost\n" + s.payment()
+	case "recover":
+		ready = s.p.Recover(s.now)
+		s.round = coordinator.NewRound(s.p.Attempt)
+	default:
+		t.Fatalf("unknown command %q", d.Cmd)
+	}
+	var err error
+	if s.p, err = s.p.Apply(ready.Records, s.now); err != nil {
+		return "error: " + err.Error()
+	}
+	return answer + show(ready) + s.payment()
+}
+
+func arg(t *testing.T, d *datadriven.TestData, key string) string {
+	var v string
+	d.ScanArgs(t, key, &v)
+	return v
+}
+
+func vote(t *testing.T, d *datadriven.TestData) coordinator.Vote {
+	switch {
+	case d.HasArg("yes"):
+		return coordinator.Vote{Yes: true}
+	case d.HasArg("no"):
+		reason := strifev1.Reason_value["REASON_"+arg(t, d, "no")]
+		require.NotZero(t, reason, "unknown reason")
+		return coordinator.Vote{Reason: strifev1.Reason(reason)}
+	}
+	failure := map[string]coordinator.Failure{"unavailable": coordinator.Unavailable, "timeout": coordinator.Timeout, "rejected": coordinator.Rejected}[arg(t, d, "fail")]
+	require.NotZero(t, failure, "unknown failure")
+	return coordinator.Vote{Failure: failure}
+}
+
+func show(r coordinator.Ready) string {
+	var b strings.Builder
+	for _, rec := range r.Records {
+		fmt.Fprintf(&b, "persist %v", rec.Type)
+		if rec.Attempt > 0 {
+			fmt.Fprintf(&b, " attempt=%d", rec.Attempt)
+		}
+		if final, ok := rec.Payload.(interface {
+			GetStatus() strifev1.PaymentStatus
+			GetReason() strifev1.Reason
+		}); ok {
+			fmt.Fprintf(&b, " %v %v", trim(final.GetStatus().String()), trim(final.GetReason().String()))
+		}
+		b.WriteString("\n")
+	}
+	for _, m := range r.Messages {
+		fmt.Fprintf(&b, "send %v to %s attempt=%d", m.Kind, m.Bank, m.Attempt)
+		for _, l := range m.Legs {
+			fmt.Fprintf(&b, " %s:%s:%d", trim(l.Direction.String()), l.Account, l.Amount)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func trim(s string) string {
+	for _, prefix := range []string{"PAYMENT_STATUS_", "REASON_", "DIRECTION_"} {
+		s = strings.TrimPrefix(s, prefix)
+	}
+	return s
+}
+
+func (s *coreScenario) payment() string {
+	p := s.p
+	out := fmt.Sprintf("payment: %s attempt=%d decision=%v ended=%v", trim(p.Status.String()), p.Attempt, p.Decision, p.Ended)
+	if p.Reason != 0 {
+		out += " reason=" + trim(p.Reason.String())
+	}
+	return out
+}

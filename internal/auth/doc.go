@@ -1,0 +1,28 @@
+// Package auth is user authentication at the gateway: password hashes and
+// the short-lived login tokens that later calls carry.
+//
+// # Passwords
+//
+// Passwords are stored as bcrypt hashes (cost 12 by default). Checking a
+// password for a user that does not exist costs the same bcrypt comparison
+// against a fixed dummy hash, so an unknown user and a wrong password give
+// the same answer in the same time.
+//
+// # Tokens
+//
+// A login token is a JWT signed with HMAC-SHA256 under a 32-byte key kept in
+// a file (token.key, made by `strife-certs init`). It carries:
+//
+//	sub            the username
+//	role           "customer" or "admin"
+//	iss            "strife"
+//	iat, exp       issue and expiry time (default lifetime 15 minutes)
+//	cnf.x5t#S256   the SHA-256 thumbprint of the client certificate the
+//	               token was issued over (RFC 8705, certificate-bound tokens)
+//
+// Verify accepts only HS256 (so "alg: none" and algorithm confusion fail),
+// requires an expiry in the future and the issuer, and requires the
+// thumbprint to match the certificate of the connection presenting it: a
+// token stolen from one client program is useless over another's
+// certificate.
+package auth

@@ -1,0 +1,134 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// User roles carried in tokens.
+const (
+	RoleCustomer = "customer"
+	RoleAdmin    = "admin"
+)
+
+// DefaultTokenLifetime is how long a login token is valid.
+const DefaultTokenLifetime = 15 * time.Minute
+
+const issuer = "strife"
+
+// Errors of Verify. All of them mean UNAUTHENTICATED to a caller; they are
+// told apart only in the server's log.
+var (
+	ErrBadToken         = errors.New("auth: invalid login token")
+	ErrWrongCertificate = errors.New("auth: login token was issued over another certificate")
+)
+
+// Claims are the claims of a login token.
+type Claims struct {
+	jwt.RegisteredClaims
+	Role string       `json:"role"`
+	Cnf  Confirmation `json:"cnf"`
+}
+
+// Confirmation binds a token to a certificate (RFC 8705 section 3.1).
+type Confirmation struct {
+	X5tS256 string `json:"x5t#S256"`
+}
+
+// Thumbprint is the RFC 8705 thumbprint of a certificate: base64url (no
+// padding) of the SHA-256 of its DER encoding.
+func Thumbprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Signer issues and verifies login tokens with one HMAC key.
+type Signer struct {
+	key      []byte
+	lifetime time.Duration
+	now      func() time.Time
+	parser   *jwt.Parser
+}
+
+// MinKeyLen is the shortest signing key accepted: HS256 wants 256 bits.
+const MinKeyLen = 32
+
+// NewSigner returns a Signer. lifetime 0 means DefaultTokenLifetime; now nil
+// means time.Now.
+func NewSigner(key []byte, lifetime time.Duration, now func() time.Time) (*Signer, error) {
+	if len(key) < MinKeyLen {
+		return nil, fmt.Errorf("auth: signing key of %d bytes is shorter than %d", len(key), MinKeyLen)
+	}
+	if lifetime <= 0 {
+		lifetime = DefaultTokenLifetime
+	}
+	if now == nil {
+		now = time.Now
+	}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(issuer),
+		jwt.WithTimeFunc(now),
+	)
+	return &Signer{key: key, lifetime: lifetime, now: now, parser: parser}, nil
+}
+
+// LoadKey reads a signing key file: hex text, as `strife-certs init` writes it.
+func LoadKey(path string) ([]byte, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(text)))
+	if err != nil {
+		return nil, fmt.Errorf("auth: signing key %s is not hex", path)
+	}
+	return key, nil
+}
+
+// Issue returns a token for user with role, bound to cert, and its expiry.
+func (s *Signer) Issue(user, role string, cert *x509.Certificate) (string, time.Time, error) {
+	now := s.now()
+	exp := now.Add(s.lifetime)
+	claims := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   user,
+			Issuer:    issuer,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Role: role,
+		Cnf:  Confirmation{X5tS256: Thumbprint(cert)},
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.key)
+	return token, exp, err
+}
+
+// Verify checks a token presented over a connection whose client
+// certificate is cert, and returns its user and role.
+func (s *Signer) Verify(token string, cert *x509.Certificate) (user, role string, err error) {
+	var claims Claims
+	_, err = s.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.key, nil })
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %w", ErrBadToken, err)
+	}
+	if claims.Subject == "" || (claims.Role != RoleCustomer && claims.Role != RoleAdmin) {
+		return "", "", fmt.Errorf("%w: no user or role", ErrBadToken)
+	}
+	if subtle.ConstantTimeCompare([]byte(claims.Cnf.X5tS256), []byte(Thumbprint(cert))) != 1 {
+		return "", "", ErrWrongCertificate
+	}
+	return claims.Subject, claims.Role, nil
+}
