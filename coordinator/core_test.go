@@ -19,27 +19,39 @@ import (
 //
 //	accept from=<bank/number> to=<bank/number> amount=<n>
 //	begin                           start the next attempt
-//	vote bank=<b> yes|no=<REASON>|fail=unavailable|timeout|rejected
-//	ack bank=<b>                    a participant acknowledged the decision
+//	vote bank=<b> yes|no=<REASON>|fail=unavailable|timeout|rejected [attempt=<n>]
+//	ack bank=<b> [attempt=<n>]      a participant acknowledged the decision
 //	ask attempt=<n>                 a participant in doubt asks GetDecision
 //	expire                          the maximum hold has passed
 //	crash                           the coordinator dies: the round is lost
 //	recover                         the first step after the restart
 //
 // Each prints what the step persists and sends, then the payment. Records
-// are applied as a driver would after persisting them. Run with -rewrite to
+// are applied as a driver would after persisting them. A vote or ack goes to
+// the round of the latest attempt unless attempt= names an older one (a
+// late message). Run with -rewrite to
 // refresh the expected output.
 func TestCore(t *testing.T) {
 	datadriven.Walk(t, "testdata/core", func(t *testing.T, path string) {
-		s := &coreScenario{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+		s := &coreScenario{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), rounds: map[uint32]*coordinator.Round{}}
 		datadriven.RunTest(t, path, s.run)
 	})
 }
 
 type coreScenario struct {
-	p     coordinator.Payment
-	round *coordinator.Round
-	now   time.Time
+	p      coordinator.Payment
+	rounds map[uint32]*coordinator.Round // by attempt
+	now    time.Time
+}
+
+// round returns the round a vote or ack belongs to.
+func (s *coreScenario) round(t *testing.T, d *datadriven.TestData) *coordinator.Round {
+	attempt := int(s.p.Attempt)
+	d.MaybeScanArgs(t, "attempt", &attempt)
+	if s.rounds[uint32(attempt)] == nil {
+		s.rounds[uint32(attempt)] = coordinator.NewRound(uint32(attempt))
+	}
+	return s.rounds[uint32(attempt)]
 }
 
 func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
@@ -60,11 +72,10 @@ func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
 		if ready, err = s.p.Begin(s.now); err != nil {
 			return "error: " + err.Error()
 		}
-		s.round = coordinator.NewRound(s.p.Attempt + 1)
 	case "vote":
-		ready = s.p.OnVote(s.round, arg(t, d, "bank"), vote(t, d), s.now)
+		ready = s.p.OnVote(s.round(t, d), arg(t, d, "bank"), vote(t, d), s.now)
 	case "ack":
-		ready = s.p.OnAck(s.round, arg(t, d, "bank"), s.now)
+		ready = s.p.OnAck(s.round(t, d), arg(t, d, "bank"), s.now)
 	case "ask":
 		var attempt int
 		d.ScanArgs(t, "attempt", &attempt)
@@ -74,11 +85,10 @@ func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
 	case "expire":
 		ready = s.p.Expire(s.now)
 	case "crash":
-		s.round = coordinator.NewRound(0) // votes and acks were only in memory
+		clear(s.rounds) // votes and acks were only in memory
 		return "round lost\n" + s.payment()
 	case "recover":
 		ready = s.p.Recover(s.now)
-		s.round = coordinator.NewRound(s.p.Attempt)
 	default:
 		t.Fatalf("unknown command %q", d.Cmd)
 	}

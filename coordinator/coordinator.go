@@ -1,0 +1,562 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
+
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// Errors of the coordinator's API.
+var (
+	// ErrConflict: the transaction ID was used before with other parameters.
+	ErrConflict = errors.New("coordinator: transaction ID already used with other parameters")
+	ErrNotFound = errors.New("coordinator: no such payment")
+	ErrInvalid  = errors.New("coordinator: invalid payment")
+)
+
+// Participant is a bank as the coordinator sees it. Prepare returns a vote
+// or an error; the coordinator classifies errors itself (see classify).
+type Participant interface {
+	Prepare(ctx context.Context, id ulid.ULID, attempt uint32, legs []*strifev1.Leg, memo string) (Vote, error)
+	Commit(ctx context.Context, id ulid.ULID, attempt uint32) error
+	Abort(ctx context.Context, id ulid.ULID, attempt uint32) error
+}
+
+// Directory finds the participant of a bank. ok is false for a bank that is
+// not known to be up: payments that need it are held PENDING.
+type Directory interface {
+	Participant(bank string) (p Participant, ok bool)
+}
+
+// Config configures a Coordinator. Zero values take the defaults.
+type Config struct {
+	// PrepareTimeout bounds the wait for votes, and each Commit or Abort
+	// call. Default 2s.
+	PrepareTimeout time.Duration
+	// MaxHold is how long a payment may stay PENDING before it fails with
+	// EXPIRED. Default 10m.
+	MaxHold time.Duration
+	// RetryMin and RetryMax bound the backoff between attempts of a held
+	// payment and between resends of a decision. Defaults 100ms and 5s.
+	RetryMin, RetryMax time.Duration
+	Log                zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate rejects durations that cannot be meant.
+func (c Config) Validate() error {
+	for _, d := range []time.Duration{c.PrepareTimeout, c.MaxHold, c.RetryMin, c.RetryMax} {
+		if d < 0 {
+			return fmt.Errorf("coordinator: negative duration %v in config", d)
+		}
+	}
+	if c.RetryMax != 0 && c.RetryMin > c.RetryMax {
+		return fmt.Errorf("coordinator: RetryMin %v exceeds RetryMax %v", c.RetryMin, c.RetryMax)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.PrepareTimeout, 2*time.Second)
+	def(&c.MaxHold, 10*time.Minute)
+	def(&c.RetryMin, 100*time.Millisecond)
+	def(&c.RetryMax, 5*time.Second)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Coordinator runs the lifecycle of payments: idempotent acceptance, 2PC
+// attempts against the participants, held payments, recovery. It is safe
+// for concurrent use.
+type Coordinator struct {
+	log *wal.Log
+	dir Directory
+	cfg Config
+	lg  zerolog.Logger
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // runners and deliveries
+
+	mu     sync.Mutex
+	active map[ulid.ULID]*run // payments pending, or with a decision not yet acknowledged by all
+	subs   *broker
+}
+
+// run is one active payment. mu serializes its steps: each step reads p,
+// persists what the core decided and replaces p, under mu.
+type run struct {
+	id    ulid.ULID // never changes; read without mu
+	mu    sync.Mutex
+	p     Payment
+	round *Round // votes and acks of the latest attempt
+
+	accepted  chan struct{} // closed once p is known (accepted or found)
+	acceptErr error         // set before accepted is closed, if acceptance failed
+	outcome   chan struct{} // closed when the first Pay's answer is known
+	once      sync.Once
+	changed   chan struct{} // closed and replaced on every change of p
+}
+
+func newRun(p Payment) *run {
+	return &run{id: p.ID, p: p, round: NewRound(p.Attempt), accepted: make(chan struct{}), outcome: make(chan struct{}), changed: make(chan struct{})}
+}
+
+func (r *run) snapshot() Payment {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.p
+}
+
+// resolve releases the callers waiting for the payment's first answer.
+func (r *run) resolve() { r.once.Do(func() { close(r.outcome) }) }
+
+// New returns a coordinator over the gateway's log and recovers: every
+// undecided attempt is aborted, every decision not acknowledged by all is
+// sent again, every PENDING payment resumes.
+func New(log *wal.Log, dir Directory, cfg Config) (*Coordinator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Coordinator{log: log, dir: dir, cfg: cfg, lg: cfg.Log, ctx: ctx, cancel: cancel, active: map[ulid.ULID]*run{}, subs: newBroker()}
+	if err := c.recover(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops runners and deliveries and waits for them. Payments stay as
+// the log has them; the next New resumes them.
+func (c *Coordinator) Close() {
+	c.cancel()
+	c.wg.Wait()
+	c.subs.close()
+}
+
+func (c *Coordinator) recover() error {
+	var open []Payment
+	err := c.log.View(func(tx *wal.Tx) error {
+		b, err := tx.Bucket(paymentsBucket)
+		if err != nil || b == nil {
+			return err
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			var id ulid.ULID
+			copy(id[:], k)
+			p, _, err := getPayment(tx, id)
+			if err == nil && (!p.Final() || (p.Attempt > 0 && !p.Ended)) {
+				open = append(open, p)
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range open {
+		r := newRun(p)
+		close(r.accepted)
+		c.active[p.ID] = r
+		if err := c.step(r, func(p Payment) Ready { return p.Recover(c.cfg.Now()) }); err != nil {
+			return err
+		}
+		c.startRunner(r)
+	}
+	if len(open) > 0 {
+		c.lg.Info().Int("payments", len(open)).Msg("recovered open payments from the log")
+	}
+	return nil
+}
+
+// Pay runs a payment exactly once per ID. A new ID is accepted (durably,
+// before anything else) and executed; Pay waits for the first attempt's
+// outcome, or ctx, and returns the payment as it then stands: COMMITTED,
+// FAILED, or PENDING if it is held. A known ID with the same parameters
+// returns that payment, waiting for its first outcome if it is in flight;
+// retry is true. A known ID with other parameters is ErrConflict.
+func (c *Coordinator) Pay(ctx context.Context, id ulid.ULID, params Params) (p Payment, retry bool, err error) {
+	if err := params.Validate(); err != nil {
+		return Payment{}, false, err
+	}
+	r, fresh := c.claim(id)
+	if !fresh {
+		p, err := c.await(ctx, r, params)
+		return p, true, err
+	}
+	if found, err := c.accept(r, id, params); err != nil || found {
+		return r.p, found, err
+	}
+	c.startRunner(r)
+	select {
+	case <-r.outcome:
+	case <-ctx.Done():
+	}
+	return r.snapshot(), false, nil
+}
+
+// claim makes id active with a new run, unless it already is.
+func (c *Coordinator) claim(id ulid.ULID) (*run, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.active[id]; ok {
+		return r, false
+	}
+	r := newRun(Payment{ID: id})
+	c.active[id] = r
+	return r, true
+}
+
+// accept persists a new payment, or finds it stored from before (found).
+// Either way r.accepted is closed; unless the payment is new, r is retired.
+func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, err error) {
+	defer close(r.accepted)
+	now := c.cfg.Now()
+	err = c.log.Append(func(tx *wal.Tx) error {
+		p, ok, err := getPayment(tx, id)
+		if err != nil || ok {
+			r.p, found = p, ok
+			return err
+		}
+		r.p, err = persistIn(tx, Payment{ID: id}, Accept(params, now).Records, now)
+		return err
+	})
+	if err == nil && found && r.p.Params != params {
+		err = fmt.Errorf("%w: %s", ErrConflict, id)
+	}
+	if err != nil || found {
+		r.acceptErr = err
+		r.resolve()
+		c.retire(r)
+		return found, err
+	}
+	c.subs.publish(r.p)
+	return false, nil
+}
+
+// await answers a repeated Pay: the stored payment once the first call's
+// outcome is known, or as it stands when ctx ends.
+func (c *Coordinator) await(ctx context.Context, r *run, params Params) (Payment, error) {
+	select {
+	case <-r.accepted:
+	case <-ctx.Done():
+		return Payment{}, ctx.Err()
+	}
+	if r.acceptErr != nil && !errors.Is(r.acceptErr, ErrConflict) {
+		return Payment{}, r.acceptErr
+	}
+	if p := r.snapshot(); p.Params != params {
+		return Payment{}, fmt.Errorf("%w: %s", ErrConflict, p.ID)
+	}
+	select {
+	case <-r.outcome:
+	case <-ctx.Done():
+	}
+	return r.snapshot(), nil
+}
+
+// retire forgets a run that needs no more work.
+func (c *Coordinator) retire(r *run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active[r.id] == r {
+		delete(c.active, r.id)
+	}
+}
+
+// step runs one step of the core on r's payment: under r.mu it computes the
+// Ready, persists its records (durably, in one transaction) and takes the
+// payment they make; then it sends the decisions the Ready carries. The
+// Prepare messages of Begin are left to the runner.
+func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
+	r.mu.Lock()
+	ready := f(r.p)
+	if len(ready.Records) > 0 {
+		now := c.cfg.Now()
+		var next Payment
+		err := c.log.Append(func(tx *wal.Tx) (err error) {
+			next, err = persistIn(tx, r.p, ready.Records, now)
+			return err
+		})
+		if err != nil {
+			r.mu.Unlock()
+			c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist payment step")
+			return err
+		}
+		if next.Status != r.p.Status {
+			c.subs.publish(next)
+		}
+		r.p = next
+		close(r.changed)
+		r.changed = make(chan struct{})
+	}
+	p := r.p
+	r.mu.Unlock()
+	for _, m := range ready.Messages {
+		if m.Kind != KindPrepare {
+			c.wg.Add(1)
+			go c.deliver(r, m)
+		}
+	}
+	if p.Final() && (p.Ended || p.Attempt == 0) {
+		c.retire(r)
+	}
+	return nil
+}
+
+func (c *Coordinator) startRunner(r *run) {
+	c.wg.Add(1)
+	go c.drive(r)
+}
+
+// drive runs attempts of a PENDING payment until it is final: it begins an
+// attempt when every participant is known, collects the votes (the core
+// decides as they arrive), and holds the payment with backoff when an
+// attempt could not reach a bank.
+func (c *Coordinator) drive(r *run) {
+	defer c.wg.Done()
+	defer r.resolve()
+	backoff := c.cfg.RetryMin
+	for c.ctx.Err() == nil {
+		p := r.snapshot()
+		switch {
+		case p.Final():
+			c.awaitEnd(r)
+			return
+		case !c.cfg.Now().Before(p.Created.Add(c.cfg.MaxHold)):
+			c.stepOrWait(r, Payment.Expire)
+		case p.Attempt > 0 && p.Decision == DecisionNone:
+			// Only after a step failed to persist: abort, as after a crash.
+			c.stepOrWait(r, Payment.Recover)
+		default:
+			if parts, ok := c.participants(p); ok {
+				c.attempt(r, parts)
+			}
+			if r.snapshot().Status == Pending {
+				r.resolve() // held: the first caller is told PENDING
+				c.sleep(r, jitter(backoff))
+				backoff = min(2*backoff, c.cfg.RetryMax)
+			}
+		}
+	}
+}
+
+// stepOrWait runs a step, and waits a while if it could not be persisted,
+// so that a failing disk is not hammered.
+func (c *Coordinator) stepOrWait(r *run, f func(Payment, time.Time) Ready) {
+	if err := c.step(r, func(p Payment) Ready { return f(p, c.cfg.Now()) }); err != nil {
+		select {
+		case <-time.After(c.cfg.RetryMax):
+		case <-c.ctx.Done():
+		}
+	}
+}
+
+// participants returns the participant of each bank of p, or false if one
+// of them is not known to be up.
+func (c *Coordinator) participants(p Payment) (map[string]Participant, bool) {
+	parts := map[string]Participant{}
+	for _, bank := range p.Participants() {
+		part, ok := c.dir.Participant(bank)
+		if !ok {
+			return nil, false
+		}
+		parts[bank] = part
+	}
+	return parts, true
+}
+
+// attempt begins the next attempt and collects its votes.
+func (c *Coordinator) attempt(r *run, parts map[string]Participant) {
+	var prepares []Message
+	var round *Round
+	err := c.step(r, func(p Payment) Ready {
+		ready, err := p.Begin(c.cfg.Now())
+		if err != nil {
+			c.lg.Error().Err(err).Msg("cannot begin attempt")
+			return Ready{}
+		}
+		prepares, round = ready.Messages, NewRound(p.Attempt+1)
+		r.round = round
+		return ready
+	})
+	if err != nil || round == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.PrepareTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, m := range prepares {
+		wg.Go(func() {
+			vote := c.vote(ctx, r.id, parts[m.Bank], m)
+			c.step(r, func(p Payment) Ready { return p.OnVote(round, m.Bank, vote, c.cfg.Now()) })
+		})
+	}
+	wg.Wait()
+}
+
+// vote sends one Prepare and turns what comes back into a vote.
+func (c *Coordinator) vote(ctx context.Context, id ulid.ULID, part Participant, m Message) Vote {
+	v, err := part.Prepare(ctx, id, m.Attempt, m.Legs, m.Memo)
+	if err != nil {
+		v = Vote{Failure: classify(ctx, err)}
+		c.lg.Warn().Err(err).Str("transaction_id", id.String()).Uint32("attempt", m.Attempt).Str("bank", m.Bank).Msg("prepare failed")
+	}
+	return v
+}
+
+// awaitEnd gives the participants up to PrepareTimeout to acknowledge a
+// final decision before the first caller is answered, so that a COMMITTED
+// answer is normally already visible in the balances. Delivery goes on
+// after that, until every participant has acknowledged.
+func (c *Coordinator) awaitEnd(r *run) {
+	deadline := time.After(c.cfg.PrepareTimeout)
+	for {
+		r.mu.Lock()
+		ended, changed := r.p.Ended, r.changed
+		r.mu.Unlock()
+		if ended {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			return
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// sleep waits d, but not past the payment's expiry.
+func (c *Coordinator) sleep(r *run, d time.Duration) {
+	if left := r.snapshot().Created.Add(c.cfg.MaxHold).Sub(c.cfg.Now()); left < d {
+		d = max(left, 0)
+	}
+	select {
+	case <-time.After(d):
+	case <-c.ctx.Done():
+	}
+}
+
+// deliver sends a decision to one participant until it is acknowledged: a
+// committed payment is never rolled back, so a Commit is retried for as long
+// as it takes. Each acknowledgement is a core step; the last one ends the
+// attempt.
+func (c *Coordinator) deliver(r *run, m Message) {
+	defer c.wg.Done()
+	for backoff := c.cfg.RetryMin; c.ctx.Err() == nil; backoff = min(2*backoff, c.cfg.RetryMax) {
+		err := c.send(r.id, m)
+		if err == nil {
+			c.step(r, func(p Payment) Ready {
+				if r.round == nil || r.round.Attempt != m.Attempt {
+					r.round = NewRound(m.Attempt)
+				}
+				return p.OnAck(r.round, m.Bank, c.cfg.Now())
+			})
+			return
+		}
+		c.lg.Warn().Err(err).Str("transaction_id", r.id.String()).Uint32("attempt", m.Attempt).Str("bank", m.Bank).Stringer("message", m.Kind).Msg("decision not delivered; will retry")
+		select {
+		case <-time.After(jitter(backoff)):
+		case <-c.ctx.Done():
+		}
+	}
+}
+
+func (c *Coordinator) send(id ulid.ULID, m Message) error {
+	part, ok := c.dir.Participant(m.Bank)
+	if !ok {
+		return fmt.Errorf("coordinator: bank %s is not available", m.Bank)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.PrepareTimeout)
+	defer cancel()
+	if m.Kind == KindCommit {
+		return part.Commit(ctx, id, m.Attempt)
+	}
+	return part.Abort(ctx, id, m.Attempt)
+}
+
+// GetDecision answers a participant in doubt about an attempt (see
+// Payment.DecisionFor). An unknown payment is aborted: presumed abort.
+func (c *Coordinator) GetDecision(id ulid.ULID, attempt uint32) (Decision, error) {
+	c.mu.Lock()
+	r := c.active[id]
+	c.mu.Unlock()
+	if r == nil {
+		p, err := c.Get(id)
+		if errors.Is(err, ErrNotFound) {
+			return DecisionAbort, nil
+		}
+		d, _ := p.DecisionFor(attempt, c.cfg.Now())
+		return d, err
+	}
+	<-r.accepted
+	d := DecisionAbort
+	err := c.step(r, func(p Payment) Ready {
+		if p.Created.IsZero() { // the acceptance failed: unknown payment
+			return Ready{}
+		}
+		var ready Ready
+		d, ready = p.DecisionFor(attempt, c.cfg.Now())
+		return ready
+	})
+	return d, err
+}
+
+// Get returns a payment.
+func (c *Coordinator) Get(id ulid.ULID) (Payment, error) {
+	var p Payment
+	var ok bool
+	err := c.log.View(func(tx *wal.Tx) (err error) {
+		p, ok, err = getPayment(tx, id)
+		return err
+	})
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return p, err
+}
+
+// List returns up to limit payments that user made or received, newest
+// first, after the page token (empty: from the newest), and the token of
+// the next page (empty on the last page).
+func (c *Coordinator) List(user string, token []byte, limit int) ([]Payment, []byte, error) {
+	var out []Payment
+	var next []byte
+	err := c.log.View(func(tx *wal.Tx) (err error) {
+		out, next, err = listPayments(tx, user, token, limit)
+		return err
+	})
+	return out, next, err
+}
+
+// Watch returns a channel of every status change of payments that user
+// makes or receives, until ctx ends. A watcher that falls 64 changes behind
+// is dropped: its channel closes, and it should watch again and catch up
+// with List.
+func (c *Coordinator) Watch(ctx context.Context, user string) <-chan Payment {
+	return c.subs.subscribe(ctx, user)
+}
+
+// jitter spreads a delay over [d/2, d].
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
