@@ -468,8 +468,11 @@ func (c *Coordinator) deliver(r *run, m Message) {
 		err := c.send(r.id, m)
 		if err == nil {
 			c.step(r, func(p Payment) Ready {
-				if r.round == nil || r.round.Attempt != m.Attempt {
-					r.round = NewRound(m.Attempt)
+				if m.Attempt != p.Attempt {
+					return Ready{} // an older attempt's abort: nothing left to end
+				}
+				if r.round.Attempt != p.Attempt { // after a restart
+					r.round = NewRound(p.Attempt)
 				}
 				return p.OnAck(r.round, m.Bank, c.cfg.Now())
 			})
