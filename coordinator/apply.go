@@ -19,7 +19,7 @@ func (p *Payment) apply(r Record, now time.Time) error {
 	if r.Type != wal.TypePaymentAccepted && p.Created.IsZero() {
 		return fmt.Errorf("coordinator: %v record for payment %s that was never accepted", r.Type, p.ID)
 	}
-	if r.Type != wal.TypePaymentAccepted && r.Type != wal.TypePaymentFinal && r.Attempt != p.nextOrCurrent(r.Type) {
+	if r.Type != wal.TypePaymentAccepted && r.Type != wal.TypePaymentFinal && (r.Attempt == 0 || r.Attempt != p.nextOrCurrent(r.Type)) {
 		return fmt.Errorf("coordinator: %v for attempt %d of %s, latest is %d", r.Type, r.Attempt, p.ID, p.Attempt)
 	}
 	switch r.Type {
@@ -54,7 +54,7 @@ func (p *Payment) apply(r Record, now time.Time) error {
 	default:
 		return fmt.Errorf("coordinator: %v is not a payment record", r.Type)
 	}
-	p.Updated = now
+	p.Updated = now.UTC().Round(0) // as it reads back from the log
 	return nil
 }
 

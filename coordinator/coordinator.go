@@ -408,6 +408,9 @@ func (c *Coordinator) attempt(r *run, parts map[string]Participant) {
 	for _, m := range prepares {
 		wg.Go(func() {
 			vote := c.vote(ctx, r.id, parts[m.Bank], m)
+			if c.ctx.Err() != nil {
+				return // shutting down: decide nothing; recovery aborts the attempt
+			}
 			c.step(r, func(p Payment) Ready { return p.OnVote(round, m.Bank, vote, c.cfg.Now()) })
 		})
 	}

@@ -197,7 +197,7 @@ func (p Payment) legs(bank string) []*strifev1.Leg {
 // Failure decides ABORT at once. A vote that comes after the decision, or
 // for another attempt, changes nothing.
 func (p Payment) OnVote(r *Round, bank string, v Vote, now time.Time) Ready {
-	if r.Attempt != p.Attempt || p.Decision != DecisionNone {
+	if p.Attempt == 0 || r.Attempt != p.Attempt || p.Decision != DecisionNone {
 		return Ready{}
 	}
 	r.Votes[bank] = v
@@ -249,7 +249,7 @@ func final(status strifev1.PaymentStatus, reason strifev1.Reason, now time.Time)
 // OnAck takes a participant's acknowledgement of the decision on attempt
 // r.Attempt; once all have acknowledged, the attempt ends.
 func (p Payment) OnAck(r *Round, bank string, now time.Time) Ready {
-	if r.Attempt != p.Attempt || p.Decision == DecisionNone || p.Ended {
+	if p.Attempt == 0 || r.Attempt != p.Attempt || p.Decision == DecisionNone || p.Ended {
 		return Ready{}
 	}
 	r.Acks[bank] = true

@@ -2,7 +2,10 @@ package coordinator_test
 
 import (
 	"context"
+	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -10,9 +13,13 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/rpc"
 	"github.com/strife-pay/strife/internal/testbank"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -67,18 +74,26 @@ func newWorld(t *testing.T, cfg coordinator.Config) *world {
 	for bank, accounts := range map[string]map[string]int64{"BankA": {"1001": 1000, "1002": 0}, "BankB": {"2001": 500}} {
 		bcfg := w.pki.Config(t, bank, testbank.DataDir(t))
 		bcfg.Participant.InDoubtTimeout = time.Hour
-		b := testbank.Start(t, bcfg)
-		client := w.pki.GatewayClient(t, b.Addr())
-		for number, opening := range accounts {
-			_, err := client.OpenAccount(context.Background(), &strifev1.OpenAccountRequest{Number: number, Owner: "owner-" + number, OpeningBalance: opening})
-			require.NoError(t, err)
-		}
-		w.banks[bank], w.clients[bank] = b, client
-		w.dir.parts[bank] = coordinator.NewGRPCParticipant(w.pki.Dial(t, b.Addr(), "gateway", "gateway-1"))
+		w.startBank(t, bcfg, accounts)
 	}
 	w.start(t)
 	t.Cleanup(func() { w.c.Close(); w.log.Close() })
 	return w
+}
+
+// startBank starts a bank with the given accounts and opening balances and
+// puts it in the directory.
+func (w *world) startBank(t *testing.T, cfg bankd.Config, accounts map[string]int64) {
+	b := testbank.Start(t, cfg)
+	client := w.pki.GatewayClient(t, b.Addr())
+	for number, opening := range accounts {
+		_, err := client.OpenAccount(context.Background(), &strifev1.OpenAccountRequest{Number: number, Owner: "owner-" + number, OpeningBalance: opening})
+		require.NoError(t, err)
+	}
+	w.banks[cfg.Name], w.clients[cfg.Name] = b, client
+	w.dir.mu.Lock()
+	defer w.dir.mu.Unlock()
+	w.dir.parts[cfg.Name] = coordinator.NewGRPCParticipant(w.pki.Dial(t, b.Addr(), "gateway", "gateway-1"))
 }
 
 // start opens the log and starts the coordinator (recovering whatever the
@@ -133,4 +148,312 @@ func (w *world) pay(t *testing.T, params coordinator.Params) coordinator.Payment
 // settled waits until no hold is left at either bank.
 func (w *world) settled(t *testing.T) {
 	require.Eventually(t, func() bool { _, held := w.total(t); return held == 0 }, 10*time.Second, 20*time.Millisecond, "holds released")
+}
+
+// stop stops the coordinator and closes its log, as a clean shutdown does;
+// start brings it back.
+func (w *world) stop(t *testing.T) {
+	w.c.Close()
+	require.NoError(t, w.log.Close())
+}
+
+// kill stops the coordinator as a crash at this instant would: the log file
+// is put back as it is now, so whatever the coordinator does while it
+// stops (a call in flight that fails as it is cancelled, and the step it
+// takes on that failure) is lost. start brings it back.
+func (w *world) kill(t *testing.T) {
+	var image []byte
+	// While an Append runs no other commit can, and bbolt writes nothing
+	// before its commit: the file is exactly what is durable.
+	require.NoError(t, w.log.Append(func(*wal.Tx) (err error) {
+		image, err = os.ReadFile(w.logPath)
+		return err
+	}))
+	w.stop(t)
+	require.NoError(t, os.WriteFile(w.logPath, image, 0o600))
+}
+
+// entries returns what payment id posted to an account.
+func (w *world) entries(t *testing.T, address string, id ulid.ULID) []*strifev1.Entry {
+	bank, number := coordinator.Bank(address), address[len(coordinator.Bank(address))+1:]
+	resp, err := w.clients[bank].ListEntries(context.Background(), &strifev1.ListEntriesRequest{Number: number, PageSize: 1000})
+	require.NoError(t, err)
+	require.Empty(t, resp.GetNextPageToken(), "one page holds every entry of a test")
+	var out []*strifev1.Entry
+	for _, e := range resp.GetEntries() {
+		if e.GetTransactionId() == id.String() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// openings are the posted balances of the world's accounts when it starts.
+var openings = map[string]int64{"BankA/1001": 1000, "BankA/1002": 0, "BankB/2001": 500}
+
+// requireAllOrNothing checks the world's only payment once it is final and
+// every bank has acknowledged the decision: COMMITTED is exactly one entry
+// of the amount at each end, by the attempt that committed, and FAILED is
+// none; the balances say the same; no hold is left; and a client's retry
+// gets the same payment back. It returns the payment.
+func (w *world) requireAllOrNothing(t *testing.T, id ulid.ULID, params coordinator.Params) coordinator.Payment {
+	t.Helper()
+	var p coordinator.Payment
+	require.Eventually(t, func() bool {
+		var err error
+		p, err = w.c.Get(id)
+		return err == nil && p.Final() && (p.Ended || p.Attempt == 0)
+	}, 10*time.Second, 20*time.Millisecond, "payment final and its decision acknowledged")
+	w.settled(t)
+	moved := map[string]int64{params.From: -params.Amount, params.To: params.Amount}
+	for _, account := range []string{params.From, params.To} {
+		entries := w.entries(t, account, id)
+		balance := w.account(t, account).GetPostedBalance()
+		if p.Status == coordinator.Failed {
+			require.Empty(t, entries, "a failed payment posts nothing at %s", account)
+			require.Equal(t, openings[account], balance, account)
+			continue
+		}
+		require.Len(t, entries, 1, "a committed payment posts once at %s", account)
+		require.Equal(t, moved[account], entries[0].GetAmount(), account)
+		require.Equal(t, p.Attempt, entries[0].GetAttempt(), "posted by the attempt that committed, at %s", account)
+		require.Equal(t, openings[account]+moved[account], balance, account)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	again, retry, err := w.c.Pay(ctx, id, params)
+	require.NoError(t, err)
+	require.True(t, retry, "a resent payment is a retry")
+	require.Equal(t, asStored(p), asStored(again), "a retry gets the stored payment")
+	return p
+}
+
+// asStored returns p with its times as the log stores them (UTC, no
+// monotonic reading), so that payments read from memory and from the log
+// compare equal when they are the same.
+func asStored(p coordinator.Payment) coordinator.Payment {
+	p.Created, p.Updated = p.Created.UTC().Round(0), p.Updated.UTC().Round(0)
+	return p
+}
+
+// serveDecisions serves the coordinator's CoordinatorService on addr
+// (127.0.0.1:0 for any port), as the gateway does, until the test ends. It
+// returns the address.
+func (w *world) serveDecisions(t *testing.T, addr string) string {
+	tlsConfig, err := certs.ServerConfig(w.pki.Files(t, certs.RoleGateway, "gateway-1"))
+	require.NoError(t, err)
+	lis, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	server, _ := rpc.NewServer(tlsConfig, rpc.ServerOptions(zerolog.Nop(), rpc.DefaultPolicy, nil)...)
+	strifev1.RegisterCoordinatorServiceServer(server, coordinator.NewDecisionService(w.c, zerolog.Nop()))
+	go server.Serve(lis)
+	t.Cleanup(server.Stop)
+	return lis.Addr().String()
+}
+
+// gate puts a gate between the coordinator and a bank, and returns it.
+func (w *world) gate(bank string) *gate {
+	g := &gate{modes: map[callKey]mode{}}
+	w.dir.wrap(bank, func(p coordinator.Participant) coordinator.Participant { g.Participant = p; return g })
+	return g
+}
+
+// mode is what a gate does with a call.
+type mode int
+
+const (
+	pass       mode = iota // let it through
+	holdBefore             // hold it before it reaches the bank
+	holdAfter              // let the bank answer, then hold the answer
+	fail                   // fail it as UNAVAILABLE, without reaching the bank
+)
+
+// gate is a bank's participant as the coordinator sees it, with a test in
+// the middle: it records every call and its result, and does with each
+// what the test set for its kind and attempt. A held call waits until the
+// test releases it or the caller's ctx ends; then it returns ctx.Err(), as
+// a call to a bank that hangs does.
+type gate struct {
+	coordinator.Participant
+
+	mu    sync.Mutex
+	modes map[callKey]mode // attempt 0: any attempt
+	held  []*heldCall      // calls waiting now
+	calls []call           // calls done, in order
+}
+
+type callKey struct {
+	kind    coordinator.Kind
+	attempt uint32
+}
+
+type call struct {
+	callKey
+	err error
+}
+
+type heldCall struct {
+	callKey
+	release chan struct{}
+	claimed bool // by await
+}
+
+// set says what to do with calls of a kind about an attempt (0: any).
+func (g *gate) set(kind coordinator.Kind, attempt uint32, m mode) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.modes[callKey{kind, attempt}] = m
+}
+
+// open lets every call through from now on, those waiting included.
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	clear(g.modes)
+	for _, h := range g.held {
+		h.let()
+	}
+	g.held = nil
+}
+
+// await waits until a call of that kind about that attempt is held, and
+// returns it; each held call is returned once.
+func (g *gate) await(t *testing.T, kind coordinator.Kind, attempt uint32) *heldCall {
+	t.Helper()
+	var found *heldCall
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, h := range g.held {
+			if h.callKey == (callKey{kind, attempt}) && !h.claimed {
+				h.claimed, found = true, h
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "%v of attempt %d held", kind, attempt)
+	return found
+}
+
+// let releases a held call.
+func (h *heldCall) let() {
+	select {
+	case <-h.release:
+	default:
+		close(h.release)
+	}
+}
+
+// acked counts the calls of a kind about an attempt that the bank
+// acknowledged (or voted on).
+func (g *gate) acked(kind coordinator.Kind, attempt uint32) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, c := range g.calls {
+		if c.callKey == (callKey{kind, attempt}) && c.err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (g *gate) Prepare(ctx context.Context, id ulid.ULID, attempt uint32, legs []*strifev1.Leg, memo string) (v coordinator.Vote, err error) {
+	err = g.through(ctx, callKey{coordinator.KindPrepare, attempt}, func() (err error) {
+		v, err = g.Participant.Prepare(ctx, id, attempt, legs, memo)
+		return err
+	})
+	return v, err
+}
+
+func (g *gate) Commit(ctx context.Context, id ulid.ULID, attempt uint32) error {
+	return g.through(ctx, callKey{coordinator.KindCommit, attempt}, func() error { return g.Participant.Commit(ctx, id, attempt) })
+}
+
+func (g *gate) Abort(ctx context.Context, id ulid.ULID, attempt uint32) error {
+	return g.through(ctx, callKey{coordinator.KindAbort, attempt}, func() error { return g.Participant.Abort(ctx, id, attempt) })
+}
+
+func (g *gate) through(ctx context.Context, k callKey, bank func() error) error {
+	var err error
+	switch g.mode(k) {
+	case pass:
+		err = bank()
+	case holdBefore:
+		if err = g.hold(ctx, k); err == nil {
+			err = bank()
+		}
+	case holdAfter:
+		if err = bank(); err == nil {
+			err = g.hold(ctx, k)
+		}
+	case fail:
+		err = status.Error(codes.Unavailable, "gate: bank unreachable")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls = append(g.calls, call{k, err})
+	return err
+}
+
+func (g *gate) mode(k callKey) mode {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m, ok := g.modes[k]; ok {
+		return m
+	}
+	return g.modes[callKey{k.kind, 0}]
+}
+
+func (g *gate) hold(ctx context.Context, k callKey) error {
+	h := &heldCall{callKey: k, release: make(chan struct{})}
+	g.mu.Lock()
+	g.held = append(g.held, h)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.held = slices.DeleteFunc(g.held, func(x *heldCall) bool { return x == h })
+	}()
+	select {
+	case <-h.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// payInBackground sends a Pay that is not answered until the test has done
+// its part (it gives up after 10s), and returns where its answer arrives.
+// The test must receive it before it ends.
+func (w *world) payInBackground(t *testing.T, id ulid.ULID, params coordinator.Params) <-chan coordinator.Payment {
+	c := w.c // the test may start another coordinator meanwhile
+	paid := make(chan coordinator.Payment, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p, _, err := c.Pay(ctx, id, params)
+		if err != nil {
+			t.Errorf("Pay %s: %v", id, err)
+		}
+		paid <- p
+	}()
+	return paid
+}
+
+// records returns the types of what the stopped coordinator's log holds
+// about one attempt of a payment (attempt 0: the payment itself), in order.
+func (w *world) records(t *testing.T, id ulid.ULID, attempt uint32) []wal.Type {
+	log, err := wal.Open(w.logPath, wal.Options{})
+	require.NoError(t, err)
+	defer log.Close()
+	var types []wal.Type
+	require.NoError(t, log.View(func(tx *wal.Tx) error {
+		recs, err := tx.Lookup(id, attempt)
+		for _, r := range recs {
+			types = append(types, r.Type)
+		}
+		return err
+	}))
+	return types
 }

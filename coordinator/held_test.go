@@ -1,0 +1,111 @@
+package coordinator_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/coordinator"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+var heldConfig = coordinator.Config{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+
+func TestBankDownAtPayTimeHoldsThePaymentUntilItIsBack(t *testing.T) {
+	w := newWorld(t, heldConfig)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	payer, payee := w.c.Watch(ctx, "alice"), w.c.Watch(ctx, "bob")
+	w.dir.setDown("BankB", true)
+	id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)
+
+	start := time.Now()
+	p, _ := w.payID(t, id, params)
+	require.Less(t, time.Since(start), time.Second, "a held payment is answered at once")
+	require.Equal(t, coordinator.Pending, p.Status)
+
+	w.dir.setDown("BankB", false)
+	p = w.requireAllOrNothing(t, id, params)
+	require.Equal(t, coordinator.Committed, p.Status)
+	for user, watch := range map[string]<-chan coordinator.Payment{"payer": payer, "payee": payee} {
+		requireNotified(t, watch, id, coordinator.Committed, user)
+	}
+}
+
+// requireNotified reads a watch until it tells that payment id reached
+// status.
+func requireNotified(t *testing.T, watch <-chan coordinator.Payment, id ulid.ULID, status strifev1.PaymentStatus, who string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case p, ok := <-watch:
+			require.True(t, ok, "%s's watch closed before %v", who, status)
+			if p.ID == id && p.Status == status {
+				return
+			}
+		case <-timeout:
+			require.Failf(t, "no notification", "%s was not told %s is %v", who, id, status)
+		}
+	}
+}
+
+func TestBankDownPastTheMaximumHoldExpiresThePayment(t *testing.T) {
+	cases := []struct {
+		name      string
+		down      func(*world)
+		attempted bool
+	}{
+		// The directory does not list BankB: no attempt is made.
+		{"not registered", func(w *world) { w.dir.setDown("BankB", true) }, false},
+		// BankB is listed but does not answer: every attempt places a hold at
+		// BankA, and must release it.
+		{"unreachable", func(w *world) { w.gate("BankB").set(coordinator.KindPrepare, 0, fail) }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := heldConfig
+			cfg.MaxHold = 500 * time.Millisecond
+			w := newWorld(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			payer := w.c.Watch(ctx, "alice")
+			tc.down(w)
+			id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)
+			p, _ := w.payID(t, id, params)
+			require.Equal(t, coordinator.Pending, p.Status)
+
+			requireNotified(t, payer, id, coordinator.Failed, "payer")
+			p = w.requireAllOrNothing(t, id, params) // every hold released
+			require.Equal(t, coordinator.Failed, p.Status)
+			require.Equal(t, strifev1.Reason_REASON_EXPIRED, p.Reason)
+			require.Equal(t, tc.attempted, p.Attempt > 0)
+			require.WithinDuration(t, p.Created.Add(500*time.Millisecond), p.Updated, time.Second, "expired after the maximum hold")
+		})
+	}
+}
+
+// The maximum hold counts from acceptance, across restarts: a payment held
+// while the gateway was down expires as soon as it is back.
+func TestHeldPaymentExpiresAcrossARestart(t *testing.T) {
+	cfg := heldConfig
+	cfg.MaxHold = 500 * time.Millisecond
+	w := newWorld(t, cfg)
+	w.dir.setDown("BankB", true)
+	id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)
+	p, _ := w.payID(t, id, params)
+	require.Equal(t, coordinator.Pending, p.Status)
+
+	w.kill(t)
+	time.Sleep(600 * time.Millisecond) // down past the maximum hold
+	w.dir.setDown("BankB", false)
+	w.start(t)
+
+	p = w.requireAllOrNothing(t, id, params)
+	require.Equal(t, coordinator.Failed, p.Status)
+	require.Equal(t, strifev1.Reason_REASON_EXPIRED, p.Reason)
+	require.Zero(t, p.Attempt, "no attempt after the hold ran out")
+}
