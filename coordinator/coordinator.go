@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -201,10 +202,10 @@ func (c *Coordinator) Pay(ctx context.Context, id ulid.ULID, params Params) (p P
 	r, fresh := c.claim(id)
 	if !fresh {
 		p, err := c.await(ctx, r, params)
-		return p, true, err
+		return p, err == nil, err
 	}
 	if found, err := c.accept(r, id, params); err != nil || found {
-		return r.p, found, err
+		return r.p, err == nil, err
 	}
 	c.startRunner(r)
 	select {
@@ -502,9 +503,15 @@ func (c *Coordinator) send(id ulid.ULID, m Message) error {
 	return part.Abort(ctx, id, m.Attempt)
 }
 
-// GetDecision answers a participant in doubt about an attempt (see
-// Payment.DecisionFor). An unknown payment is aborted: presumed abort.
-func (c *Coordinator) GetDecision(id ulid.ULID, attempt uint32) (Decision, error) {
+// ErrNotParticipant: a bank asked about a payment it takes no part in.
+var ErrNotParticipant = errors.New("coordinator: bank is not a participant of the payment")
+
+// GetDecision answers bank, in doubt about an attempt (see
+// Payment.DecisionFor). An unknown payment is aborted: presumed abort. A
+// bank that is not a participant of the payment gets ErrNotParticipant and
+// changes nothing: otherwise any bank could abort other banks' attempts
+// while they vote.
+func (c *Coordinator) GetDecision(bank string, id ulid.ULID, attempt uint32) (Decision, error) {
 	c.mu.Lock()
 	r := c.active[id]
 	c.mu.Unlock()
@@ -513,20 +520,30 @@ func (c *Coordinator) GetDecision(id ulid.ULID, attempt uint32) (Decision, error
 		if errors.Is(err, ErrNotFound) {
 			return DecisionAbort, nil
 		}
+		if err == nil && !slices.Contains(p.Participants(), bank) {
+			return 0, fmt.Errorf("%w: %s, %s", ErrNotParticipant, bank, id)
+		}
 		d, _ := p.DecisionFor(attempt, c.cfg.Now())
 		return d, err
 	}
 	<-r.accepted
-	d := DecisionAbort
-	err := c.step(r, func(p Payment) Ready {
-		if p.Created.IsZero() { // the acceptance failed: unknown payment
+	d, err := DecisionAbort, error(nil)
+	stepErr := c.step(r, func(p Payment) Ready {
+		switch {
+		case p.Created.IsZero(): // the acceptance failed: unknown payment
+			return Ready{}
+		case !slices.Contains(p.Participants(), bank):
+			err = fmt.Errorf("%w: %s, %s", ErrNotParticipant, bank, id)
 			return Ready{}
 		}
 		var ready Ready
 		d, ready = p.DecisionFor(attempt, c.cfg.Now())
 		return ready
 	})
-	return d, err
+	if err != nil {
+		return 0, err
+	}
+	return d, stepErr
 }
 
 // Get returns a payment.
@@ -545,7 +562,9 @@ func (c *Coordinator) Get(id ulid.ULID) (Payment, error) {
 
 // List returns up to limit payments that user made or received, newest
 // first, after the page token (empty: from the newest), and the token of
-// the next page (empty on the last page).
+// the next page (empty on the last page). The token comes from clients and
+// is untrusted: whatever it holds, the listing stays within user's own key
+// range.
 func (c *Coordinator) List(user string, token []byte, limit int) ([]Payment, []byte, error) {
 	var out []Payment
 	var next []byte

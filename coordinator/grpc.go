@@ -69,15 +69,22 @@ func NewDecisionService(c *Coordinator, log zerolog.Logger) *DecisionService {
 	return &DecisionService{c: c, log: log}
 }
 
-func (s *DecisionService) GetDecision(_ context.Context, req *strifev1.GetDecisionRequest) (*strifev1.GetDecisionResponse, error) {
+// GetDecision answers the bank named by the caller's certificate.
+func (s *DecisionService) GetDecision(ctx context.Context, req *strifev1.GetDecisionRequest) (*strifev1.GetDecisionResponse, error) {
 	id, err := ulid.ParseStrict(req.GetTransactionId())
 	if err != nil || req.GetAttempt() == 0 {
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("transaction_id %q and attempt %d must be a ULID and 1 or more", req.GetTransactionId(), req.GetAttempt()))
 	}
-	d, err := s.c.GetDecision(id, req.GetAttempt())
+	bank, _, err := rpc.Peer(ctx)
 	if err != nil {
-		st := rpc.Status(err, nil)
-		s.log.Error().Err(err).Msg("GetDecision failed")
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	d, err := s.c.GetDecision(bank, id, req.GetAttempt())
+	if err != nil {
+		st := rpc.Status(err, []rpc.StatusRule{{Err: ErrNotParticipant, Code: codes.PermissionDenied}})
+		if st.Code() == codes.Internal {
+			s.log.Error().Err(err).Msg("GetDecision failed")
+		}
 		return nil, st.Err()
 	}
 	resp := &strifev1.GetDecisionResponse{Decision: strifev1.Decision_DECISION_ABORT}

@@ -58,6 +58,23 @@ func TestGetDecision(t *testing.T) {
 		require.Equal(t, strifev1.Decision_DECISION_COMMIT, ask(id, 1))
 		require.Equal(t, strifev1.Decision_DECISION_ABORT, ask(id, 2), "an attempt never begun")
 	})
+	t.Run("a bank that is not a participant", func(t *testing.T) {
+		outsider := strifev1.NewCoordinatorServiceClient(w.pki.Dial(t, w.serveDecisions(t, "127.0.0.1:0"), certs.RoleBank, "BankC"))
+		bankB := w.gate("BankB")
+		bankB.set(coordinator.KindPrepare, 1, holdAfter) // the attempt is still collecting votes
+		id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)
+		paid := w.payInBackground(t, id, params)
+		vote := bankB.await(t, coordinator.KindPrepare, 1)
+
+		_, err := outsider.GetDecision(context.Background(), &strifev1.GetDecisionRequest{TransactionId: id.String(), Attempt: 1})
+		require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
+
+		vote.let()
+		p := <-paid
+		require.Equal(t, coordinator.Committed, p.Status, "the outsider's question aborted nothing")
+		require.Equal(t, uint32(1), p.Attempt)
+		bankB.open()
+	})
 	t.Run("unknown payment", func(t *testing.T) {
 		require.Equal(t, strifev1.Decision_DECISION_ABORT, ask(ulid.Make(), 1))
 	})

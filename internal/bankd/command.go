@@ -2,14 +2,14 @@ package bankd
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+
+	"github.com/strife-pay/strife/internal/logging"
 )
 
 // Command returns the strife-bank command line.
@@ -26,7 +26,7 @@ SIGTERM or SIGINT drains calls in flight and exits cleanly.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := NewLogger(cmd.ErrOrStderr(), logFormat)
+			log, err := logging.New(cmd.ErrOrStderr(), logFormat)
 			if err != nil {
 				return err
 			}
@@ -66,17 +66,4 @@ func run(cfg Config) error {
 		b.Stop()
 		return fmt.Errorf("bankd: server stopped: %w", err)
 	}
-}
-
-// NewLogger returns a zerolog logger writing JSON lines, or human-readable
-// lines for format "console", to w.
-func NewLogger(w io.Writer, format string) (zerolog.Logger, error) {
-	switch format {
-	case "json":
-	case "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
-	default:
-		return zerolog.Logger{}, fmt.Errorf("unknown log format %q (want json or console)", format)
-	}
-	return zerolog.New(w).With().Timestamp().Logger(), nil
 }

@@ -1,0 +1,331 @@
+package gatewayd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/rpc"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// Login checks a password and issues a token bound to the certificate of
+// the connection. An unknown user costs the same bcrypt comparison as a
+// wrong password and gets the same answer.
+func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strifev1.LoginResponse, error) {
+	p, ok := rpc.PrincipalFrom(ctx)
+	if !ok || p.Cert == nil {
+		return nil, s.reply("Login", errNoCaller)
+	}
+	u, err := s.loginUser(req.GetUsername())
+	if err != nil {
+		return nil, s.reply("Login", err)
+	}
+	if !s.hasher.Check(u.GetPasswordHash(), req.GetPassword()) {
+		return nil, s.reply("Login", ErrBadLogin)
+	}
+	token, exp, err := s.signer.Issue(u.GetUsername(), roleName(u.GetRole()), p.Cert)
+	if err != nil {
+		return nil, s.reply("Login", err)
+	}
+	return &strifev1.LoginResponse{Token: token, ExpiresAt: timestamppb.New(exp), User: userProto(u)}, nil
+}
+
+// loginUser returns the user named, or nil if there is none.
+func (s *service) loginUser(name string) (*storagev1.UserState, error) {
+	if ValidUsername(name) != nil {
+		return nil, nil
+	}
+	u, err := s.users.Get(name)
+	if errors.Is(err, ErrNoUser) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// RegisterClient creates a user and opens (or links) their account.
+func (s *service) RegisterClient(ctx context.Context, req *strifev1.RegisterClientRequest) (*strifev1.RegisterClientResponse, error) {
+	p, err := caller(ctx)
+	if err == nil && p.UserRole != auth.RoleAdmin {
+		err = fmt.Errorf("%w: only admins register clients", ErrDenied)
+	}
+	var u *storagev1.UserState
+	if err == nil {
+		u, err = s.newUser(ctx, req)
+	}
+	if err == nil {
+		err = s.users.Register(u)
+	}
+	if err != nil {
+		return nil, s.reply("RegisterClient", err)
+	}
+	return &strifev1.RegisterClientResponse{User: userProto(u)}, nil
+}
+
+// newUser does everything for a registration but store the user: it
+// validates the request, refuses a taken username or account before
+// touching the bank, hashes the password, and opens the account with the
+// username as its owner (or links it, if the bank already has it with that
+// owner).
+func (s *service) newUser(ctx context.Context, req *strifev1.RegisterClientRequest) (*storagev1.UserState, error) {
+	if err := s.checkRegistration(req); err != nil {
+		return nil, err
+	}
+	if err := s.free(req.GetUsername(), req.GetAccount()); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(req.GetPassword())
+	if err != nil {
+		return nil, err
+	}
+	u := &storagev1.UserState{Username: req.GetUsername(), Role: req.GetRole(), PasswordHash: hash, CreatedUnixNano: s.now().UnixNano()}
+	if account := req.GetAccount(); account != "" {
+		if err := s.openAccount(ctx, account, u.Username, req.GetOpeningBalance()); err != nil {
+			return nil, err
+		}
+		u.Accounts, u.DefaultAccount = []string{account}, account
+	}
+	return u, nil
+}
+
+// checkRegistration validates a registration. Only an admin may have no
+// account: a customer without one could do nothing.
+func (s *service) checkRegistration(req *strifev1.RegisterClientRequest) error {
+	if err := ValidUsername(req.GetUsername()); err != nil {
+		return err
+	}
+	if roleName(req.GetRole()) == "" {
+		return fmt.Errorf("%w: role must be customer or admin", ErrInvalid)
+	}
+	if req.GetOpeningBalance() < 0 {
+		return fmt.Errorf("%w: opening_balance %d is negative", ErrInvalid, req.GetOpeningBalance())
+	}
+	if req.GetAccount() == "" {
+		if req.GetRole() != strifev1.UserRole_USER_ROLE_ADMIN || req.GetOpeningBalance() != 0 {
+			return fmt.Errorf("%w: account is required", ErrInvalid)
+		}
+		return nil
+	}
+	_, _, err := s.checkAccount(req.GetAccount())
+	return err
+}
+
+// free checks that a username is not taken and an account ("" for none)
+// is not another user's.
+func (s *service) free(name, account string) error {
+	_, err := s.users.Get(name)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: %q", ErrUserExists, name)
+	case !errors.Is(err, ErrNoUser):
+		return err
+	case account == "":
+		return nil
+	}
+	owner, err := s.users.Owner(account)
+	if err == nil && owner != "" {
+		err = fmt.Errorf("%w: %s", ErrAccountTaken, account)
+	}
+	return err
+}
+
+// checkAccount checks an account address from a request: well-formed, at a
+// bank the gateway knows.
+func (s *service) checkAccount(account string) (bank, number string, err error) {
+	bank, number, err = SplitAccount(account)
+	if err == nil && s.banks[bank] == nil {
+		err = fmt.Errorf("%w: account %s is at bank %q, which this gateway does not serve", ErrInvalid, account, bank)
+	}
+	return bank, number, err
+}
+
+func (s *service) openAccount(ctx context.Context, account, owner string, opening int64) error {
+	bank, number, err := s.bank(account)
+	if err != nil {
+		return err
+	}
+	_, err = bank.OpenAccount(ctx, &strifev1.OpenAccountRequest{Number: number, Owner: owner, OpeningBalance: opening})
+	return bankError(account, err)
+}
+
+// bankAccount returns an account as its bank reports it.
+func (s *service) bankAccount(ctx context.Context, account string) (*strifev1.Account, error) {
+	bank, number, err := s.bank(account)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := bank.GetAccount(ctx, &strifev1.GetAccountRequest{Number: number})
+	if err != nil {
+		return nil, bankError(account, err)
+	}
+	return resp.GetAccount(), nil
+}
+
+// bank returns the client of an account's bank and the account's number.
+func (s *service) bank(account string) (strifev1.BankServiceClient, string, error) {
+	bank, number, err := SplitAccount(account)
+	if err != nil {
+		return nil, "", err
+	}
+	client := s.banks[bank]
+	if client == nil {
+		return nil, "", fmt.Errorf("%w: %s is not configured", ErrBankUnavailable, bank)
+	}
+	return client, number, nil
+}
+
+// bankError turns a bank's answer about an account into the gateway's
+// errors. The bank's status code is never passed on as it is: a bank that
+// refuses the gateway (PERMISSION_DENIED) must not look like the client
+// being refused, and the bank's wording is not the gateway's API.
+func bankError(account string, err error) error {
+	if err == nil {
+		return nil
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.NotFound:
+		return fmt.Errorf("%w: %s", ErrNoAccount, account)
+	case codes.AlreadyExists:
+		return fmt.Errorf("%w: %s has another owner at its bank", ErrAccountTaken, account)
+	case codes.InvalidArgument:
+		return fmt.Errorf("%w: the bank of %s refused the request: %s", ErrInvalid, account, st.Message())
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return fmt.Errorf("%w: the bank of %s: %s", ErrBankUnavailable, account, st.Message())
+	case codes.Canceled:
+		return context.Canceled
+	}
+	return fmt.Errorf("gatewayd: the bank of %s answered %v: %s", account, st.Code(), st.Message())
+}
+
+// UpdateClientDetails changes a user's password or default account, or
+// links another of their accounts. A customer may change only themself.
+func (s *service) UpdateClientDetails(ctx context.Context, req *strifev1.UpdateClientDetailsRequest) (*strifev1.UpdateClientDetailsResponse, error) {
+	u, err := s.updateDetails(ctx, req)
+	if err != nil {
+		return nil, s.reply("UpdateClientDetails", err)
+	}
+	return &strifev1.UpdateClientDetailsResponse{User: userProto(u)}, nil
+}
+
+func (s *service) updateDetails(ctx context.Context, req *strifev1.UpdateClientDetailsRequest) (*storagev1.UserState, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, err := subject(p, req.GetUsername())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.users.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.passwordChange(p, u, req)
+	if err != nil {
+		return nil, err
+	}
+	if link := req.GetLinkAccount(); link != "" {
+		if err := s.checkLink(ctx, name, link); err != nil {
+			return nil, err
+		}
+	}
+	return s.users.Update(name, changeDetails(hash, req.GetLinkAccount(), req.GetDefaultAccount()))
+}
+
+// passwordChange returns the hash of the new password, or nil if there is
+// none. Whoever changes their own password must give the current one (a
+// stolen token alone cannot take over an account); an admin resetting
+// another user's password need not.
+func (s *service) passwordChange(p rpc.Principal, u *storagev1.UserState, req *strifev1.UpdateClientDetailsRequest) ([]byte, error) {
+	if req.GetNewPassword() == "" {
+		return nil, nil
+	}
+	if u.GetUsername() == p.User && !s.hasher.Check(u.GetPasswordHash(), req.GetCurrentPassword()) {
+		return nil, ErrWrongPassword
+	}
+	return s.hasher.Hash(req.GetNewPassword())
+}
+
+// checkLink checks that the account exists at its bank with user as its
+// owner: only an account the bank says is theirs can be linked.
+func (s *service) checkLink(ctx context.Context, user, account string) error {
+	if _, _, err := s.checkAccount(account); err != nil {
+		return err
+	}
+	a, err := s.bankAccount(ctx, account)
+	if err != nil {
+		return err
+	}
+	if a.GetOwner() != user {
+		return fmt.Errorf("%w: account %s does not belong to %s at its bank", ErrDenied, account, user)
+	}
+	return nil
+}
+
+// changeDetails is the change of an update, applied to the user as stored
+// (Users.Update): link first, so that the linked account may become the
+// default in the same request.
+func changeDetails(hash []byte, link, def string) func(*storagev1.UserState) error {
+	return func(u *storagev1.UserState) error {
+		if hash != nil {
+			u.PasswordHash = hash
+		}
+		if link != "" && !slices.Contains(u.Accounts, link) {
+			u.Accounts = append(u.Accounts, link)
+			if u.DefaultAccount == "" {
+				u.DefaultAccount = link
+			}
+		}
+		if def != "" {
+			u.DefaultAccount = def // Users.Update refuses one that is not the user's
+		}
+		return nil
+	}
+}
+
+// GetBalance returns each of the caller's accounts as its bank reports it,
+// in the order of the user's accounts. If a bank cannot answer, the call
+// fails: a partial list would look like a complete one.
+func (s *service) GetBalance(ctx context.Context, _ *strifev1.GetBalanceRequest) (*strifev1.GetBalanceResponse, error) {
+	accounts, err := s.balances(ctx)
+	if err != nil {
+		return nil, s.reply("GetBalance", err)
+	}
+	return &strifev1.GetBalanceResponse{Accounts: accounts}, nil
+}
+
+func (s *service) balances(ctx context.Context) ([]*strifev1.Account, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.users.Get(p.User)
+	if err != nil {
+		return nil, err
+	}
+	var out []*strifev1.Account
+	for _, account := range u.GetAccounts() {
+		a, err := s.bankAccount(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func userProto(u *storagev1.UserState) *strifev1.User {
+	return &strifev1.User{
+		Username: u.GetUsername(), Role: u.GetRole(), Accounts: slices.Clone(u.GetAccounts()),
+		DefaultAccount: u.GetDefaultAccount(), CreatedAt: timestamppb.New(time.Unix(0, u.GetCreatedUnixNano())),
+	}
+}

@@ -1,0 +1,75 @@
+package gatewayd
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/logging"
+)
+
+// Command returns the strife-gateway command line.
+func Command() *cobra.Command {
+	var cfg Config
+	var logFormat string
+	cmd := &cobra.Command{
+		Use:   "strife-gateway --name gateway-1 --data-dir DIR --cert F --key F --ca F --token-key F --bank BankA=127.0.0.1:7001 ...",
+		Short: "Run the Strife gateway: users, logins and payments, the coordinator of two-phase commit",
+		Long: `strife-gateway serves GatewayService to clients and CoordinatorService to banks
+over mutual TLS. Users, payments and 2PC decisions live in one bbolt
+write-ahead log in --data-dir; on start it finishes every payment the log
+left open. --bank, given once per bank, says where each bank listens.
+SIGTERM or SIGINT drains calls in flight and exits cleanly.`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logging.New(cmd.ErrOrStderr(), logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Log = log.With().Str("gateway", cfg.Name).Logger()
+			return run(cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Name, "name", "gateway-1", "gateway name; should be the CN of its certificate")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7000", "gRPC listen address")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory of the gateway's bbolt file (required)")
+	f.StringVar(&cfg.TLS.CertFile, "cert", "", "the gateway's certificate (PEM)")
+	f.StringVar(&cfg.TLS.KeyFile, "key", "", "the gateway's private key (PEM)")
+	f.StringVar(&cfg.TLS.CAFile, "ca", "", "the CA certificate that every peer must be signed by (PEM)")
+	f.StringVar(&cfg.TokenKeyFile, "token-key", "", "the login token signing key (hex, from strife-certs init)")
+	f.StringToStringVar(&cfg.Banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank")
+	f.StringVar(&cfg.UsersFile, "users", "", "YAML file of users to register when the user store is new")
+	f.DurationVar(&cfg.PrepareTimeout, "prepare-timeout", 2*time.Second, "how long to wait for the banks' votes")
+	f.DurationVar(&cfg.MaxHold, "max-hold", 10*time.Minute, "how long a payment may stay PENDING before it fails EXPIRED")
+	f.DurationVar(&cfg.TokenLifetime, "token-lifetime", auth.DefaultTokenLifetime, "how long a login token is valid")
+	f.IntVar(&cfg.BcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of password hashes")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for calls in flight")
+	f.StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	return cmd
+}
+
+// run serves until SIGTERM or SIGINT, then drains and stops.
+func run(cfg Config) error {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+	g, err := Start(cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case sig := <-signals:
+		cfg.Log.Info().Stringer("signal", sig).Msg("draining")
+		return g.Stop()
+	case err := <-g.Done():
+		g.Stop()
+		return fmt.Errorf("gatewayd: server stopped: %w", err)
+	}
+}

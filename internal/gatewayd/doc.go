@@ -1,0 +1,89 @@
+// Package gatewayd runs the gateway daemon: the only server clients talk
+// to. It keeps the users, runs payments through the coordinator (the
+// gateway's side of presumed-abort two-phase commit, package coordinator)
+// and answers banks in doubt. The strife-gateway command is a thin wrapper
+// around it; tests start it in-process.
+//
+// # What it serves
+//
+// One mutual-TLS listener serves GatewayService (clients and admin tools,
+// with a login token for everything but Login), CoordinatorService (banks
+// only: GetDecision), grpc.health.v1 and reflection. Who may call which
+// method by certificate role and user role is internal/rpc.DefaultPolicy;
+// every call is written to the audit log, and a Pay that repeats an
+// earlier one is marked "retry":true there.
+//
+// # Guarantees
+//
+//   - A payment is durable before any answer, and runs exactly once per
+//     transaction ID (coordinator.Pay). A repeat of the same request gets
+//     the stored payment; the same ID with other parameters is
+//     ALREADY_EXISTS and changes nothing. A repeat is judged against the
+//     stored payment, not the users as they are now: a changed default
+//     account does not turn a retry into a conflict.
+//   - Business outcomes (COMMITTED, FAILED with a reason, PENDING) are
+//     statuses, never RPC errors.
+//   - A user and the account owners change together with the record that
+//     says so, in one transaction of the gateway's log.
+//   - An unknown user and a wrong password get the same UNAUTHENTICATED
+//     answer after the same bcrypt work. Passwords are stored only as bcrypt
+//     hashes and never logged.
+//
+// # Authorization by ownership
+//
+// The policy lets customers and admins call every method but
+// RegisterClient (admins only); the handlers then check ownership:
+//
+//	Pay                  from an account of the caller's, customers and admins
+//	                     alike: an admin is not a superuser over other
+//	                     people's money
+//	GetBalance           the caller's own accounts only
+//	GetPayment           a customer: payments they made or receive; an admin: any
+//	ListPayments         a customer: their own; an admin: any user's
+//	WatchPayments        the caller's own payments
+//	UpdateClientDetails  a customer: themself, with the current password to
+//	                     change it; an admin: anyone, and may reset another
+//	                     user's password without it
+//	link_account         only an account whose owner at its bank is the user
+//
+// A user owns the accounts listed in their record; an account belongs to at
+// most one user (the account_owners bucket), and only an account the bank
+// reports with the user as owner can be linked. Registration opens the
+// account at its bank with the username as owner.
+//
+// # On-disk format
+//
+// The gateway has one bbolt file, <DataDir>/<Name>.db, a wal.Log shared by
+// the coordinator and the user store. User records have a zero transaction
+// ID; their payload is a storagev1.UserState, the user after the change:
+//
+//	USER_REGISTERED   a new user
+//	USER_UPDATED      a new password hash, default account or linked account
+//
+// with their projection, written in the same transaction:
+//
+//	users           username            -> UserState
+//	account_owners  "<bank>/<number>"   -> username
+//
+// Users.Verify rebuilds the projection from the records and compares.
+//
+// # Users seed file
+//
+// For demo deployments, Config.UsersFile (--users) names a YAML file of
+// users registered when the user store is empty, and ignored afterwards
+// (see UsersFile):
+//
+//	users:
+//	  - username: admin
+//	    password: "admin password"
+//	    role: admin
+//	  - username: alice
+//	    password: "alice password"
+//	    role: customer
+//	    account: BankA/1001
+//	    opening_balance: 100000
+//
+// Every account is opened (or linked) at its bank first, then all users are
+// stored in one transaction, so a seed that fails halfway is retried whole
+// at the next start.
+package gatewayd

@@ -1,0 +1,43 @@
+package gatewayd
+
+import "errors"
+
+// Errors of the gateway, with the gRPC code statusRules gives them. The
+// caller reads their text, with the detail wrapped around it; the two whose
+// exact wording is part of the API have no package prefix.
+var (
+	// ErrInvalid: a malformed request (INVALID_ARGUMENT).
+	ErrInvalid = errors.New("gatewayd: invalid request")
+	// ErrUserExists: the username is taken (ALREADY_EXISTS).
+	ErrUserExists = errors.New("gatewayd: user already exists")
+	// ErrAccountTaken: the account belongs to another user, at the gateway
+	// or at its bank (ALREADY_EXISTS).
+	ErrAccountTaken = errors.New("gatewayd: account belongs to another user")
+	// ErrNoUser: no user by that name (NOT_FOUND).
+	ErrNoUser = errors.New("gatewayd: no such user")
+	// ErrNoAccount: the bank has no such account, or the user has none
+	// (NOT_FOUND).
+	ErrNoAccount = errors.New("gatewayd: no such account")
+	// ErrDenied: the caller's role or ownership does not allow the call
+	// (PERMISSION_DENIED).
+	ErrDenied = errors.New("gatewayd: permission denied")
+	// ErrBadLogin is the one answer to an unknown user and to a wrong
+	// password (UNAUTHENTICATED).
+	ErrBadLogin = errors.New("invalid username or password")
+	// ErrWrongPassword: the current password given with a new one is wrong
+	// (UNAUTHENTICATED).
+	ErrWrongPassword = errors.New("gatewayd: current password is wrong")
+	// ErrBankUnavailable: a bank is not configured, could not be reached, or
+	// did not answer in time (UNAVAILABLE).
+	ErrBankUnavailable = errors.New("gatewayd: bank unavailable")
+	// ErrWatchBehind ends a WatchPayments stream that fell too far behind
+	// the changes (UNAVAILABLE): the client should watch again and catch up
+	// with ListPayments.
+	ErrWatchBehind = errors.New("watcher fell behind; watch again")
+	// ErrShuttingDown ends WatchPayments streams when the gateway stops
+	// (UNAVAILABLE).
+	ErrShuttingDown = errors.New("gateway is shutting down; watch again")
+	// ErrInconsistent: the user projection disagrees with the log's records
+	// (see Users.Verify).
+	ErrInconsistent = errors.New("gatewayd: user store inconsistent with its log")
+)

@@ -1,0 +1,115 @@
+package gatewayd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// UsersFile is the YAML format of a users seed file, for demo deployments:
+// the users to register when the gateway's user store is empty.
+//
+//	users:
+//	  - username: admin
+//	    password: "admin password"
+//	    role: admin                # or customer
+//	  - username: alice
+//	    password: "alice password"
+//	    role: customer
+//	    account: BankA/1001        # opened at the bank with owner alice,
+//	    opening_balance: 100000    # or linked if the bank has it for alice
+//
+// The file holds passwords in clear text: keep it 0600, and use it for demos
+// only. Each entry is checked as a RegisterClient request would be.
+type UsersFile struct {
+	Users []SeedUser `yaml:"users"`
+}
+
+// SeedUser is one user of a seed file.
+type SeedUser struct {
+	Username       string `yaml:"username"`
+	Password       string `yaml:"password"`
+	Role           string `yaml:"role"`
+	Account        string `yaml:"account"`
+	OpeningBalance int64  `yaml:"opening_balance"`
+}
+
+// seedTimeout bounds the bank calls of seeding.
+const seedTimeout = 30 * time.Second
+
+// LoadUsers reads and parses a users seed file, rejecting unknown fields.
+func LoadUsers(path string) (*UsersFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var seed UsersFile
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(&seed); err != nil {
+		return nil, fmt.Errorf("gatewayd: users file %s: %w", path, err)
+	}
+	return &seed, nil
+}
+
+// seed registers the users of the seed file if the user store is empty.
+// The accounts are opened first (a repeat links them), then every user is
+// stored in one transaction: a seed that fails halfway leaves the store
+// empty, and the next start tries the whole file again.
+func (g *Gateway) seed(s *service) error {
+	if g.cfg.UsersFile == "" {
+		return nil
+	}
+	if empty, err := s.users.Empty(); err != nil || !empty {
+		return err
+	}
+	file, err := LoadUsers(g.cfg.UsersFile)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
+	defer cancel()
+	users, err := s.seedUsers(ctx, file)
+	if err == nil {
+		err = s.users.Register(users...)
+	}
+	if err != nil {
+		return fmt.Errorf("gatewayd: seeding users from %s: %w", g.cfg.UsersFile, err)
+	}
+	g.cfg.Log.Info().Int("users", len(users)).Str("file", g.cfg.UsersFile).Msg("new user store seeded")
+	return nil
+}
+
+func (s *service) seedUsers(ctx context.Context, file *UsersFile) ([]*storagev1.UserState, error) {
+	var out []*storagev1.UserState
+	seen := map[string]bool{}
+	for _, su := range file.Users {
+		if seen[su.Username] {
+			return nil, fmt.Errorf("%w: user %q listed twice", ErrInvalid, su.Username)
+		}
+		seen[su.Username] = true
+		u, err := s.newUser(ctx, su.request())
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", su.Username, err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// request is the RegisterClient request the entry stands for. An unknown
+// role becomes UNSPECIFIED, which registration refuses.
+func (su SeedUser) request() *strifev1.RegisterClientRequest {
+	roles := map[string]strifev1.UserRole{"customer": strifev1.UserRole_USER_ROLE_CUSTOMER, "admin": strifev1.UserRole_USER_ROLE_ADMIN}
+	return &strifev1.RegisterClientRequest{
+		Username: su.Username, Password: su.Password, Role: roles[su.Role],
+		Account: su.Account, OpeningBalance: su.OpeningBalance,
+	}
+}

@@ -1,0 +1,95 @@
+package gatewayd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/rpc"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// Limits on request fields.
+const (
+	MaxMemoLen      = 256
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// statusRules is the one mapping from the gateway's errors (and those of
+// the packages it calls) to gRPC codes.
+var statusRules = []rpc.StatusRule{
+	{Err: ErrInvalid, Code: codes.InvalidArgument},
+	{Err: auth.ErrWeakPassword, Code: codes.InvalidArgument},
+	{Err: coordinator.ErrInvalid, Code: codes.InvalidArgument},
+	{Err: ErrUserExists, Code: codes.AlreadyExists},
+	{Err: ErrAccountTaken, Code: codes.AlreadyExists},
+	{Err: coordinator.ErrConflict, Code: codes.AlreadyExists},
+	{Err: ErrNoUser, Code: codes.NotFound},
+	{Err: ErrNoAccount, Code: codes.NotFound},
+	{Err: coordinator.ErrNotFound, Code: codes.NotFound},
+	{Err: ErrDenied, Code: codes.PermissionDenied},
+	{Err: ErrBadLogin, Code: codes.Unauthenticated},
+	{Err: ErrWrongPassword, Code: codes.Unauthenticated},
+	{Err: ErrBankUnavailable, Code: codes.Unavailable},
+	{Err: ErrWatchBehind, Code: codes.Unavailable},
+	{Err: ErrShuttingDown, Code: codes.Unavailable},
+	{Err: wal.ErrClosed, Code: codes.Unavailable},
+}
+
+// errNoCaller means a call reached a handler without passing the policy
+// interceptor: a wiring bug, so INTERNAL.
+var errNoCaller = errors.New("gatewayd: call not authorized by the policy interceptor")
+
+// service serves GatewayService. Every handler validates its request at the
+// edge, then works with the user store, the banks and the coordinator;
+// errors become statuses once, in reply.
+type service struct {
+	strifev1.UnimplementedGatewayServiceServer
+	users    *Users
+	coord    *coordinator.Coordinator
+	banks    map[string]strifev1.BankServiceClient
+	hasher   *auth.Hasher
+	signer   *auth.Signer
+	log      zerolog.Logger
+	now      func() time.Time
+	stopping <-chan struct{} // closed when the gateway starts to stop
+}
+
+// reply converts an error for the wire, logging the ones whose text the
+// caller does not get to see.
+func (s *service) reply(method string, err error) error {
+	st := rpc.Status(err, statusRules)
+	if st.Code() == codes.Internal {
+		s.log.Error().Err(err).Str("method", method).Msg("internal error")
+	}
+	return st.Err()
+}
+
+// caller returns the logged-in user the policy interceptor authorized.
+func caller(ctx context.Context) (rpc.Principal, error) {
+	p, ok := rpc.PrincipalFrom(ctx)
+	if !ok || p.User == "" {
+		return p, errNoCaller
+	}
+	return p, nil
+}
+
+// subject is the user a request is about: name, or the caller if name is
+// empty. Only an admin may name someone else.
+func subject(p rpc.Principal, name string) (string, error) {
+	switch {
+	case name == "" || name == p.User:
+		return p.User, nil
+	case p.UserRole != auth.RoleAdmin:
+		return "", fmt.Errorf("%w: a customer may act only on their own behalf", ErrDenied)
+	}
+	return name, ValidUsername(name)
+}

@@ -1,0 +1,146 @@
+package gatewayd_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strife-pay/strife/internal/gatewayd"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+func newUsers(t *testing.T) (*gatewayd.Users, *wal.Log) {
+	log := openWAL(t, filepath.Join(t.TempDir(), "gateway.db"))
+	t.Cleanup(func() { log.Close() })
+	users := gatewayd.NewUsers(log)
+	t.Cleanup(func() { require.NoError(t, users.Verify()) })
+	return users, log
+}
+
+func user(name string, accounts ...string) *storagev1.UserState {
+	u := &storagev1.UserState{Username: name, Role: strifev1.UserRole_USER_ROLE_CUSTOMER, PasswordHash: []byte("$2a$04$hash"), Accounts: accounts}
+	if len(accounts) > 0 {
+		u.DefaultAccount = accounts[0]
+	}
+	return u
+}
+
+func TestUsersRegisterRefusesTakenNamesAndAccounts(t *testing.T) {
+	users, _ := newUsers(t)
+	empty, err := users.Empty()
+	require.NoError(t, err)
+	require.True(t, empty)
+
+	require.NoError(t, users.Register(user("alice", "BankA/1001")))
+	require.ErrorIs(t, users.Register(user("alice", "BankA/1009")), gatewayd.ErrUserExists)
+	require.ErrorIs(t, users.Register(user("bob", "BankA/1001")), gatewayd.ErrAccountTaken)
+	require.ErrorIs(t, users.Register(user("carol"), user("carol")), gatewayd.ErrUserExists, "one transaction sees its own writes")
+	_, err = users.Get("carol")
+	require.ErrorIs(t, err, gatewayd.ErrNoUser, "a failed Register stores nothing")
+
+	owner, err := users.Owner("BankA/1001")
+	require.NoError(t, err)
+	require.Equal(t, "alice", owner)
+	owner, err = users.Owner("BankA/1009")
+	require.NoError(t, err)
+	require.Empty(t, owner)
+}
+
+func TestUsersRejectBrokenInvariants(t *testing.T) {
+	users, _ := newUsers(t)
+	cases := map[string]*storagev1.UserState{
+		"bad name":            user("Alice", "BankA/1001"),
+		"no role":             {Username: "x", PasswordHash: []byte("h")},
+		"no password hash":    {Username: "x", Role: strifev1.UserRole_USER_ROLE_ADMIN},
+		"malformed account":   user("x", "BankA-1001"),
+		"account twice":       user("x", "BankA/1001", "BankA/1001"),
+		"default not owned":   func() *storagev1.UserState { u := user("x", "BankA/1001"); u.DefaultAccount = "BankB/2001"; return u }(),
+		"accounts no default": func() *storagev1.UserState { u := user("x", "BankA/1001"); u.DefaultAccount = ""; return u }(),
+	}
+	for name, u := range cases {
+		t.Run(name, func(t *testing.T) {
+			require.ErrorIs(t, users.Register(u), gatewayd.ErrInvalid)
+		})
+	}
+}
+
+func TestUsersUpdate(t *testing.T) {
+	users, _ := newUsers(t)
+	require.NoError(t, users.Register(user("alice", "BankA/1001"), user("bob", "BankB/2001")))
+
+	u, err := users.Update("alice", func(u *storagev1.UserState) error {
+		u.Accounts = append(u.Accounts, "BankA/1004")
+		u.DefaultAccount = "BankA/1004"
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, []string{"BankA/1001", "BankA/1004"}, u.GetAccounts())
+	stored, err := users.Get("alice")
+	require.NoError(t, err)
+	require.True(t, proto.Equal(u, stored))
+
+	_, err = users.Update("alice", func(u *storagev1.UserState) error { u.Accounts = append(u.Accounts, "BankB/2001"); return nil })
+	require.ErrorIs(t, err, gatewayd.ErrAccountTaken)
+	_, err = users.Update("alice", func(u *storagev1.UserState) error { u.Username = "alicia"; return nil })
+	require.ErrorIs(t, err, gatewayd.ErrInvalid)
+	_, err = users.Update("nobody", func(*storagev1.UserState) error { return nil })
+	require.ErrorIs(t, err, gatewayd.ErrNoUser)
+}
+
+func TestUsersVerifyCatchesARecordWithoutItsProjection(t *testing.T) {
+	users, log := newUsers(t)
+	require.NoError(t, users.Register(user("alice", "BankA/1001")))
+	require.NoError(t, users.Verify())
+
+	payload, err := proto.Marshal(user("mallory", "BankA/1003"))
+	require.NoError(t, err)
+	require.NoError(t, log.Append(func(tx *wal.Tx) error {
+		_, err := tx.Append(wal.Record{Type: wal.TypeUserRegistered, Payload: payload})
+		return err
+	}))
+	require.ErrorIs(t, users.Verify(), gatewayd.ErrInconsistent)
+
+	// Put the projection right, so that the cleanup check passes.
+	require.NoError(t, log.Append(func(tx *wal.Tx) error {
+		for bucket, kv := range map[string][2]string{"users": {"mallory", string(payload)}, "account_owners": {"BankA/1003", "mallory"}} {
+			b, err := tx.Bucket(bucket)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(kv[0]), []byte(kv[1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func TestValidUsername(t *testing.T) {
+	for _, ok := range []string{"a", "alice", "0day", "a.b-c_d", strings.Repeat("x", 32)} {
+		require.NoError(t, gatewayd.ValidUsername(ok), ok)
+	}
+	for _, bad := range []string{"", "Alice", ".alice", "-a", "_a", "al ice", "al/ice", "älice", strings.Repeat("x", 33)} {
+		require.ErrorIs(t, gatewayd.ValidUsername(bad), gatewayd.ErrInvalid, bad)
+	}
+}
+
+// FuzzValidUsername: whatever is accepted is 1-32 bytes of [a-z0-9._-],
+// starting with a letter or digit.
+func FuzzValidUsername(f *testing.F) {
+	for _, s := range []string{"alice", "", "A", "a\x00", ".x", strings.Repeat("z", 33)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if gatewayd.ValidUsername(s) != nil {
+			return
+		}
+		require.True(t, len(s) >= 1 && len(s) <= gatewayd.MaxUsernameLen)
+		require.Empty(t, strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789._-"))
+		require.NotContains(t, "._-", s[:1])
+	})
+}
