@@ -109,6 +109,10 @@ type run struct {
 	p     Payment
 	round *Round // votes and acks of the latest attempt
 
+	// first holds the Prepares of attempt 1 when it was begun in the
+	// acceptance's own transaction; the runner sends them first.
+	first []Message
+
 	accepted  chan struct{} // closed once p is known (accepted or found)
 	acceptErr error         // set before accepted is closed, if acceptance failed
 	outcome   chan struct{} // closed when the first Pay's answer is known
@@ -228,17 +232,29 @@ func (c *Coordinator) claim(id ulid.ULID) (*run, bool) {
 }
 
 // accept persists a new payment, or finds it stored from before (found).
-// Either way r.accepted is closed; unless the payment is new, r is retired.
+// If every bank of the payment is known, attempt 1 begins in the same
+// transaction: one fsync where two would do the same job. Either way
+// r.accepted is closed; unless the payment is new, r is retired.
 func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, err error) {
 	defer close(r.accepted)
 	now := c.cfg.Now()
+	_, banksUp := c.participants(Payment{Params: params})
 	err = c.log.Append(func(tx *wal.Tx) error {
 		p, ok, err := getPayment(tx, id)
 		if err != nil || ok {
 			r.p, found = p, ok
 			return err
 		}
-		r.p, err = persistIn(tx, Payment{ID: id}, Accept(params, now).Records, now)
+		if p, err = persistIn(tx, Payment{ID: id}, Accept(params, now).Records, now); err != nil || !banksUp {
+			r.p = p
+			return err
+		}
+		ready, err := p.Begin(now)
+		if err != nil {
+			return err
+		}
+		r.p, err = persistIn(tx, p, ready.Records, now)
+		r.first, r.round = ready.Messages, NewRound(1)
 		return err
 	})
 	if err == nil && found && r.p.Params != params {
@@ -307,9 +323,8 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 			c.subs.publish(next)
 		}
 		r.p = next
-		close(r.changed)
-		r.changed = make(chan struct{})
 	}
+	r.notify() // an ack may have changed the round without a record
 	p := r.p
 	r.mu.Unlock()
 	for _, m := range ready.Messages {
@@ -341,11 +356,11 @@ func (c *Coordinator) drive(r *run) {
 		p := r.snapshot()
 		switch {
 		case p.Final():
-			c.awaitEnd(r)
+			c.awaitAcks(r)
 			return
 		case !c.cfg.Now().Before(p.Created.Add(c.cfg.MaxHold)):
 			c.stepOrWait(r, Payment.Expire)
-		case p.Attempt > 0 && p.Decision == DecisionNone:
+		case p.Attempt > 0 && p.Decision == DecisionNone && !r.hasFirst():
 			// Only after a step failed to persist: abort, as after a crash.
 			c.stepOrWait(r, Payment.Recover)
 		default:
@@ -386,22 +401,27 @@ func (c *Coordinator) participants(p Payment) (map[string]Participant, bool) {
 	return parts, true
 }
 
-// attempt begins the next attempt and collects its votes.
+// attempt begins the next attempt, unless the acceptance began it, and
+// collects its votes.
 func (c *Coordinator) attempt(r *run, parts map[string]Participant) {
-	var prepares []Message
-	var round *Round
-	err := c.step(r, func(p Payment) Ready {
-		ready, err := p.Begin(c.cfg.Now())
-		if err != nil {
-			c.lg.Error().Err(err).Msg("cannot begin attempt")
-			return Ready{}
+	r.mu.Lock()
+	prepares, round := r.first, r.round
+	r.first = nil
+	r.mu.Unlock()
+	if prepares == nil {
+		err := c.step(r, func(p Payment) Ready {
+			ready, err := p.Begin(c.cfg.Now())
+			if err != nil {
+				c.lg.Error().Err(err).Msg("cannot begin attempt")
+				return Ready{}
+			}
+			prepares, round = ready.Messages, NewRound(p.Attempt+1)
+			r.round = round
+			return ready
+		})
+		if err != nil || prepares == nil {
+			return
 		}
-		prepares, round = ready.Messages, NewRound(p.Attempt+1)
-		r.round = round
-		return ready
-	})
-	if err != nil || round == nil {
-		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.PrepareTimeout)
 	defer cancel()
@@ -428,17 +448,19 @@ func (c *Coordinator) vote(ctx context.Context, id ulid.ULID, part Participant, 
 	return v
 }
 
-// awaitEnd gives the participants up to PrepareTimeout to acknowledge a
+// awaitAcks gives the participants up to PrepareTimeout to acknowledge a
 // final decision before the first caller is answered, so that a COMMITTED
-// answer is normally already visible in the balances. Delivery goes on
-// after that, until every participant has acknowledged.
-func (c *Coordinator) awaitEnd(r *run) {
+// answer is normally already visible in the balances. The ATTEMPT_ENDED
+// record that follows the acks is not waited for: it only spares resends
+// after a crash. Delivery goes on after the deadline, until every
+// participant has acknowledged.
+func (c *Coordinator) awaitAcks(r *run) {
 	deadline := time.After(c.cfg.PrepareTimeout)
 	for {
 		r.mu.Lock()
-		ended, changed := r.p.Ended, r.changed
+		done, changed := r.p.Ended || r.allAcked(), r.changed
 		r.mu.Unlock()
-		if ended {
+		if done {
 			return
 		}
 		select {
@@ -449,6 +471,34 @@ func (c *Coordinator) awaitEnd(r *run) {
 			return
 		}
 	}
+}
+
+// allAcked reports whether every participant acknowledged the latest
+// attempt's decision; r.mu is held.
+func (r *run) allAcked() bool {
+	if r.round.Attempt != r.p.Attempt {
+		return false
+	}
+	for _, bank := range r.p.Participants() {
+		if !r.round.Acks[bank] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasFirst reports whether attempt 1, begun with the acceptance, still has
+// its Prepares to send.
+func (r *run) hasFirst() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.first != nil
+}
+
+// notify wakes whoever waits on r.changed; r.mu is held.
+func (r *run) notify() {
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 // sleep waits d, but not past the payment's expiry.

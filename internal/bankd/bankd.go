@@ -164,7 +164,7 @@ func (b *Bank) serve(l *ledger.Ledger) error {
 	if b.lis, err = net.Listen("tcp", b.cfg.Listen); err != nil {
 		return err
 	}
-	b.server, b.health = rpc.NewServer(tlsConfig, rpc.ServerOptions(b.cfg.Log, rpc.DefaultPolicy, nil)...)
+	b.server, b.health = rpc.NewServer(tlsConfig, b.cfg.Log, rpc.ServerOptions(b.cfg.Log, rpc.DefaultPolicy, nil)...)
 	strifev1.RegisterBankServiceServer(b.server, participant.NewService(b.cfg.Name, l, b.p, b.cfg.Log))
 	go func() { b.served <- b.server.Serve(b.lis) }()
 	b.cfg.Log.Info().Str("addr", b.Addr()).Msg("bank serving")

@@ -169,7 +169,7 @@ func startAudited(t *testing.T, commit func(context.Context, *strifev1.CommitReq
 		return next(srv, ss)
 	}
 	unary := append([]grpc.UnaryServerInterceptor{auditU, recoverU, identifyU}, inner...)
-	s, _ := rpc.NewServer(certs.ServerConfigFrom(serverID, ca.Pool()),
+	s, _ := rpc.NewServer(certs.ServerConfigFrom(serverID, ca.Pool()), log,
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(auditS, recoverS, identifyS))
 	strifev1.RegisterBankServiceServer(s, auditBank{commit: commit})

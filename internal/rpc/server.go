@@ -5,6 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
+
+	"github.com/rs/zerolog"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -18,15 +21,36 @@ import (
 
 // NewServer returns a gRPC server that accepts only mutual-TLS connections
 // under tlsConfig and serves grpc.health.v1 and server reflection besides
-// whatever the caller registers. The health server starts SERVING; set it to
-// NOT_SERVING when draining.
-func NewServer(tlsConfig *tls.Config, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	opts = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(tlsConfig))}, opts...)
+// whatever the caller registers. A connection refused during the TLS
+// handshake (no certificate, another CA, expired, TLS 1.2) never reaches an
+// interceptor, so it is logged here. The health server starts SERVING; set
+// it to NOT_SERVING when draining.
+func NewServer(tlsConfig *tls.Config, log zerolog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	creds := handshakeLogger{TransportCredentials: credentials.NewTLS(tlsConfig), log: log}
+	opts = append([]grpc.ServerOption{grpc.Creds(creds)}, opts...)
 	s := grpc.NewServer(opts...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(s, h)
 	reflection.Register(s)
 	return s, h
+}
+
+// handshakeLogger logs every failed server-side TLS handshake.
+type handshakeLogger struct {
+	credentials.TransportCredentials
+	log zerolog.Logger
+}
+
+func (h handshakeLogger) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	out, info, err := h.TransportCredentials.ServerHandshake(conn)
+	if err != nil {
+		h.log.Warn().Str("peer", conn.RemoteAddr().String()).Str("error", Redact(err.Error())).Msg("tls handshake refused")
+	}
+	return out, info, err
+}
+
+func (h handshakeLogger) Clone() credentials.TransportCredentials {
+	return handshakeLogger{TransportCredentials: h.TransportCredentials.Clone(), log: h.log}
 }
 
 // Dial returns a client connection to addr over mutual TLS.

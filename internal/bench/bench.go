@@ -1,0 +1,285 @@
+// Package bench drives concurrent payers through the whole payment path —
+// client → gateway → two banks, over mutual TLS, with every fsync — and
+// reports throughput and latency. The strife-bench command runs it.
+//
+// It starts a complete deployment of its own in a temporary directory
+// (certificates, BankA and BankB, the gateway), in this process but over
+// real TCP connections on 127.0.0.1, registers one payer per concurrent
+// client with an account at BankA, and has each pay 1 unit at a time to one
+// account at BankB, as fast as it can, for a fixed time per level.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"gopkg.in/yaml.v3"
+
+	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/certscli"
+	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/internal/rpc"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// Options configure a run.
+type Options struct {
+	// Payers are the levels of concurrency to measure, in order.
+	Payers []int
+	// Duration of each level, after a warm-up of a tenth of it.
+	Duration time.Duration
+	// Logs receives the daemons' logs (audit lines included): they are part
+	// of the cost being measured. Nil discards them after formatting.
+	Logs io.Writer
+	// Out receives the report.
+	Out io.Writer
+}
+
+// Result is one level's measurement.
+type Result struct {
+	Payers    int
+	Payments  int
+	Failed    int // answers other than COMMITTED, and errors
+	PerSecond float64
+	P50, P99  time.Duration
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("%4d payers: %7d payments in the window, %8.0f payments/s, p50 %6.2f ms, p99 %6.2f ms, %d failed",
+		r.Payers, r.Payments, r.PerSecond, ms(r.P50), ms(r.P99), r.Failed)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+const (
+	adminPassword = "bench admin password"
+	payerPassword = "bench payer password"
+	payee         = "BankB/9000"
+)
+
+// Run sets up the deployment, measures each level and prints one line per
+// level to opts.Out.
+func Run(opts Options) ([]Result, error) {
+	dir, err := os.MkdirTemp("", "strife-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	d, err := deploy(dir, opts.Logs)
+	if err != nil {
+		return nil, err
+	}
+	defer d.stop()
+	payers, err := d.payers(slices.Max(opts.Payers))
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	for _, n := range opts.Payers {
+		r := measure(payers[:n], opts.Duration)
+		fmt.Fprintln(opts.Out, r)
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// deployment is two banks and a gateway, and admin and client connections.
+type deployment struct {
+	dir     string
+	banks   []*bankd.Bank
+	gateway *gatewayd.Gateway
+	conns   []*grpc.ClientConn // client certificate connections to the gateway
+	admin   context.Context    // carries the admin's token
+}
+
+func deploy(dir string, logs io.Writer) (d *deployment, err error) {
+	if logs == nil {
+		logs = io.Discard
+	}
+	log := zerolog.New(logs).With().Timestamp().Logger()
+	d = &deployment{dir: dir}
+	defer func() {
+		if err != nil {
+			d.stop()
+		}
+	}()
+	certDir := filepath.Join(dir, "certs")
+	init := certscli.DefaultInitOptions(certDir)
+	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench"}
+	if _, err := certscli.Init(init); err != nil {
+		return nil, err
+	}
+	addrs := map[string]string{}
+	for _, name := range init.Banks {
+		b, err := bankd.Start(bankd.Config{Name: name, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, name), TLS: certs.FilesIn(certDir, name), Log: log.With().Str("bank", name).Logger()})
+		if err != nil {
+			return nil, err
+		}
+		d.banks, addrs[name] = append(d.banks, b), b.Addr()
+	}
+	if err := d.startGateway(certDir, addrs, log); err != nil {
+		return nil, err
+	}
+	return d, d.connect(certDir)
+}
+
+func (d *deployment) startGateway(certDir string, banks map[string]string, log zerolog.Logger) error {
+	users, err := yaml.Marshal(gatewayd.UsersFile{Users: []gatewayd.SeedUser{
+		{Username: "admin", Password: adminPassword, Role: "admin"},
+		{Username: "payee", Password: payerPassword, Role: "customer", Account: payee},
+	}})
+	if err != nil {
+		return err
+	}
+	usersFile := filepath.Join(d.dir, "users.yaml")
+	if err := os.WriteFile(usersFile, users, 0o600); err != nil {
+		return err
+	}
+	d.gateway, err = gatewayd.Start(gatewayd.Config{
+		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: filepath.Join(d.dir, "gateway"),
+		TLS: certs.FilesIn(certDir, "gateway-1"), TokenKeyFile: filepath.Join(certDir, certscli.TokenKeyFile),
+		Banks: banks, UsersFile: usersFile, BcryptCost: bcrypt.MinCost, Log: log.With().Str("gateway", "gateway-1").Logger(),
+	})
+	return err
+}
+
+// connect opens four client connections for the payers, so that no single
+// HTTP/2 connection is the bottleneck, and one for the admin, and logs the
+// admin in.
+func (d *deployment) connect(certDir string) error {
+	tlsConfig, err := certs.ClientConfig(certs.FilesIn(certDir, "bench"), "")
+	if err != nil {
+		return err
+	}
+	for range 4 {
+		conn, err := rpc.Dial(d.gateway.Addr(), tlsConfig)
+		if err != nil {
+			return err
+		}
+		d.conns = append(d.conns, conn)
+	}
+	adminTLS, err := certs.ClientConfig(certs.FilesIn(certDir, "admin"), "")
+	if err != nil {
+		return err
+	}
+	adminConn, err := rpc.Dial(d.gateway.Addr(), adminTLS)
+	if err != nil {
+		return err
+	}
+	d.conns = append(d.conns, adminConn)
+	d.admin, err = login(adminConn, "admin", adminPassword)
+	return err
+}
+
+func (d *deployment) stop() {
+	for _, c := range d.conns {
+		c.Close()
+	}
+	if d.gateway != nil {
+		d.gateway.Stop()
+	}
+	for _, b := range d.banks {
+		b.Stop()
+	}
+}
+
+// login returns a context carrying the user's token.
+func login(conn *grpc.ClientConn, user, password string) (context.Context, error) {
+	resp, err := strifev1.NewGatewayServiceClient(conn).Login(context.Background(), &strifev1.LoginRequest{Username: user, Password: password})
+	if err != nil {
+		return nil, fmt.Errorf("login %s: %w", user, err)
+	}
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+resp.GetToken()), nil
+}
+
+// payer is one concurrent client: a logged-in user with an account.
+type payer struct {
+	client  strifev1.GatewayServiceClient
+	ctx     context.Context
+	account string
+}
+
+// payers registers and logs in n payers, each with an account at BankA.
+func (d *deployment) payers(n int) ([]payer, error) {
+	admin := strifev1.NewGatewayServiceClient(d.conns[len(d.conns)-1])
+	out := make([]payer, n)
+	for i := range n {
+		user, account := fmt.Sprintf("payer%d", i), fmt.Sprintf("BankA/%d", 1000+i)
+		_, err := admin.RegisterClient(d.admin, &strifev1.RegisterClientRequest{
+			Username: user, Password: payerPassword, Role: strifev1.UserRole_USER_ROLE_CUSTOMER,
+			Account: account, OpeningBalance: 1 << 40,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("register %s: %w", user, err)
+		}
+		conn := d.conns[i%(len(d.conns)-1)]
+		ctx, err := login(conn, user, payerPassword)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = payer{client: strifev1.NewGatewayServiceClient(conn), ctx: ctx, account: account}
+	}
+	return out, nil
+}
+
+// measure runs the payers concurrently: a warm-up, then the window in which
+// every payment that ends is counted.
+func measure(payers []payer, window time.Duration) Result {
+	warmup := window / 10
+	start := time.Now()
+	from, to := start.Add(warmup), start.Add(warmup+window)
+	var mu sync.Mutex
+	var latencies []time.Duration
+	failed := 0
+	var wg sync.WaitGroup
+	for _, p := range payers {
+		wg.Go(func() {
+			for time.Now().Before(to) {
+				began := time.Now()
+				ok := p.pay()
+				ended := time.Now()
+				if ended.Before(from) || ended.After(to) {
+					continue
+				}
+				mu.Lock()
+				latencies = append(latencies, ended.Sub(began))
+				if !ok {
+					failed++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return summarize(len(payers), latencies, failed, window)
+}
+
+func (p payer) pay() bool {
+	resp, err := p.client.Pay(p.ctx, &strifev1.PayRequest{
+		TransactionId: ulid.Make().String(), FromAccount: p.account,
+		Payee: &strifev1.PayRequest_ToAccount{ToAccount: payee}, Amount: 1,
+	})
+	return err == nil && resp.GetPayment().GetStatus() == strifev1.PaymentStatus_PAYMENT_STATUS_COMMITTED
+}
+
+func summarize(payers int, latencies []time.Duration, failed int, window time.Duration) Result {
+	slices.Sort(latencies)
+	r := Result{Payers: payers, Payments: len(latencies), Failed: failed, PerSecond: float64(len(latencies)) / window.Seconds()}
+	if len(latencies) > 0 {
+		r.P50 = latencies[len(latencies)*50/100]
+		r.P99 = latencies[len(latencies)*99/100]
+	}
+	return r
+}

@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"io"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Command returns the strife-bench command line.
+func Command() *cobra.Command {
+	var opts Options
+	var logFile, cpuProfile string
+	cmd := &cobra.Command{
+		Use:   "strife-bench [--payers 1,16,256] [--duration 10s]",
+		Short: "Measure payments/s and p50/p99 latency through gateway and banks",
+		Long: `strife-bench starts a deployment of its own (certificates, two banks and a
+gateway, in this process, over mutual TLS on 127.0.0.1, with every fsync),
+registers one payer per concurrent client, and has each pay as fast as it
+can for --duration at each level of --payers. Logs go to --log-file (they
+are written, as in production, and count towards the cost).`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out = cmd.OutOrStdout()
+			opts.Logs = io.Discard
+			if logFile != "" {
+				f, err := os.Create(logFile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				opts.Logs = f
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			_, err := Run(opts)
+			return err
+		},
+	}
+	cmd.Flags().IntSliceVar(&opts.Payers, "payers", []int{1, 16, 256}, "concurrent payers at each level")
+	cmd.Flags().DurationVar(&opts.Duration, "duration", 10*time.Second, "measuring window of each level")
+	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: formatted, then discarded)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
+	return cmd
+}
