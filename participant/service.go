@@ -67,7 +67,7 @@ func NewService(bank string, l *ledger.Ledger, p *Participant, log zerolog.Logge
 func (s *Service) reply(method string, err error) error {
 	st := rpc.Status(err, statusRules)
 	if st.Code() == codes.Internal {
-		s.log.Error().Err(err).Str("method", method).Msg("internal error")
+		s.log.Error().Str("error", rpc.Redact(err.Error())).Str("method", method).Msg("internal error")
 	}
 	return st.Err()
 }

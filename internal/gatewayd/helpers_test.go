@@ -67,6 +67,8 @@ type env struct {
 	cfg         gatewayd.Config
 	gw          *gatewayd.Gateway
 	logs        *logBuffer
+	// bankLogs collect each bank's log lines (they also go to the test log).
+	bankLogs map[string]*logBuffer
 }
 
 // newEnv starts two banks and a gateway seeded with testdata/users.yaml.
@@ -74,7 +76,7 @@ type env struct {
 // banks' ledgers are verified against their logs.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}}
+	e := &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}, bankLogs: map[string]*logBuffer{}}
 	e.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
 		TLS:          e.pki.Files(t, certs.RoleGateway, "gateway-1"),
@@ -85,6 +87,8 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { verifyUsers(t, e.walPath()) })
 	for name, accounts := range bankAccounts {
 		cfg := e.pki.Config(t, name, testbank.DataDir(t))
+		e.bankLogs[name] = &logBuffer{}
+		cfg.Log = zerolog.New(io.MultiWriter(e.bankLogs[name], zerolog.NewTestWriter(t))).With().Str("bank", name).Logger()
 		t.Cleanup(func() { verifyLedger(t, filepath.Join(cfg.DataDir, name+".db")) })
 		b := testbank.Start(t, cfg)
 		e.banks[name], e.bankClients[name], e.cfg.Banks[name] = b, e.pki.GatewayClient(t, b.Addr()), b.Addr()

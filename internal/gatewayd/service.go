@@ -68,7 +68,7 @@ type service struct {
 func (s *service) reply(method string, err error) error {
 	st := rpc.Status(err, statusRules)
 	if st.Code() == codes.Internal {
-		s.log.Error().Err(err).Str("method", method).Msg("internal error")
+		s.log.Error().Str("error", rpc.Redact(err.Error())).Str("method", method).Msg("internal error")
 	}
 	return st.Err()
 }

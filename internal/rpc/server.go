@@ -10,11 +10,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/certs"
 )
@@ -27,12 +29,21 @@ import (
 // it to NOT_SERVING when draining.
 func NewServer(tlsConfig *tls.Config, log zerolog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	creds := handshakeLogger{TransportCredentials: credentials.NewTLS(tlsConfig), log: log}
-	opts = append([]grpc.ServerOption{grpc.Creds(creds)}, opts...)
+	opts = append([]grpc.ServerOption{grpc.Creds(creds), grpc.UnknownServiceHandler(unknownMethod)}, opts...)
 	s := grpc.NewServer(opts...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(s, h)
 	reflection.Register(s)
 	return s, h
+}
+
+// unknownMethod answers a method no service registered. Without it grpc-go
+// answers such a call itself, before any interceptor: the policy would not
+// refuse it and the audit log would not see it. With it, the call goes
+// through the interceptor chain like any other, and the policy (which does
+// not list it) refuses it with PERMISSION_DENIED.
+func unknownMethod(any, grpc.ServerStream) error {
+	return status.Error(codes.Unimplemented, "unknown method")
 }
 
 // handshakeLogger logs every failed server-side TLS handshake.
