@@ -38,6 +38,14 @@ type Directory interface {
 	Participant(bank string) (p Participant, ok bool)
 }
 
+// Notifier is an optional interface of a Directory: Changes delivers a
+// value whenever the set of available banks may have changed (a bank came
+// up or went away), so that held payments are tried again at once instead
+// of at their next backoff. The channel is closed when the directory stops.
+type Notifier interface {
+	Changes() <-chan struct{}
+}
+
 // Config configures a Coordinator. Zero values take the defaults.
 type Config struct {
 	// PrepareTimeout bounds the wait for votes, and each Commit or Abort
@@ -98,6 +106,7 @@ type Coordinator struct {
 
 	mu     sync.Mutex
 	active map[ulid.ULID]*run // payments pending, or with a decision not yet acknowledged by all
+	wake   chan struct{}      // closed and replaced when the directory changes
 	subs   *broker
 }
 
@@ -142,12 +151,35 @@ func New(log *wal.Log, dir Directory, cfg Config) (*Coordinator, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Coordinator{log: log, dir: dir, cfg: cfg, lg: cfg.Log, ctx: ctx, cancel: cancel, active: map[ulid.ULID]*run{}, subs: newBroker()}
+	c := &Coordinator{log: log, dir: dir, cfg: cfg, lg: cfg.Log, ctx: ctx, cancel: cancel, active: map[ulid.ULID]*run{}, wake: make(chan struct{}), subs: newBroker()}
 	if err := c.recover(); err != nil {
 		cancel()
 		return nil, err
 	}
+	if n, ok := dir.(Notifier); ok {
+		c.wg.Add(1)
+		go c.followDirectory(n.Changes())
+	}
 	return c, nil
+}
+
+// followDirectory wakes every held payment when the directory changes.
+func (c *Coordinator) followDirectory(changes <-chan struct{}) {
+	defer c.wg.Done()
+	for {
+		select {
+		case _, ok := <-changes:
+			if !ok {
+				return
+			}
+			c.mu.Lock()
+			close(c.wake)
+			c.wake = make(chan struct{})
+			c.mu.Unlock()
+		case <-c.ctx.Done():
+			return
+		}
+	}
 }
 
 // Close stops runners and deliveries and waits for them. Payments stay as
@@ -501,13 +533,18 @@ func (r *run) notify() {
 	r.changed = make(chan struct{})
 }
 
-// sleep waits d, but not past the payment's expiry.
+// sleep waits d, but not past the payment's expiry, and no longer once the
+// directory changes.
 func (c *Coordinator) sleep(r *run, d time.Duration) {
 	if left := r.snapshot().Created.Add(c.cfg.MaxHold).Sub(c.cfg.Now()); left < d {
 		d = max(left, 0)
 	}
+	c.mu.Lock()
+	wake := c.wake
+	c.mu.Unlock()
 	select {
 	case <-time.After(d):
+	case <-wake:
 	case <-c.ctx.Done():
 	}
 }

@@ -41,10 +41,13 @@ type world struct {
 // switchboard is a Directory whose banks a test can take down and bring
 // back, and whose participants it can wrap.
 type switchboard struct {
-	mu    sync.Mutex
-	parts map[string]coordinator.Participant
-	down  map[string]bool
+	mu      sync.Mutex
+	parts   map[string]coordinator.Participant
+	down    map[string]bool
+	changes chan struct{} // see coordinator.Notifier
 }
+
+func (s *switchboard) Changes() <-chan struct{} { return s.changes }
 
 func (s *switchboard) Participant(bank string) (coordinator.Participant, bool) {
 	s.mu.Lock()
@@ -57,6 +60,10 @@ func (s *switchboard) setDown(bank string, down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down[bank] = down
+	select {
+	case s.changes <- struct{}{}:
+	default: // a change is already pending
+	}
 }
 
 func (s *switchboard) wrap(bank string, f func(coordinator.Participant) coordinator.Participant) {
@@ -68,7 +75,7 @@ func (s *switchboard) wrap(bank string, f func(coordinator.Participant) coordina
 func newWorld(t *testing.T, cfg coordinator.Config) *world {
 	w := &world{
 		pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, clients: map[string]strifev1.BankServiceClient{},
-		dir:     &switchboard{parts: map[string]coordinator.Participant{}, down: map[string]bool{}},
+		dir:     &switchboard{parts: map[string]coordinator.Participant{}, down: map[string]bool{}, changes: make(chan struct{}, 1)},
 		logPath: filepath.Join(t.TempDir(), "gateway.db"), cfg: cfg,
 	}
 	for bank, accounts := range map[string]map[string]int64{"BankA": {"1001": 1000, "1002": 0}, "BankB": {"2001": 500}} {

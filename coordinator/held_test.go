@@ -109,3 +109,21 @@ func TestHeldPaymentExpiresAcrossARestart(t *testing.T) {
 	require.Equal(t, strifev1.Reason_REASON_EXPIRED, p.Reason)
 	require.Zero(t, p.Attempt, "no attempt after the hold ran out")
 }
+
+// A held payment is tried again as soon as the directory says its bank is
+// back, not at its next backoff: here the backoff is far longer than the
+// test's patience.
+func TestABankComingBackWakesItsHeldPayments(t *testing.T) {
+	w := newWorld(t, coordinator.Config{RetryMin: 30 * time.Second, RetryMax: 30 * time.Second})
+	w.dir.setDown("BankB", true)
+	id := ulid.Make()
+	p, _ := w.payID(t, id, pay("BankA/1001", "BankB/2001", 100))
+	require.Equal(t, coordinator.Pending, p.Status)
+
+	w.dir.setDown("BankB", false)
+	require.Eventually(t, func() bool {
+		p, err := w.c.Get(id)
+		return err == nil && p.Status == coordinator.Committed
+	}, time.Second, 10*time.Millisecond, "committed within a second of the bank's return")
+	w.settled(t)
+}
