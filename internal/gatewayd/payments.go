@@ -32,8 +32,6 @@ func (s *service) Pay(ctx context.Context, req *strifev1.PayRequest) (*strifev1.
 	}
 	pay, retry, err := s.coord.Pay(ctx, id, params)
 	if err != nil {
-		// Not marked as a retry even if the coordinator says so: it also
-		// says so for a conflicting reuse of the ID, which repeats nothing.
 		return nil, s.reply("Pay", err)
 	}
 	if retry {
