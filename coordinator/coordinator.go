@@ -539,14 +539,18 @@ func (c *Coordinator) sleep(r *run, d time.Duration) {
 	if left := r.snapshot().Created.Add(c.cfg.MaxHold).Sub(c.cfg.Now()); left < d {
 		d = max(left, 0)
 	}
-	c.mu.Lock()
-	wake := c.wake
-	c.mu.Unlock()
 	select {
 	case <-time.After(d):
-	case <-wake:
+	case <-c.wakeup():
 	case <-c.ctx.Done():
 	}
+}
+
+// wakeup returns a channel that is closed when the directory next changes.
+func (c *Coordinator) wakeup() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wake
 }
 
 // deliver sends a decision to one participant until it is acknowledged: a
@@ -572,6 +576,7 @@ func (c *Coordinator) deliver(r *run, m Message) {
 		c.lg.Warn().Err(err).Str("transaction_id", r.id.String()).Uint32("attempt", m.Attempt).Str("bank", m.Bank).Stringer("message", m.Kind).Msg("decision not delivered; will retry")
 		select {
 		case <-time.After(jitter(backoff)):
+		case <-c.wakeup():
 		case <-c.ctx.Done():
 		}
 	}

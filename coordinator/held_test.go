@@ -127,3 +127,19 @@ func TestABankComingBackWakesItsHeldPayments(t *testing.T) {
 	}, time.Second, 10*time.Millisecond, "committed within a second of the bank's return")
 	w.settled(t)
 }
+
+// A decision that could not be delivered is sent again as soon as the
+// directory changes, not at its next backoff.
+func TestADirectoryChangeResendsAnUndeliveredCommitAtOnce(t *testing.T) {
+	w := newWorld(t, coordinator.Config{RetryMin: 30 * time.Second, RetryMax: 30 * time.Second, PrepareTimeout: 200 * time.Millisecond})
+	bankB := w.gate("BankB")
+	bankB.set(coordinator.KindCommit, 0, fail)
+	p, _ := w.payID(t, ulid.Make(), pay("BankA/1001", "BankB/2001", 100))
+	require.Equal(t, coordinator.Committed, p.Status, "the decision is made; only its delivery to BankB is pending")
+	require.Equal(t, int64(500), w.account(t, "BankB/2001").GetPostedBalance())
+
+	bankB.open()
+	w.dir.setDown("BankB", false) // the directory says something changed
+	require.Eventually(t, func() bool { return w.account(t, "BankB/2001").GetPostedBalance() == 600 }, time.Second, 10*time.Millisecond)
+	w.settled(t)
+}

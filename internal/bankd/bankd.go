@@ -2,12 +2,20 @@
 // participant over it, and BankService on a mutual-TLS gRPC listener. The
 // strife-bank command is a thin wrapper around it; tests start it in-process
 // or as that command.
+//
+// With etcd (Config.Etcd), the bank registers under /strife/banks/<Name>
+// once it serves, on a lease kept alive (package discovery); Stop deletes
+// the key before it drains, and after a crash the key expires with the
+// lease. An attempt in doubt is resolved by asking the gateway named in its
+// PREPARED record, found under /strife/gateways/; CoordinatorAddr, if set,
+// overrides that with one fixed address.
 package bankd
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,10 +24,12 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/rpc"
 	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/participant"
@@ -39,9 +49,20 @@ type Config struct {
 	DataDir string
 	// TLS names the bank's certificate, key and CA.
 	TLS certs.Files
-	// CoordinatorAddr is the gateway's address for GetDecision; empty means
-	// in-doubt attempts wait for the coordinator to call.
+	// CoordinatorAddr is the gateway's address for GetDecision, whatever
+	// the gateway's name. Empty means: find the gateway named in the
+	// attempt in etcd, if Etcd is configured, or else wait for the
+	// coordinator to call.
 	CoordinatorAddr string
+	// Etcd, if it has endpoints, is where the bank registers, under
+	// /strife/banks/<Name>, and where it finds gateways for GetDecision.
+	Etcd discovery.ClientConfig
+	// Advertise is the address registered in etcd. Default: the address
+	// the bank listens on (give it when listening on 0.0.0.0).
+	Advertise string
+	// LeaseTTL is the TTL of the registration's lease: how long a crashed
+	// bank stays registered. Default 5s; etcd's minimum is 2s.
+	LeaseTTL time.Duration
 	// SeedFile, if set, is a YAML file of accounts to open when the ledger
 	// is created (see LoadSeed). Later starts ignore it.
 	SeedFile string
@@ -67,7 +88,13 @@ func (c Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		errs = append(errs, errors.New("drain timeout is negative"))
 	}
-	errs = append(errs, c.TLS.Validate(), c.Participant.Validate())
+	if c.LeaseTTL < 0 || (c.LeaseTTL > 0 && c.LeaseTTL < time.Second) {
+		errs = append(errs, fmt.Errorf("lease TTL %v is under 1s", c.LeaseTTL))
+	}
+	if c.Advertise != "" && !c.Etcd.Enabled() {
+		errs = append(errs, errors.New("an advertised address needs etcd endpoints"))
+	}
+	errs = append(errs, c.TLS.Validate(), c.Participant.Validate(), c.Etcd.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("bankd: invalid config: %w", err)
 	}
@@ -83,6 +110,9 @@ type Bank struct {
 	server   *grpc.Server
 	health   *health.Server
 	coordCon *grpc.ClientConn
+	etcd     *clientv3.Client
+	coords   *discovery.Coordinators
+	reg      *discovery.Registration
 	served   chan error
 
 	stopOnce sync.Once
@@ -90,7 +120,8 @@ type Bank struct {
 }
 
 // Start opens the bank's ledger, reloads its in-doubt attempts, seeds it if
-// it is new, and starts serving. On error, everything it opened is closed.
+// it is new, starts serving, and registers in etcd if it is configured. On
+// error, everything it opened is closed.
 func Start(cfg Config) (*Bank, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -100,11 +131,17 @@ func Start(cfg Config) (*Bank, error) {
 	}
 	b := &Bank{cfg: cfg, served: make(chan error, 1)}
 	l, err := b.openLedger()
+	if err == nil && cfg.Etcd.Enabled() {
+		b.etcd, err = discovery.NewClient(cfg.Etcd, cfg.Log)
+	}
 	if err == nil {
 		err = b.startParticipant(l)
 	}
 	if err == nil {
 		err = b.serve(l)
+	}
+	if err == nil && b.etcd != nil {
+		err = b.register()
 	}
 	if err != nil {
 		b.close()
@@ -138,21 +175,54 @@ func (b *Bank) openLedger() (*ledger.Ledger, error) {
 }
 
 func (b *Bank) startParticipant(l *ledger.Ledger) error {
-	var coord participant.Coordinator = noCoordinator{}
-	if b.cfg.CoordinatorAddr != "" {
-		tlsConfig, err := certs.ClientConfig(b.cfg.TLS, "")
-		if err != nil {
-			return err
-		}
-		if b.coordCon, err = rpc.Dial(b.cfg.CoordinatorAddr, tlsConfig); err != nil {
-			return err
-		}
-		coord = participant.NewGRPCCoordinator(b.coordCon)
+	coord, err := b.coordinator()
+	if err != nil {
+		return err
 	}
 	cfg := b.cfg.Participant
 	cfg.Log = b.cfg.Log
-	var err error
 	b.p, err = participant.New(l, coord, cfg)
+	return err
+}
+
+// coordinator is whom the participant asks about attempts in doubt: the
+// static CoordinatorAddr (a test's override), else the gateways in etcd,
+// else nobody.
+func (b *Bank) coordinator() (participant.Coordinator, error) {
+	tlsConfig, err := certs.ClientConfig(b.cfg.TLS, "")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case b.cfg.CoordinatorAddr != "":
+		if b.coordCon, err = rpc.Dial(b.cfg.CoordinatorAddr, tlsConfig); err != nil {
+			return nil, err
+		}
+		return participant.NewGRPCCoordinator(b.coordCon), nil
+	case b.etcd != nil:
+		dial := func(name, addr string) (participant.Coordinator, io.Closer, error) {
+			conn, err := rpc.Dial(addr, discovery.ExpectPeer(tlsConfig, certs.RoleGateway, name))
+			if err != nil {
+				return nil, nil, err
+			}
+			return participant.NewGRPCCoordinator(conn), conn, nil
+		}
+		b.coords, err = discovery.NewCoordinators(b.etcd, dial, b.cfg.Log)
+		return b.coords, err
+	}
+	return noCoordinator{}, nil
+}
+
+// register puts the bank's key in etcd, once it serves.
+func (b *Bank) register() error {
+	addr := b.cfg.Advertise
+	if addr == "" {
+		addr = b.Addr()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Etcd.Timeout())
+	defer cancel()
+	var err error
+	b.reg, err = discovery.Register(ctx, b.etcd, discovery.Banks, b.cfg.Name, addr, b.cfg.LeaseTTL, b.cfg.Log)
 	return err
 }
 
@@ -174,15 +244,17 @@ func (b *Bank) serve(l *ledger.Ledger) error {
 // Addr is the address the bank listens on.
 func (b *Bank) Addr() string { return b.lis.Addr().String() }
 
-// Stop drains the bank: it reports NOT_SERVING, lets calls in flight finish
-// (up to the drain timeout), then closes the participant and the log. Only
-// the first call does anything.
+// Stop drains the bank: it deletes its key from etcd (so that the gateway
+// stops sending it new work at once), reports NOT_SERVING, lets calls in
+// flight finish (up to the drain timeout), then closes the participant and
+// the log. Only the first call does anything.
 func (b *Bank) Stop() error {
 	b.stopOnce.Do(func() { b.stopErr = b.stop() })
 	return b.stopErr
 }
 
 func (b *Bank) stop() error {
+	b.deregister()
 	b.health.Shutdown()
 	drained := make(chan struct{})
 	go func() { b.server.GracefulStop(); close(drained) }()
@@ -200,15 +272,30 @@ func (b *Bank) stop() error {
 // Done is closed, with the serving error, when the server stops serving.
 func (b *Bank) Done() <-chan error { return b.served }
 
+// deregister revokes the bank's lease, deleting its key. If etcd cannot
+// be reached, the key expires with the lease.
+func (b *Bank) deregister() {
+	if b.reg != nil {
+		b.reg.Close()
+	}
+}
+
 func (b *Bank) close() error {
+	b.deregister()
 	if b.p != nil {
 		b.p.Close()
 	}
 	if b.coordCon != nil {
 		b.coordCon.Close()
 	}
+	if b.coords != nil {
+		b.coords.Close()
+	}
 	if b.server != nil {
 		b.server.Stop()
+	}
+	if b.etcd != nil {
+		b.etcd.Close()
 	}
 	if b.log != nil {
 		return b.log.Close()

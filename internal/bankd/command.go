@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/logging"
 )
 
@@ -22,7 +23,10 @@ func Command() *cobra.Command {
 		Long: `strife-bank serves BankService for one bank over mutual TLS. Its ledger is a
 bbolt write-ahead log in --data-dir; acknowledged writes survive kill -9, and
 attempts left in doubt are reloaded and resolved through the coordinator.
-SIGTERM or SIGINT drains calls in flight and exits cleanly.`,
+With --etcd-endpoints it registers under /strife/banks/<name> on a lease
+kept alive, and finds the gateway of an attempt in doubt under
+/strife/gateways/. SIGTERM or SIGINT deletes the key, drains calls in flight
+and exits cleanly; after SIGKILL the key expires with the lease.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,7 +45,13 @@ SIGTERM or SIGINT drains calls in flight and exits cleanly.`,
 	f.StringVar(&cfg.TLS.CertFile, "cert", "", "the bank's certificate (PEM)")
 	f.StringVar(&cfg.TLS.KeyFile, "key", "", "the bank's private key (PEM)")
 	f.StringVar(&cfg.TLS.CAFile, "ca", "", "the CA certificate that every peer must be signed by (PEM)")
-	f.StringVar(&cfg.CoordinatorAddr, "coordinator", "", "gateway address for GetDecision on in-doubt attempts")
+	f.StringVar(&cfg.CoordinatorAddr, "coordinator", "", "gateway address for GetDecision on in-doubt attempts (overrides the gateways found in etcd)")
+	f.StringSliceVar(&cfg.Etcd.Endpoints, "etcd-endpoints", nil, "etcd client URLs, comma-separated: register there and find gateways there")
+	f.StringVar(&cfg.Etcd.CAFile, "etcd-ca", "", "CA certificate that etcd's server certificate must chain to (PEM)")
+	f.StringVar(&cfg.Etcd.CertFile, "etcd-cert", "", "client certificate for etcd (PEM)")
+	f.StringVar(&cfg.Etcd.KeyFile, "etcd-key", "", "client key for etcd (PEM)")
+	f.StringVar(&cfg.Advertise, "advertise", "", "address registered in etcd (default: the listen address)")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", discovery.DefaultTTL, "TTL of the etcd lease: how long a crashed bank stays registered")
 	f.StringVar(&cfg.SeedFile, "seed", "", "YAML file of accounts to open when the ledger is new")
 	f.DurationVar(&cfg.Participant.InDoubtTimeout, "in-doubt-timeout", 5*time.Second, "how long a prepared attempt waits for a decision before asking the coordinator")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for calls in flight")

@@ -81,6 +81,8 @@ type bankFlags struct {
 	Seed           string        // --seed, if set
 	Coordinator    string        // --coordinator, if set
 	InDoubtTimeout time.Duration // --in-doubt-timeout; zero means 1h: nothing resolves by itself
+	Etcd           []string      // --etcd-endpoints, if set
+	LeaseTTL       time.Duration // --lease-ttl, if set
 }
 
 func (f bankFlags) args(tls certs.Files) []string {
@@ -101,6 +103,12 @@ func (f bankFlags) args(tls certs.Files) []string {
 	}
 	if f.Coordinator != "" {
 		args = append(args, "--coordinator", f.Coordinator)
+	}
+	if len(f.Etcd) > 0 {
+		args = append(args, "--etcd-endpoints", strings.Join(f.Etcd, ","))
+	}
+	if f.LeaseTTL != 0 {
+		args = append(args, "--lease-ttl", f.LeaseTTL.String())
 	}
 	return args
 }

@@ -141,7 +141,7 @@ func (s *service) free(name, account string) error {
 // bank the gateway knows.
 func (s *service) checkAccount(account string) (bank, number string, err error) {
 	bank, number, err = SplitAccount(account)
-	if err == nil && s.banks[bank] == nil {
+	if err == nil && !s.banks.serves(bank) {
 		err = fmt.Errorf("%w: account %s is at bank %q, which this gateway does not serve", ErrInvalid, account, bank)
 	}
 	return bank, number, err
@@ -175,9 +175,9 @@ func (s *service) bank(account string) (strifev1.BankServiceClient, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	client := s.banks[bank]
+	client := s.banks.client(bank)
 	if client == nil {
-		return nil, "", fmt.Errorf("%w: %s is not configured", ErrBankUnavailable, bank)
+		return nil, "", fmt.Errorf("%w: %s is not available", ErrBankUnavailable, bank)
 	}
 	return client, number, nil
 }

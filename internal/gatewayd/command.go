@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/logging"
 )
 
@@ -18,13 +19,15 @@ func Command() *cobra.Command {
 	var cfg Config
 	var logFormat string
 	cmd := &cobra.Command{
-		Use:   "strife-gateway --name gateway-1 --data-dir DIR --cert F --key F --ca F --token-key F --bank BankA=127.0.0.1:7001 ...",
+		Use:   "strife-gateway --name gateway-1 --data-dir DIR --cert F --key F --ca F --token-key F (--bank BankA=127.0.0.1:7001 ... | --etcd-endpoints URL,...)",
 		Short: "Run the Strife gateway: users, logins and payments, the coordinator of two-phase commit",
 		Long: `strife-gateway serves GatewayService to clients and CoordinatorService to banks
 over mutual TLS. Users, payments and 2PC decisions live in one bbolt
 write-ahead log in --data-dir; on start it finishes every payment the log
-left open. --bank, given once per bank, says where each bank listens.
-SIGTERM or SIGINT drains calls in flight and exits cleanly.`,
+left open. The banks are found either statically, with --bank given once per
+bank, or in etcd with --etcd-endpoints: the gateway watches /strife/banks/
+and registers itself under /strife/gateways/<name> on a lease kept alive.
+SIGTERM or SIGINT deletes its key, drains calls in flight and exits cleanly.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,7 +47,13 @@ SIGTERM or SIGINT drains calls in flight and exits cleanly.`,
 	f.StringVar(&cfg.TLS.KeyFile, "key", "", "the gateway's private key (PEM)")
 	f.StringVar(&cfg.TLS.CAFile, "ca", "", "the CA certificate that every peer must be signed by (PEM)")
 	f.StringVar(&cfg.TokenKeyFile, "token-key", "", "the login token signing key (hex, from strife-certs init)")
-	f.StringToStringVar(&cfg.Banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank")
+	f.StringToStringVar(&cfg.Banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank (not with --etcd-endpoints)")
+	f.StringSliceVar(&cfg.Etcd.Endpoints, "etcd-endpoints", nil, "etcd client URLs, comma-separated: find the banks and register there")
+	f.StringVar(&cfg.Etcd.CAFile, "etcd-ca", "", "CA certificate that etcd's server certificate must chain to (PEM)")
+	f.StringVar(&cfg.Etcd.CertFile, "etcd-cert", "", "client certificate for etcd (PEM)")
+	f.StringVar(&cfg.Etcd.KeyFile, "etcd-key", "", "client key for etcd (PEM)")
+	f.StringVar(&cfg.Advertise, "advertise", "", "address registered in etcd (default: the listen address)")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", discovery.DefaultTTL, "TTL of the etcd lease: how long a crashed gateway stays registered")
 	f.StringVar(&cfg.UsersFile, "users", "", "YAML file of users to register when the user store is new")
 	f.DurationVar(&cfg.PrepareTimeout, "prepare-timeout", 2*time.Second, "how long to wait for the banks' votes")
 	f.DurationVar(&cfg.MaxHold, "max-hold", 10*time.Minute, "how long a payment may stay PENDING before it fails EXPIRED")

@@ -13,6 +13,20 @@
 // every call is written to the audit log, and a Pay that repeats an
 // earlier one is marked "retry":true there.
 //
+// # Finding the banks
+//
+// Either statically (Config.Banks, --bank NAME=ADDR) or through etcd
+// (Config.Etcd, --etcd-endpoints), never both. With etcd, the gateway
+// watches /strife/banks/ (discovery.Directory): a bank is used from the
+// moment its key appears, and new payments to it are held PENDING from
+// the moment its key is deleted (clean stop) or expires (crash), without
+// waiting for a prepare timeout; every change wakes the held payments. Any
+// well-formed bank name is accepted in an account address, since a bank
+// missing from etcd may only be down. The gateway registers itself under
+// /strife/gateways/<Name>, where banks in doubt find it, once it serves,
+// and deletes the key first thing when it stops. Every bank connection
+// accepts only a bank certificate with the name looked up.
+//
 // # Guarantees
 //
 //   - A payment is durable before any answer, and runs exactly once per
@@ -85,5 +99,6 @@
 //
 // Every account is opened (or linked) at its bank first, then all users are
 // stored in one transaction, so a seed that fails halfway is retried whole
-// at the next start.
+// at the next start. With etcd, seeding first waits up to 30s for the
+// banks of the file's accounts to register.
 package gatewayd

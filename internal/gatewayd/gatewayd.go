@@ -1,9 +1,10 @@
 package gatewayd
 
 import (
-	"crypto/tls"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -20,6 +22,7 @@ import (
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -44,10 +47,23 @@ type Config struct {
 	// by strife-certs init).
 	TokenKeyFile string
 	// Banks maps each bank's name to its address. A bank must present a
-	// bank certificate with exactly that name.
+	// bank certificate with exactly that name. Give Banks or Etcd, not
+	// both.
 	Banks map[string]string
+	// Etcd, if it has endpoints, is where the banks are found (each under
+	// /strife/banks/<name>, watched) and where the gateway registers,
+	// under /strife/gateways/<Name>, for banks in doubt to find it.
+	Etcd discovery.ClientConfig
+	// Advertise is the address registered in etcd. Default: the address
+	// the gateway listens on (give it when listening on 0.0.0.0).
+	Advertise string
+	// LeaseTTL is the TTL of the registration's lease: how long a crashed
+	// gateway stays registered. Default 5s; etcd's minimum is 2s.
+	LeaseTTL time.Duration
 	// UsersFile, if set, is a YAML file of users to register when the user
-	// store is empty (see UsersFile). Later starts ignore it.
+	// store is empty (see UsersFile). Later starts ignore it. With Etcd,
+	// seeding first waits (up to 30s) for the banks of its accounts to
+	// register.
 	UsersFile string
 	// PrepareTimeout bounds the wait for votes. Default 2s.
 	PrepareTimeout time.Duration
@@ -74,7 +90,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateBanks())
-	for _, d := range []time.Duration{c.PrepareTimeout, c.MaxHold, c.TokenLifetime, c.DrainTimeout} {
+	for _, d := range []time.Duration{c.PrepareTimeout, c.MaxHold, c.TokenLifetime, c.DrainTimeout, c.LeaseTTL} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("negative duration %v", d))
 		}
@@ -82,7 +98,10 @@ func (c Config) Validate() error {
 	if c.BcryptCost != 0 && (c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost) {
 		errs = append(errs, fmt.Errorf("bcrypt cost %d is not in %d-%d", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost))
 	}
-	errs = append(errs, c.TLS.Validate())
+	if c.LeaseTTL > 0 && c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("lease TTL %v is under 1s", c.LeaseTTL))
+	}
+	errs = append(errs, c.TLS.Validate(), c.Etcd.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gatewayd: invalid config: %w", err)
 	}
@@ -90,8 +109,15 @@ func (c Config) Validate() error {
 }
 
 func (c Config) validateBanks() error {
-	if len(c.Banks) == 0 {
-		return errors.New("no bank configured")
+	switch {
+	case c.Etcd.Enabled() && len(c.Banks) > 0:
+		return errors.New("banks given both statically and through etcd: give one or the other")
+	case c.Etcd.Enabled():
+		return nil
+	case c.Advertise != "":
+		return errors.New("an advertised address needs etcd endpoints")
+	case len(c.Banks) == 0:
+		return errors.New("no bank configured: give the banks' addresses or etcd endpoints")
 	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(c.Banks)) {
@@ -124,7 +150,10 @@ func (c Config) withDefaults() Config {
 // Gateway is a running gateway daemon.
 type Gateway struct {
 	cfg      Config
-	conns    []*grpc.ClientConn
+	closers  []io.Closer // static bank connections
+	etcd     *clientv3.Client
+	dir      *discovery.Directory
+	reg      *discovery.Registration
 	log      *wal.Log
 	coord    *coordinator.Coordinator
 	lis      net.Listener
@@ -137,9 +166,10 @@ type Gateway struct {
 	stopErr  error
 }
 
-// Start dials the banks, opens the gateway's log, seeds the user store if it
-// is new, starts the coordinator (which recovers every payment the log left
-// open) and starts serving GatewayService and CoordinatorService. On error,
+// Start dials the banks (or follows them in etcd), opens the gateway's log,
+// seeds the user store if it is new, starts the coordinator (which recovers
+// every payment the log left open), starts serving GatewayService and
+// CoordinatorService, and registers in etcd if it is configured. On error,
 // everything it opened is closed.
 func Start(cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
@@ -158,7 +188,11 @@ func (g *Gateway) start() error {
 	if err := g.auth(s); err != nil {
 		return err
 	}
-	dir, err := g.dialBanks(s)
+	find := g.dialBanks
+	if g.cfg.Etcd.Enabled() {
+		find = g.discoverBanks
+	}
+	dir, err := find(s)
 	if err != nil {
 		return err
 	}
@@ -173,7 +207,34 @@ func (g *Gateway) start() error {
 		return err
 	}
 	s.coord = g.coord
-	return g.serve(s)
+	if err := g.serve(s); err != nil {
+		return err
+	}
+	return g.register()
+}
+
+// register puts the gateway's key in etcd, once it serves.
+func (g *Gateway) register() error {
+	if g.etcd == nil {
+		return nil
+	}
+	addr := g.cfg.Advertise
+	if addr == "" {
+		addr = g.Addr()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Etcd.Timeout())
+	defer cancel()
+	var err error
+	g.reg, err = discovery.Register(ctx, g.etcd, discovery.Gateways, g.cfg.Name, addr, g.cfg.LeaseTTL, g.cfg.Log)
+	return err
+}
+
+// deregister revokes the gateway's lease, deleting its key. If etcd
+// cannot be reached, the key expires with the lease.
+func (g *Gateway) deregister() {
+	if g.reg != nil {
+		g.reg.Close()
+	}
 }
 
 // auth loads the token key and makes the password hasher.
@@ -187,44 +248,6 @@ func (g *Gateway) auth(s *service) error {
 	}
 	s.hasher, err = auth.NewHasher(g.cfg.BcryptCost)
 	return err
-}
-
-// dialBanks connects to every bank with the gateway's certificate. The
-// connections are lazy: a bank that is down now is reached when it is up.
-func (g *Gateway) dialBanks(s *service) (coordinator.StaticDirectory, error) {
-	base, err := certs.ClientConfig(g.cfg.TLS, "")
-	if err != nil {
-		return nil, err
-	}
-	dir := coordinator.StaticDirectory{}
-	s.banks = map[string]strifev1.BankServiceClient{}
-	for name, addr := range g.cfg.Banks {
-		conn, err := rpc.Dial(addr, bankTLS(base, name))
-		if err != nil {
-			return nil, fmt.Errorf("gatewayd: bank %s at %s: %w", name, addr, err)
-		}
-		g.conns = append(g.conns, conn)
-		dir[name] = coordinator.NewGRPCParticipant(conn)
-		s.banks[name] = strifev1.NewBankServiceClient(conn)
-	}
-	return dir, nil
-}
-
-// bankTLS is base, accepting only a bank certificate named bank: an address
-// that reaches another bank by mistake cannot receive this bank's legs.
-func bankTLS(base *tls.Config, bank string) *tls.Config {
-	c := base.Clone()
-	c.VerifyConnection = func(state tls.ConnectionState) error {
-		name, role, err := certs.PeerIdentity(state)
-		if err != nil {
-			return err
-		}
-		if role != certs.RoleBank || name != bank {
-			return fmt.Errorf("gatewayd: expected bank %q, the server is %s %q", bank, role, name)
-		}
-		return nil
-	}
-	return c
 }
 
 func (g *Gateway) openLog(s *service) error {
@@ -259,7 +282,8 @@ func (g *Gateway) Addr() string { return g.lis.Addr().String() }
 // Done is closed, with the serving error, when the server stops serving.
 func (g *Gateway) Done() <-chan error { return g.served }
 
-// Stop drains the gateway: it reports NOT_SERVING, ends watch streams, lets
+// Stop drains the gateway: it deletes its key from etcd, reports
+// NOT_SERVING, ends watch streams, lets
 // calls in flight finish (up to the drain timeout), then stops the
 // coordinator and closes the log. Payments still PENDING stay in the log
 // and resume at the next Start. Only the first call does anything.
@@ -269,6 +293,7 @@ func (g *Gateway) Stop() error {
 }
 
 func (g *Gateway) stop() error {
+	g.deregister()
 	g.health.Shutdown()
 	close(g.stopping)
 	drained := make(chan struct{})
@@ -285,14 +310,21 @@ func (g *Gateway) stop() error {
 }
 
 func (g *Gateway) close() error {
+	g.deregister()
 	if g.server != nil {
 		g.server.Stop()
 	}
 	if g.coord != nil {
 		g.coord.Close()
 	}
-	for _, conn := range g.conns {
-		conn.Close()
+	if g.dir != nil {
+		g.dir.Close()
+	}
+	for _, c := range g.closers {
+		c.Close()
+	}
+	if g.etcd != nil {
+		g.etcd.Close()
 	}
 	if g.log != nil {
 		return g.log.Close()

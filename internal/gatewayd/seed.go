@@ -40,8 +40,12 @@ type SeedUser struct {
 	OpeningBalance int64  `yaml:"opening_balance"`
 }
 
-// seedTimeout bounds the bank calls of seeding.
-const seedTimeout = 30 * time.Second
+// seedTimeout bounds the bank calls of seeding; seedBanksTimeout the wait
+// for their banks to register in etcd before.
+const (
+	seedTimeout      = 30 * time.Second
+	seedBanksTimeout = 30 * time.Second
+)
 
 // LoadUsers reads and parses a users seed file, rejecting unknown fields.
 func LoadUsers(path string) (*UsersFile, error) {
@@ -74,6 +78,9 @@ func (g *Gateway) seed(s *service) error {
 	if err != nil {
 		return err
 	}
+	if err := g.awaitBanks(file); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
 	defer cancel()
 	users, err := s.seedUsers(ctx, file)
@@ -84,6 +91,23 @@ func (g *Gateway) seed(s *service) error {
 		return fmt.Errorf("gatewayd: seeding users from %s: %w", g.cfg.UsersFile, err)
 	}
 	g.cfg.Log.Info().Int("users", len(users)).Str("file", g.cfg.UsersFile).Msg("new user store seeded")
+	return nil
+}
+
+// awaitBanks waits until the banks of the seed file's accounts are
+// registered in etcd: in a deployment that starts everything at once, the
+// gateway may come up before the banks.
+func (g *Gateway) awaitBanks(file *UsersFile) error {
+	banks := seedBanks(file)
+	if g.dir == nil || len(banks) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), seedBanksTimeout)
+	defer cancel()
+	g.cfg.Log.Info().Strs("banks", banks).Msg("waiting for the banks of the users seed file")
+	if err := g.dir.Wait(ctx, banks...); err != nil {
+		return fmt.Errorf("gatewayd: seeding users from %s: %w", g.cfg.UsersFile, err)
+	}
 	return nil
 }
 

@@ -55,7 +55,7 @@ type service struct {
 	strifev1.UnimplementedGatewayServiceServer
 	users    *Users
 	coord    *coordinator.Coordinator
-	banks    map[string]strifev1.BankServiceClient
+	banks    bankSet
 	hasher   *auth.Hasher
 	signer   *auth.Signer
 	log      zerolog.Logger

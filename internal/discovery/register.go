@@ -1,0 +1,222 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/naming/endpoints"
+
+	"github.com/strife-pay/strife/certs"
+)
+
+// The services registered in etcd, and the prefix of their keys.
+const (
+	Banks    = "banks"
+	Gateways = "gateways"
+	Prefix   = "/strife/"
+)
+
+// DefaultTTL is the lease TTL when none is given: how long a crashed
+// process stays registered.
+const DefaultTTL = 5 * time.Second
+
+// Errors of the package.
+var (
+	ErrInvalid        = errors.New("discovery: invalid registration")
+	ErrUnknownGateway = errors.New("discovery: gateway not registered")
+)
+
+// Target is the endpoints target of a service, "/strife/banks": its keys
+// are Target + "/" + name.
+func Target(service string) string { return Prefix + service }
+
+// Key is the key of a member of a service, "/strife/banks/BankA".
+func Key(service, name string) string { return Target(service) + "/" + name }
+
+// Backoff between attempts to register again or to watch again.
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 2 * time.Second
+)
+
+// revokeTimeout bounds Close's revoke: if etcd cannot be reached, the key
+// expires with its lease instead.
+const revokeTimeout = 3 * time.Second
+
+// Registration keeps one key alive in etcd: the name of a process and the
+// address it serves on, attached to a lease kept alive in the background.
+type Registration struct {
+	client *clientv3.Client
+	em     endpoints.Manager
+	key    string
+	addr   string
+	ttl    int64 // seconds
+	log    zerolog.Logger
+
+	ctx    context.Context // cancelled by Close; parent of the keep-alives
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the keep-alive loop has ended
+	once   sync.Once
+	err    error
+
+	mu    sync.Mutex
+	lease clientv3.LeaseID // the lease the key is attached to now
+}
+
+// Register puts Key(service, name) with addr, on a new lease of ttl (0:
+// DefaultTTL; etcd rounds up to whole seconds and to its minimum TTL) and
+// keeps the lease alive until Close. ctx bounds this first registration
+// only. If the lease is lost later (etcd was unreachable for longer than
+// the TTL, or the lease was revoked), the key is put again on a new lease,
+// with backoff, until Close.
+func Register(ctx context.Context, client *clientv3.Client, service, name, addr string, ttl time.Duration, log zerolog.Logger) (*Registration, error) {
+	if err := checkRegistration(service, name, addr, ttl); err != nil {
+		return nil, err
+	}
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	em, err := endpoints.NewManager(client, Target(service))
+	if err != nil {
+		return nil, err
+	}
+	r := &Registration{
+		client: client, em: em, key: Key(service, name), addr: addr,
+		ttl: int64((ttl + time.Second - 1) / time.Second), done: make(chan struct{}),
+		log: log.With().Str("key", Key(service, name)).Str("addr", addr).Logger(),
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	ka, err := r.attach(ctx)
+	if err != nil {
+		r.cancel()
+		return nil, fmt.Errorf("discovery: register %s: %w", r.key, err)
+	}
+	go r.keep(ka)
+	r.log.Info().Int64("ttl_seconds", r.ttl).Msg("registered in etcd")
+	return r, nil
+}
+
+func checkRegistration(service, name, addr string, ttl time.Duration) error {
+	var errs []error
+	if service != Banks && service != Gateways {
+		errs = append(errs, fmt.Errorf("unknown service %q", service))
+	}
+	if err := certs.CheckName(name); err != nil {
+		errs = append(errs, err)
+	}
+	if addr == "" || strings.ContainsAny(addr, " /") {
+		errs = append(errs, fmt.Errorf("address %q is not host:port", addr))
+	}
+	if ttl < 0 || (ttl > 0 && ttl < time.Second) {
+		errs = append(errs, fmt.Errorf("lease TTL %v is under 1s", ttl))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// attach grants a lease, puts the key on it and starts keeping it alive.
+func (r *Registration) attach(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
+	lease, err := r.client.Grant(ctx, r.ttl)
+	if err != nil {
+		return nil, err
+	}
+	err = r.em.AddEndpoint(ctx, r.key, endpoints.Endpoint{Addr: r.addr}, clientv3.WithLease(lease.ID))
+	var ka <-chan *clientv3.LeaseKeepAliveResponse
+	if err == nil {
+		ka, err = r.client.KeepAlive(r.ctx, lease.ID)
+	}
+	if err != nil {
+		r.revoke(lease.ID)
+		return nil, err
+	}
+	r.mu.Lock()
+	r.lease = lease.ID
+	r.mu.Unlock()
+	return ka, nil
+}
+
+// keep consumes keep-alive answers; when the channel closes before Close,
+// the lease is lost (expired or revoked) and the key is put again.
+func (r *Registration) keep(ka <-chan *clientv3.LeaseKeepAliveResponse) {
+	defer close(r.done)
+	for ka != nil {
+		for range ka {
+		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.log.Warn().Msg("etcd lease lost; registering again")
+		ka = r.reattach()
+	}
+}
+
+// reattach registers again with backoff until it succeeds (nil once Close
+// was called).
+func (r *Registration) reattach() <-chan *clientv3.LeaseKeepAliveResponse {
+	for backoff := retryMin; ; backoff = min(2*backoff, retryMax) {
+		ctx, cancel := context.WithTimeout(r.ctx, time.Duration(r.ttl)*time.Second)
+		ka, err := r.attach(ctx)
+		cancel()
+		if err == nil {
+			r.log.Info().Msg("registered in etcd again")
+			return ka
+		}
+		if r.ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn().Err(err).Msg("cannot register in etcd yet")
+		select {
+		case <-time.After(jitter(backoff)):
+		case <-r.ctx.Done():
+			return nil
+		}
+	}
+}
+
+// Close stops the keep-alives and revokes the lease, which deletes the key
+// at once. If etcd cannot be reached, the key expires with the lease.
+func (r *Registration) Close() error {
+	r.once.Do(func() {
+		r.cancel()
+		<-r.done
+		r.mu.Lock()
+		lease := r.lease
+		r.mu.Unlock()
+		if r.err = r.revoke(lease); r.err != nil {
+			r.log.Warn().Err(r.err).Msg("cannot revoke etcd lease; the key expires with it")
+			return
+		}
+		r.log.Info().Msg("deregistered from etcd")
+	})
+	return r.err
+}
+
+func (r *Registration) revoke(lease clientv3.LeaseID) error {
+	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+	defer cancel()
+	_, err := r.client.Revoke(ctx, lease)
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return nil // expired already, and the key with it
+	}
+	return err
+}
+
+// Lease is the lease the key is attached to now (for tests and tools).
+func (r *Registration) Lease() clientv3.LeaseID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lease
+}
+
+// jitter spreads a delay over [d/2, d].
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }

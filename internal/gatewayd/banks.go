@@ -1,0 +1,112 @@
+package gatewayd
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/internal/discovery"
+	"github.com/strife-pay/strife/internal/rpc"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// bankSet is how the service reaches the banks for account calls (the
+// coordinator reaches them through its Directory).
+type bankSet interface {
+	// client returns the BankService of a bank that is available now, or
+	// nil.
+	client(bank string) strifev1.BankServiceClient
+	// serves reports whether accounts at bank are the gateway's business,
+	// whether or not the bank is up now.
+	serves(bank string) bool
+}
+
+// staticBanks are the banks of Config.Banks.
+type staticBanks map[string]strifev1.BankServiceClient
+
+func (b staticBanks) client(bank string) strifev1.BankServiceClient { return b[bank] }
+func (b staticBanks) serves(bank string) bool                       { return b[bank] != nil }
+
+// discoveredBanks are the banks registered in etcd. Any well-formed bank
+// name is served: a bank missing from etcd may be down for a while, and a
+// payment to it is held PENDING rather than refused.
+type discoveredBanks struct{ dir *discovery.Directory }
+
+func (b discoveredBanks) client(bank string) strifev1.BankServiceClient {
+	p, ok := b.dir.Participant(bank)
+	if !ok {
+		return nil
+	}
+	return p.(*coordinator.GRPCParticipant).Client // what dialBank makes
+}
+
+func (b discoveredBanks) serves(bank string) bool { return certs.CheckName(bank) == nil }
+
+// dialBanks connects to every bank of Config.Banks with the gateway's
+// certificate. The connections are lazy: a bank that is down now is
+// reached when it is up.
+func (g *Gateway) dialBanks(s *service) (coordinator.Directory, error) {
+	base, err := certs.ClientConfig(g.cfg.TLS, "")
+	if err != nil {
+		return nil, err
+	}
+	dir := coordinator.StaticDirectory{}
+	banks := staticBanks{}
+	for _, name := range slices.Sorted(maps.Keys(g.cfg.Banks)) {
+		p, closer, err := dialBank(base, name, g.cfg.Banks[name])
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, closer)
+		dir[name], banks[name] = p, p.Client
+	}
+	s.banks = banks
+	return dir, nil
+}
+
+// discoverBanks follows the banks registered in etcd, dialling each one
+// that appears.
+func (g *Gateway) discoverBanks(s *service) (coordinator.Directory, error) {
+	base, err := certs.ClientConfig(g.cfg.TLS, "")
+	if err != nil {
+		return nil, err
+	}
+	if g.etcd, err = discovery.NewClient(g.cfg.Etcd, g.cfg.Log); err != nil {
+		return nil, err
+	}
+	dial := func(name, addr string) (coordinator.Participant, io.Closer, error) {
+		return dialBank(base, name, addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Etcd.Timeout())
+	defer cancel()
+	if g.dir, err = discovery.NewDirectory(ctx, g.etcd, dial, g.cfg.Log); err != nil {
+		return nil, err
+	}
+	s.banks = discoveredBanks{g.dir}
+	return g.dir, nil
+}
+
+// dialBank connects to a bank, accepting only its certificate.
+func dialBank(base *tls.Config, name, addr string) (*coordinator.GRPCParticipant, io.Closer, error) {
+	conn, err := rpc.Dial(addr, discovery.ExpectPeer(base, certs.RoleBank, name))
+	if err != nil {
+		return nil, nil, fmt.Errorf("gatewayd: bank %s at %s: %w", name, addr, err)
+	}
+	return coordinator.NewGRPCParticipant(conn), conn, nil
+}
+
+// seedBanks are the banks of the accounts in a users seed file.
+func seedBanks(file *UsersFile) []string {
+	var banks []string
+	for _, u := range file.Users {
+		if bank, _, err := SplitAccount(u.Account); err == nil && !slices.Contains(banks, bank) {
+			banks = append(banks, bank)
+		}
+	}
+	return banks
+}
