@@ -124,7 +124,7 @@ func TestABankComingBackWakesItsHeldPayments(t *testing.T) {
 	require.Eventually(t, func() bool {
 		p, err := w.c.Get(id)
 		return err == nil && p.Status == coordinator.Committed
-	}, time.Second, 10*time.Millisecond, "committed within a second of the bank's return")
+	}, 5*time.Second, 10*time.Millisecond, "committed long before the 30s backoff")
 	w.settled(t)
 }
 
@@ -140,6 +140,6 @@ func TestADirectoryChangeResendsAnUndeliveredCommitAtOnce(t *testing.T) {
 
 	bankB.open()
 	w.dir.setDown("BankB", false) // the directory says something changed
-	require.Eventually(t, func() bool { return w.account(t, "BankB/2001").GetPostedBalance() == 600 }, time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return w.account(t, "BankB/2001").GetPostedBalance() == 600 }, 5*time.Second, 10*time.Millisecond, "delivered long before the 30s backoff")
 	w.settled(t)
 }

@@ -1,0 +1,27 @@
+// Package cli is the strife command: the root that every subcommand of the
+// one strife binary hangs from. `strife up` runs the local deployment; the
+// daemons it starts are hidden subcommands of the same binary, so that a
+// newcomer builds one program.
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/strife-pay/strife/internal/deploy"
+)
+
+// Command returns the strife root command.
+func Command() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "strife",
+		Short: "Strife: payments between banks, atomic, exactly once, over mutual TLS",
+		Long: `Strife moves money between accounts at independent banks through a gateway
+that runs two-phase commit. "strife up" runs a whole deployment on this
+machine; README.md has a tour.`,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+	}
+	root.AddCommand(deploy.UpCommand())
+	root.AddCommand(deploy.DaemonCommands()...)
+	return root
+}

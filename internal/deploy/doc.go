@@ -1,0 +1,56 @@
+// Package deploy is `strife up`: a whole Strife deployment on one machine,
+// each program a process of its own, so that a newcomer can watch it work,
+// kill -9 any part of it and see it recover.
+//
+// # What runs
+//
+// Up starts, in this order, each as a child process running a hidden
+// subcommand of the same strife binary (os.Executable):
+//
+//	name       command           listens on (BasePort 7000)
+//	etcd       strife etcd       127.0.0.1:7379 (clients), 7380 (peer)
+//	BankA      strife bank       127.0.0.1:7001
+//	BankB      strife bank       127.0.0.1:7002
+//	BankC      strife bank       127.0.0.1:7003
+//	gateway-1  strife gateway    127.0.0.1:7000
+//
+// The banks and the gateway register in etcd and find each other there; the
+// gateway registers the demo users (testdata/demo-users.yaml) the first time,
+// opening their accounts at the banks. A tier starts once the one before
+// serves: a child serves when it logs its "etcd serving", "bank serving" or
+// "gateway serving" line, within Config.StartTimeout.
+//
+// # State
+//
+// Everything lives in Config.DataDir, and a second up carries on from it:
+//
+//	<DataDir>/certs     CA, certificates and keys, token.key (made if there is no CA)
+//	<DataDir>/etcd      etcd's data
+//	<DataDir>/banks     BankA.db, BankB.db, BankC.db
+//	<DataDir>/gateway   gateway-1.db
+//
+// # Logs
+//
+// Children log JSON; up reads every line, watches for the ready messages,
+// and writes it to its stdout in zerolog's console format behind the child's
+// name ("[BankA]  12:00:00 INF bank serving ..."). A line that is not JSON
+// (a panic, a usage error) is written as it is. Up's own lines say [up].
+//
+// # Failures and commands
+//
+// Up restarts nothing by itself. When a child exits without being asked to,
+// up says which one, how it ended, and the command that restarts it. Up
+// reads commands, one a line, on its stdin: status, stop NAME, restart NAME,
+// kill NAME and help (see commandsHelp). The end of stdin ends the
+// commands, not the deployment.
+//
+// # Stopping
+//
+// SIGINT or SIGTERM stops the children in reverse order: the gateway, then
+// the banks together, then etcd, each with SIGTERM and up to
+// Config.StopTimeout to drain before SIGKILL. Up exits 0 if each stopped
+// cleanly. A second signal kills everything at once. Children run in a
+// process group of their own, so that the terminal's Ctrl-C reaches only
+// up, which stops them in that order; on Linux the kernel sends each child
+// SIGTERM if up itself dies.
+package deploy

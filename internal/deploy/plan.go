@@ -1,0 +1,67 @@
+package deploy
+
+import (
+	"path/filepath"
+
+	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/certscli"
+)
+
+// The hidden subcommands of the strife binary that run the children.
+const (
+	etcdCommand    = "etcd"
+	bankCommand    = "bank"
+	gatewayCommand = "gateway"
+)
+
+// The programs of the deployment, named as in the certificates that
+// certscli.DefaultInitOptions makes.
+const (
+	etcdName    = "etcd"
+	gatewayName = "gateway-1"
+)
+
+var bankNames = []string{"BankA", "BankB", "BankC"}
+
+// spec is one child process of the deployment.
+type spec struct {
+	name  string
+	addr  string   // where it listens
+	args  []string // after the executable
+	ready string   // the message of its JSON log line that says it serves
+	tier  int      // started in increasing tiers, stopped in decreasing ones
+}
+
+// plan returns the children in the order they start: etcd, the banks, the
+// gateway. Each logs JSON (up renders it for people) and finds the others
+// through etcd.
+func plan(c Config) []spec {
+	etcdURL := "http://" + c.addr(etcdPortOffset)
+	specs := []spec{{
+		name: etcdName, addr: c.addr(etcdPortOffset), ready: "etcd serving", tier: 0,
+		args: []string{etcdCommand, "--data-dir", filepath.Join(c.DataDir, "etcd"), "--listen-client", etcdURL,
+			"--listen-peer", "http://" + c.addr(etcdPeerPortOffset), "--log-format", "json"},
+	}}
+	for i, bank := range bankNames {
+		addr := c.addr(1 + i)
+		specs = append(specs, spec{
+			name: bank, addr: addr, ready: "bank serving", tier: 1,
+			args: append([]string{bankCommand, "--name", bank, "--listen", addr, "--advertise", addr,
+				"--data-dir", filepath.Join(c.DataDir, "banks"), "--etcd-endpoints", etcdURL, "--log-format", "json"},
+				tlsArgs(c, bank)...),
+		})
+	}
+	addr := c.addr(0)
+	return append(specs, spec{
+		name: gatewayName, addr: addr, ready: "gateway serving", tier: 2,
+		args: append([]string{gatewayCommand, "--name", gatewayName, "--listen", addr, "--advertise", addr,
+			"--data-dir", filepath.Join(c.DataDir, "gateway"), "--etcd-endpoints", etcdURL,
+			"--token-key", filepath.Join(c.certDir(), certscli.TokenKeyFile), "--users", c.UsersFile, "--log-format", "json"},
+			tlsArgs(c, gatewayName)...),
+	})
+}
+
+func tlsArgs(c Config, name string) []string {
+	f := certs.FilesIn(c.certDir(), name)
+	return []string{"--cert", f.CertFile, "--key", f.KeyFile, "--ca", f.CAFile}
+}
