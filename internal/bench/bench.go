@@ -23,7 +23,9 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"gopkg.in/yaml.v3"
 
 	"github.com/strife-pay/strife/certs"
@@ -45,6 +47,13 @@ type Options struct {
 	Logs io.Writer
 	// Out receives the report.
 	Out io.Writer
+	// Gateway, if set, is the address of a running deployment to measure
+	// instead of starting one (e.g. `strife up`'s, with separate processes).
+	// CertDir then holds its certificates (payers use the "alice" client
+	// certificate, the admin "admin"), and AdminPassword is the admin's.
+	Gateway       string
+	CertDir       string
+	AdminPassword string
 }
 
 // Result is one level's measurement.
@@ -72,12 +81,7 @@ const (
 // Run sets up the deployment, measures each level and prints one line per
 // level to opts.Out.
 func Run(opts Options) ([]Result, error) {
-	dir, err := os.MkdirTemp("", "strife-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	d, err := deploy(dir, opts.Logs)
+	d, err := startOrConnect(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +97,24 @@ func Run(opts Options) ([]Result, error) {
 		results = append(results, r)
 	}
 	return results, nil
+}
+
+// deployment_ starts a deployment of its own, or connects to opts.Gateway.
+func startOrConnect(opts Options) (*deployment, error) {
+	if opts.Gateway != "" {
+		d := &deployment{}
+		return d, d.connect(opts.Gateway, opts.CertDir, "alice", opts.AdminPassword)
+	}
+	dir, err := os.MkdirTemp("", "strife-bench-")
+	if err != nil {
+		return nil, err
+	}
+	d, err := deploy(dir, opts.Logs)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return d, nil
 }
 
 // deployment is two banks and a gateway, and admin and client connections.
@@ -132,13 +154,12 @@ func deploy(dir string, logs io.Writer) (d *deployment, err error) {
 	if err := d.startGateway(certDir, addrs, log); err != nil {
 		return nil, err
 	}
-	return d, d.connect(certDir)
+	return d, d.connect(d.gateway.Addr(), certDir, "bench", adminPassword)
 }
 
 func (d *deployment) startGateway(certDir string, banks map[string]string, log zerolog.Logger) error {
 	users, err := yaml.Marshal(gatewayd.UsersFile{Users: []gatewayd.SeedUser{
 		{Username: "admin", Password: adminPassword, Role: "admin"},
-		{Username: "payee", Password: payerPassword, Role: "customer", Account: payee},
 	}})
 	if err != nil {
 		return err
@@ -155,16 +176,17 @@ func (d *deployment) startGateway(certDir string, banks map[string]string, log z
 	return err
 }
 
-// connect opens four client connections for the payers, so that no single
-// HTTP/2 connection is the bottleneck, and one for the admin, and logs the
-// admin in.
-func (d *deployment) connect(certDir string) error {
-	tlsConfig, err := certs.ClientConfig(certs.FilesIn(certDir, "bench"), "")
+// connect opens four client connections for the payers (with the client
+// certificate named client), so that no single HTTP/2 connection is the
+// bottleneck, and one for the admin, logs the admin in and makes sure the
+// payee exists.
+func (d *deployment) connect(gateway, certDir, client, adminPass string) error {
+	tlsConfig, err := certs.ClientConfig(certs.FilesIn(certDir, client), "")
 	if err != nil {
 		return err
 	}
 	for range 4 {
-		conn, err := rpc.Dial(d.gateway.Addr(), tlsConfig)
+		conn, err := rpc.Dial(gateway, tlsConfig)
 		if err != nil {
 			return err
 		}
@@ -174,13 +196,35 @@ func (d *deployment) connect(certDir string) error {
 	if err != nil {
 		return err
 	}
-	adminConn, err := rpc.Dial(d.gateway.Addr(), adminTLS)
+	adminConn, err := rpc.Dial(gateway, adminTLS)
 	if err != nil {
 		return err
 	}
 	d.conns = append(d.conns, adminConn)
-	d.admin, err = login(adminConn, "admin", adminPassword)
-	return err
+	if d.admin, err = login(adminConn, "admin", adminPass); err != nil {
+		return err
+	}
+	return d.register("payee", payee)
+}
+
+// register makes a customer with an account and a large balance, unless
+// the user exists already (a deployment measured before).
+func (d *deployment) register(user, account string) error {
+	if d.admin == nil {
+		return nil // not connected yet; connect registers
+	}
+	admin := strifev1.NewGatewayServiceClient(d.conns[len(d.conns)-1])
+	_, err := admin.RegisterClient(d.admin, &strifev1.RegisterClientRequest{
+		Username: user, Password: payerPassword, Role: strifev1.UserRole_USER_ROLE_CUSTOMER,
+		Account: account, OpeningBalance: 1 << 40,
+	})
+	if status.Code(err) == codes.AlreadyExists {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("register %s: %w", user, err)
+	}
+	return nil
 }
 
 func (d *deployment) stop() {
@@ -192,6 +236,9 @@ func (d *deployment) stop() {
 	}
 	for _, b := range d.banks {
 		b.Stop()
+	}
+	if d.dir != "" {
+		os.RemoveAll(d.dir)
 	}
 }
 
@@ -213,16 +260,11 @@ type payer struct {
 
 // payers registers and logs in n payers, each with an account at BankA.
 func (d *deployment) payers(n int) ([]payer, error) {
-	admin := strifev1.NewGatewayServiceClient(d.conns[len(d.conns)-1])
 	out := make([]payer, n)
 	for i := range n {
-		user, account := fmt.Sprintf("payer%d", i), fmt.Sprintf("BankA/%d", 1000+i)
-		_, err := admin.RegisterClient(d.admin, &strifev1.RegisterClientRequest{
-			Username: user, Password: payerPassword, Role: strifev1.UserRole_USER_ROLE_CUSTOMER,
-			Account: account, OpeningBalance: 1 << 40,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", user, err)
+		user, account := fmt.Sprintf("payer%d", i), fmt.Sprintf("BankA/%d", 50000+i)
+		if err := d.register(user, account); err != nil {
+			return nil, err
 		}
 		conn := d.conns[i%(len(d.conns)-1)]
 		ctx, err := login(conn, user, payerPassword)

@@ -53,5 +53,8 @@ are written, as in production, and count towards the cost).`,
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 10*time.Second, "measuring window of each level")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: formatted, then discarded)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
+	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "measure a running deployment at this address (e.g. strife up's 127.0.0.1:7000) instead of starting one")
+	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
+	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
 	return cmd
 }
