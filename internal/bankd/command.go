@@ -1,14 +1,11 @@
 package bankd
 
 import (
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/logging"
 )
@@ -61,19 +58,5 @@ and exits cleanly; after SIGKILL the key expires with the lease.`,
 
 // run serves until SIGTERM or SIGINT, then drains and stops.
 func run(cfg Config) error {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
-	b, err := Start(cfg)
-	if err != nil {
-		return err
-	}
-	select {
-	case sig := <-signals:
-		cfg.Log.Info().Stringer("signal", sig).Msg("draining")
-		return b.Stop()
-	case err := <-b.Done():
-		b.Stop()
-		return fmt.Errorf("bankd: server stopped: %w", err)
-	}
+	return daemon.Run(cfg.Log, func() (daemon.Server, error) { return Start(cfg) })
 }

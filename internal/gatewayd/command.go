@@ -1,15 +1,12 @@
 package gatewayd
 
 import (
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/logging"
 )
@@ -66,19 +63,5 @@ SIGTERM or SIGINT deletes its key, drains calls in flight and exits cleanly.`,
 
 // run serves until SIGTERM or SIGINT, then drains and stops.
 func run(cfg Config) error {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
-	g, err := Start(cfg)
-	if err != nil {
-		return err
-	}
-	select {
-	case sig := <-signals:
-		cfg.Log.Info().Stringer("signal", sig).Msg("draining")
-		return g.Stop()
-	case err := <-g.Done():
-		g.Stop()
-		return fmt.Errorf("gatewayd: server stopped: %w", err)
-	}
+	return daemon.Run(cfg.Log, func() (daemon.Server, error) { return Start(cfg) })
 }
