@@ -7,6 +7,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/strife-pay/strife/internal/client"
 	"github.com/strife-pay/strife/internal/deploy"
 )
 
@@ -17,11 +18,23 @@ func Command() *cobra.Command {
 		Short: "Strife: payments between banks, atomic, exactly once, over mutual TLS",
 		Long: `Strife moves money between accounts at independent banks through a gateway
 that runs two-phase commit. "strife up" runs a whole deployment on this
-machine; README.md has a tour.`,
+machine; README.md has a tour. With no subcommand, strife is the interactive
+client ("strife menu"); login, pay, balance, history, queue, watch and logout
+are the same operations for scripts (--json).`,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
 	root.AddCommand(deploy.UpCommand())
 	root.AddCommand(deploy.DaemonCommands()...)
+	root.AddCommand(client.Commands()...)
+	// With no subcommand, strife is the interactive menu with its defaults.
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		menu := client.MenuCommand()
+		menu.SetIn(cmd.InOrStdin())
+		menu.SetOut(cmd.OutOrStdout())
+		menu.SetErr(cmd.ErrOrStderr())
+		menu.SetContext(cmd.Context())
+		return menu.RunE(menu, args)
+	}
 	return root
 }

@@ -1,0 +1,165 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/rpc"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// Client is a connection to the gateway with the saved session and the
+// local queue. Close it when done: the queue file is locked while open.
+type Client struct {
+	Config  Config
+	Conn    *grpc.ClientConn
+	API     strifev1.GatewayServiceClient
+	Session *Session // nil before login
+	Queue   *Queue   // nil until OpenQueue
+	sendMu  sync.Mutex
+}
+
+// Open dials the gateway with the certificate cfg names (or the one saved
+// at login) and loads the session, if any. The dial is lazy: an unreachable
+// gateway shows up on the first call.
+func Open(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{Config: cfg}
+	if s, err := LoadSession(cfg.StateDir); err == nil {
+		c.Session = s
+		if c.Config.CertName == "" {
+			c.Config.CertName = s.CertName
+		}
+	}
+	return c, nil
+}
+
+// Dial connects with certificate name (Config.CertName when empty).
+func (c *Client) Dial(name string) error {
+	if name == "" {
+		name = c.Config.CertName
+	}
+	if name == "" {
+		return fmt.Errorf("%w: no certificate name: give --cert-name", ErrConfig)
+	}
+	c.Config.CertName = name
+	tlsConfig, err := certs.ClientConfig(certs.FilesIn(c.Config.CertsDir, name), "")
+	if err != nil {
+		return fmt.Errorf("certificate %q in %s: %w (give --certs and --cert-name)", name, c.Config.CertsDir, err)
+	}
+	conn, err := rpc.Dial(c.Config.Gateway, tlsConfig)
+	if err != nil {
+		return fmt.Errorf("gateway %s: %w", c.Config.Gateway, err)
+	}
+	c.Conn, c.API = conn, strifev1.NewGatewayServiceClient(conn)
+	return nil
+}
+
+// OpenQueue opens <state dir>/queue.db.
+func (c *Client) OpenQueue() error {
+	if err := os.MkdirAll(c.Config.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	q, err := OpenQueue(filepath.Join(c.Config.StateDir, "queue.db"))
+	c.Queue = q
+	return err
+}
+
+// Close closes the connection and the queue.
+func (c *Client) Close() error {
+	var errs []error
+	if c.Conn != nil {
+		errs = append(errs, c.Conn.Close())
+	}
+	if c.Queue != nil {
+		errs = append(errs, c.Queue.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Login checks the password and saves the session (0600).
+func (c *Client) Login(ctx context.Context, user, password string) (*Session, error) {
+	resp, err := c.API.Login(ctx, &strifev1.LoginRequest{Username: user, Password: password})
+	if err != nil {
+		if status.Code(err) == codes.Unauthenticated {
+			return nil, errors.New("login refused: wrong user or password")
+		}
+		return nil, c.Explain(err)
+	}
+	s := &Session{
+		Token: resp.GetToken(), User: resp.GetUser().GetUsername(), Role: roleText(resp.GetUser().GetRole()),
+		CertName: c.Config.CertName, ExpiresAt: resp.GetExpiresAt().AsTime(),
+	}
+	if err := SaveSession(c.Config.StateDir, s); err != nil {
+		return nil, err
+	}
+	c.Session = s
+	return s, nil
+}
+
+func roleText(r strifev1.UserRole) string {
+	switch r {
+	case strifev1.UserRole_USER_ROLE_ADMIN:
+		return "admin"
+	case strifev1.UserRole_USER_ROLE_CUSTOMER:
+		return "customer"
+	}
+	return "unknown"
+}
+
+// Auth adds the session's token to ctx.
+func (c *Client) Auth(ctx context.Context) context.Context {
+	if c.Session == nil {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Session.Token)
+}
+
+// CheckSession reports ErrNotLoggedIn or ErrLoginAgain (expired token).
+func (c *Client) CheckSession() error {
+	if c.Session == nil {
+		return ErrNotLoggedIn
+	}
+	if !c.Session.ExpiresAt.IsZero() && time.Now().After(c.Session.ExpiresAt) {
+		return ErrLoginAgain
+	}
+	return nil
+}
+
+// Sender returns a Sender over this client's queue and connection.
+func (c *Client) Sender() *Sender {
+	return &Sender{Queue: c.Queue, API: c.API, Conn: c.Conn, Auth: c.Auth, Lock: &c.sendMu}
+}
+
+// Explain turns an RPC error into one line that says what to do next.
+func (c *Client) Explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); !ok {
+		return err
+	}
+	st := status.Convert(err)
+	switch {
+	case Unreachable(err):
+		return fmt.Errorf("cannot reach the gateway at %s: is it running? (%s)", c.Config.Gateway, st.Code())
+	case st.Code() == codes.Unauthenticated:
+		return ErrLoginAgain
+	case st.Code() == codes.PermissionDenied:
+		return fmt.Errorf("not allowed: %s", st.Message())
+	}
+	return fmt.Errorf("%s: %s", st.Code(), st.Message())
+}

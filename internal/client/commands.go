@@ -1,0 +1,414 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// Commands returns the client subcommands of strife: login, logout, pay,
+// balance, history, queue and watch.
+func Commands() []*cobra.Command {
+	return []*cobra.Command{
+		loginCommand(), logoutCommand(), payCommand(), balanceCommand(),
+		historyCommand(), queueCommand(), watchCommand(), MenuCommand(),
+	}
+}
+
+// addFlags adds the flags every client command takes.
+func addFlags(cmd *cobra.Command, cfg *Config) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Gateway, "gateway", DefaultGateway, "gateway address")
+	f.StringVar(&cfg.CertsDir, "certs", DefaultCertsDir, "directory of ca.crt and <cert-name>.crt/.key")
+	f.StringVar(&cfg.CertName, "cert-name", "", "this program's certificate name (default: the one used at login, else --user)")
+	f.StringVar(&cfg.StateDir, "state-dir", DefaultStateDir(), "state directory: session token and payment queue ($"+StateEnv+", else ~/.strife)")
+	f.BoolVar(&cfg.JSON, "json", false, "print one JSON object (see the fields above)")
+}
+
+// open opens a client dialed with the session's certificate; with queue it
+// also opens the queue. It refuses when nobody is logged in.
+func open(cfg Config, queue bool) (*Client, error) {
+	c, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckSession(); err != nil {
+		return nil, err
+	}
+	if err := c.Dial(""); err != nil {
+		return nil, err
+	}
+	if queue {
+		if err := c.OpenQueue(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func loginCommand() *cobra.Command {
+	var cfg Config
+	var user string
+	var stdin bool
+	cmd := &cobra.Command{
+		Use:   "login --user NAME",
+		Short: "Log in and keep the token in the state directory (mode 0600)",
+		Long: `Log in with a password (read from standard input with --password-stdin,
+else prompted). The token is saved in <state-dir>/session.json; log in again
+when it expires.
+
+--json prints {"user", "role", "cert_name", "expires_at"}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := Open(cfg)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if !cmd.Flags().Changed("cert-name") {
+				c.Config.CertName = user
+			}
+			if err := c.Dial(""); err != nil {
+				return err
+			}
+			password, err := readPassword(cmd, stdin)
+			if err != nil {
+				return err
+			}
+			s, err := c.Login(cmd.Context(), user, password)
+			if err != nil {
+				return err
+			}
+			if cfg.JSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"user": s.User, "role": s.Role, "cert_name": s.CertName, "expires_at": s.ExpiresAt.Format(time.RFC3339)})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "logged in as %s (%s) until %s\n", s.User, s.Role, s.ExpiresAt.Local().Format(time.DateTime))
+			return err
+		},
+	}
+	addFlags(cmd, &cfg)
+	cmd.Flags().StringVar(&user, "user", "", "user name")
+	cmd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input")
+	_ = cmd.MarkFlagRequired("user")
+	return cmd
+}
+
+func readPassword(cmd *cobra.Command, stdin bool) (string, error) {
+	if !stdin {
+		fmt.Fprint(cmd.ErrOrStderr(), "password: ")
+	}
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty password")
+	}
+	return line, nil
+}
+
+func logoutCommand() *cobra.Command {
+	var cfg Config
+	cmd := &cobra.Command{
+		Use:   "logout",
+		Short: "Forget the saved token (queued payments stay queued)",
+		Long:  `Forget the saved token. --json prints {"logged_out": true}.`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if err := DeleteSession(cfg.StateDir); err != nil {
+				return err
+			}
+			if cfg.JSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]bool{"logged_out": true})
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "logged out")
+			return err
+		},
+	}
+	addFlags(cmd, &cfg)
+	return cmd
+}
+
+const paymentFields = `--json prints a payment: {"transaction_id", "status" (COMMITTED, FAILED,
+PENDING, QUEUED or REJECTED), "reason" (for FAILED, e.g. INSUFFICIENT_FUNDS),
+"message", "from_account", "to", "amount" (minor units), "amount_text",
+"memo", "attempts", "created_at"}.`
+
+func payCommand() *cobra.Command {
+	var cfg Config
+	var to, toAccount, from, amount, memo string
+	cmd := &cobra.Command{
+		Use:   "pay --to USER --amount 12.50",
+		Short: "Pay a user or an account, exactly once",
+		Long: `Pay a user (--to) or an account (--to-account BankB/2001). The payment gets
+its ULID and is written to the local queue before it is sent; if the gateway
+cannot be reached it stays queued and is resent (with the same ULID) by
+"strife queue flush" or "strife watch". The exit status is non-zero when the
+payment FAILED or was REJECTED.
+
+` + paymentFields,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req, err := payRequest(to, toAccount, from, amount, memo)
+			if err != nil {
+				return err
+			}
+			c, err := open(cfg, true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			r, err := c.Sender().Pay(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return printResult(cmd, cfg, r)
+		},
+	}
+	addFlags(cmd, &cfg)
+	f := cmd.Flags()
+	f.StringVar(&to, "to", "", "the payee's user name")
+	f.StringVar(&toAccount, "to-account", "", "the payee's account, <bank>/<number>")
+	f.StringVar(&from, "from", "", "the account to pay from (default: your default account)")
+	f.StringVar(&amount, "amount", "", "amount, e.g. 12.50")
+	f.StringVar(&memo, "memo", "", "a note for the payee")
+	return cmd
+}
+
+// payRequest checks the pay flags.
+func payRequest(to, toAccount, from, amount, memo string) (*strifev1.PayRequest, error) {
+	minor, err := ParseAmount(amount)
+	if err != nil {
+		return nil, err
+	}
+	req := &strifev1.PayRequest{FromAccount: from, Amount: minor, Memo: memo}
+	switch {
+	case (to == "") == (toAccount == ""):
+		return nil, errors.New("give exactly one of --to USER or --to-account BANK/NUMBER")
+	case to != "":
+		req.Payee = &strifev1.PayRequest_ToUser{ToUser: to}
+	default:
+		req.Payee = &strifev1.PayRequest_ToAccount{ToAccount: toAccount}
+	}
+	return req, nil
+}
+
+func printResult(cmd *cobra.Command, cfg Config, r *Result) error {
+	if cfg.JSON {
+		if err := writeJSON(cmd.OutOrStdout(), resultJSON(r)); err != nil {
+			return err
+		}
+	} else if _, err := fmt.Fprintln(cmd.OutOrStdout(), resultLine(r)); err != nil {
+		return err
+	}
+	if r.Outcome == OutcomeFailed || r.Outcome == OutcomeRejected {
+		cmd.SilenceErrors = true
+		return fmt.Errorf("payment %s", strings.ToLower(string(r.Outcome)))
+	}
+	return nil
+}
+
+func balanceCommand() *cobra.Command {
+	var cfg Config
+	cmd := &cobra.Command{
+		Use:   "balance",
+		Short: "Show your accounts' balances",
+		Long: `Show each of your accounts as its bank reports it.
+
+--json prints {"accounts": [{"account", "posted", "available", "held",
+"pending_credits", "available_text"}]}, amounts in minor units.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(cfg, false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			accounts, err := c.Balance(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if cfg.JSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"accounts": accounts})
+			}
+			for _, a := range accounts {
+				fmt.Fprintf(cmd.OutOrStdout(), "%-12s %s available (%s posted)\n", a.Account, a.AvailableText, FormatAmount(a.Posted))
+			}
+			return nil
+		},
+	}
+	addFlags(cmd, &cfg)
+	return cmd
+}
+
+// Balance returns the caller's accounts.
+func (c *Client) Balance(ctx context.Context) ([]AccountJSON, error) {
+	resp, err := c.API.GetBalance(c.Auth(ctx), &strifev1.GetBalanceRequest{})
+	if err != nil {
+		return nil, c.Explain(err)
+	}
+	out := []AccountJSON{}
+	for _, a := range resp.GetAccounts() {
+		out = append(out, AccountJSON{
+			Account: a.GetBank() + "/" + a.GetNumber(), Posted: a.GetPostedBalance(), Available: a.GetAvailableBalance(),
+			Held: a.GetHeld(), PendingCredits: a.GetPendingCredits(), AvailableText: FormatAmount(a.GetAvailableBalance()),
+		})
+	}
+	return out, nil
+}
+
+// History returns the caller's payments, newest first.
+func (c *Client) History(ctx context.Context, limit int32) ([]PaymentJSON, error) {
+	resp, err := c.API.ListPayments(c.Auth(ctx), &strifev1.ListPaymentsRequest{PageSize: limit})
+	if err != nil {
+		return nil, c.Explain(err)
+	}
+	out := []PaymentJSON{}
+	for _, p := range resp.GetPayments() {
+		out = append(out, paymentJSON(p))
+	}
+	return out, nil
+}
+
+func historyCommand() *cobra.Command {
+	var cfg Config
+	var limit int32
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List the payments you made or received, newest first",
+		Long: `List the payments you made or received, newest first, as the gateway
+knows them (queued payments: "strife queue list").
+
+--json prints {"payments": [payment...]}; ` + paymentFields[len("--json prints a payment: "):],
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(cfg, false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			payments, err := c.History(cmd.Context(), limit)
+			if err != nil {
+				return err
+			}
+			if cfg.JSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"payments": payments})
+			}
+			for _, p := range payments {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %-9s %10s %s -> %s %s\n", p.TransactionID, p.Status, p.AmountText, p.From, p.To, p.Reason)
+			}
+			return nil
+		},
+	}
+	addFlags(cmd, &cfg)
+	cmd.Flags().Int32Var(&limit, "limit", 50, "how many payments (at most 1000)")
+	return cmd
+}
+
+func queueCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "queue",
+		Short: "Payments not yet final: list them or send them now",
+	}
+	cmd.AddCommand(queueListCommand(), queueFlushCommand())
+	return cmd
+}
+
+func queueListCommand() *cobra.Command {
+	var cfg Config
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List queued (not sent) and pending (held by the gateway) payments, oldest first",
+		Long: `List the payments of the local queue, oldest first: QUEUED (not yet
+acknowledged by the gateway) and PENDING (held by the gateway).
+
+--json prints {"pending": [payment...]}, "message" being the last error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			c := &Client{Config: cfg}
+			if err := c.OpenQueue(); err != nil {
+				return err
+			}
+			defer c.Close()
+			pending, err := c.Queue.Pending()
+			if err != nil {
+				return err
+			}
+			out := []PaymentJSON{}
+			for _, e := range pending {
+				out = append(out, entryJSON(e))
+			}
+			if cfg.JSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"pending": out})
+			}
+			if len(out) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "the queue is empty")
+			}
+			for _, p := range out {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %-7s %10s to %s, %d attempts %s\n", p.TransactionID, p.Status, p.AmountText, p.To, p.Attempts, p.Message)
+			}
+			return nil
+		},
+	}
+	addFlags(cmd, &cfg)
+	return cmd
+}
+
+func queueFlushCommand() *cobra.Command {
+	var cfg Config
+	cmd := &cobra.Command{
+		Use:   "flush",
+		Short: "Send every queued payment now, oldest first, each with its own ULID",
+		Long: `Send every queued or pending payment once, oldest first, stopping at the
+first that finds the gateway unreachable.
+
+--json prints {"results": [payment...], "remaining": N}, "status" of each
+being COMMITTED, FAILED, REJECTED, PENDING or QUEUED.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(cfg, true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			results, err := c.Sender().Flush(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pending, err := c.Queue.Pending()
+			if err != nil {
+				return err
+			}
+			out := []PaymentJSON{}
+			for _, r := range results {
+				out = append(out, resultJSON(r))
+			}
+			if cfg.JSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"results": out, "remaining": len(pending)})
+			}
+			for _, r := range results {
+				fmt.Fprintln(cmd.OutOrStdout(), resultLine(r))
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d left in the queue\n", len(pending))
+			return err
+		},
+	}
+	addFlags(cmd, &cfg)
+	return cmd
+}

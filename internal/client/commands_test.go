@@ -1,0 +1,158 @@
+package client_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/internal/client"
+)
+
+// cliArgs are the flags that point a command at w with state in dir.
+func cliArgs(w *world, dir string, args ...string) []string {
+	return append(args, "--gateway", w.cfg.Listen, "--certs", w.pki.Dir, "--state-dir", dir)
+}
+
+func decodeJSON(t *testing.T, out string) map[string]any {
+	t.Helper()
+	var v map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(out), "\n")+1, "one line: %s", out)
+	return v
+}
+
+func requireFields(t *testing.T, v map[string]any, fields ...string) {
+	t.Helper()
+	for _, f := range fields {
+		require.Contains(t, v, f)
+	}
+}
+
+var paymentFields = []string{"transaction_id", "status", "to", "amount", "amount_text"}
+
+func TestCommandsJSON(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+
+	out, err := run(t, "alice password\n", cliArgs(w, dir, "login", "--user", "alice", "--password-stdin", "--json")...)
+	require.NoError(t, err)
+	v := decodeJSON(t, out)
+	requireFields(t, v, "user", "role", "cert_name", "expires_at")
+	require.Equal(t, "alice", v["user"])
+	info, err := os.Stat(filepath.Join(dir, "session.json"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	out, err = run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "12.50", "--memo", "lunch", "--json")...)
+	require.NoError(t, err)
+	v = decodeJSON(t, out)
+	requireFields(t, v, paymentFields...)
+	require.Equal(t, "COMMITTED", v["status"])
+	require.Equal(t, float64(1250), v["amount"])
+	require.Equal(t, "12.50", v["amount_text"])
+
+	out, err = run(t, "", cliArgs(w, dir, "pay", "--to-account", "BankB/2001", "--amount", "5000", "--json")...)
+	require.EqualError(t, err, "payment failed")
+	v = decodeJSON(t, out)
+	require.Equal(t, "FAILED", v["status"])
+	require.Equal(t, "INSUFFICIENT_FUNDS", v["reason"])
+
+	out, err = run(t, "", cliArgs(w, dir, "balance", "--json")...)
+	require.NoError(t, err)
+	v = decodeJSON(t, out)
+	accounts := v["accounts"].([]any)
+	require.Len(t, accounts, 1)
+	requireFields(t, accounts[0].(map[string]any), "account", "posted", "available", "held", "pending_credits", "available_text")
+	require.Equal(t, float64(100000-1250), accounts[0].(map[string]any)["posted"])
+
+	out, err = run(t, "", cliArgs(w, dir, "history", "--json")...)
+	require.NoError(t, err)
+	payments := decodeJSON(t, out)["payments"].([]any)
+	require.Len(t, payments, 2)
+	requireFields(t, payments[0].(map[string]any), paymentFields...)
+
+	w.stop(t)
+	out, err = run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "1", "--json")...)
+	require.NoError(t, err)
+	v = decodeJSON(t, out)
+	require.Equal(t, "QUEUED", v["status"])
+	require.Equal(t, client.QueuedMessage, v["message"])
+	queued := v["transaction_id"]
+
+	out, err = run(t, "", cliArgs(w, dir, "queue", "list", "--json")...)
+	require.NoError(t, err)
+	pending := decodeJSON(t, out)["pending"].([]any)
+	require.Len(t, pending, 1)
+	requireFields(t, pending[0].(map[string]any), append(paymentFields, "attempts", "created_at")...)
+	require.Equal(t, queued, pending[0].(map[string]any)["transaction_id"])
+
+	w.start(t)
+	require.Eventually(t, func() bool {
+		out, err = run(t, "", cliArgs(w, dir, "queue", "flush", "--json")...)
+		require.NoError(t, err)
+		return decodeJSON(t, out)["remaining"] == float64(0)
+	}, 20*time.Second, 100*time.Millisecond)
+	results := decodeJSON(t, out)["results"].([]any)
+	require.Len(t, results, 1)
+	require.Equal(t, "COMMITTED", results[0].(map[string]any)["status"])
+	require.Equal(t, queued, results[0].(map[string]any)["transaction_id"])
+
+	out, err = run(t, "", cliArgs(w, dir, "logout", "--json")...)
+	require.NoError(t, err)
+	require.Equal(t, true, decodeJSON(t, out)["logged_out"])
+	_, err = run(t, "", cliArgs(w, dir, "balance")...)
+	require.ErrorIs(t, err, client.ErrNotLoggedIn)
+}
+
+func TestWatchJSONReportsQueuedOutcome(t *testing.T) {
+	w := newWorld(t)
+	dir := w.login(t, "alice")
+	w.stop(t)
+	out, err := run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "2.00")...)
+	require.NoError(t, err)
+	require.Contains(t, out, client.QueuedMessage)
+
+	w.start(t)
+	out, err = run(t, "", cliArgs(w, dir, "watch", "--json", "--for", "3s")...)
+	require.NoError(t, err)
+	var outcomes int
+	for line := range strings.Lines(out) {
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
+		requireFields(t, ev, append(paymentFields, "event")...)
+		if ev["event"] == "outcome" {
+			outcomes++
+			require.Equal(t, "COMMITTED", ev["status"])
+		}
+	}
+	require.Equal(t, 1, outcomes, out)
+}
+
+func TestExpiredTokenSaysLogInAgain(t *testing.T) {
+	w := newWorld(t)
+	dir := w.login(t, "alice")
+	s, err := client.LoadSession(dir)
+	require.NoError(t, err)
+	s.Token += "x"
+	require.NoError(t, client.SaveSession(dir, s))
+	_, err = run(t, "", cliArgs(w, dir, "balance")...)
+	require.ErrorIs(t, err, client.ErrLoginAgain)
+	require.Contains(t, err.Error(), "log in again")
+}
+
+func TestBadInputIsOneLine(t *testing.T) {
+	for _, args := range [][]string{
+		{"pay", "--to", "bob", "--amount", "12.505"},
+		{"pay", "--amount", "1"},
+		{"pay", "--to", "bob", "--to-account", "BankB/2001", "--amount", "1"},
+	} {
+		_, err := run(t, "", append(args, "--state-dir", t.TempDir())...)
+		require.Error(t, err)
+		require.NotContains(t, err.Error(), "\n")
+	}
+}

@@ -1,0 +1,123 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/strife-pay/strife/certs"
+)
+
+// Defaults of Config.
+const (
+	DefaultGateway  = "127.0.0.1:7000"
+	DefaultCertsDir = "strife-data/certs" // where `strife up` writes them
+	// StateEnv, when set, is the default state directory.
+	StateEnv = "STRIFE_STATE"
+)
+
+// Errors about the local state.
+var (
+	ErrConfig      = errors.New("client: bad configuration")
+	ErrNotLoggedIn = errors.New("not logged in: run `strife login --user <name>`")
+	ErrLoginAgain  = errors.New("the login has expired or was refused: log in again with `strife login`")
+)
+
+// Config is where the client finds the gateway, its certificate and its
+// state directory.
+type Config struct {
+	// Gateway is the gateway's address. Default DefaultGateway.
+	Gateway string
+	// CertsDir holds ca.crt and <CertName>.crt/.key. Default DefaultCertsDir.
+	CertsDir string
+	// CertName is the client program's certificate name. Default: the
+	// name saved at login, else the user logging in.
+	CertName string
+	// StateDir holds session.json (the token, 0600) and queue.db. Default
+	// $STRIFE_STATE, else ~/.strife.
+	StateDir string
+	// JSON asks for machine-readable output.
+	JSON bool
+}
+
+// DefaultStateDir is $STRIFE_STATE, else ~/.strife.
+func DefaultStateDir() string {
+	if dir := os.Getenv(StateEnv); dir != "" {
+		return dir
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".strife"
+	}
+	return filepath.Join(home, ".strife")
+}
+
+// Validate fills defaults and rejects empty values.
+func (c *Config) Validate() error {
+	if c.Gateway == "" {
+		c.Gateway = DefaultGateway
+	}
+	if c.CertsDir == "" {
+		c.CertsDir = DefaultCertsDir
+	}
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir()
+	}
+	if c.CertName != "" {
+		if err := certs.CheckName(c.CertName); err != nil {
+			return fmt.Errorf("%w: --cert-name: %v", ErrConfig, err)
+		}
+	}
+	return nil
+}
+
+// Session is what login leaves in the state directory.
+type Session struct {
+	Token     string    `json:"token"`
+	User      string    `json:"user"`
+	Role      string    `json:"role"`
+	CertName  string    `json:"cert_name"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func sessionPath(stateDir string) string { return filepath.Join(stateDir, "session.json") }
+
+// LoadSession reads the saved session, or ErrNotLoggedIn.
+func LoadSession(stateDir string) (*Session, error) {
+	data, err := os.ReadFile(sessionPath(stateDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotLoggedIn
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session: %w", err)
+	}
+	var s Session
+	if err := json.Unmarshal(data, &s); err != nil || s.Token == "" {
+		return nil, ErrNotLoggedIn
+	}
+	return &s, nil
+}
+
+// SaveSession writes the session with mode 0600, atomically.
+func SaveSession(stateDir string, s *Session) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return certs.WriteFileAtomic(sessionPath(stateDir), data, 0o600)
+}
+
+// DeleteSession forgets the token.
+func DeleteSession(stateDir string) error {
+	err := os.Remove(sessionPath(stateDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}

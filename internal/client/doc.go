@@ -1,0 +1,71 @@
+// Package client is the strife client: the login, pay, balance, history,
+// queue, watch and logout subcommands (Commands) and what they stand on.
+//
+// # Guarantees
+//
+// A payment is never lost or doubled by the client. Pay gives it a ULID
+// (its idempotency key, the PayRequest's transaction_id) and writes it to
+// the queue, fsynced, before the first send; every later send of that
+// payment, from this process or from a client started again after a crash,
+// uses the same ULID, and the gateway pays each ULID once. A payment leaves
+// the queue only with a final outcome, in the same bbolt transaction that
+// records it in the done bucket:
+//
+//	COMMITTED  paid
+//	FAILED     refused for a business reason (INSUFFICIENT_FUNDS, ...): final, never retried
+//	REJECTED   the gateway refused the request (INVALID_ARGUMENT, NOT_FOUND, ...): final
+//	PENDING    the gateway holds it and keeps trying; the client polls GetPayment
+//	QUEUED     the gateway could not be reached (UNAVAILABLE, DEADLINE_EXCEEDED,
+//	           connection refused): resent later, same ULID
+//
+// An UNAUTHENTICATED answer keeps the payment queued and asks the user to
+// log in again (ErrLoginAgain).
+//
+// # Resending
+//
+// Sender.Run sends the pending payments in creation order, then waits:
+// exponential backoff from MinBackoff with jitter (each wait is in [d/2, d)),
+// capped at MaxBackoff (30s), cut short when the gRPC connection becomes
+// READY after the gateway was unreachable. `strife watch` runs it;
+// `strife queue flush` does one round.
+//
+// # State directory
+//
+// --state-dir (default $STRIFE_STATE, else ~/.strife) holds:
+//
+//	session.json  the login token, user, role, certificate name and expiry (0600)
+//	queue.db      bbolt, two buckets keyed by ULID (so in creation order):
+//	              "queue"  payments not yet final
+//	              "done"   payments with their final outcome
+//
+// Each value is JSON: {"request": PayRequest (protobuf, base64), "state":
+// "queued"|"sent"|"done", "last_error", "attempts" (sends begun by this
+// client), "outcome": Payment (protobuf, base64, once COMMITTED or FAILED),
+// "created_at"}. bbolt locks the file, so one client process uses a state
+// directory at a time.
+//
+// # JSON output
+//
+// With --json every command prints one JSON object (watch: one per line).
+// Amounts are integers in minor units ("amount": 1250) with "amount_text"
+// ("12.50"). A payment is {"transaction_id", "status" (COMMITTED, FAILED,
+// REJECTED, PENDING, QUEUED), "reason" (FAILED only), "message",
+// "from_account", "to", "amount", "amount_text", "memo", "attempts",
+// "created_at"}.
+//
+//	login        {"user", "role", "cert_name", "expires_at"}
+//	logout       {"logged_out": true}
+//	pay          a payment; exit status 1 when FAILED or REJECTED
+//	balance      {"accounts": [{"account", "posted", "available", "held",
+//	             "pending_credits", "available_text"}]}
+//	history      {"payments": [payment...]}
+//	queue list   {"pending": [payment...]}, "message" being the last error
+//	queue flush  {"results": [payment...], "remaining": N}
+//	watch        {"event": "outcome" (a queued payment became final) or
+//	             "payment" (the gateway reported a change), payment fields}
+//
+// Errors are one line on standard error and exit status 1.
+//
+// Amounts are parsed exactly (ParseAmount): digits with at most two
+// decimals, no floating point.
+package client

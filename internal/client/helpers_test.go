@@ -1,0 +1,168 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/cli"
+	"github.com/strife-pay/strife/internal/client"
+	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/internal/testbank"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// passwords of testdata/users.yaml.
+var passwords = map[string]string{"alice": "alice password", "bob": "bob password", "carol": "carol password"}
+
+// world is two banks and a gateway in-process over mutual TLS. The gateway
+// listens on a fixed port, so that it can be stopped and started again
+// where clients expect it.
+type world struct {
+	pki         *testbank.PKI
+	cfg         gatewayd.Config
+	gw          *gatewayd.Gateway
+	bankClients map[string]strifev1.BankServiceClient
+	banks       map[string]*bankd.Bank
+	bankConfigs map[string]bankd.Config
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{pki: testbank.NewPKI(t), bankClients: map[string]strifev1.BankServiceClient{}, banks: map[string]*bankd.Bank{}, bankConfigs: map[string]bankd.Config{}}
+	w.cfg = gatewayd.Config{
+		Name: "gateway-1", Listen: freeAddr(t), DataDir: testbank.DataDir(t),
+		TLS:          w.pki.Files(t, certs.RoleGateway, "gateway-1"),
+		TokenKeyFile: tokenKey(t), Banks: map[string]string{},
+		UsersFile: testdataPath(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
+		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	}
+	for _, name := range []string{"BankA", "BankB"} {
+		cfg := w.pki.Config(t, name, testbank.DataDir(t))
+		cfg.Log = cfg.Log.Level(zerolog.WarnLevel)
+		b := testbank.Start(t, cfg)
+		w.bankClients[name], w.cfg.Banks[name] = w.pki.GatewayClient(t, b.Addr()), b.Addr()
+		cfg.Listen = b.Addr() // a restart listens where the bank was
+		w.banks[name], w.bankConfigs[name] = b, cfg
+	}
+	for user := range passwords {
+		w.pki.Files(t, certs.RoleClient, user)
+	}
+	w.start(t)
+	return w
+}
+
+func freeAddr(t *testing.T) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+func (w *world) start(t *testing.T) {
+	t.Helper()
+	gw, err := gatewayd.Start(w.cfg)
+	require.NoError(t, err)
+	w.gw = gw
+	t.Cleanup(func() { gw.Stop() })
+}
+
+func (w *world) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, w.gw.Stop())
+}
+
+// config is a client configuration for user with its own state dir.
+func (w *world) config(stateDir string) client.Config {
+	return client.Config{Gateway: w.cfg.Listen, CertsDir: w.pki.Dir, StateDir: stateDir}
+}
+
+// login logs user in with a fresh state dir, returning the dir.
+func (w *world) login(t *testing.T, user string) string {
+	t.Helper()
+	dir := t.TempDir()
+	c, err := client.Open(w.config(dir))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Dial(user))
+	_, err = c.Login(t.Context(), user, passwords[user])
+	require.NoError(t, err)
+	return dir
+}
+
+// open opens a logged-in client on dir, with its queue: what starting the
+// client program does.
+func (w *world) open(t *testing.T, dir string) *client.Client {
+	t.Helper()
+	c, err := client.Open(w.config(dir))
+	require.NoError(t, err)
+	require.NoError(t, c.CheckSession())
+	require.NoError(t, c.Dial(""))
+	require.NoError(t, c.OpenQueue())
+	return c
+}
+
+// posted is an account's posted balance as its bank reports it.
+func (w *world) posted(t *testing.T, bank, number string) int64 {
+	t.Helper()
+	resp, err := w.bankClients[bank].GetAccount(context.Background(), &strifev1.GetAccountRequest{Number: number})
+	require.NoError(t, err)
+	return resp.GetAccount().GetPostedBalance()
+}
+
+// debits counts the debit entries of a transaction on an account.
+func (w *world) debits(t *testing.T, bank, number, id string) int {
+	t.Helper()
+	resp, err := w.bankClients[bank].ListEntries(context.Background(), &strifev1.ListEntriesRequest{Number: number, PageSize: 1000})
+	require.NoError(t, err)
+	n := 0
+	for _, e := range resp.GetEntries() {
+		if e.GetTransactionId() == id && e.GetKind() == strifev1.EntryKind_ENTRY_KIND_DEBIT {
+			n++
+		}
+	}
+	return n
+}
+
+// run runs the strife command with args and stdin, returning its output.
+func run(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := cli.Command()
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func tokenKey(t *testing.T) string {
+	key := make([]byte, 32)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "token.key")
+	require.NoError(t, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600))
+	return path
+}
+
+func testdataPath(t *testing.T, name string) string {
+	path, err := filepath.Abs(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return path
+}

@@ -1,0 +1,253 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// MenuCommand returns `strife menu`, the interactive client.
+func MenuCommand() *cobra.Command {
+	var cfg Config
+	cmd := &cobra.Command{
+		Use:   "menu",
+		Short: "The interactive client: balance, pay, history, the pending queue",
+		Long: `The interactive client, driven by standard input: it logs in if needed,
+then offers balance, payment, history, the pending queue, retry now, and
+logout. Queued payments are resent in the background; their outcomes are
+shown as notices.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := Open(cfg)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return c.Menu(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	addFlags(cmd, &cfg)
+	return cmd
+}
+
+// menu is one interactive session: lines in, screens out.
+type menu struct {
+	c       *Client
+	in      *bufio.Scanner
+	out     io.Writer
+	notices chan *Result
+}
+
+// errQuit ends the menu.
+var errQuit = errors.New("quit")
+
+// Menu runs the interactive client until the user exits or in ends.
+func (c *Client) Menu(ctx context.Context, in io.Reader, out io.Writer) error {
+	m := &menu{c: c, in: bufio.NewScanner(in), out: out, notices: make(chan *Result, 64)}
+	if err := m.login(ctx); errors.Is(err, errQuit) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := c.OpenQueue(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_ = c.Sender().Run(ctx, func(r *Result) {
+			select {
+			case m.notices <- r:
+			default: // the outcome is in the done bucket anyway
+			}
+		})
+	}()
+	for {
+		err := m.screen(ctx)
+		if errors.Is(err, errQuit) {
+			return nil
+		}
+		if err != nil {
+			fmt.Fprintf(out, "error: %v\n", err)
+		}
+	}
+}
+
+// ask prints a prompt and reads a line; io.EOF ends the menu.
+func (m *menu) ask(prompt string) (string, error) {
+	fmt.Fprint(m.out, prompt)
+	if !m.in.Scan() {
+		fmt.Fprintln(m.out)
+		return "", errQuit
+	}
+	return strings.TrimSpace(m.in.Text()), nil
+}
+
+// login reuses a valid session, or asks for a user and password.
+func (m *menu) login(ctx context.Context) error {
+	if m.c.CheckSession() == nil {
+		return m.c.Dial("")
+	}
+	fmt.Fprintln(m.out, "Strife: log in")
+	user, err := m.ask("user: ")
+	if err != nil {
+		return err
+	}
+	password, err := m.ask("password: ")
+	if err != nil {
+		return err
+	}
+	name := m.c.Config.CertName
+	if name == "" {
+		name = user
+	}
+	if err := m.c.Dial(name); err != nil {
+		return err
+	}
+	s, err := m.c.Login(ctx, user, password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.out, "logged in as %s\n", s.User)
+	return nil
+}
+
+const menuText = `
+Strife: %s
+  1) balance
+  2) pay
+  3) history
+  4) pending queue
+  5) retry pending now
+  6) logout and exit
+  0) exit
+`
+
+func (m *menu) screen(ctx context.Context) error {
+	m.showNotices()
+	fmt.Fprintf(m.out, menuText, m.c.Session.User)
+	choice, err := m.ask("> ")
+	if err != nil {
+		return err
+	}
+	switch choice {
+	case "1":
+		return m.balance(ctx)
+	case "2":
+		return m.pay(ctx)
+	case "3":
+		return m.history(ctx)
+	case "4":
+		return m.queue()
+	case "5":
+		return m.retry(ctx)
+	case "6":
+		if err := DeleteSession(m.c.Config.StateDir); err != nil {
+			return err
+		}
+		fmt.Fprintln(m.out, "logged out")
+		return errQuit
+	case "0", "q":
+		return errQuit
+	}
+	fmt.Fprintf(m.out, "no such choice %q\n", choice)
+	return nil
+}
+
+func (m *menu) showNotices() {
+	for {
+		select {
+		case r := <-m.notices:
+			fmt.Fprintf(m.out, "notice: %s\n", resultLine(r))
+		default:
+			return
+		}
+	}
+}
+
+func (m *menu) balance(ctx context.Context) error {
+	accounts, err := m.c.Balance(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.out, "Balance")
+	for _, a := range accounts {
+		fmt.Fprintf(m.out, "  %-12s %s available (%s posted)\n", a.Account, a.AvailableText, FormatAmount(a.Posted))
+	}
+	return nil
+}
+
+func (m *menu) pay(ctx context.Context) error {
+	fmt.Fprintln(m.out, "Pay")
+	to, err := m.ask("  to (user, or bank/number): ")
+	if err != nil {
+		return err
+	}
+	amount, err := m.ask("  amount (e.g. 12.50): ")
+	if err != nil {
+		return err
+	}
+	memo, err := m.ask("  memo (optional): ")
+	if err != nil {
+		return err
+	}
+	user, account := to, ""
+	if strings.Contains(to, "/") {
+		user, account = "", to
+	}
+	req, err := payRequest(user, account, "", amount, memo)
+	if err != nil {
+		return err
+	}
+	r, err := m.c.Sender().Pay(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.out, resultLine(r))
+	return nil
+}
+
+func (m *menu) history(ctx context.Context) error {
+	payments, err := m.c.History(ctx, 20)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.out, "History")
+	for _, p := range payments {
+		fmt.Fprintf(m.out, "  %s %-9s %10s %s -> %s %s\n", p.CreatedAt, p.Status, p.AmountText, p.From, p.To, p.Reason)
+	}
+	return nil
+}
+
+func (m *menu) queue() error {
+	pending, err := m.c.Queue.Pending()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.out, "Pending queue")
+	if len(pending) == 0 {
+		fmt.Fprintln(m.out, "  empty")
+	}
+	for _, e := range pending {
+		j := entryJSON(e)
+		fmt.Fprintf(m.out, "  %s %-7s %10s to %s, %d attempts\n", j.TransactionID, j.Status, j.AmountText, j.To, j.Attempts)
+	}
+	return nil
+}
+
+func (m *menu) retry(ctx context.Context) error {
+	results, err := m.c.Sender().Flush(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.out, "Retried %d\n", len(results))
+	for _, r := range results {
+		fmt.Fprintln(m.out, "  "+resultLine(r))
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package client_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestMenuLoginBalancePayLogout drives the menu through its standard input.
+func TestMenuLoginBalancePayLogout(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	script := strings.Join([]string{
+		"alice", "alice password", // log in
+		"1",                          // balance
+		"2", "bob", "12.50", "lunch", // pay
+		"2", "bob", "12.505", "", // a bad amount: an error, back to the menu
+		"4", // pending queue
+		"3", // history
+		"9", // no such choice
+		"6", // logout and exit
+	}, "\n") + "\n"
+	out, err := run(t, script, cliArgs(w, dir, "menu")...)
+	require.NoError(t, err)
+
+	for _, want := range []string{
+		"Strife: log in\nuser: password: logged in as alice\n",
+		"Strife: alice\n  1) balance\n  2) pay\n  3) history\n  4) pending queue\n  5) retry pending now\n  6) logout and exit\n  0) exit\n> ",
+		"Balance\n  BankA/1001   1000.00 available (1000.00 posted)\n",
+		"Pay\n  to (user, or bank/number):   amount (e.g. 12.50):   memo (optional): ",
+		" 12.50 to bob: committed\n",
+		"error: client: bad amount \"12.505\": at most two decimals\n",
+		"Pending queue\n  empty\n",
+		"History\n",
+		"COMMITTED      12.50 BankA/1001 -> bob BankB/2001",
+		"no such choice \"9\"\n",
+		"logged out\n",
+	} {
+		require.Contains(t, out, want)
+	}
+	require.Equal(t, int64(100000-1250), w.posted(t, "BankA", "1001"))
+	_, err = os.Stat(filepath.Join(dir, "session.json"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

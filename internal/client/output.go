@@ -1,0 +1,110 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// PaymentJSON is a payment in --json output (see doc.go).
+type PaymentJSON struct {
+	TransactionID string `json:"transaction_id"`
+	Status        string `json:"status"`
+	Reason        string `json:"reason,omitempty"`
+	Message       string `json:"message,omitempty"`
+	From          string `json:"from_account,omitempty"`
+	To            string `json:"to"`
+	Amount        int64  `json:"amount"`
+	AmountText    string `json:"amount_text"`
+	Memo          string `json:"memo,omitempty"`
+	Attempts      int    `json:"attempts,omitempty"`
+	CreatedAt     string `json:"created_at,omitempty"`
+}
+
+// AccountJSON is an account in `balance --json`.
+type AccountJSON struct {
+	Account        string `json:"account"`
+	Posted         int64  `json:"posted"`
+	Available      int64  `json:"available"`
+	Held           int64  `json:"held"`
+	PendingCredits int64  `json:"pending_credits"`
+	AvailableText  string `json:"available_text"`
+}
+
+func paymentJSON(p *strifev1.Payment) PaymentJSON {
+	to := p.GetToAccount()
+	if p.GetPayee() != "" {
+		to = p.GetPayee() + " " + to
+	}
+	out := PaymentJSON{
+		TransactionID: p.GetTransactionId(), Status: statusText(p.GetStatus()), From: p.GetFromAccount(), To: to,
+		Amount: p.GetAmount(), AmountText: FormatAmount(p.GetAmount()), Memo: p.GetMemo(), Attempts: int(p.GetAttempts()),
+	}
+	if p.GetReason() != strifev1.Reason_REASON_UNSPECIFIED {
+		out.Reason = ReasonText(p.GetReason())
+	}
+	if p.GetCreatedAt() != nil {
+		out.CreatedAt = p.GetCreatedAt().AsTime().Format(time.RFC3339)
+	}
+	return out
+}
+
+func statusText(s strifev1.PaymentStatus) string {
+	const prefix = "PAYMENT_STATUS_"
+	if t := s.String(); len(t) > len(prefix) {
+		return t[len(prefix):]
+	}
+	return s.String()
+}
+
+// entryJSON describes a local queue entry; Status is the entry's outcome
+// when done, else QUEUED or PENDING.
+func entryJSON(e *Entry) PaymentJSON {
+	r := e.Request
+	to := r.GetToUser()
+	if to == "" {
+		to = r.GetToAccount()
+	}
+	out := PaymentJSON{
+		TransactionID: e.ID(), Status: string(OutcomeQueued), Message: e.LastError, From: r.GetFromAccount(), To: to,
+		Amount: r.GetAmount(), AmountText: FormatAmount(r.GetAmount()), Memo: r.GetMemo(), Attempts: e.Attempts,
+		CreatedAt: e.CreatedAt.Format(time.RFC3339),
+	}
+	switch {
+	case e.Outcome != nil:
+		out.Status, out.Reason = statusText(e.Outcome.GetStatus()), paymentJSON(e.Outcome).Reason
+	case e.State == StateDone:
+		out.Status = string(OutcomeRejected)
+	case e.State == StateSent:
+		out.Status = string(OutcomePending)
+	}
+	return out
+}
+
+// resultJSON is a send's result: the local entry with the outcome.
+func resultJSON(r *Result) PaymentJSON {
+	out := entryJSON(r.Entry)
+	out.Status, out.Message = string(r.Outcome), r.Message
+	if r.Payment != nil {
+		out.Reason = paymentJSON(r.Payment).Reason
+	}
+	return out
+}
+
+// resultLine is a result for a person.
+func resultLine(r *Result) string {
+	j := resultJSON(r)
+	return fmt.Sprintf("%s %s to %s: %s", j.TransactionID, j.AmountText, j.To, r.Message)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", data)
+	return err
+}
