@@ -1,11 +1,9 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -15,11 +13,12 @@ import (
 )
 
 // Commands returns the client subcommands of strife: login, logout, pay,
-// balance, history, queue and watch.
+// balance, history, queue, watch, menu, admin register and details.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
 		loginCommand(), logoutCommand(), payCommand(), balanceCommand(),
 		historyCommand(), queueCommand(), watchCommand(), MenuCommand(),
+		adminCommand(), detailsCommand(),
 	}
 }
 
@@ -103,18 +102,7 @@ when it expires.
 }
 
 func readPassword(cmd *cobra.Command, stdin bool) (string, error) {
-	if !stdin {
-		fmt.Fprint(cmd.ErrOrStderr(), "password: ")
-	}
-	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("empty password")
-	}
-	return line, nil
+	return newPasswordReader(cmd, stdin).read("password: ")
 }
 
 func logoutCommand() *cobra.Command {

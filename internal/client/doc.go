@@ -1,5 +1,29 @@
 // Package client is the strife client: the login, pay, balance, history,
-// queue, watch and logout subcommands (Commands) and what they stand on.
+// queue, watch, menu, details, admin register and logout subcommands
+// (Commands) and what they stand on.
+//
+// # Passwords
+//
+// When standard input is a terminal, passwords are prompted for and read
+// without echo (golang.org/x/term); a new password (admin register, details
+// --new-password) is asked twice. Otherwise (a pipe, --password-stdin) each
+// password is one line of standard input, with no confirmation: details
+// --new-password reads the current password first (when changing one's own),
+// then the new one.
+//
+// # Admin commands
+//
+//	admin register --user NAME --role customer|admin --account BankA/1005 [--opening 100.00]
+//	    registers a user (RegisterClient; admins only) and opens their
+//	    account at its bank with the opening balance, or links it if the
+//	    bank already has it with that owner
+//	details [--user NAME] [--default-account X] [--link-account X] [--new-password]
+//	    changes a user's details (UpdateClientDetails): the default account
+//	    that pay uses without --from, a linked account, the password. A
+//	    customer changes only themself; an admin may name another user and
+//	    reset their password without the current one.
+//
+// The menu offers "admin: register a client" to admins.
 //
 // # Guarantees
 //
@@ -63,8 +87,12 @@
 //	queue flush  {"results": [payment...], "remaining": N}
 //	watch        {"event": "outcome" (a queued payment became final) or
 //	             "payment" (the gateway reported a change), payment fields}
+//	admin register, details
+//	             the user: {"user", "role" (customer or admin), "accounts"
+//	             (["BankA/1005", ...]), "default_account", "created_at"}
 //
-// Errors are one line on standard error and exit status 1.
+// Errors are one line on standard error and exit status 1, e.g. "only an
+// admin may register clients: log in as an admin with `strife login`".
 //
 // Amounts are parsed exactly (ParseAmount): digits with at most two
 // decimals, no floating point.

@@ -26,7 +26,7 @@ import (
 )
 
 // passwords of testdata/users.yaml.
-var passwords = map[string]string{"alice": "alice password", "bob": "bob password", "carol": "carol password"}
+var passwords = map[string]string{"admin": "admin password", "alice": "alice password", "bob": "bob password", "carol": "carol password"}
 
 // world is two banks and a gateway in-process over mutual TLS. The gateway
 // listens on a fixed port, so that it can be stopped and started again

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
 // MenuCommand returns `strife menu`, the interactive client.
@@ -19,7 +22,8 @@ func MenuCommand() *cobra.Command {
 		Short: "The interactive client: balance, pay, history, the pending queue",
 		Long: `The interactive client, driven by standard input: it logs in if needed,
 then offers balance, payment, history, the pending queue, retry now, and
-logout. Queued payments are resent in the background; their outcomes are
+logout (and, to admins, registering a client). At a terminal the password
+is read without echo. Queued payments are resent in the background; their outcomes are
 shown as notices.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -38,6 +42,7 @@ shown as notices.`,
 // menu is one interactive session: lines in, screens out.
 type menu struct {
 	c       *Client
+	raw     io.Reader // standard input, to read a password without echo at a terminal
 	in      *bufio.Scanner
 	out     io.Writer
 	notices chan *Result
@@ -48,7 +53,7 @@ var errQuit = errors.New("quit")
 
 // Menu runs the interactive client until the user exits or in ends.
 func (c *Client) Menu(ctx context.Context, in io.Reader, out io.Writer) error {
-	m := &menu{c: c, in: bufio.NewScanner(in), out: out, notices: make(chan *Result, 64)}
+	m := &menu{c: c, raw: in, in: bufio.NewScanner(in), out: out, notices: make(chan *Result, 64)}
 	if err := m.login(ctx); errors.Is(err, errQuit) {
 		return nil
 	} else if err != nil {
@@ -88,6 +93,21 @@ func (m *menu) ask(prompt string) (string, error) {
 	return strings.TrimSpace(m.in.Text()), nil
 }
 
+// askPassword is ask without echo when standard input is a terminal.
+func (m *menu) askPassword(prompt string) (string, error) {
+	fd, ok := terminalFd(m.raw)
+	if !ok {
+		return m.ask(prompt)
+	}
+	fmt.Fprint(m.out, prompt)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(m.out)
+	if err != nil {
+		return "", errQuit
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
 // login reuses a valid session, or asks for a user and password.
 func (m *menu) login(ctx context.Context) error {
 	if m.c.CheckSession() == nil {
@@ -98,7 +118,7 @@ func (m *menu) login(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	password, err := m.ask("password: ")
+	password, err := m.askPassword("password: ")
 	if err != nil {
 		return err
 	}
@@ -125,12 +145,20 @@ Strife: %s
   4) pending queue
   5) retry pending now
   6) logout and exit
-  0) exit
+%s  0) exit
 `
+
+// adminItems are the menu items shown to admins.
+const adminItems = "  7) admin: register a client\n"
 
 func (m *menu) screen(ctx context.Context) error {
 	m.showNotices()
-	fmt.Fprintf(m.out, menuText, m.c.Session.User)
+	admin := m.c.Session.Role == "admin"
+	items := ""
+	if admin {
+		items = adminItems
+	}
+	fmt.Fprintf(m.out, menuText, m.c.Session.User, items)
 	choice, err := m.ask("> ")
 	if err != nil {
 		return err
@@ -154,6 +182,10 @@ func (m *menu) screen(ctx context.Context) error {
 		return errQuit
 	case "0", "q":
 		return errQuit
+	case "7":
+		if admin {
+			return m.register(ctx)
+		}
 	}
 	fmt.Fprintf(m.out, "no such choice %q\n", choice)
 	return nil
@@ -249,5 +281,52 @@ func (m *menu) retry(ctx context.Context) error {
 	for _, r := range results {
 		fmt.Fprintln(m.out, "  "+resultLine(r))
 	}
+	return nil
+}
+
+func (m *menu) register(ctx context.Context) error {
+	fmt.Fprintln(m.out, "Register a client")
+	var answers [4]string
+	for i, prompt := range []string{"  user: ", "  role (customer or admin): ", "  account (bank/number): ", "  opening balance (e.g. 100.00, optional): "} {
+		a, err := m.ask(prompt)
+		if err != nil {
+			return err
+		}
+		answers[i] = a
+	}
+	role, err := parseRole(answers[1])
+	if err != nil {
+		return errors.New("the role must be customer or admin")
+	}
+	var opening int64
+	if answers[3] != "" {
+		if opening, err = ParseAmount(answers[3]); err != nil {
+			return err
+		}
+	}
+	password, err := m.askPassword("  password: ")
+	if err != nil {
+		return err
+	}
+	if _, ok := terminalFd(m.raw); ok {
+		again, err := m.askPassword("  again: ")
+		if err != nil {
+			return err
+		}
+		if again != password {
+			return errors.New("the passwords do not match: try again")
+		}
+	}
+	if password == "" {
+		return errors.New("empty password")
+	}
+	u, err := m.c.RegisterClient(ctx, &strifev1.RegisterClientRequest{
+		Username: answers[0], Password: password, Role: role, Account: answers[2], OpeningBalance: opening,
+	})
+	if err != nil {
+		return err
+	}
+	j := userJSON(u)
+	fmt.Fprintf(m.out, "registered %s (%s), accounts %s\n", j.User, j.Role, strings.Join(j.Accounts, " "))
 	return nil
 }

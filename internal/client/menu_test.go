@@ -45,3 +45,19 @@ func TestMenuLoginBalancePayLogout(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "session.json"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestMenuAdminRegisters: an admin sees the register item and uses it.
+func TestMenuAdminRegisters(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	script := strings.Join([]string{
+		"admin", "admin password",
+		"7", "erin", "customer", "BankB/2005", "25.00", "erin password",
+		"0",
+	}, "\n") + "\n"
+	out, err := run(t, script, cliArgs(w, dir, "menu")...)
+	require.NoError(t, err)
+	require.Contains(t, out, "  6) logout and exit\n  7) admin: register a client\n  0) exit\n")
+	require.Contains(t, out, "registered erin (customer), accounts BankB/2005\n")
+	require.Equal(t, int64(2500), w.posted(t, "BankB", "2005"))
+}
