@@ -35,6 +35,11 @@ func New(log *wal.Log, now func() time.Time) (*Ledger, error) {
 	return l, l.Update(func(*Tx) error { return nil })
 }
 
+// Attach returns the ledger kept in log without writing anything, for
+// offline tools on a log from wal.OpenReadOnly: View and Verify work, and
+// the projection's buckets must already exist.
+func Attach(log *wal.Log) *Ledger { return &Ledger{log: log, now: time.Now} }
+
 // Update runs fn in a durable write transaction (see wal.Log.Append): when
 // Update returns nil, every event fn emitted is on disk. fn may run more than
 // once and must have no other effects.

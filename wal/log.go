@@ -50,6 +50,7 @@ func (o Options) withDefaults() Options {
 type Log struct {
 	db       *bolt.DB
 	maxBatch int
+	readOnly bool // opened by OpenReadOnly: no committer, Append fails
 
 	// mu is held shared by every Append for its whole duration and
 	// exclusively by Close, so Close waits for appends in flight and no
@@ -116,6 +117,9 @@ func (l *Log) Append(fn func(*Tx) error) error {
 	if l.closed {
 		return ErrClosed
 	}
+	if l.readOnly {
+		return ErrReadOnly
+	}
 	req := &appendReq{fn: fn, done: make(chan error, 1)}
 	l.queue <- req
 	return <-req.done
@@ -139,8 +143,10 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	close(l.queue)
-	<-l.stopped
+	if !l.readOnly {
+		close(l.queue)
+		<-l.stopped
+	}
 	return l.db.Close()
 }
 

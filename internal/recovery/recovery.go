@@ -1,0 +1,407 @@
+package recovery
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/ledger"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// Kind is what a data file belongs to.
+type Kind string
+
+const (
+	Bank    Kind = "bank"
+	Gateway Kind = "gateway"
+)
+
+// ErrUnusable wraps every reason a file cannot be checked at all.
+var ErrUnusable = errors.New("unusable input")
+
+// Detect tells a bank's ledger from the gateway's log by their buckets.
+func Detect(tx *wal.Tx) (Kind, error) {
+	has := func(name string) bool { b, _ := tx.Bucket(name); return b != nil }
+	switch {
+	case has("accounts") && has("holds") && has("entries"):
+		return Bank, nil
+	case has("payments") || has("users"):
+		return Gateway, nil
+	}
+	return "", fmt.Errorf("%w: %w (no bank or gateway projection)", ErrUnusable, wal.ErrNotLog)
+}
+
+// NameOf is the daemon name a file belongs to: its base name without ".db".
+func NameOf(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), ".db")
+}
+
+// InDoubt is an attempt whose outcome is not settled everywhere.
+type InDoubt struct {
+	TxID        ulid.ULID `json:"tx_id"`
+	Attempt     uint32    `json:"attempt"`
+	State       string    `json:"state"`
+	Coordinator string    `json:"coordinator,omitempty"`
+	Banks       []string  `json:"banks,omitempty"`
+	Since       time.Time `json:"since"`
+	Age         string    `json:"age"`
+}
+
+// attemptKey names one attempt of one transaction.
+type attemptKey struct {
+	id      ulid.ULID
+	attempt uint32
+}
+
+func (k attemptKey) String() string { return fmt.Sprintf("%s/%d", k.id, k.attempt) }
+
+// Report is what check found in one file.
+type Report struct {
+	Path        string    `json:"path"`
+	Kind        Kind      `json:"kind"`
+	Name        string    `json:"name"`
+	Records     uint64    `json:"records"`
+	Differences []string  `json:"differences"`
+	InDoubt     []InDoubt `json:"in_doubt"`
+
+	// For the cross-check.
+	committed map[attemptKey]bool                // bank: attempts with a COMMITTED record
+	decided   map[attemptKey]coordinator.Payment // gateway: COMMIT decisions, with the payment at that point
+}
+
+// Check checks one open log.
+func Check(l *wal.Log, path string, now time.Time) (*Report, error) {
+	r := &Report{Path: path, Name: NameOf(path), Differences: []string{}, InDoubt: []InDoubt{}}
+	err := l.View(func(tx *wal.Tx) error {
+		k, err := Detect(tx)
+		r.Kind, r.Records = k, tx.LastSeq()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch r.Kind {
+	case Bank:
+		err = checkBank(l, r, now)
+	case Gateway:
+		err = checkGateway(l, r, now)
+	}
+	if errors.Is(err, wal.ErrCorrupt) || errors.Is(err, wal.ErrUnknownType) {
+		return nil, fmt.Errorf("%w: the log cannot be read completely: %w", ErrUnusable, err)
+	}
+	return r, err
+}
+
+// problems splits an error that lists discrepancies one per line.
+func problems(err error, sentinel error) ([]string, error) {
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.Is(err, sentinel) {
+		return nil, err
+	}
+	var out []string
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) > 1 {
+		lines = lines[1:] // the first line is the sentinel's
+	}
+	for _, line := range lines {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out, nil
+}
+
+func checkBank(l *wal.Log, r *Report, now time.Time) error {
+	diffs, err := problems(ledger.Attach(l).Verify(), ledger.ErrInconsistent)
+	if err != nil {
+		return err
+	}
+	r.Differences = append(r.Differences, diffs...)
+	type state struct {
+		last     wal.Type
+		prepared *storagev1.Prepared
+	}
+	attempts := map[attemptKey]*state{}
+	var order []attemptKey
+	err = l.View(func(tx *wal.Tx) error {
+		return tx.Scan(1, func(rec wal.Record) error {
+			switch rec.Type {
+			case wal.TypePrepared, wal.TypeCommitted, wal.TypeAborted:
+			default:
+				return nil
+			}
+			k := attemptKey{rec.TxID, rec.Attempt}
+			s := attempts[k]
+			if s == nil {
+				s = &state{}
+				attempts[k] = s
+				order = append(order, k)
+			}
+			if rec.Type == wal.TypePrepared {
+				s.prepared = &storagev1.Prepared{}
+				if err := proto.Unmarshal(rec.Payload, s.prepared); err != nil {
+					return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
+				}
+			}
+			if rec.Type == wal.TypeAborted && s.last == wal.TypeCommitted || rec.Type == wal.TypeCommitted && s.last == wal.TypeAborted {
+				r.Differences = append(r.Differences, fmt.Sprintf("attempt %s is both COMMITTED and ABORTED (record %d)", k, rec.Seq))
+			}
+			s.last = rec.Type
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	r.committed = map[attemptKey]bool{}
+	for _, k := range order {
+		s := attempts[k]
+		switch s.last {
+		case wal.TypeCommitted:
+			r.committed[k] = true
+		case wal.TypePrepared:
+			since := time.Unix(0, s.prepared.GetTimeUnixNano()).UTC()
+			r.InDoubt = append(r.InDoubt, InDoubt{
+				TxID: k.id, Attempt: k.attempt, State: "prepared, no decision",
+				Coordinator: s.prepared.GetCoordinator(), Banks: []string{r.Name},
+				Since: since, Age: now.Sub(since).Round(time.Second).String(),
+			})
+		}
+	}
+	return nil
+}
+
+// payloads makes the payload of each payment record type.
+var payloads = map[wal.Type]func() proto.Message{
+	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
+	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
+	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
+	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
+	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
+	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
+}
+
+type timed interface{ GetTimeUnixNano() int64 }
+
+// since is when the latest step of an attempt was recorded.
+type rebuilt struct {
+	payments map[ulid.ULID]coordinator.Payment
+	order    []ulid.ULID
+	since    map[ulid.ULID]time.Time
+	decided  map[attemptKey]coordinator.Payment
+	problems []string
+}
+
+// rebuildPayments folds the gateway's payment records per payment with
+// coordinator.Payment.Apply, each at the time its payload records.
+func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
+	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, since: map[ulid.ULID]time.Time{}, decided: map[attemptKey]coordinator.Payment{}}
+	broken := map[ulid.ULID]bool{}
+	err := tx.Scan(1, func(rec wal.Record) error {
+		mk, ok := payloads[rec.Type]
+		if !ok || broken[rec.TxID] {
+			return nil
+		}
+		m := mk()
+		if err := proto.Unmarshal(rec.Payload, m); err != nil {
+			return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
+		}
+		at := time.Unix(0, m.(timed).GetTimeUnixNano()).UTC()
+		p, seen := b.payments[rec.TxID]
+		if !seen {
+			p = coordinator.Payment{ID: rec.TxID}
+			b.order = append(b.order, rec.TxID)
+		}
+		next, err := p.Apply([]coordinator.Record{{Type: rec.Type, Attempt: rec.Attempt, Payload: m}}, at)
+		if err != nil {
+			broken[rec.TxID] = true
+			b.problems = append(b.problems, fmt.Sprintf("record %d (%v of payment %s) cannot be replayed: %v", rec.Seq, rec.Type, rec.TxID, err))
+			return nil
+		}
+		b.payments[rec.TxID], b.since[rec.TxID] = next, at
+		if rec.Type == wal.TypeDecisionCommit {
+			b.decided[attemptKey{rec.TxID, rec.Attempt}] = next
+		}
+		return nil
+	})
+	return b, err
+}
+
+// StateOf is a payment's projection, as the coordinator stores it.
+func StateOf(p coordinator.Payment) *storagev1.PaymentState {
+	return &storagev1.PaymentState{
+		Params: &storagev1.PaymentAccepted{
+			Payer: p.Params.Payer, FromAccount: p.Params.From, Payee: p.Params.Payee, ToAccount: p.Params.To,
+			Amount: p.Params.Amount, Memo: p.Params.Memo, TimeUnixNano: p.Created.UnixNano(),
+		},
+		Status: p.Status, Reason: p.Reason, Attempt: p.Attempt, Decision: int32(p.Decision), Ended: p.Ended,
+		CreatedUnixNano: p.Created.UnixNano(), UpdatedUnixNano: p.Updated.UnixNano(),
+	}
+}
+
+func checkGateway(l *wal.Log, r *Report, now time.Time) error {
+	err := l.View(func(tx *wal.Tx) error {
+		b, err := rebuildPayments(tx)
+		if err != nil {
+			return err
+		}
+		r.Differences = append(r.Differences, b.problems...)
+		r.decided = b.decided
+		stored := map[ulid.ULID]*storagev1.PaymentState{}
+		if bkt, _ := tx.Bucket("payments"); bkt != nil {
+			err := bkt.ForEach(func(k, v []byte) error {
+				var id ulid.ULID
+				if len(k) != len(id) {
+					r.Differences = append(r.Differences, fmt.Sprintf("payments has a key of %d bytes: %x", len(k), k))
+					return nil
+				}
+				copy(id[:], k)
+				s := &storagev1.PaymentState{}
+				if err := proto.Unmarshal(v, s); err != nil {
+					r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
+					return nil
+				}
+				stored[id] = s
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		ids := slices.Collect(func(yield func(ulid.ULID) bool) {
+			for id := range stored {
+				if !yield(id) {
+					return
+				}
+			}
+		})
+		for _, id := range b.order {
+			if _, ok := stored[id]; !ok {
+				ids = append(ids, id)
+			}
+		}
+		slices.SortFunc(ids, func(a, b ulid.ULID) int { return a.Compare(b) })
+		for _, id := range ids {
+			have := stored[id]
+			p, ok := b.payments[id]
+			var want *storagev1.PaymentState
+			if ok {
+				want = StateOf(p)
+			}
+			if !proto.Equal(have, want) {
+				r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored as {%v}, the log says {%v}", id, have, want))
+			}
+		}
+		for _, id := range b.order {
+			p := b.payments[id]
+			if p.Attempt == 0 || p.Ended {
+				continue
+			}
+			state := "begun, no decision"
+			if p.Decision != coordinator.DecisionNone {
+				state = fmt.Sprintf("decided %v, not ended (in phase 2)", p.Decision)
+			}
+			since := b.since[id]
+			r.InDoubt = append(r.InDoubt, InDoubt{
+				TxID: id, Attempt: p.Attempt, State: state, Coordinator: r.Name, Banks: p.Participants(),
+				Since: since, Age: now.Sub(since).Round(time.Second).String(),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	diffs, err := problems(gatewayd.NewUsers(l).Verify(), gatewayd.ErrInconsistent)
+	if err != nil {
+		return err
+	}
+	r.Differences = append(r.Differences, diffs...)
+	return nil
+}
+
+// CrossCheck compares the gateway's decisions with the banks' records.
+// It returns the problems and the attempts still in phase 2.
+func CrossCheck(reports []*Report) (problems, phase2 []string) {
+	banks := map[string]*Report{}
+	var gateways []*Report
+	for _, r := range reports {
+		switch r.Kind {
+		case Bank:
+			banks[r.Name] = r
+		case Gateway:
+			gateways = append(gateways, r)
+		}
+	}
+	if len(gateways) == 0 || len(banks) == 0 {
+		return nil, nil
+	}
+	decided := map[attemptKey]bool{}
+	for _, g := range gateways {
+		keys := slices.SortedFunc(func(yield func(attemptKey) bool) {
+			for k := range g.decided {
+				if !yield(k) {
+					return
+				}
+			}
+		}, func(a, b attemptKey) int {
+			if c := a.id.Compare(b.id); c != 0 {
+				return c
+			}
+			return int(a.attempt) - int(b.attempt)
+		})
+		for _, k := range keys {
+			decided[k] = true
+			p := g.decided[k]
+			for _, name := range p.Participants() {
+				bank, given := banks[name]
+				if !given || bank.committed[k] {
+					continue
+				}
+				if !endedAfter(g, k) {
+					phase2 = append(phase2, fmt.Sprintf("%s: gateway %s decided COMMIT, %s has not committed yet: in phase 2", k, g.Name, name))
+					continue
+				}
+				problems = append(problems, fmt.Sprintf("%s: gateway %s decided COMMIT and ended the attempt, but %s has no COMMITTED record", k, g.Name, name))
+			}
+		}
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range banks {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	for _, n := range names {
+		for k := range banks[n].committed {
+			if !decided[k] {
+				problems = append(problems, fmt.Sprintf("%s: %s has a COMMITTED record, but no gateway file given decided COMMIT", k, n))
+			}
+		}
+	}
+	slices.Sort(problems)
+	return problems, phase2
+}
+
+// endedAfter reports whether the gateway recorded the end of attempt k.
+func endedAfter(g *Report, k attemptKey) bool {
+	for _, d := range g.InDoubt {
+		if d.TxID == k.id && d.Attempt == k.attempt {
+			return false
+		}
+	}
+	return true
+}
