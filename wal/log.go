@@ -55,10 +55,11 @@ type Log struct {
 	// mu is held shared by every Append for its whole duration and
 	// exclusively by Close, so Close waits for appends in flight and no
 	// append can be queued after the committer has gone.
-	mu      sync.RWMutex
-	closed  bool
-	queue   chan *appendReq
-	stopped chan struct{}
+	mu       sync.RWMutex
+	closed   bool
+	queue    chan *appendReq
+	progress func(seq, last uint64) // see OnScanProgress
+	stopped  chan struct{}
 }
 
 type appendReq struct {
@@ -132,8 +133,13 @@ func (l *Log) View(fn func(*Tx) error) error {
 	if l.closed {
 		return ErrClosed
 	}
-	return l.db.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx}) })
+	return l.db.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, progress: l.progress}) })
 }
+
+// OnScanProgress makes every Tx.Scan of a View call f with the sequence
+// number reached and the last one, every 65,536 records: for the progress
+// displays of tools that read large logs. Set it before using the Log.
+func (l *Log) OnScanProgress(f func(seq, last uint64)) { l.progress = f }
 
 // Close waits for the appends in flight, then closes the file.
 func (l *Log) Close() error {

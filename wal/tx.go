@@ -37,7 +37,8 @@ func initBuckets(btx *bolt.Tx) error {
 // Tx is a transaction on the log and the caller's state. It is valid only
 // inside the function it was passed to.
 type Tx struct {
-	btx *bolt.Tx
+	btx      *bolt.Tx
+	progress func(seq, last uint64) // see Log.OnScanProgress; may be nil
 }
 
 // Append adds r to the log and returns its sequence number. The record
@@ -100,6 +101,7 @@ func (tx *Tx) Get(seq uint64) (Record, error) {
 // stops at the first error, from fn or from a record that fails to decode.
 func (tx *Tx) Scan(from uint64, fn func(Record) error) error {
 	c := tx.btx.Bucket(recordsBucket).Cursor()
+	last := tx.LastSeq()
 	for k, v := c.Seek(encodeKey(from)); k != nil; k, v = c.Next() {
 		r, err := Decode(k, v)
 		if err != nil {
@@ -108,9 +110,16 @@ func (tx *Tx) Scan(from uint64, fn func(Record) error) error {
 		if err := fn(r); err != nil {
 			return err
 		}
+		if tx.progress != nil && r.Seq%scanProgressEvery == 0 {
+			tx.progress(r.Seq, last)
+		}
 	}
 	return nil
 }
+
+// scanProgressEvery is how many records Scan reads between two calls of the
+// progress function.
+const scanProgressEvery = 1 << 16
 
 // LastSeq returns the sequence number of the newest record, or 0.
 func (tx *Tx) LastSeq() uint64 {

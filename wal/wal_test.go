@@ -260,3 +260,19 @@ func TestOptionsValidate(t *testing.T) {
 	require.Error(t, wal.Options{MaxBatch: -1}.Validate())
 	require.Error(t, wal.Options{LockTimeout: -1}.Validate())
 }
+
+func TestScanReportsProgressEvery65536Records(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	require.NoError(t, l.Append(func(tx *wal.Tx) error {
+		for range 70_000 {
+			if _, err := tx.Append(wal.Record{Type: wal.TypeDeposited}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	var calls [][2]uint64
+	l.OnScanProgress(func(seq, last uint64) { calls = append(calls, [2]uint64{seq, last}) })
+	require.NoError(t, l.View(func(tx *wal.Tx) error { return tx.Scan(1, func(wal.Record) error { return nil }) }))
+	require.Equal(t, [][2]uint64{{65536, 70000}}, calls)
+}

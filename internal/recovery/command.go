@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,9 @@ type Options struct {
 	JSON    bool
 	Timeout time.Duration
 	Now     func() time.Time
+	// Progress, if set, shows a progress bar while a log that takes more
+	// than a second to check is read (the command gives it stderr).
+	Progress io.Writer
 }
 
 // Command returns the strife-recover root command.
@@ -56,6 +60,7 @@ log after copying the file to FILE.bak-<timestamp>.
 Exit status: 0 consistent, 1 differences found, 2 unusable input.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Progress = cmd.ErrOrStderr()
 			code := Run(cmd.OutOrStdout(), cmd.ErrOrStderr(), args, opts)
 			if code != 0 {
 				return &ExitError{Code: code}
@@ -157,6 +162,11 @@ func checkFile(path string, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: %w", ErrUnusable, err)
 	}
 	defer l.Close()
+	if opts.Progress != nil {
+		bar := newProgressBar(opts.Progress, filepath.Base(path), time.Now)
+		l.OnScanProgress(bar.update)
+		defer bar.done()
+	}
 	return Check(l, path, opts.Now())
 }
 
