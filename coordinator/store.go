@@ -106,6 +106,27 @@ func indexPayment(tx *wal.Tx, p Payment) error {
 	return nil
 }
 
+// RebuildIndex rewrites the user_payments index from the payments bucket,
+// for an operator repairing a gateway's file (see strife-recover).
+func RebuildIndex(tx *wal.Tx) error {
+	if err := tx.DeleteBucket(userPaymentsBucket); err != nil {
+		return err
+	}
+	b, err := tx.Bucket(paymentsBucket)
+	if err != nil || b == nil {
+		return err
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		var id ulid.ULID
+		copy(id[:], k)
+		p, _, err := getPayment(tx, id)
+		if err != nil {
+			return err
+		}
+		return indexPayment(tx, p)
+	})
+}
+
 func userPaymentKey(user string, created time.Time, id ulid.ULID) []byte {
 	k := append([]byte(user), 0)
 	k = binary.BigEndian.AppendUint64(k, uint64(created.UnixNano()))

@@ -284,6 +284,40 @@ func (s *Users) Verify() error {
 	})
 }
 
+// Replay rebuilds the user buckets from the log's user records alone, in
+// one durable transaction; the records are not touched. A record that
+// cannot be replayed stops it (ErrInconsistent) and the old buckets stay.
+func (s *Users) Replay() error {
+	return s.log.Append(func(tx *wal.Tx) error {
+		users, owners := map[string][]byte{}, map[string][]byte{}
+		if err := tx.Scan(1, func(r wal.Record) error { return replayUser(users, owners, r) }); err != nil {
+			return err
+		}
+		for name, want := range map[string]map[string][]byte{usersBucket: users, ownersBucket: owners} {
+			if err := rewriteBucket(tx, name, want); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func rewriteBucket(tx *wal.Tx, name string, contents map[string][]byte) error {
+	if err := tx.DeleteBucket(name); err != nil {
+		return err
+	}
+	b, err := tx.Bucket(name)
+	if err != nil {
+		return err
+	}
+	for k, v := range contents {
+		if err := b.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // replayUser folds one record into a rebuilt projection; records of other
 // types are not the user store's.
 func replayUser(users, owners map[string][]byte, r wal.Record) error {

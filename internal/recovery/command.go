@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
@@ -215,7 +217,7 @@ func repair(path string, kind Kind, opts Options) (string, error) {
 		}
 		return backup, lg.Replay()
 	case Gateway:
-		return backup, l.Append(func(tx *wal.Tx) error {
+		err := l.Append(func(tx *wal.Tx) error {
 			b, err := rebuildPayments(tx)
 			if err != nil {
 				return err
@@ -239,8 +241,12 @@ func repair(path string, kind Kind, opts Options) (string, error) {
 					return err
 				}
 			}
-			return nil
+			return coordinator.RebuildIndex(tx)
 		})
+		if err != nil {
+			return backup, err
+		}
+		return backup, gatewayd.NewUsers(l).Replay()
 	}
 	return backup, fmt.Errorf("cannot repair a %q file", kind)
 }

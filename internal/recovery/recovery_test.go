@@ -202,3 +202,19 @@ func TestLockedFileIsReportedClearly(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.True(t, strings.Contains(out+errOut, "in use by a running daemon"), out+errOut)
 }
+
+func TestCorruptedUsersAreReportedAndRepaired(t *testing.T) {
+	f := fixture.Build(t, t.TempDir())
+	edit(t, f.Gateway, func(state *bolt.Bucket) {
+		owners, err := state.CreateBucketIfNotExists([]byte("account_owners"))
+		require.NoError(t, err)
+		require.NoError(t, owners.Put([]byte("BankZ/1"), []byte("mallory"))) // an owner the log never recorded
+	})
+	code, out := runAt(t, recovery.Options{}, f.Gateway)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "account_owners")
+	code, out = runAt(t, recovery.Options{Repair: true}, f.Gateway)
+	require.Equal(t, 0, code, out)
+	code, out = runAt(t, recovery.Options{}, f.Gateway)
+	require.Equal(t, 0, code, out)
+}
