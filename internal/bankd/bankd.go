@@ -1,14 +1,3 @@
-// Package bankd runs a bank daemon: a ledger in a bbolt WAL, the 2PC
-// participant over it, and BankService on a mutual-TLS gRPC listener. The
-// strife-bank command is a thin wrapper around it; tests start it in-process
-// or as that command.
-//
-// With etcd (Config.Etcd), the bank registers under /strife/banks/<Name>
-// once it serves, on a lease kept alive (package discovery); Stop deletes
-// the key before it drains, and after a crash the key expires with the
-// lease. An attempt in doubt is resolved by asking the gateway named in its
-// PREPARED record, found under /strife/gateways/; CoordinatorAddr, if set,
-// overrides that with one fixed address.
 package bankd
 
 import (

@@ -1,12 +1,3 @@
-// Package bench drives concurrent payers through the whole payment path —
-// client → gateway → two banks, over mutual TLS, with every fsync — and
-// reports throughput and latency. The strife-bench command runs it.
-//
-// It starts a complete deployment of its own in a temporary directory
-// (certificates, BankA and BankB, the gateway), in this process but over
-// real TCP connections on 127.0.0.1, registers one payer per concurrent
-// client with an account at BankA, and has each pay 1 unit at a time to one
-// account at BankB, as fast as it can, for a fixed time per level.
 package bench
 
 import (
