@@ -15,7 +15,7 @@ import (
 // a record that a correct coordinator cannot have written: a second
 // acceptance, an attempt out of order, a decision that contradicts another,
 // a final status that changes.
-func (p *Payment) apply(r Record, now time.Time) error {
+func (p *Payment) apply(r Record) error {
 	if r.Type != wal.TypePaymentAccepted && p.Created.IsZero() {
 		return fmt.Errorf("coordinator: %v record for payment %s that was never accepted", r.Type, p.ID)
 	}
@@ -54,8 +54,19 @@ func (p *Payment) apply(r Record, now time.Time) error {
 	default:
 		return fmt.Errorf("coordinator: %v is not a payment record", r.Type)
 	}
-	p.Updated = now.UTC().Round(0) // as it reads back from the log
+	p.Updated = recordTime(r)
 	return nil
+}
+
+// recordTime is when a record was made: every payment record's payload
+// says. Taking Updated from there, not from a clock, makes a payment folded
+// live and the same payment replayed from the log equal.
+func recordTime(r Record) time.Time {
+	t, ok := r.Payload.(interface{ GetTimeUnixNano() int64 })
+	if !ok {
+		return time.Time{}
+	}
+	return time.Unix(0, t.GetTimeUnixNano()).UTC()
 }
 
 // nextOrCurrent is the attempt a record of type typ must name: the next one
@@ -69,18 +80,18 @@ func (p *Payment) nextOrCurrent(typ wal.Type) uint32 {
 
 // Apply folds a step's records into a copy of p and returns it: the payment
 // as it is once the records are durable. It is the only way a Payment
-// changes.
-func (p Payment) Apply(recs []Record, now time.Time) (Payment, error) {
+// changes, live and when the projection is replayed (see Replay).
+func (p Payment) Apply(recs []Record) (Payment, error) {
 	for _, r := range recs {
-		if err := p.apply(r, now); err != nil {
+		if err := p.apply(r); err != nil {
 			return p, err
 		}
 	}
 	return p, nil
 }
 
-// state is the projection of p, as stored in the payments bucket.
-func (p Payment) state() *storagev1.PaymentState {
+// State is the projection of p, as stored in the payments bucket.
+func (p Payment) State() *storagev1.PaymentState {
 	return &storagev1.PaymentState{
 		Params: &storagev1.PaymentAccepted{
 			Payer: p.Params.Payer, FromAccount: p.Params.From, Payee: p.Params.Payee, ToAccount: p.Params.To,

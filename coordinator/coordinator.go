@@ -277,7 +277,7 @@ func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, e
 			r.p, found = p, ok
 			return err
 		}
-		if p, err = persistIn(tx, Payment{ID: id}, Accept(params, now).Records, now); err != nil || !banksUp {
+		if p, err = persistIn(tx, Payment{ID: id}, Accept(params, now).Records); err != nil || !banksUp {
 			r.p = p
 			return err
 		}
@@ -285,7 +285,7 @@ func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, e
 		if err != nil {
 			return err
 		}
-		r.p, err = persistIn(tx, p, ready.Records, now)
+		r.p, err = persistIn(tx, p, ready.Records)
 		r.first, r.round = ready.Messages, NewRound(1)
 		return err
 	})
@@ -340,10 +340,9 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 	r.mu.Lock()
 	ready := f(r.p)
 	if len(ready.Records) > 0 {
-		now := c.cfg.Now()
 		var next Payment
 		err := c.log.Append(func(tx *wal.Tx) (err error) {
-			next, err = persistIn(tx, r.p, ready.Records, now)
+			next, err = persistIn(tx, r.p, ready.Records)
 			return err
 		})
 		if err != nil {

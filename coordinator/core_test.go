@@ -93,7 +93,7 @@ func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
 		t.Fatalf("unknown command %q", d.Cmd)
 	}
 	var err error
-	if s.p, err = s.p.Apply(ready.Records, s.now); err != nil {
+	if s.p, err = s.p.Apply(ready.Records); err != nil {
 		return "error: " + err.Error()
 	}
 	return answer + show(ready) + s.payment()

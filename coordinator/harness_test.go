@@ -114,15 +114,6 @@ func (w *world) start(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// crash stops the coordinator and closes its log, then starts it again.
-// Every step is durable before the coordinator acts on it, so stopping
-// between two steps is what a crash there leaves behind.
-func (w *world) crash(t *testing.T) {
-	w.c.Close()
-	require.NoError(t, w.log.Close())
-	w.start(t)
-}
-
 func (w *world) account(t *testing.T, address string) *strifev1.Account {
 	bank, number := coordinator.Bank(address), address[len(coordinator.Bank(address))+1:]
 	resp, err := w.clients[bank].GetAccount(context.Background(), &strifev1.GetAccountRequest{Number: number})

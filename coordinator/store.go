@@ -26,8 +26,8 @@ const (
 	userPaymentsBucket = "user_payments"
 )
 
-// recordPayloads makes the payload of each record type, for decoding.
-var recordPayloads = map[wal.Type]func() proto.Message{
+// payloads makes the payload message of each payment record type.
+var payloads = map[wal.Type]func() proto.Message{
 	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
 	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
 	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
@@ -36,10 +36,64 @@ var recordPayloads = map[wal.Type]func() proto.Message{
 	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
 }
 
+// DecodeRecord turns a log record into the Record of a payment, for folding
+// with Payment.Apply. ok is false for records that are not a payment's (the
+// users', for example).
+func DecodeRecord(r wal.Record) (rec Record, ok bool, err error) {
+	mk, ok := payloads[r.Type]
+	if !ok {
+		return Record{}, false, nil
+	}
+	m := mk()
+	if err := proto.Unmarshal(r.Payload, m); err != nil {
+		return Record{}, true, fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, r.Seq, err)
+	}
+	return Record{Type: r.Type, Attempt: r.Attempt, Payload: m}, true, nil
+}
+
+// Replay rebuilds the projection (the payments and user_payments buckets)
+// from the log alone, in one durable transaction, as ledger.Replay does for
+// a bank. A record that cannot be folded stops it, and the old projection
+// stays.
+func Replay(log *wal.Log) error {
+	return log.Append(func(tx *wal.Tx) error {
+		for _, name := range []string{paymentsBucket, userPaymentsBucket} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		payments := map[ulid.ULID]Payment{}
+		err := tx.Scan(1, func(r wal.Record) error {
+			rec, ok, err := DecodeRecord(r)
+			if err != nil || !ok {
+				return err
+			}
+			p, seen := payments[r.TxID]
+			if !seen {
+				p.ID = r.TxID
+			}
+			payments[r.TxID], err = p.Apply([]Record{rec})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range payments {
+			if err := putPayment(tx, p); err != nil {
+				return err
+			}
+			if err := indexPayment(tx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // persistIn appends a step's records for p in tx and stores the payment
 // they make. It returns that payment.
-func persistIn(tx *wal.Tx, p Payment, recs []Record, now time.Time) (Payment, error) {
-	next, err := p.Apply(recs, now)
+func persistIn(tx *wal.Tx, p Payment, recs []Record) (Payment, error) {
+	next, err := p.Apply(recs)
 	if err != nil {
 		return p, err
 	}
@@ -66,7 +120,7 @@ func putPayment(tx *wal.Tx, p Payment) error {
 	if err != nil {
 		return err
 	}
-	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(p.state())
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(p.State())
 	if err != nil {
 		return err
 	}
@@ -104,27 +158,6 @@ func indexPayment(tx *wal.Tx, p Payment) error {
 		}
 	}
 	return nil
-}
-
-// RebuildIndex rewrites the user_payments index from the payments bucket,
-// for an operator repairing a gateway's file (see strife-recover).
-func RebuildIndex(tx *wal.Tx) error {
-	if err := tx.DeleteBucket(userPaymentsBucket); err != nil {
-		return err
-	}
-	b, err := tx.Bucket(paymentsBucket)
-	if err != nil || b == nil {
-		return err
-	}
-	return b.ForEach(func(k, _ []byte) error {
-		var id ulid.ULID
-		copy(id[:], k)
-		p, _, err := getPayment(tx, id)
-		if err != nil {
-			return err
-		}
-		return indexPayment(tx, p)
-	})
 }
 
 func userPaymentKey(user string, created time.Time, id ulid.ULID) []byte {

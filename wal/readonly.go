@@ -7,6 +7,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 var (
@@ -40,7 +41,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Log, error) {
 		FreelistType: bolt.FreelistMapType,
 	})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("wal: open %s: %w", path, ErrLocked)
 	case err != nil:
 		return nil, fmt.Errorf("wal: open %s: %w (%w)", path, ErrNotLog, err)

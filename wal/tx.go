@@ -8,6 +8,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Bucket names. Everything the log owns lives under these; the caller's
@@ -142,7 +143,7 @@ func (tx *Tx) Bucket(name string) (*bolt.Bucket, error) {
 // a projection from scratch starts with it.
 func (tx *Tx) DeleteBucket(name string) error {
 	err := tx.btx.Bucket(stateBucket).DeleteBucket([]byte(name))
-	if errors.Is(err, bolt.ErrBucketNotFound) {
+	if errors.Is(err, berrors.ErrBucketNotFound) {
 		return nil
 	}
 	return err

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
 // User roles carried in tokens.
@@ -20,6 +22,18 @@ const (
 	RoleCustomer = "customer"
 	RoleAdmin    = "admin"
 )
+
+// RoleName is the token role of a user role: RoleCustomer, RoleAdmin, or ""
+// for none.
+func RoleName(r strifev1.UserRole) string {
+	switch r {
+	case strifev1.UserRole_USER_ROLE_CUSTOMER:
+		return RoleCustomer
+	case strifev1.UserRole_USER_ROLE_ADMIN:
+		return RoleAdmin
+	}
+	return ""
+}
 
 // DefaultTokenLifetime is how long a login token is valid.
 const DefaultTokenLifetime = 15 * time.Minute

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/auth"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
@@ -111,11 +112,8 @@ func (c *Client) Login(ctx context.Context, user, password string) (*Session, er
 }
 
 func roleText(r strifev1.UserRole) string {
-	switch r {
-	case strifev1.UserRole_USER_ROLE_ADMIN:
-		return "admin"
-	case strifev1.UserRole_USER_ROLE_CUSTOMER:
-		return "customer"
+	if name := auth.RoleName(r); name != "" {
+		return name
 	}
 	return "unknown"
 }

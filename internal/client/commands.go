@@ -349,7 +349,7 @@ acknowledged by the gateway) and PENDING (held by the gateway).
 				fmt.Fprintln(cmd.OutOrStdout(), "the queue is empty")
 			}
 			for _, p := range out {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %-7s %10s to %s, %d attempts %s\n", p.TransactionID, p.Status, p.AmountText, p.To, p.Attempts, p.Message)
+				fmt.Fprintln(cmd.OutOrStdout(), pendingLine(p), p.Message)
 			}
 			return nil
 		},

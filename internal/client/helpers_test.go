@@ -3,11 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +42,8 @@ func newWorld(t *testing.T) *world {
 	w.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: freeAddr(t), DataDir: testbank.DataDir(t),
 		TLS:          w.pki.Files(t, certs.RoleGateway, "gateway-1"),
-		TokenKeyFile: tokenKey(t), Banks: map[string]string{},
-		UsersFile: testdataPath(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
+		TokenKeyFile: testbank.TokenKey(t), Banks: map[string]string{},
+		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
 		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	}
 	for _, name := range []string{"BankA", "BankB"} {
@@ -150,19 +146,4 @@ func run(t *testing.T, stdin string, args ...string) (string, error) {
 	defer cancel()
 	err := cmd.ExecuteContext(ctx)
 	return out.String(), err
-}
-
-func tokenKey(t *testing.T) string {
-	key := make([]byte, 32)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "token.key")
-	require.NoError(t, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600))
-	return path
-}
-
-func testdataPath(t *testing.T, name string) string {
-	path, err := filepath.Abs(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return path
 }

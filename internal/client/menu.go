@@ -266,8 +266,7 @@ func (m *menu) queue() error {
 		fmt.Fprintln(m.out, "  empty")
 	}
 	for _, e := range pending {
-		j := entryJSON(e)
-		fmt.Fprintf(m.out, "  %s %-7s %10s to %s, %d attempts\n", j.TransactionID, j.Status, j.AmountText, j.To, j.Attempts)
+		fmt.Fprintln(m.out, "  "+pendingLine(entryJSON(e)))
 	}
 	return nil
 }

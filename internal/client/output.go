@@ -108,3 +108,9 @@ func writeJSON(w io.Writer, v any) error {
 	_, err = fmt.Fprintf(w, "%s\n", data)
 	return err
 }
+
+// pendingLine is a queued or pending payment on one line, as `queue list`
+// and the menu's queue screen show it.
+func pendingLine(p PaymentJSON) string {
+	return fmt.Sprintf("%s %-7s %10s to %s, %d attempts", p.TransactionID, p.Status, p.AmountText, p.To, p.Attempts)
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -70,6 +71,9 @@ type Sender struct {
 	// Lock, if set, is held around each send, so that Senders sharing a
 	// Queue (the menu and its resend loop) never send one payment at once.
 	Lock sync.Locker
+	// MinBackoff and MaxBackoff bound Run's backoff. Defaults: the constants
+	// of the same names.
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // Pay stores req under a new ULID (durably, before anything is sent) and
@@ -234,7 +238,8 @@ func (s *Sender) Flush(ctx context.Context) ([]*Result, error) {
 // it waits with exponential backoff and jitter, capped near MaxBackoff; an
 // unreachable gateway is retried at once when Conn becomes READY.
 func (s *Sender) Run(ctx context.Context, notify func(*Result)) error {
-	backoff := MinBackoff
+	minBackoff, maxBackoff := cmp.Or(s.MinBackoff, MinBackoff), cmp.Or(s.MaxBackoff, MaxBackoff)
+	backoff := minBackoff
 	for {
 		results, err := s.Flush(ctx)
 		if err != nil {
@@ -252,13 +257,13 @@ func (s *Sender) Run(ctx context.Context, notify func(*Result)) error {
 			return err
 		}
 		if len(pending) == 0 {
-			backoff = MinBackoff
+			backoff = minBackoff
 		}
 		s.wait(ctx, jitter(backoff), unreachable)
 		if ctx.Err() != nil {
 			return nil
 		}
-		backoff = min(2*backoff, MaxBackoff)
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 

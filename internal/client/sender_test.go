@@ -184,3 +184,38 @@ func TestPendingIsFollowedToItsOutcome(t *testing.T) {
 	require.Equal(t, client.OutcomeCommitted, final.Outcome)
 	require.Equal(t, 1, w.debits(t, "BankA", "1001", r.Entry.ID()))
 }
+
+// A queued payment goes out as soon as the connection to the gateway is
+// READY again, not at the resend loop's next backoff: here the backoff is a
+// minute, far longer than the test waits.
+func TestQueuedPaymentGoesOutWhenTheConnectionIsReady(t *testing.T) {
+	w := newWorld(t)
+	dir := w.login(t, "alice")
+	c := w.open(t, dir)
+	defer c.Close()
+	w.stop(t)
+	r, err := c.Sender().Pay(t.Context(), payTo("bob", 300))
+	require.NoError(t, err)
+	require.Equal(t, client.OutcomeQueued, r.Outcome)
+
+	sender := c.Sender()
+	sender.MinBackoff, sender.MaxBackoff = time.Minute, time.Minute
+	results := make(chan *client.Result, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = sender.Run(ctx, func(r *client.Result) { results <- r })
+	}()
+	defer func() { cancel(); <-done }()
+	time.Sleep(2 * time.Second) // the loop found the gateway down and waits
+
+	w.start(t)
+	select {
+	case final := <-results:
+		require.Equal(t, client.OutcomeCommitted, final.Outcome)
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "not delivered within 5s of the gateway's return")
+	}
+	require.Equal(t, 1, w.debits(t, "BankA", "1001", r.Entry.ID()))
+}

@@ -1,12 +1,10 @@
 package devetcd_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/strife-pay/strife/internal/devetcd"
+	"github.com/strife-pay/strife/internal/testbank"
 )
 
 func start(t *testing.T, dir string) *devetcd.Server {
@@ -105,19 +104,4 @@ func TestCommandLogsServingAndStopsWithItsContext(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer struct{ testbank.LogBuffer }

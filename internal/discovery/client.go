@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
@@ -121,4 +122,16 @@ func (c ClientConfig) tls() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return cfg, nil
+}
+
+// Flags binds the etcd options every daemon takes to fs: the client
+// configuration, the address to register (advertise) and the lease TTL.
+// what names the daemon in the help ("bank", "gateway").
+func Flags(fs *pflag.FlagSet, cfg *ClientConfig, advertise *string, ttl *time.Duration, what, purpose string) {
+	fs.StringSliceVar(&cfg.Endpoints, "etcd-endpoints", nil, "etcd client URLs, comma-separated: "+purpose)
+	fs.StringVar(&cfg.CAFile, "etcd-ca", "", "CA certificate that etcd's server certificate must chain to (PEM)")
+	fs.StringVar(&cfg.CertFile, "etcd-cert", "", "client certificate for etcd (PEM)")
+	fs.StringVar(&cfg.KeyFile, "etcd-key", "", "client key for etcd (PEM)")
+	fs.StringVar(advertise, "advertise", "", "address registered in etcd (default: the listen address)")
+	fs.DurationVar(ttl, "lease-ttl", DefaultTTL, "TTL of the etcd lease: how long a crashed "+what+" stays registered")
 }

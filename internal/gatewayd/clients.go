@@ -32,7 +32,7 @@ func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strif
 	if !s.hasher.Check(u.GetPasswordHash(), req.GetPassword()) {
 		return nil, s.reply("Login", ErrBadLogin)
 	}
-	token, exp, err := s.signer.Issue(u.GetUsername(), roleName(u.GetRole()), p.Cert)
+	token, exp, err := s.signer.Issue(u.GetUsername(), auth.RoleName(u.GetRole()), p.Cert)
 	if err != nil {
 		return nil, s.reply("Login", err)
 	}
@@ -102,7 +102,7 @@ func (s *service) checkRegistration(req *strifev1.RegisterClientRequest) error {
 	if err := ValidUsername(req.GetUsername()); err != nil {
 		return err
 	}
-	if roleName(req.GetRole()) == "" {
+	if auth.RoleName(req.GetRole()) == "" {
 		return fmt.Errorf("%w: role must be customer or admin", ErrInvalid)
 	}
 	if req.GetOpeningBalance() < 0 {

@@ -48,8 +48,8 @@ func newEtcdEnv(t *testing.T) *etcdEnv {
 	e.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
 		TLS:          e.pki.Files(t, certs.RoleGateway, "gateway-1"),
-		TokenKeyFile: tokenKey(t), Etcd: etcdtest.Config(etcd),
-		UsersFile: testdataPath(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
+		TokenKeyFile: testbank.TokenKey(t), Etcd: etcdtest.Config(etcd),
+		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
 		Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
 	}
 	t.Cleanup(func() { verifyUsers(t, e.walPath()) })

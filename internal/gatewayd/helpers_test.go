@@ -1,16 +1,12 @@
 package gatewayd_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,8 +76,8 @@ func newEnv(t *testing.T) *env {
 	e.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
 		TLS:          e.pki.Files(t, certs.RoleGateway, "gateway-1"),
-		TokenKeyFile: tokenKey(t), Banks: map[string]string{},
-		UsersFile: testdataPath(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
+		TokenKeyFile: testbank.TokenKey(t), Banks: map[string]string{},
+		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
 		Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
 	}
 	t.Cleanup(func() { verifyUsers(t, e.walPath()) })
@@ -222,22 +218,7 @@ func requireCode(t *testing.T, want codes.Code, err error, msgAndArgs ...any) {
 
 // logBuffer collects the gateway's log lines; server goroutines write it
 // while the test reads it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ testbank.LogBuffer }
 
 // calls returns the audit lines of one gateway method ("Pay").
 func (l *logBuffer) calls(t *testing.T, method string) []map[string]any {
@@ -251,21 +232,6 @@ func (l *logBuffer) calls(t *testing.T, method string) []map[string]any {
 		}
 	}
 	return out
-}
-
-func tokenKey(t *testing.T) string {
-	key := make([]byte, 32)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "token.key")
-	require.NoError(t, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600))
-	return path
-}
-
-func testdataPath(t *testing.T, name string) string {
-	path, err := filepath.Abs(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return path
 }
 
 // writeFile writes a file in a temporary directory and returns its path.

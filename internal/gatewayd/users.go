@@ -10,9 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/auth"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
-	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -58,7 +58,7 @@ func checkUser(u *storagev1.UserState) error {
 	if err := ValidUsername(u.GetUsername()); err != nil {
 		return err
 	}
-	if roleName(u.GetRole()) == "" || len(u.GetPasswordHash()) == 0 {
+	if auth.RoleName(u.GetRole()) == "" || len(u.GetPasswordHash()) == 0 {
 		return fmt.Errorf("%w: user %q has no role or no password", ErrInvalid, u.GetUsername())
 	}
 	for i, a := range u.GetAccounts() {
@@ -73,17 +73,6 @@ func checkUser(u *storagev1.UserState) error {
 		return fmt.Errorf("%w: default account %q is not one of the user's accounts", ErrInvalid, d)
 	}
 	return nil
-}
-
-// roleName is the token role of a user role, or "" for none.
-func roleName(r strifev1.UserRole) string {
-	switch r {
-	case strifev1.UserRole_USER_ROLE_CUSTOMER:
-		return "customer"
-	case strifev1.UserRole_USER_ROLE_ADMIN:
-		return "admin"
-	}
-	return ""
 }
 
 // Users is the gateway's user store, event-sourced in the gateway's log:

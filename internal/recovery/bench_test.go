@@ -1,7 +1,6 @@
 package recovery_test
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -123,7 +122,7 @@ func TestBigLedgerIsConsistent(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	require.NoError(t, l.View(func(tx *wal.Tx) error {
-		require.Equal(t, uint64(20_000), tx.LastSeq(), fmt.Sprint("exact size"))
+		require.Equal(t, uint64(20_000), tx.LastSeq(), "exact size")
 		return nil
 	}))
 }

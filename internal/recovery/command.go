@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/gatewayd"
@@ -217,33 +216,7 @@ func repair(path string, kind Kind, opts Options) (string, error) {
 		}
 		return backup, lg.Replay()
 	case Gateway:
-		err := l.Append(func(tx *wal.Tx) error {
-			b, err := rebuildPayments(tx)
-			if err != nil {
-				return err
-			}
-			if len(b.problems) > 0 {
-				return fmt.Errorf("the log's payment records cannot be replayed: %v", b.problems)
-			}
-			if err := tx.DeleteBucket("payments"); err != nil {
-				return err
-			}
-			bkt, err := tx.Bucket("payments")
-			if err != nil {
-				return err
-			}
-			for _, id := range b.order {
-				v, err := proto.MarshalOptions{Deterministic: true}.Marshal(StateOf(b.payments[id]))
-				if err != nil {
-					return err
-				}
-				if err := bkt.Put(id[:], v); err != nil {
-					return err
-				}
-			}
-			return coordinator.RebuildIndex(tx)
-		})
-		if err != nil {
+		if err := coordinator.Replay(l); err != nil {
 			return backup, err
 		}
 		return backup, gatewayd.NewUsers(l).Replay()

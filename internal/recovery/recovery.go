@@ -183,18 +183,6 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	return nil
 }
 
-// payloads makes the payload of each payment record type.
-var payloads = map[wal.Type]func() proto.Message{
-	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
-	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
-	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
-	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
-}
-
-type timed interface{ GetTimeUnixNano() int64 }
-
 // since is when the latest step of an attempt was recorded.
 type rebuilt struct {
 	payments map[ulid.ULID]coordinator.Payment
@@ -205,50 +193,34 @@ type rebuilt struct {
 }
 
 // rebuildPayments folds the gateway's payment records per payment with
-// coordinator.Payment.Apply, each at the time its payload records.
+// coordinator.Payment.Apply, going on past a payment whose records cannot
+// be folded (to report every one).
 func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
 	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, since: map[ulid.ULID]time.Time{}, decided: map[attemptKey]coordinator.Payment{}}
 	broken := map[ulid.ULID]bool{}
 	err := tx.Scan(1, func(rec wal.Record) error {
-		mk, ok := payloads[rec.Type]
-		if !ok || broken[rec.TxID] {
-			return nil
+		r, ok, err := coordinator.DecodeRecord(rec)
+		if err != nil || !ok || broken[rec.TxID] {
+			return err
 		}
-		m := mk()
-		if err := proto.Unmarshal(rec.Payload, m); err != nil {
-			return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
-		}
-		at := time.Unix(0, m.(timed).GetTimeUnixNano()).UTC()
 		p, seen := b.payments[rec.TxID]
 		if !seen {
 			p = coordinator.Payment{ID: rec.TxID}
 			b.order = append(b.order, rec.TxID)
 		}
-		next, err := p.Apply([]coordinator.Record{{Type: rec.Type, Attempt: rec.Attempt, Payload: m}}, at)
+		next, err := p.Apply([]coordinator.Record{r})
 		if err != nil {
 			broken[rec.TxID] = true
 			b.problems = append(b.problems, fmt.Sprintf("record %d (%v of payment %s) cannot be replayed: %v", rec.Seq, rec.Type, rec.TxID, err))
 			return nil
 		}
-		b.payments[rec.TxID], b.since[rec.TxID] = next, at
+		b.payments[rec.TxID], b.since[rec.TxID] = next, next.Updated
 		if rec.Type == wal.TypeDecisionCommit {
 			b.decided[attemptKey{rec.TxID, rec.Attempt}] = next
 		}
 		return nil
 	})
 	return b, err
-}
-
-// StateOf is a payment's projection, as the coordinator stores it.
-func StateOf(p coordinator.Payment) *storagev1.PaymentState {
-	return &storagev1.PaymentState{
-		Params: &storagev1.PaymentAccepted{
-			Payer: p.Params.Payer, FromAccount: p.Params.From, Payee: p.Params.Payee, ToAccount: p.Params.To,
-			Amount: p.Params.Amount, Memo: p.Params.Memo, TimeUnixNano: p.Created.UnixNano(),
-		},
-		Status: p.Status, Reason: p.Reason, Attempt: p.Attempt, Decision: int32(p.Decision), Ended: p.Ended,
-		CreatedUnixNano: p.Created.UnixNano(), UpdatedUnixNano: p.Updated.UnixNano(),
-	}
 }
 
 func checkGateway(l *wal.Log, r *Report, now time.Time) error {
@@ -298,7 +270,7 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 			p, ok := b.payments[id]
 			var want *storagev1.PaymentState
 			if ok {
-				want = StateOf(p)
+				want = p.State()
 			}
 			if !proto.Equal(have, want) {
 				r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored as {%v}, the log says {%v}", id, have, want))

@@ -1,14 +1,12 @@
 package rpc_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -24,33 +22,13 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/rpc"
+	"github.com/strife-pay/strife/internal/testbank"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
 // auditLog is the log sink of an audited test server: server goroutines
 // write it while the test reads it.
-type auditLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *auditLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *auditLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *auditLog) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Reset()
-}
+type auditLog struct{ testbank.LogBuffer }
 
 // entries parses every line, optionally only those with message msg.
 func (l *auditLog) entries(t *testing.T, msg string) []map[string]any {

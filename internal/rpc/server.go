@@ -6,10 +6,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -64,9 +66,20 @@ func (h handshakeLogger) Clone() credentials.TransportCredentials {
 	return handshakeLogger{TransportCredentials: h.TransportCredentials.Clone(), log: h.log}
 }
 
+// reconnect is how a connection retries a peer that went away. gRPC's
+// default lets the delay grow to two minutes, and a call on a connection
+// waiting out that delay fails at once: a gateway, bank or client whose peer
+// was down for a while would stay blind to its return for as long. Strife's
+// peers are few and on a LAN, so retrying every second at most costs
+// nothing and makes "resend as soon as it is back" true.
+var reconnect = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+	MinConnectTimeout: 5 * time.Second,
+}
+
 // Dial returns a client connection to addr over mutual TLS.
 func Dial(addr string, tlsConfig *tls.Config, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig))}, opts...)
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)), grpc.WithConnectParams(reconnect)}, opts...)
 	return grpc.NewClient(addr, opts...)
 }
 

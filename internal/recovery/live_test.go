@@ -1,0 +1,51 @@
+package recovery_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/internal/recovery"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
+)
+
+// bank votes YES to anything up to 1000 and acknowledges every decision.
+type bank struct{}
+
+func (bank) Prepare(_ context.Context, _ ulid.ULID, _ uint32, legs []*strifev1.Leg, _ string) (coordinator.Vote, error) {
+	if legs[0].GetAmount() > 1000 {
+		return coordinator.Vote{Reason: strifev1.Reason_REASON_INSUFFICIENT_FUNDS}, nil
+	}
+	return coordinator.Vote{Yes: true}, nil
+}
+func (bank) Commit(context.Context, ulid.ULID, uint32) error { return nil }
+func (bank) Abort(context.Context, ulid.ULID, uint32) error  { return nil }
+
+// The check must agree with what the coordinator itself writes, not only
+// with the fixture's imitation of it.
+func TestAFileWrittenByTheCoordinatorIsConsistent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway-1.db")
+	log, err := wal.Open(path, wal.Options{})
+	require.NoError(t, err)
+	c, err := coordinator.New(log, coordinator.StaticDirectory{"BankA": bank{}, "BankB": bank{}}, coordinator.Config{Log: zerolog.Nop()})
+	require.NoError(t, err)
+	for _, amount := range []int64{100, 5000, 200} { // committed, failed, committed
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, err := c.Pay(ctx, ulid.Make(), coordinator.Params{Payer: "alice", From: "BankA/1001", To: "BankB/2001", Amount: amount})
+		cancel()
+		require.NoError(t, err)
+	}
+	c.Close()
+	require.NoError(t, log.Close())
+
+	code, out := runAt(t, recovery.Options{}, path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "consistent")
+}
