@@ -395,12 +395,15 @@ func (c *Coordinator) drive(r *run) {
 			// Only after a step failed to persist: abort, as after a crash.
 			c.stepOrWait(r, Payment.Recover)
 		default:
+			// Taken before the directory is read, so that a change after
+			// the read still cuts the sleep short.
+			wake := c.wakeup()
 			if parts, ok := c.participants(p); ok {
 				c.attempt(r, parts)
 			}
 			if r.snapshot().Status == Pending {
 				r.resolve() // held: the first caller is told PENDING
-				c.sleep(r, jitter(backoff))
+				c.sleep(r, jitter(backoff), wake)
 				backoff = min(2*backoff, c.cfg.RetryMax)
 			}
 		}
@@ -532,20 +535,22 @@ func (r *run) notify() {
 	r.changed = make(chan struct{})
 }
 
-// sleep waits d, but not past the payment's expiry, and no longer once the
-// directory changes.
-func (c *Coordinator) sleep(r *run, d time.Duration) {
+// sleep waits d, but not past the payment's expiry, and no longer once wake
+// is closed by a change of the directory.
+func (c *Coordinator) sleep(r *run, d time.Duration, wake <-chan struct{}) {
 	if left := r.snapshot().Created.Add(c.cfg.MaxHold).Sub(c.cfg.Now()); left < d {
 		d = max(left, 0)
 	}
 	select {
 	case <-time.After(d):
-	case <-c.wakeup():
+	case <-wake:
 	case <-c.ctx.Done():
 	}
 }
 
 // wakeup returns a channel that is closed when the directory next changes.
+// Take it before reading the directory: a change between the read and the
+// wait is then not lost.
 func (c *Coordinator) wakeup() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -559,6 +564,7 @@ func (c *Coordinator) wakeup() <-chan struct{} {
 func (c *Coordinator) deliver(r *run, m Message) {
 	defer c.wg.Done()
 	for backoff := c.cfg.RetryMin; c.ctx.Err() == nil; backoff = min(2*backoff, c.cfg.RetryMax) {
+		wake := c.wakeup()
 		err := c.send(r.id, m)
 		if err == nil {
 			c.step(r, func(p Payment) Ready {
@@ -575,7 +581,7 @@ func (c *Coordinator) deliver(r *run, m Message) {
 		c.lg.Warn().Err(err).Str("transaction_id", r.id.String()).Uint32("attempt", m.Attempt).Str("bank", m.Bank).Stringer("message", m.Kind).Msg("decision not delivered; will retry")
 		select {
 		case <-time.After(jitter(backoff)):
-		case <-c.wakeup():
+		case <-wake:
 		case <-c.ctx.Done():
 		}
 	}

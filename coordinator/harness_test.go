@@ -45,15 +45,22 @@ type switchboard struct {
 	parts   map[string]coordinator.Participant
 	down    map[string]bool
 	changes chan struct{} // see coordinator.Notifier
+
+	// lookedUp, if set, is called after each Participant answers.
+	lookedUp func(bank string)
 }
 
 func (s *switchboard) Changes() <-chan struct{} { return s.changes }
 
 func (s *switchboard) Participant(bank string) (coordinator.Participant, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	p, ok := s.parts[bank]
-	return p, ok && !s.down[bank]
+	up, lookedUp := ok && !s.down[bank], s.lookedUp
+	s.mu.Unlock()
+	if lookedUp != nil {
+		lookedUp(bank)
+	}
+	return p, up
 }
 
 func (s *switchboard) setDown(bank string, down bool) {

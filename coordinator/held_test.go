@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,18 +115,46 @@ func TestHeldPaymentExpiresAcrossARestart(t *testing.T) {
 // back, not at its next backoff: here the backoff is far longer than the
 // test's patience.
 func TestABankComingBackWakesItsHeldPayments(t *testing.T) {
-	w := newWorld(t, coordinator.Config{RetryMin: 30 * time.Second, RetryMax: 30 * time.Second})
-	w.dir.setDown("BankB", true)
-	id := ulid.Make()
-	p, _ := w.payID(t, id, pay("BankA/1001", "BankB/2001", 100))
-	require.Equal(t, coordinator.Pending, p.Status)
+	cases := []struct {
+		name string
+		// justAfterTheRunnerLooked brings BankB back between the runner's
+		// finding it down and its going to sleep: the change must not be lost.
+		justAfterTheRunnerLooked bool
+	}{
+		{"while the payment is held", false},
+		{"just after the runner found the bank down", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, coordinator.Config{RetryMin: 30 * time.Second, RetryMax: 30 * time.Second})
+			w.dir.setDown("BankB", true)
+			if tc.justAfterTheRunnerLooked {
+				var lookups atomic.Int32
+				w.dir.mu.Lock()
+				w.dir.lookedUp = func(bank string) {
+					// BankB's first lookup is Pay's, at acceptance; the
+					// second is the runner's, before it holds the payment.
+					if bank == "BankB" && lookups.Add(1) == 2 {
+						w.dir.setDown("BankB", false)
+						time.Sleep(50 * time.Millisecond) // the coordinator takes the change in
+					}
+				}
+				w.dir.mu.Unlock()
+			}
+			id := ulid.Make()
+			p, _ := w.payID(t, id, pay("BankA/1001", "BankB/2001", 100))
+			require.Equal(t, coordinator.Pending, p.Status)
 
-	w.dir.setDown("BankB", false)
-	require.Eventually(t, func() bool {
-		p, err := w.c.Get(id)
-		return err == nil && p.Status == coordinator.Committed
-	}, 5*time.Second, 10*time.Millisecond, "committed long before the 30s backoff")
-	w.settled(t)
+			if !tc.justAfterTheRunnerLooked {
+				w.dir.setDown("BankB", false)
+			}
+			require.Eventually(t, func() bool {
+				p, err := w.c.Get(id)
+				return err == nil && p.Status == coordinator.Committed
+			}, 5*time.Second, 10*time.Millisecond, "committed long before the 30s backoff")
+			w.settled(t)
+		})
+	}
 }
 
 // A decision that could not be delivered is sent again as soon as the
