@@ -103,6 +103,7 @@ type Coordinator struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // runners and deliveries
+	pool   *workers       // runs them, and the Prepares
 
 	mu     sync.Mutex
 	active map[ulid.ULID]*run // payments pending, or with a decision not yet acknowledged by all
@@ -151,9 +152,9 @@ func New(log *wal.Log, dir Directory, cfg Config) (*Coordinator, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Coordinator{log: log, dir: dir, cfg: cfg, lg: cfg.Log, ctx: ctx, cancel: cancel, active: map[ulid.ULID]*run{}, wake: make(chan struct{}), subs: newBroker()}
+	c := &Coordinator{log: log, dir: dir, cfg: cfg, lg: cfg.Log, ctx: ctx, cancel: cancel, active: map[ulid.ULID]*run{}, wake: make(chan struct{}), subs: newBroker(), pool: newWorkers(poolSize)}
 	if err := c.recover(); err != nil {
-		cancel()
+		c.Close()
 		return nil, err
 	}
 	if n, ok := dir.(Notifier); ok {
@@ -187,6 +188,7 @@ func (c *Coordinator) followDirectory(changes <-chan struct{}) {
 func (c *Coordinator) Close() {
 	c.cancel()
 	c.wg.Wait()
+	c.pool.stop()
 	c.subs.close()
 }
 
@@ -361,7 +363,7 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 	for _, m := range ready.Messages {
 		if m.Kind != KindPrepare {
 			c.wg.Add(1)
-			go c.deliver(r, m)
+			c.pool.run(func() { c.deliver(r, m) })
 		}
 	}
 	if p.Final() && (p.Ended || p.Attempt == 0) {
@@ -372,7 +374,7 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 
 func (c *Coordinator) startRunner(r *run) {
 	c.wg.Add(1)
-	go c.drive(r)
+	c.pool.run(func() { c.drive(r) })
 }
 
 // drive runs attempts of a PENDING payment until it is final: it begins an
@@ -461,7 +463,9 @@ func (c *Coordinator) attempt(r *run, parts map[string]Participant) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, m := range prepares {
-		wg.Go(func() {
+		wg.Add(1)
+		c.pool.run(func() {
+			defer wg.Done()
 			vote := c.vote(ctx, r.id, parts[m.Bank], m)
 			if c.ctx.Err() != nil {
 				return // shutting down: decide nothing; recovery aborts the attempt

@@ -22,6 +22,7 @@ import (
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/bankd"
 	"github.com/strife-pay/strife/internal/certscli"
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -122,6 +123,7 @@ func deploy(dir string, logs io.Writer) (d *deployment, err error) {
 		logs = io.Discard
 	}
 	log := zerolog.New(logs).With().Timestamp().Logger()
+	daemon.TuneGC() // the daemons in this process are tuned as strife's own
 	d = &deployment{dir: dir}
 	defer func() {
 		if err != nil {

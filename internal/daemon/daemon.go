@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -22,6 +23,7 @@ type Server interface {
 // Run starts a server and serves until SIGTERM or SIGINT, when it drains
 // and stops, or until the server stops serving on its own.
 func Run(log zerolog.Logger, start func() (Server, error)) error {
+	TuneGC()
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
@@ -36,5 +38,22 @@ func Run(log zerolog.Logger, start func() (Server, error)) error {
 	case err := <-s.Done():
 		s.Stop()
 		return fmt.Errorf("server stopped: %w", err)
+	}
+}
+
+// GCPercent is the garbage collector's target for Strife's daemons: the heap
+// may grow to five times what is live before a collection, instead of Go's
+// default of twice. A daemon's live heap is a few tens of megabytes, and
+// under load every payment allocates (gRPC, protobuf, bbolt nodes): with the
+// default, collection took a quarter of the gateway's CPU. At 256 payers
+// this setting raised throughput by about 40% for about 50% more memory
+// (DESIGN.md, "Performance").
+const GCPercent = 400
+
+// TuneGC sets GCPercent, unless the GOGC environment variable is set: an
+// operator's explicit choice wins.
+func TuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(GCPercent)
 	}
 }

@@ -29,15 +29,24 @@ import (
 // handshake (no certificate, another CA, expired, TLS 1.2) never reaches an
 // interceptor, so it is logged here. The health server starts SERVING; set
 // it to NOT_SERVING when draining.
+//
+// Calls run on a pool of streamWorkers goroutines (a new goroutine only when
+// all are busy): a handler deep in gRPC, bbolt and TLS grows its stack to
+// tens of kilobytes, and growing a fresh goroutine's stack on every call cost
+// the gateway about 7% of its CPU under load.
 func NewServer(tlsConfig *tls.Config, log zerolog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	creds := handshakeLogger{TransportCredentials: credentials.NewTLS(tlsConfig), log: log}
-	opts = append([]grpc.ServerOption{grpc.Creds(creds), grpc.UnknownServiceHandler(unknownMethod)}, opts...)
+	opts = append([]grpc.ServerOption{grpc.Creds(creds), grpc.UnknownServiceHandler(unknownMethod), grpc.NumStreamWorkers(streamWorkers)}, opts...)
 	s := grpc.NewServer(opts...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(s, h)
 	reflection.Register(s)
 	return s, h
 }
+
+// streamWorkers is the size of a server's pool of call goroutines: enough
+// for 256 concurrent payers without falling back to fresh goroutines.
+const streamWorkers = 256
 
 // unknownMethod answers a method no service registered. Without it grpc-go
 // answers such a call itself, before any interceptor: the policy would not
