@@ -46,6 +46,11 @@ type Options struct {
 	Gateway       string
 	CertDir       string
 	AdminPassword string
+	// Executable, if set, runs the banks and the gateway as processes of
+	// their own, as strife up does: this program's bank and gateway
+	// commands (strife and strife-bench have them). Otherwise they run in
+	// this process, sharing its scheduler and collector.
+	Executable string
 }
 
 // Result is one level's measurement.
@@ -101,7 +106,15 @@ func startOrConnect(opts Options) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := deploy(dir, opts.Logs)
+	if opts.Logs == nil {
+		opts.Logs = io.Discard
+	}
+	var d *deployment
+	if opts.Executable != "" {
+		d, err = startProcesses(opts.Executable, dir, opts.Logs)
+	} else {
+		d, err = startInProcess(dir, opts.Logs)
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -109,19 +122,19 @@ func startOrConnect(opts Options) (*deployment, error) {
 	return d, nil
 }
 
-// deployment is two banks and a gateway, and admin and client connections.
+// deployment is two banks and a gateway, in this process or as processes,
+// and admin and client connections.
 type deployment struct {
-	dir     string
-	banks   []*bankd.Bank
-	gateway *gatewayd.Gateway
-	conns   []*grpc.ClientConn // client certificate connections to the gateway
-	admin   context.Context    // carries the admin's token
+	dir       string
+	banks     []*bankd.Bank
+	gateway   *gatewayd.Gateway
+	processes []*process         // the banks, then the gateway
+	conns     []*grpc.ClientConn // client certificate connections to the gateway
+	admin     context.Context    // carries the admin's token
 }
 
-func deploy(dir string, logs io.Writer) (d *deployment, err error) {
-	if logs == nil {
-		logs = io.Discard
-	}
+// startInProcess starts the banks and the gateway in this process.
+func startInProcess(dir string, logs io.Writer) (d *deployment, err error) {
 	log := zerolog.New(logs).With().Timestamp().Logger()
 	daemon.TuneGC() // the daemons in this process are tuned as strife's own
 	d = &deployment{dir: dir}
@@ -150,15 +163,21 @@ func deploy(dir string, logs io.Writer) (d *deployment, err error) {
 	return d, d.connect(d.gateway.Addr(), certDir, "bench", adminPassword)
 }
 
-func (d *deployment) startGateway(certDir string, banks map[string]string, log zerolog.Logger) error {
+// writeUsers writes the gateway's users file, with the admin, into dir.
+func writeUsers(dir string) (string, error) {
 	users, err := yaml.Marshal(gatewayd.UsersFile{Users: []gatewayd.SeedUser{
 		{Username: "admin", Password: adminPassword, Role: "admin"},
 	}})
 	if err != nil {
-		return err
+		return "", err
 	}
-	usersFile := filepath.Join(d.dir, "users.yaml")
-	if err := os.WriteFile(usersFile, users, 0o600); err != nil {
+	path := filepath.Join(dir, "users.yaml")
+	return path, os.WriteFile(path, users, 0o600)
+}
+
+func (d *deployment) startGateway(certDir string, banks map[string]string, log zerolog.Logger) error {
+	usersFile, err := writeUsers(d.dir)
+	if err != nil {
 		return err
 	}
 	d.gateway, err = gatewayd.Start(gatewayd.Config{
@@ -229,6 +248,11 @@ func (d *deployment) stop() {
 	}
 	for _, b := range d.banks {
 		b.Stop()
+	}
+	for _, p := range slices.Backward(d.processes) {
+		if err := p.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "strife-bench:", err)
+		}
 	}
 	if d.dir != "" {
 		os.RemoveAll(d.dir)

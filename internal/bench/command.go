@@ -7,20 +7,25 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/strife-pay/strife/internal/deploy"
 )
 
 // Command returns the strife-bench command line.
 func Command() *cobra.Command {
 	var opts Options
 	var logFile, cpuProfile string
+	var inProcess bool
 	cmd := &cobra.Command{
 		Use:   "strife-bench [--payers 1,16,256] [--duration 10s]",
 		Short: "Measure payments/s and p50/p99 latency through gateway and banks",
 		Long: `strife-bench starts a deployment of its own (certificates, two banks and a
-gateway, in this process, over mutual TLS on 127.0.0.1, with every fsync),
-registers one payer per concurrent client, and has each pay as fast as it
-can for --duration at each level of --payers. Logs go to --log-file (they
-are written, as in production, and count towards the cost).`,
+gateway, each a process of its own as with strife up, over mutual TLS on
+127.0.0.1, with every fsync), registers one payer per concurrent client, and
+has each pay as fast as it can for --duration at each level of --payers.
+Logs go to --log-file (they are written, as in production, and count
+towards the cost). --in-process runs the daemons in this process instead,
+where a CPU profile (--cpuprofile) sees all of them.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,6 +50,13 @@ are written, as in production, and count towards the cost).`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if !inProcess && opts.Gateway == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				opts.Executable = exe
+			}
 			_, err := Run(opts)
 			return err
 		},
@@ -53,8 +65,10 @@ are written, as in production, and count towards the cost).`,
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 10*time.Second, "measuring window of each level")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: formatted, then discarded)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
+	cmd.Flags().BoolVar(&inProcess, "in-process", false, "run the banks and the gateway in this process, not as processes of their own")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "measure a running deployment at this address (e.g. strife up's 127.0.0.1:7000) instead of starting one")
 	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
+	cmd.AddCommand(deploy.DaemonCommands()...) // what the processes run
 	return cmd
 }

@@ -3,13 +3,19 @@
 // reports throughput and latency. The strife-bench command runs it.
 //
 // It starts a complete deployment of its own in a temporary directory
-// (certificates, BankA and BankB, the gateway), in this process but over
-// real TCP connections on 127.0.0.1, registers one payer per concurrent
-// client with an account at BankA, and has each pay 1 unit at a time to one
-// account at BankB, as fast as it can, for a fixed time per level.
+// (certificates, BankA and BankB, the gateway), registers one payer per
+// concurrent client with an account at BankA, and has each pay 1 unit at a
+// time to one account at BankB, as fast as it can, for a fixed time per
+// level. All traffic is real TCP on 127.0.0.1.
+//
+// The banks and the gateway run as processes of their own, as strife up
+// runs them: Options.Executable is a program with the hidden bank and
+// gateway commands (strife-bench re-runs itself). Without it they run in
+// the benchmark's own process, where one CPU profile sees all three but
+// they share one scheduler and one collector, which costs throughput.
 //
 // With Options.Gateway it measures a running deployment instead (for
-// example `strife up`'s, where every daemon is its own process):
+// example `strife up`'s):
 //
 //	strife-bench --gateway 127.0.0.1:7000 --certs strife-data/certs
 //
