@@ -54,13 +54,17 @@ func (p *Payment) apply(r Record) error {
 	default:
 		return fmt.Errorf("coordinator: %v is not a payment record", r.Type)
 	}
-	p.Updated = recordTime(r)
+	if r.Type != wal.TypeAttemptEnded {
+		p.Updated = recordTime(r)
+	}
 	return nil
 }
 
 // recordTime is when a record was made: every payment record's payload
 // says. Taking Updated from there, not from a clock, makes a payment folded
-// live and the same payment replayed from the log equal.
+// live and the same payment replayed from the log equal. ATTEMPT_ENDED does
+// not count: it changes nothing a client sees, and the first caller's
+// answer does not wait for it, so a retry must not tell a later time.
 func recordTime(r Record) time.Time {
 	t, ok := r.Payload.(interface{ GetTimeUnixNano() int64 })
 	if !ok {

@@ -111,13 +111,16 @@ type Coordinator struct {
 	subs   *broker
 }
 
-// run is one active payment. mu serializes its steps: each step reads p,
-// persists what the core decided and replaces p, under mu.
+// run is one active payment. stepMu serializes its steps: each step reads
+// p, persists what the core decided and replaces p. mu guards the fields
+// below it for short reads and writes, never across a disk write: a reader
+// sees p as last persisted, not a step in flight.
 type run struct {
-	id    ulid.ULID // never changes; read without mu
-	mu    sync.Mutex
-	p     Payment
-	round *Round // votes and acks of the latest attempt
+	id     ulid.ULID // never changes; read without mu
+	stepMu sync.Mutex
+	mu     sync.Mutex
+	p      Payment
+	round  *Round // votes and acks of the latest attempt
 
 	// first holds the Prepares of attempt 1 when it was begun in the
 	// acceptance's own transaction; the runner sends them first.
@@ -127,11 +130,11 @@ type run struct {
 	acceptErr error         // set before accepted is closed, if acceptance failed
 	outcome   chan struct{} // closed when the first Pay's answer is known
 	once      sync.Once
-	changed   chan struct{} // closed and replaced on every change of p
+	acked     chan struct{} // closed once every participant acknowledged a final decision
 }
 
 func newRun(p Payment) *run {
-	return &run{id: p.ID, p: p, round: NewRound(p.Attempt), accepted: make(chan struct{}), outcome: make(chan struct{}), changed: make(chan struct{})}
+	return &run{id: p.ID, p: p, round: NewRound(p.Attempt), accepted: make(chan struct{}), outcome: make(chan struct{}), acked: make(chan struct{})}
 }
 
 func (r *run) snapshot() Payment {
@@ -334,32 +337,38 @@ func (c *Coordinator) retire(r *run) {
 	}
 }
 
-// step runs one step of the core on r's payment: under r.mu it computes the
-// Ready, persists its records (durably, in one transaction) and takes the
-// payment they make; then it sends the decisions the Ready carries. The
+// step runs one step of the core on r's payment: under r.stepMu it computes
+// the Ready, persists its records (durably, in one transaction) and takes
+// the payment they make; then it sends the decisions the Ready carries. The
 // Prepare messages of Begin are left to the runner.
 func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
+	r.stepMu.Lock()
+	defer r.stepMu.Unlock()
 	r.mu.Lock()
 	ready := f(r.p)
+	// Before the records are persisted: when the last acknowledgement
+	// arrives, the answer need not wait for the ATTEMPT_ENDED it brings.
+	r.noteAcks()
+	p := r.p
+	r.mu.Unlock()
 	if len(ready.Records) > 0 {
 		var next Payment
 		err := c.log.Append(func(tx *wal.Tx) (err error) {
-			next, err = persistIn(tx, r.p, ready.Records)
+			next, err = persistIn(tx, p, ready.Records)
 			return err
 		})
 		if err != nil {
-			r.mu.Unlock()
 			c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist payment step")
 			return err
 		}
-		if next.Status != r.p.Status {
+		if next.Status != p.Status {
 			c.subs.publish(next)
 		}
+		r.mu.Lock()
 		r.p = next
+		r.mu.Unlock()
+		p = next
 	}
-	r.notify() // an ack may have changed the round without a record
-	p := r.p
-	r.mu.Unlock()
 	for _, m := range ready.Messages {
 		if m.Kind != KindPrepare {
 			c.wg.Add(1)
@@ -493,20 +502,25 @@ func (c *Coordinator) vote(ctx context.Context, id ulid.ULID, part Participant, 
 // after a crash. Delivery goes on after the deadline, until every
 // participant has acknowledged.
 func (c *Coordinator) awaitAcks(r *run) {
-	deadline := time.After(c.cfg.PrepareTimeout)
-	for {
-		r.mu.Lock()
-		done, changed := r.p.Ended || r.allAcked(), r.changed
-		r.mu.Unlock()
-		if done {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			return
-		case <-c.ctx.Done():
-			return
+	if p := r.snapshot(); p.Ended || p.Attempt == 0 {
+		return // acknowledged before a restart, or nothing to acknowledge
+	}
+	select {
+	case <-r.acked:
+	case <-time.After(c.cfg.PrepareTimeout):
+	case <-c.ctx.Done():
+	}
+}
+
+// noteAcks closes r.acked once every participant has acknowledged the
+// decision of a final payment; r.mu is held. (The acks of an attempt
+// aborted while the payment stays PENDING do not count.)
+func (r *run) noteAcks() {
+	select {
+	case <-r.acked:
+	default:
+		if r.p.Final() && r.allAcked() {
+			close(r.acked)
 		}
 	}
 }
@@ -531,12 +545,6 @@ func (r *run) hasFirst() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.first != nil
-}
-
-// notify wakes whoever waits on r.changed; r.mu is held.
-func (r *run) notify() {
-	close(r.changed)
-	r.changed = make(chan struct{})
 }
 
 // sleep waits d, but not past the payment's expiry, and no longer once wake

@@ -55,7 +55,7 @@ type Payment struct {
 	Decision Decision // of the latest attempt
 	Ended    bool     // every participant acknowledged the latest decision
 	Created  time.Time
-	Updated  time.Time
+	Updated  time.Time // when the last record a client can see was made (not ATTEMPT_ENDED)
 }
 
 // Final reports whether the payment's status can no longer change.

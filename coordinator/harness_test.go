@@ -233,11 +233,14 @@ func (w *world) requireAllOrNothing(t *testing.T, id ulid.ULID, params coordinat
 	return p
 }
 
-// asStored returns p with its times as the log stores them (UTC, no
-// monotonic reading), so that payments read from memory and from the log
-// compare equal when they are the same.
+// asStored returns p as every answer about it must tell it: its times as
+// the log stores them (UTC, no monotonic reading), so that payments read
+// from memory and from the log compare equal when they are the same, and
+// without Ended, the coordinator's own bookkeeping, which the first answer
+// does not wait for.
 func asStored(p coordinator.Payment) coordinator.Payment {
 	p.Created, p.Updated = p.Created.UTC().Round(0), p.Updated.UTC().Round(0)
+	p.Ended = false
 	return p
 }
 

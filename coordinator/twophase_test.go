@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/coordinator"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 func TestBankThatNeverAnswersPrepareAbortsTheAttemptOnBothEnds(t *testing.T) {
@@ -167,6 +169,44 @@ func TestLateAckOfAnAbortedAttemptDoesNotKeepTheNextFromEnding(t *testing.T) {
 		p, err := w.c.Get(id)
 		return err == nil && p.Attempt == 2 && p.Ended
 	}, 5*time.Second, 20*time.Millisecond, "both banks acknowledged attempt 2's Commit, so it ends (END is written)")
+	w.requireAllOrNothing(t, id, params)
+}
+
+// The first caller is answered once both banks have acknowledged the
+// Commit, without waiting for the ATTEMPT_ENDED record the last ack brings:
+// here the log cannot commit anything until the answer has arrived.
+func TestTheAnswerDoesNotWaitForTheEndOfTheAttempt(t *testing.T) {
+	w := newWorld(t, coordinator.Config{PrepareTimeout: 30 * time.Second})
+	bankB := w.gate("BankB")
+	bankB.set(coordinator.KindCommit, 0, holdBefore)
+	id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)
+	paid := w.payInBackground(t, id, params)
+	commit := bankB.await(t, coordinator.KindCommit, 1)
+
+	// Stall the log's committer: the END record cannot be persisted.
+	stalled, release := make(chan struct{}), make(chan struct{})
+	unstall := sync.OnceFunc(func() { close(release) })
+	defer unstall() // also if the test fails: the coordinator must close
+	logged := make(chan error, 1)
+	go func() {
+		logged <- w.log.Append(func(*wal.Tx) error { close(stalled); <-release; return nil })
+	}()
+	<-stalled
+	commit.let()
+
+	select {
+	case p := <-paid:
+		require.Equal(t, coordinator.Committed, p.Status)
+		require.False(t, p.Ended, "answered before the attempt's end was persisted")
+	case <-time.After(10 * time.Second):
+		require.Fail(t, "the answer waited for ATTEMPT_ENDED")
+	}
+	unstall()
+	require.NoError(t, <-logged)
+	require.Eventually(t, func() bool {
+		p, err := w.c.Get(id)
+		return err == nil && p.Ended
+	}, 5*time.Second, 10*time.Millisecond, "the attempt ends once the log moves again")
 	w.requireAllOrNothing(t, id, params)
 }
 
