@@ -361,12 +361,12 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 			c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist payment step")
 			return err
 		}
-		if next.Status != p.Status {
-			c.subs.publish(next)
-		}
 		r.mu.Lock()
 		r.p = next
 		r.mu.Unlock()
+		if next.Status != p.Status { // after r.p: a watcher told may look it up
+			c.subs.publish(next)
+		}
 		p = next
 	}
 	for _, m := range ready.Messages {
