@@ -96,7 +96,8 @@ func Run(opts Options) ([]Result, error) {
 	return results, nil
 }
 
-// deployment_ starts a deployment of its own, or connects to opts.Gateway.
+// startOrConnect starts a deployment of its own, or connects to
+// opts.Gateway.
 func startOrConnect(opts Options) (*deployment, error) {
 	if opts.Gateway != "" {
 		d := &deployment{}
@@ -106,20 +107,38 @@ func startOrConnect(opts Options) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Logs == nil {
-		opts.Logs = io.Discard
-	}
-	var d *deployment
-	if opts.Executable != "" {
-		d, err = startProcesses(opts.Executable, dir, opts.Logs)
-	} else {
-		d, err = startInProcess(dir, opts.Logs)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
+	d := &deployment{dir: dir}
+	if err := d.start(opts); err != nil {
+		d.stop() // and remove dir
 		return nil, err
 	}
 	return d, nil
+}
+
+// start makes the certificates in d.dir, starts the banks and the gateway
+// (as processes of opts.Executable, or in this process), and connects.
+func (d *deployment) start(opts Options) error {
+	certDir := filepath.Join(d.dir, "certs")
+	init := certscli.DefaultInitOptions(certDir)
+	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench"}
+	if _, err := certscli.Init(init); err != nil {
+		return err
+	}
+	logs := opts.Logs
+	if logs == nil {
+		logs = io.Discard
+	}
+	var gateway string
+	var err error
+	if opts.Executable != "" {
+		gateway, err = d.startProcesses(opts.Executable, certDir, init.Banks, logs)
+	} else {
+		gateway, err = d.startInProcess(certDir, init.Banks, logs)
+	}
+	if err != nil {
+		return err
+	}
+	return d.connect(gateway, certDir, "bench", adminPassword)
 }
 
 // deployment is two banks and a gateway, in this process or as processes,
@@ -133,34 +152,23 @@ type deployment struct {
 	admin     context.Context    // carries the admin's token
 }
 
-// startInProcess starts the banks and the gateway in this process.
-func startInProcess(dir string, logs io.Writer) (d *deployment, err error) {
+// startInProcess starts the banks and the gateway in this process, and
+// returns the gateway's address.
+func (d *deployment) startInProcess(certDir string, banks []string, logs io.Writer) (string, error) {
 	log := zerolog.New(logs).With().Timestamp().Logger()
 	daemon.TuneGC() // the daemons in this process are tuned as strife's own
-	d = &deployment{dir: dir}
-	defer func() {
-		if err != nil {
-			d.stop()
-		}
-	}()
-	certDir := filepath.Join(dir, "certs")
-	init := certscli.DefaultInitOptions(certDir)
-	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench"}
-	if _, err := certscli.Init(init); err != nil {
-		return nil, err
-	}
 	addrs := map[string]string{}
-	for _, name := range init.Banks {
-		b, err := bankd.Start(bankd.Config{Name: name, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, name), TLS: certs.FilesIn(certDir, name), Log: log.With().Str("bank", name).Logger()})
+	for _, name := range banks {
+		b, err := bankd.Start(bankd.Config{Name: name, Listen: "127.0.0.1:0", DataDir: filepath.Join(d.dir, name), TLS: certs.FilesIn(certDir, name), Log: log.With().Str("bank", name).Logger()})
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		d.banks, addrs[name] = append(d.banks, b), b.Addr()
 	}
 	if err := d.startGateway(certDir, addrs, log); err != nil {
-		return nil, err
+		return "", err
 	}
-	return d, d.connect(d.gateway.Addr(), certDir, "bench", adminPassword)
+	return d.gateway.Addr(), nil
 }
 
 // writeUsers writes the gateway's users file, with the admin, into dir.

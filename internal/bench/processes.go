@@ -23,52 +23,37 @@ type process struct {
 	done chan struct{} // closed when it has exited
 }
 
-// startProcesses starts the deployment as strife up does, each bank and the
-// gateway a process of its own (exe with its bank and gateway commands),
-// with the certificates made for it in dir. Each process then has a
-// scheduler and a collector of its own, as in production.
-func startProcesses(exe, dir string, logs io.Writer) (d *deployment, err error) {
-	d = &deployment{dir: dir}
-	defer func() {
-		if err != nil {
-			d.stop()
-		}
-	}()
-	certDir := filepath.Join(dir, "certs")
-	init := certscli.DefaultInitOptions(certDir)
-	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench"}
-	if _, err := certscli.Init(init); err != nil {
-		return nil, err
-	}
+// startProcesses starts the banks and the gateway as strife up does, each a
+// process of its own (exe with its bank and gateway commands), and returns
+// the gateway's address. Each process then has a scheduler and a collector
+// of its own, as in production.
+func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io.Writer) (string, error) {
 	gateway, err := freeAddr()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	tlsArgs := func(name string) []string {
 		return []string{"--ca", filepath.Join(certDir, "ca.crt"), "--cert", filepath.Join(certDir, name+".crt"), "--key", filepath.Join(certDir, name+".key")}
 	}
-	gatewayArgs := []string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(dir, "gateway"),
+	gatewayArgs := []string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(d.dir, "gateway"),
 		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"}
-	for _, name := range init.Banks {
+	for _, name := range banks {
 		addr, err := freeAddr()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		args := append([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(dir, name), "--coordinator", gateway}, tlsArgs(name)...)
+		args := append([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(d.dir, name), "--coordinator", gateway}, tlsArgs(name)...)
 		if err := d.startProcess(exe, name, addr, args, logs); err != nil {
-			return nil, err
+			return "", err
 		}
 		gatewayArgs = append(gatewayArgs, "--bank", name+"="+addr)
 	}
-	usersFile, err := writeUsers(dir)
+	usersFile, err := writeUsers(d.dir)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	gatewayArgs = append(append(gatewayArgs, "--users", usersFile), tlsArgs("gateway-1")...)
-	if err := d.startProcess(exe, "gateway-1", gateway, gatewayArgs, logs); err != nil {
-		return nil, err
-	}
-	return d, d.connect(gateway, certDir, "bench", adminPassword)
+	return gateway, d.startProcess(exe, "gateway-1", gateway, gatewayArgs, logs)
 }
 
 // startProcess runs exe with args and waits until addr accepts connections.
