@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -46,26 +45,23 @@ func (o *output) write(name, text string) {
 	}
 }
 
-// logLine is what up needs from a child's JSON log line.
-type logLine struct {
-	Message string `json:"message"`
-}
-
 // child renders a line a child wrote: a JSON log line in the console
 // format, anything else (a panic, a usage error) as it is. It returns the
-// log message, empty for a line that is not JSON.
+// log message, empty for a line that is not JSON. The line is parsed once,
+// by the console writer: under load the children write thousands of lines
+// a second, and up renders every one.
 func (o *output) child(name string, line []byte) string {
-	var l logLine
-	if json.Unmarshal(line, &l) != nil {
+	var msg string
+	var buf bytes.Buffer
+	cw := zerolog.ConsoleWriter{Out: &buf, NoColor: !o.color, TimeFormat: "15:04:05",
+		FormatPrepare: func(evt map[string]any) error {
+			msg, _ = evt[zerolog.MessageFieldName].(string)
+			return nil
+		}}
+	if _, err := cw.Write(line); err != nil {
 		o.write(name, string(line))
 		return ""
 	}
-	var buf bytes.Buffer
-	cw := zerolog.ConsoleWriter{Out: &buf, NoColor: !o.color, TimeFormat: "15:04:05"}
-	if _, err := cw.Write(line); err != nil {
-		o.write(name, string(line))
-	} else {
-		o.write(name, buf.String())
-	}
-	return l.Message
+	o.write(name, buf.String())
+	return msg
 }
