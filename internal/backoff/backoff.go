@@ -1,0 +1,18 @@
+// Package backoff holds what Strife's retry loops share: the gateway's
+// redelivery of decisions and its held payments, a bank's questions about
+// attempts in doubt, etcd registration and watches, and the client's resends.
+package backoff
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Jitter returns a delay drawn uniformly from [d/2, d], so that processes
+// that failed together do not retry in lockstep. It is d for d <= 0.
+func Jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
