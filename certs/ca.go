@@ -63,7 +63,7 @@ func NewCA(name string, validity time.Duration) (*CA, error) {
 
 // LoadCA reads dir/ca.crt and dir/ca.key, as written by WriteFiles.
 func LoadCA(dir string) (*CA, error) {
-	cert, err := readCert(filepath.Join(dir, CACertFile))
+	cert, err := ReadCert(filepath.Join(dir, CACertFile))
 	if err != nil {
 		return nil, err
 	}

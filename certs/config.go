@@ -77,7 +77,7 @@ func load(f Files) (*keyPairFile, *x509.CertPool, error) {
 	if err := f.Validate(); err != nil {
 		return nil, nil, err
 	}
-	pool, err := loadPool(f.CAFile)
+	pool, err := LoadPool(f.CAFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,9 +88,10 @@ func load(f Files) (*keyPairFile, *x509.CertPool, error) {
 	return pair, pool, nil
 }
 
-// loadPool reads one or more CA certificates; several let a deployment
-// trust an old and a new CA while it rotates.
-func loadPool(path string) (*x509.CertPool, error) {
+// LoadPool reads the one or more CA certificates of the PEM file path into
+// a pool; several let a deployment trust an old and a new CA while it
+// rotates. A file without a certificate is ErrBadPEM.
+func LoadPool(path string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("certs: %w", err)

@@ -44,7 +44,9 @@ func readPEM(path, typ string) ([]byte, error) {
 	}
 }
 
-func readCert(path string) (*x509.Certificate, error) {
+// ReadCert parses the first CERTIFICATE block of the PEM file path. A file
+// without one, or whose block does not parse, is ErrBadPEM.
+func ReadCert(path string) (*x509.Certificate, error) {
 	der, err := readPEM(path, "CERTIFICATE")
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/strife-pay/strife/internal/backoff"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
@@ -130,7 +130,8 @@ type run struct {
 	acceptErr error         // set before accepted is closed, if acceptance failed
 	outcome   chan struct{} // closed when the first Pay's answer is known
 	once      sync.Once
-	acked     chan struct{} // closed once every participant acknowledged a final decision
+	acked     chan struct{} // closed when the attempt of a final payment ends
+	ackedOnce sync.Once
 }
 
 func newRun(p Payment) *run {
@@ -202,10 +203,10 @@ func (c *Coordinator) recover() error {
 		if err != nil || b == nil {
 			return err
 		}
-		return b.ForEach(func(k, _ []byte) error {
+		return b.ForEach(func(k, v []byte) error {
 			var id ulid.ULID
 			copy(id[:], k)
-			p, _, err := getPayment(tx, id)
+			p, err := decodePayment(id, v)
 			if err == nil && (!p.Final() || (p.Attempt > 0 && !p.Ended)) {
 				open = append(open, p)
 			}
@@ -269,31 +270,18 @@ func (c *Coordinator) claim(id ulid.ULID) (*run, bool) {
 }
 
 // accept persists a new payment, or finds it stored from before (found).
-// If every bank of the payment is known, attempt 1 begins in the same
-// transaction: one fsync where two would do the same job. Either way
-// r.accepted is closed; unless the payment is new, r is retired.
+// A payment stored from before is found by a read: a retry costs no write
+// and no fsync (an empty bbolt commit still syncs). Either way r.accepted is
+// closed; unless the payment is new, r is retired.
 func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, err error) {
 	defer close(r.accepted)
-	now := c.cfg.Now()
-	_, banksUp := c.participants(Payment{Params: params})
-	err = c.log.Append(func(tx *wal.Tx) error {
-		p, ok, err := getPayment(tx, id)
-		if err != nil || ok {
-			r.p, found = p, ok
-			return err
-		}
-		if p, err = persistIn(tx, Payment{ID: id}, Accept(params, now).Records); err != nil || !banksUp {
-			r.p = p
-			return err
-		}
-		ready, err := p.Begin(now)
-		if err != nil {
-			return err
-		}
-		r.p, err = persistIn(tx, p, ready.Records)
-		r.first, r.round = ready.Messages, NewRound(1)
+	err = c.log.View(func(tx *wal.Tx) (err error) {
+		r.p, found, err = getPayment(tx, id)
 		return err
 	})
+	if err == nil && !found {
+		err = c.persistAccepted(r, id, params)
+	}
 	if err == nil && found && r.p.Params != params {
 		err = fmt.Errorf("%w: %s", ErrConflict, id)
 	}
@@ -305,6 +293,29 @@ func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, e
 	}
 	c.subs.publish(r.p)
 	return false, nil
+}
+
+// persistAccepted writes a new payment; r is claimed, so no other call can
+// store the same ID meanwhile. If every bank of the payment is known,
+// attempt 1 begins in the same transaction: one fsync where two would do the
+// same job.
+func (c *Coordinator) persistAccepted(r *run, id ulid.ULID, params Params) error {
+	now := c.cfg.Now()
+	_, banksUp := c.participants(Payment{Params: params})
+	return c.log.Append(func(tx *wal.Tx) error {
+		p, err := persistIn(tx, Payment{ID: id}, Accept(params, now).Records)
+		if err != nil || !banksUp {
+			r.p = p
+			return err
+		}
+		ready, err := p.Begin(now)
+		if err != nil {
+			return err
+		}
+		r.p, err = persistIn(tx, p, ready.Records)
+		r.first, r.round = ready.Messages, NewRound(1)
+		return err
+	})
 }
 
 // await answers a repeated Pay: the stored payment once the first call's
@@ -346,11 +357,13 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 	defer r.stepMu.Unlock()
 	r.mu.Lock()
 	ready := f(r.p)
-	// Before the records are persisted: when the last acknowledgement
-	// arrives, the answer need not wait for the ATTEMPT_ENDED it brings.
-	r.noteAcks()
 	p := r.p
 	r.mu.Unlock()
+	if p.Final() && ends(ready) {
+		// Every participant acknowledged the decision: the answer need not
+		// wait for the ATTEMPT_ENDED record that says so.
+		r.ackedOnce.Do(func() { close(r.acked) })
+	}
 	if len(ready.Records) > 0 {
 		var next Payment
 		err := c.log.Append(func(tx *wal.Tx) (err error) {
@@ -362,6 +375,9 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 			return err
 		}
 		r.mu.Lock()
+		if next.Attempt != r.round.Attempt { // a new attempt: its votes and acks
+			r.round = NewRound(next.Attempt)
+		}
 		r.p = next
 		r.mu.Unlock()
 		if next.Status != p.Status { // after r.p: a watcher told may look it up
@@ -393,7 +409,7 @@ func (c *Coordinator) startRunner(r *run) {
 func (c *Coordinator) drive(r *run) {
 	defer c.wg.Done()
 	defer r.resolve()
-	backoff := c.cfg.RetryMin
+	delay := c.cfg.RetryMin
 	for c.ctx.Err() == nil {
 		p := r.snapshot()
 		switch {
@@ -414,8 +430,8 @@ func (c *Coordinator) drive(r *run) {
 			}
 			if r.snapshot().Status == Pending {
 				r.resolve() // held: the first caller is told PENDING
-				c.sleep(r, jitter(backoff), wake)
-				backoff = min(2*backoff, c.cfg.RetryMax)
+				c.sleep(r, backoff.Jitter(delay), wake)
+				delay = min(2*delay, c.cfg.RetryMax)
 			}
 		}
 	}
@@ -460,13 +476,15 @@ func (c *Coordinator) attempt(r *run, parts map[string]Participant) {
 				c.lg.Error().Err(err).Msg("cannot begin attempt")
 				return Ready{}
 			}
-			prepares, round = ready.Messages, NewRound(p.Attempt+1)
-			r.round = round
+			prepares = ready.Messages
 			return ready
 		})
 		if err != nil || prepares == nil {
 			return
 		}
+		r.mu.Lock()
+		round = r.round // the new attempt's, made when its record was persisted
+		r.mu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.PrepareTimeout)
 	defer cancel()
@@ -512,31 +530,10 @@ func (c *Coordinator) awaitAcks(r *run) {
 	}
 }
 
-// noteAcks closes r.acked once every participant has acknowledged the
-// decision of a final payment; r.mu is held. (The acks of an attempt
-// aborted while the payment stays PENDING do not count.)
-func (r *run) noteAcks() {
-	select {
-	case <-r.acked:
-	default:
-		if r.p.Final() && r.allAcked() {
-			close(r.acked)
-		}
-	}
-}
-
-// allAcked reports whether every participant acknowledged the latest
-// attempt's decision; r.mu is held.
-func (r *run) allAcked() bool {
-	if r.round.Attempt != r.p.Attempt {
-		return false
-	}
-	for _, bank := range r.p.Participants() {
-		if !r.round.Acks[bank] {
-			return false
-		}
-	}
-	return true
+// ends reports whether a step's Ready ends the attempt: the core writes
+// ATTEMPT_ENDED once, when the last participant acknowledges its decision.
+func ends(ready Ready) bool {
+	return slices.ContainsFunc(ready.Records, func(r Record) bool { return r.Type == wal.TypeAttemptEnded })
 }
 
 // hasFirst reports whether attempt 1, begun with the acceptance, still has
@@ -575,7 +572,7 @@ func (c *Coordinator) wakeup() <-chan struct{} {
 // attempt.
 func (c *Coordinator) deliver(r *run, m Message) {
 	defer c.wg.Done()
-	for backoff := c.cfg.RetryMin; c.ctx.Err() == nil; backoff = min(2*backoff, c.cfg.RetryMax) {
+	for delay := c.cfg.RetryMin; c.ctx.Err() == nil; delay = min(2*delay, c.cfg.RetryMax) {
 		wake := c.wakeup()
 		err := c.send(r.id, m)
 		if err == nil {
@@ -583,16 +580,13 @@ func (c *Coordinator) deliver(r *run, m Message) {
 				if m.Attempt != p.Attempt {
 					return Ready{} // an older attempt's abort: nothing left to end
 				}
-				if r.round.Attempt != p.Attempt { // after a restart
-					r.round = NewRound(p.Attempt)
-				}
 				return p.OnAck(r.round, m.Bank, c.cfg.Now())
 			})
 			return
 		}
 		c.lg.Warn().Err(err).Str("transaction_id", r.id.String()).Uint32("attempt", m.Attempt).Str("bank", m.Bank).Stringer("message", m.Kind).Msg("decision not delivered; will retry")
 		select {
-		case <-time.After(jitter(backoff)):
+		case <-time.After(backoff.Jitter(delay)):
 		case <-wake:
 		case <-c.ctx.Done():
 		}
@@ -691,6 +685,3 @@ func (c *Coordinator) List(user string, token []byte, limit int) ([]Payment, []b
 func (c *Coordinator) Watch(ctx context.Context, user string) <-chan Payment {
 	return c.subs.subscribe(ctx, user)
 }
-
-// jitter spreads a delay over [d/2, d].
-func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }

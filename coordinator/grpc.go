@@ -56,6 +56,9 @@ func (d StaticDirectory) Participant(bank string) (Participant, bool) {
 	return p, ok
 }
 
+// decisionRules map GetDecision's errors to gRPC codes.
+var decisionRules = []rpc.StatusRule{{Err: ErrNotParticipant, Code: codes.PermissionDenied}}
+
 // DecisionService serves CoordinatorService: in-doubt banks ask it for the
 // decision on an attempt.
 type DecisionService struct {
@@ -81,11 +84,7 @@ func (s *DecisionService) GetDecision(ctx context.Context, req *strifev1.GetDeci
 	}
 	d, err := s.c.GetDecision(bank, id, req.GetAttempt())
 	if err != nil {
-		st := rpc.Status(err, []rpc.StatusRule{{Err: ErrNotParticipant, Code: codes.PermissionDenied}})
-		if st.Code() == codes.Internal {
-			s.log.Error().Err(err).Msg("GetDecision failed")
-		}
-		return nil, st.Err()
+		return nil, rpc.Reply(s.log, "GetDecision", err, decisionRules)
 	}
 	resp := &strifev1.GetDecisionResponse{Decision: strifev1.Decision_DECISION_ABORT}
 	if d == DecisionCommit {

@@ -13,6 +13,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -464,4 +465,15 @@ func (w *world) records(t *testing.T, id ulid.ULID, attempt uint32) []wal.Type {
 		return err
 	}))
 	return types
+}
+
+// commits returns how many write transactions the stopped coordinator's
+// log file has committed: bbolt's transaction ID.
+func (w *world) commits(t *testing.T) int {
+	db, err := bolt.Open(w.logPath, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err)
+	defer db.Close()
+	var id int
+	require.NoError(t, db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }))
+	return id
 }

@@ -208,3 +208,31 @@ func TestClosedAccountFailsWithTheReason(t *testing.T) {
 	require.Equal(t, strifev1.Reason_REASON_ACCOUNT_CLOSED, p.Reason)
 	w.requireAllOrNothing(t, id, params)
 }
+
+// A retry of a finished payment is answered from a read: it writes nothing,
+// not even an empty commit (which bbolt would still sync).
+func TestRetryOfAFinishedPaymentWritesNothing(t *testing.T) {
+	w := newWorld(t, coordinator.Config{})
+	id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 250)
+	w.payID(t, id, params)
+	require.Eventually(t, func() bool {
+		p, err := w.c.Get(id)
+		return err == nil && p.Ended
+	}, 5*time.Second, 10*time.Millisecond)
+
+	// Restarting costs a few commits of its own (opening the log); retries
+	// must add none.
+	w.stop(t)
+	before := w.commits(t)
+	w.start(t)
+	w.stop(t)
+	restart := w.commits(t) - before
+	w.start(t)
+	for range 5 {
+		_, retry := w.payID(t, id, params)
+		require.True(t, retry)
+	}
+	w.stop(t)
+	require.Equal(t, restart, w.commits(t)-before-restart, "five retries committed something")
+	w.start(t)
+}

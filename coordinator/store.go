@@ -137,11 +137,17 @@ func getPayment(tx *wal.Tx, id ulid.ULID) (Payment, bool, error) {
 	if v == nil {
 		return Payment{}, false, nil
 	}
+	p, err := decodePayment(id, v)
+	return p, err == nil, err
+}
+
+// decodePayment decodes a value of the payments bucket.
+func decodePayment(id ulid.ULID, v []byte) (Payment, error) {
 	s := &storagev1.PaymentState{}
 	if err := proto.Unmarshal(v, s); err != nil {
-		return Payment{}, false, fmt.Errorf("coordinator: payment %s: %w", id, err)
+		return Payment{}, fmt.Errorf("coordinator: payment %s: %w", id, err)
 	}
-	return paymentFrom(id, s), true, nil
+	return paymentFrom(id, s), nil
 }
 
 func indexPayment(tx *wal.Tx, p Payment) error {

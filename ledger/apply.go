@@ -10,7 +10,9 @@ import (
 	"github.com/strife-pay/strife/wal"
 )
 
-// apply folds one record into the projection. It is the only code that
+// apply folds one record into the projection: its event is ev, or, if ev is
+// nil, decoded from the payload (emit passes the event it just encoded, so
+// the live path does not decode what it encoded). It is the only code that
 // changes the projection, for the live ledger and for Replay alike, so a
 // replayed projection is the live one by construction. Records that are not
 // ledger events (PREPARED, COMMITTED, ABORTED) leave it alone.
@@ -19,21 +21,21 @@ import (
 // wrapping ErrInconsistent if one fails: the ledger's operations check first
 // and never emit such an event, so a failure here means a damaged log or a
 // bug, and must stop the write rather than be folded in.
-func apply(s store, r wal.Record) error {
+func apply(s store, r wal.Record, ev proto.Message) error {
 	var err error
 	switch r.Type {
 	case wal.TypeAccountOpened:
-		err = applyOpened(s, r)
+		err = applyOpened(s, r, ev)
 	case wal.TypeAccountUpdated:
-		err = applyUpdated(s, r)
+		err = applyUpdated(s, r, ev)
 	case wal.TypeDeposited:
-		err = applyDeposited(s, r)
+		err = applyDeposited(s, r, ev)
 	case wal.TypeHoldPlaced:
-		err = applyHoldPlaced(s, r)
+		err = applyHoldPlaced(s, r, ev)
 	case wal.TypeHoldReleased:
-		err = applyHoldReleased(s, r)
+		err = applyHoldReleased(s, r, ev)
 	case wal.TypePosted:
-		err = applyPosted(s, r)
+		err = applyPosted(s, r, ev)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: seq %d (%v): %w", ErrInconsistent, r.Seq, r.Type, err)
@@ -41,7 +43,12 @@ func apply(s store, r wal.Record) error {
 	return nil
 }
 
-func decode[M proto.Message](r wal.Record, m M) (M, error) {
+// decode returns the record's event: ev if it is one of type M, otherwise m
+// filled from the payload.
+func decode[M proto.Message](r wal.Record, ev proto.Message, m M) (M, error) {
+	if e, ok := ev.(M); ok {
+		return e, nil
+	}
 	return m, proto.Unmarshal(r.Payload, m)
 }
 
@@ -53,8 +60,8 @@ func mustAccount(s store, number string) (*storagev1.AccountState, error) {
 	return a, err
 }
 
-func applyOpened(s store, r wal.Record) error {
-	e, err := decode(r, &storagev1.AccountOpened{})
+func applyOpened(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.AccountOpened{})
 	if err != nil {
 		return err
 	}
@@ -66,8 +73,8 @@ func applyOpened(s store, r wal.Record) error {
 	})
 }
 
-func applyUpdated(s store, r wal.Record) error {
-	e, err := decode(r, &storagev1.AccountUpdated{})
+func applyUpdated(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.AccountUpdated{})
 	if err != nil {
 		return err
 	}
@@ -82,16 +89,16 @@ func applyUpdated(s store, r wal.Record) error {
 	return s.putAccount(a)
 }
 
-func applyDeposited(s store, r wal.Record) error {
-	e, err := decode(r, &storagev1.Deposited{})
+func applyDeposited(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.Deposited{})
 	if err != nil {
 		return err
 	}
 	return post(s, r.Seq, e.Number, e.Amount, e.BalanceAfter)
 }
 
-func applyPosted(s store, r wal.Record) error {
-	e, err := decode(r, &storagev1.Posted{})
+func applyPosted(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.Posted{})
 	if err != nil {
 		return err
 	}
@@ -121,8 +128,8 @@ func post(s store, seq uint64, number string, amount, balanceAfter int64) error 
 	return s.addEntry(number, seq)
 }
 
-func applyHoldPlaced(s store, r wal.Record) error {
-	e, err := decode(r, &storagev1.HoldPlaced{})
+func applyHoldPlaced(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.HoldPlaced{})
 	if err != nil {
 		return err
 	}
@@ -143,8 +150,8 @@ func applyHoldPlaced(s store, r wal.Record) error {
 	return s.putHold(k, e)
 }
 
-func applyHoldReleased(s store, r wal.Record) error {
-	e, err := decode(r, &storagev1.HoldReleased{})
+func applyHoldReleased(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.HoldReleased{})
 	if err != nil {
 		return err
 	}

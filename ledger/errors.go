@@ -13,8 +13,7 @@ var (
 	// ErrAccountExists: an account with that number has another owner.
 	ErrAccountExists = errors.New("ledger: account exists with another owner")
 	// ErrAccountBusy: the account has holds, so it cannot be closed.
-	ErrAccountBusy  = errors.New("ledger: account has undecided payments")
-	ErrHoldNotFound = errors.New("ledger: hold not found")
+	ErrAccountBusy = errors.New("ledger: account has undecided payments")
 )
 
 // ErrInvalid marks a malformed argument: a bad account number or owner, an

@@ -95,7 +95,7 @@ func (tx *Tx) emit(typ wal.Type, id ulid.ULID, attempt uint32, event proto.Messa
 	if r.Seq, err = tx.wal.Append(r); err != nil {
 		return err
 	}
-	return apply(tx.store, r)
+	return apply(tx.store, r, event)
 }
 
 // Account returns an account, or ErrAccountNotFound.
@@ -317,11 +317,11 @@ func (tx *Tx) entry(seq uint64) (Entry, error) {
 	e := Entry{Seq: seq, TxID: r.TxID, Attempt: r.Attempt}
 	switch r.Type {
 	case wal.TypeDeposited:
-		d, err := decode(r, &storagev1.Deposited{})
+		d, err := decode(r, nil, &storagev1.Deposited{})
 		e.Number, e.Kind, e.Amount, e.BalanceAfter, e.Time = d.Number, strifev1.EntryKind_ENTRY_KIND_DEPOSIT, d.Amount, d.BalanceAfter, unixNano(d.TimeUnixNano)
 		return e, err
 	case wal.TypePosted:
-		p, err := decode(r, &storagev1.Posted{})
+		p, err := decode(r, nil, &storagev1.Posted{})
 		e.Number, e.Amount, e.BalanceAfter, e.Time = p.Number, p.Amount, p.BalanceAfter, unixNano(p.TimeUnixNano)
 		e.Memo, e.Counterparty, e.Kind = p.Memo, p.Counterparty, strifev1.EntryKind_ENTRY_KIND_CREDIT
 		if p.Amount < 0 {

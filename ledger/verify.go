@@ -28,7 +28,7 @@ func (l *Ledger) Replay() error {
 		if err != nil {
 			return err
 		}
-		return wtx.Scan(1, func(r wal.Record) error { return apply(s, r) })
+		return wtx.Scan(1, func(r wal.Record) error { return apply(s, r, nil) })
 	})
 }
 
@@ -57,7 +57,7 @@ func (l *Ledger) Verify() error {
 			if err := addMovement(moved, r); err != nil {
 				return err
 			}
-			return apply(want, r)
+			return apply(want, r, nil)
 		})
 		if err != nil {
 			return err
@@ -77,13 +77,13 @@ func addMovement(total *big.Int, r wal.Record) error {
 	var amount int64
 	switch r.Type {
 	case wal.TypeDeposited:
-		d, err := decode(r, &storagev1.Deposited{})
+		d, err := decode(r, nil, &storagev1.Deposited{})
 		if err != nil {
 			return err
 		}
 		amount = d.Amount
 	case wal.TypePosted:
-		p, err := decode(r, &storagev1.Posted{})
+		p, err := decode(r, nil, &storagev1.Posted{})
 		if err != nil {
 			return err
 		}

@@ -2,9 +2,10 @@ package participant
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/strife-pay/strife/internal/backoff"
 )
 
 // doubts tracks the attempts a participant has voted YES on and not yet
@@ -76,7 +77,7 @@ func (d *doubts) stop(w *watch) {
 func (d *doubts) resolve(ctx context.Context, k AttemptID, coordinator string) {
 	log := d.p.log.With().Str("transaction_id", k.TxID.String()).Uint32("attempt", k.Attempt).Str("coordinator", coordinator).Logger()
 	log.Info().Msg("no decision within the in-doubt timeout; asking the coordinator")
-	for backoff := d.cfg.RetryMin; ; backoff = min(2*backoff, d.cfg.RetryMax) {
+	for delay := d.cfg.RetryMin; ; delay = min(2*delay, d.cfg.RetryMax) {
 		decision, err := d.ask(ctx, k, coordinator)
 		if err == nil {
 			if decision == DecisionCommit {
@@ -92,11 +93,11 @@ func (d *doubts) resolve(ctx context.Context, k AttemptID, coordinator string) {
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn().Err(err).Dur("retry_in", backoff).Msg("cannot resolve in-doubt attempt yet")
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("cannot resolve in-doubt attempt yet")
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(jitter(backoff)):
+		case <-time.After(backoff.Jitter(delay)):
 		}
 	}
 }
@@ -105,12 +106,6 @@ func (d *doubts) ask(ctx context.Context, k AttemptID, coordinator string) (Deci
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RetryMax)
 	defer cancel()
 	return d.coord.GetDecision(ctx, coordinator, k.TxID, k.Attempt)
-}
-
-// jitter spreads retries over [d/2, d] so that banks restarted together do
-// not ask in lockstep.
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
 }
 
 // close stops all timers and resolvers and waits for them.

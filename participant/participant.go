@@ -113,12 +113,13 @@ func (p *Participant) Prepare(req Request) (Vote, error) {
 		if err != nil {
 			return err
 		}
-		act, v, err := a.onPrepare(digest(req.Legs, req.Memo))
+		d := digest(req.Legs, req.Memo)
+		act, v, err := a.onPrepare(d)
 		vote, watch = v, false
 		if err != nil || act == actNone {
 			return err
 		}
-		vote, err = p.vote(tx, req)
+		vote, err = p.vote(tx, req, d)
 		watch = vote.Yes
 		return err
 	})
@@ -139,13 +140,13 @@ var refusals = []struct {
 }
 
 // vote checks every leg, then writes either PREPARED with the holds or an
-// ABORTED record with the reason.
-func (p *Participant) vote(tx *ledger.Tx, req Request) (Vote, error) {
+// ABORTED record with the reason and the request's digest.
+func (p *Participant) vote(tx *ledger.Tx, req Request, digest []byte) (Vote, error) {
 	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
 		err := tx.CheckHold(h)
 		for _, r := range refusals {
 			if errors.Is(err, r.err) {
-				rec := &storagev1.Aborted{Reason: r.reason, RequestDigest: digest(req.Legs, req.Memo)}
+				rec := &storagev1.Aborted{Reason: r.reason, RequestDigest: digest}
 				return Vote{Reason: r.reason}, appendRecord(tx, wal.TypeAborted, req.id(), rec)
 			}
 		}
@@ -169,7 +170,7 @@ func (p *Participant) vote(tx *ledger.Tx, req Request) (Vote, error) {
 // before it returns. Committing again is acknowledged; committing an attempt
 // that is not prepared is ErrNotPrepared or ErrAborted.
 func (p *Participant) Commit(id ulid.ULID, attempt uint32) error {
-	return p.decide(AttemptID{id, attempt}, history.onCommit, func(tx *ledger.Tx, a history) error {
+	return p.decide(AttemptID{id, attempt}, history.onCommit, func(tx *ledger.Tx, a history, _ action) error {
 		rec := &storagev1.Committed{TimeUnixNano: time.Now().UnixNano()}
 		if err := appendRecord(tx, wal.TypeCommitted, AttemptID{id, attempt}, rec); err != nil {
 			return err
@@ -187,8 +188,8 @@ func (p *Participant) Commit(id ulid.ULID, attempt uint32) error {
 // tombstone, so that a Prepare arriving later votes NO. Aborting again is
 // acknowledged; aborting a committed attempt is ErrCommitted.
 func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
-	return p.decide(AttemptID{id, attempt}, history.onAbort, func(tx *ledger.Tx, a history) error {
-		if a.phase == phaseNew {
+	return p.decide(AttemptID{id, attempt}, history.onAbort, func(tx *ledger.Tx, a history, act action) error {
+		if act == actTombstone {
 			return appendRecord(tx, wal.TypeAborted, AttemptID{id, attempt}, &storagev1.Aborted{Tombstone: true})
 		}
 		if err := appendRecord(tx, wal.TypeAborted, AttemptID{id, attempt}, &storagev1.Aborted{}); err != nil {
@@ -204,9 +205,9 @@ func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
 }
 
 // decide runs a Commit or an Abort: on asks the attempt what to do, and
-// write does it unless there is nothing to do. Once decided, the attempt is
+// write does that action unless there is nothing to do. Once decided, the attempt is
 // no longer in doubt.
-func (p *Participant) decide(k AttemptID, on func(history) (action, error), write func(*ledger.Tx, history) error) error {
+func (p *Participant) decide(k AttemptID, on func(history) (action, error), write func(*ledger.Tx, history, action) error) error {
 	err := p.ledger.Update(func(tx *ledger.Tx) error {
 		a, err := load(tx, k)
 		if err != nil {
@@ -216,7 +217,7 @@ func (p *Participant) decide(k AttemptID, on func(history) (action, error), writ
 		if err != nil || act == actNone {
 			return err
 		}
-		return write(tx, a)
+		return write(tx, a, act)
 	})
 	if err == nil {
 		p.doubts.settle(k)

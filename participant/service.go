@@ -65,11 +65,7 @@ func NewService(bank string, l *ledger.Ledger, p *Participant, log zerolog.Logge
 // reply converts an error for the wire, logging the ones whose text the
 // caller does not get to see.
 func (s *Service) reply(method string, err error) error {
-	st := rpc.Status(err, statusRules)
-	if st.Code() == codes.Internal {
-		s.log.Error().Str("error", rpc.Redact(err.Error())).Str("method", method).Msg("internal error")
-	}
-	return st.Err()
+	return rpc.Reply(s.log, method, err, statusRules)
 }
 
 func (s *Service) OpenAccount(_ context.Context, req *strifev1.OpenAccountRequest) (*strifev1.OpenAccountResponse, error) {

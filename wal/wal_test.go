@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/strife-pay/strife/wal"
 )
@@ -192,6 +194,122 @@ func TestFailedAppendLeavesNoTraceAndSparesItsBatch(t *testing.T) {
 	require.Equal(t, 48, keys, "the caller's bucket writes of failed appends are rolled back too")
 }
 
+// waitFor bounds every wait of these tests.
+const waitFor = 5 * time.Second
+
+// recv returns the next value from ch, failing the test if none comes.
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitFor):
+		require.FailNow(t, "timed out")
+		panic("unreachable")
+	}
+}
+
+func deposit(tx *wal.Tx) error {
+	_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
+	return err
+}
+
+// holdCommitter starts an Append whose fn appends a record, then waits for
+// release; it returns once the committer is inside that fn. The Append's
+// result comes on the channel.
+func holdCommitter(t *testing.T, l *wal.Log) (release func(), result <-chan error) {
+	t.Helper()
+	inside, released := make(chan struct{}), make(chan struct{})
+	release = sync.OnceFunc(func() { close(released) })
+	t.Cleanup(release)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Append(func(tx *wal.Tx) error {
+			close(inside)
+			<-released
+			return deposit(tx)
+		})
+	}()
+	recv(t, inside)
+	return release, done
+}
+
+// probe is what one Append's fn saw: the bbolt transaction it ran in and the
+// sequence number of the record it appended.
+type probe struct {
+	txID int
+	seq  uint64
+}
+
+// queueProbes queues n Appends behind a held committer, one at a time, so
+// that their queue order is their index. Once the committer is released,
+// wait returns what each saw.
+func queueProbes(t *testing.T, l *wal.Log, n int) (wait func() []probe) {
+	t.Helper()
+	probes := make([]probe, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- l.Append(func(tx *wal.Tx) error {
+				b, err := tx.Bucket("probe")
+				if err != nil {
+					return err
+				}
+				probes[i].txID = b.Tx().ID()
+				probes[i].seq, err = tx.Append(wal.Record{Type: wal.TypeDeposited, Attempt: uint32(i)})
+				return err
+			})
+		}()
+		require.Eventually(t, func() bool { return l.QueuedAppends() == i+1 }, waitFor, time.Millisecond)
+	}
+	return func() []probe {
+		for range n {
+			require.NoError(t, recv(t, errs))
+		}
+		return probes
+	}
+}
+
+// The appends queued while a commit is in progress all run, in queue order,
+// in the next transaction: one commit for all of them.
+func TestGroupCommitRunsQueuedAppendsInOneTransaction(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	release, held := holdCommitter(t, l)
+	wait := queueProbes(t, l, 10)
+	release()
+	require.NoError(t, recv(t, held))
+	probes := wait()
+	for i, p := range probes {
+		require.Equal(t, probes[0].txID, p.txID, "append %d shares the first one's transaction", i)
+		// The held append wrote seq 1; each saw the writes of those before it.
+		require.Equal(t, uint64(i+2), p.seq, "append %d runs in queue order", i)
+	}
+	require.Len(t, scanAll(t, l), 11)
+}
+
+// No transaction takes more than MaxBatch appends, yet a full batch is taken
+// whenever that many are waiting.
+func TestGroupCommitBatchesAreBoundedByMaxBatch(t *testing.T) {
+	l, err := wal.Open(filepath.Join(t.TempDir(), "wal.db"), wal.Options{MaxBatch: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	release, held := holdCommitter(t, l)
+	wait := queueProbes(t, l, 10)
+	release()
+	require.NoError(t, recv(t, held))
+	probes := wait()
+	batches := map[int]int{} // appends per transaction
+	for _, p := range probes {
+		batches[p.txID]++
+	}
+	for _, size := range batches {
+		require.LessOrEqual(t, size, 4)
+	}
+	require.Len(t, batches, 3, "10 appends waiting, at most 4 per transaction")
+	require.Equal(t, 4, batches[probes[0].txID], "the first batch is full")
+	require.Len(t, scanAll(t, l), 11)
+}
+
 func TestAppendAfterCloseFails(t *testing.T) {
 	l, err := wal.Open(filepath.Join(t.TempDir(), "wal.db"), wal.Options{})
 	require.NoError(t, err)
@@ -201,25 +319,47 @@ func TestAppendAfterCloseFails(t *testing.T) {
 	require.ErrorIs(t, l.View(func(*wal.Tx) error { return nil }), wal.ErrClosed)
 }
 
-func TestCloseWaitsForAppendsInFlight(t *testing.T) {
-	l, err := wal.Open(filepath.Join(t.TempDir(), "wal.db"), wal.Options{})
+// Close waits for the appends in flight, which are answered and durable,
+// and holds off those that come after it has begun, which get ErrClosed:
+// none is sent to the committer once it has stopped.
+func TestCloseWaitsForAppendsInFlightAndRefusesLaterOnes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	// MaxBatch 1: a queue of one, so some of the racing appends below wait
+	// sending to the committer when Close begins.
+	l, err := wal.Open(path, wal.Options{MaxBatch: 1})
 	require.NoError(t, err)
-	inside, release := make(chan struct{}), make(chan struct{})
-	appended := make(chan error)
-	go func() {
-		appended <- l.Append(func(tx *wal.Tx) error {
-			close(inside)
-			<-release
-			_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
-			return err
-		})
-	}()
-	<-inside
-	closed := make(chan error)
+	release, held := holdCommitter(t, l)
+	queued := make(chan error, 1)
+	go func() { queued <- l.Append(deposit) }()
+	require.Eventually(t, func() bool { return l.QueuedAppends() == 1 }, waitFor, time.Millisecond)
+
+	// Appends racing with Close: each is either in before it, or refused.
+	racing := make(chan error, 8)
+	for range cap(racing) {
+		go func() { racing <- l.Append(deposit) }()
+	}
+	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
-	close(release)
-	require.NoError(t, <-appended)
-	require.NoError(t, <-closed)
+	require.Eventually(t, l.Closing, waitFor, time.Millisecond, "Close holds off new appends")
+	require.Never(t, func() bool { return len(closed) > 0 }, 50*time.Millisecond, time.Millisecond,
+		"Close waits for the appends in flight")
+	late := make(chan error, 1)
+	go func() { late <- l.Append(deposit) }()
+
+	release()
+	require.NoError(t, recv(t, held))
+	require.NoError(t, recv(t, queued))
+	require.NoError(t, recv(t, closed))
+	require.ErrorIs(t, recv(t, late), wal.ErrClosed, "an append after Close has begun is refused")
+	kept := 2
+	for range cap(racing) {
+		if err := recv(t, racing); err == nil {
+			kept++
+		} else {
+			require.ErrorIs(t, err, wal.ErrClosed)
+		}
+	}
+	require.Len(t, scanAll(t, openLog(t, path)), kept, "every append answered nil is on disk")
 }
 
 func TestViewCannotAppend(t *testing.T) {
@@ -251,8 +391,8 @@ func TestAppendRejectsUnknownTypeAndHugePayload(t *testing.T) {
 func TestSecondOpenOfALockedFileTimesOut(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wal.db")
 	openLog(t, path)
-	_, err := wal.Open(path, wal.Options{LockTimeout: 50 * 1e6})
-	require.Error(t, err)
+	_, err := wal.Open(path, wal.Options{LockTimeout: 50 * time.Millisecond})
+	require.ErrorIs(t, err, berrors.ErrTimeout)
 }
 
 func TestOptionsValidate(t *testing.T) {

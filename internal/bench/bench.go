@@ -230,9 +230,6 @@ func (d *deployment) connect(gateway, certDir, client, adminPass string) error {
 // register makes a customer with an account and a large balance, unless
 // the user exists already (a deployment measured before).
 func (d *deployment) register(user, account string) error {
-	if d.admin == nil {
-		return nil // not connected yet; connect registers
-	}
 	admin := strifev1.NewGatewayServiceClient(d.conns[len(d.conns)-1])
 	_, err := admin.RegisterClient(d.admin, &strifev1.RegisterClientRequest{
 		Username: user, Password: payerPassword, Role: strifev1.UserRole_USER_ROLE_CUSTOMER,

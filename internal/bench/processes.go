@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/certscli"
 )
 
@@ -33,7 +34,8 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 		return "", err
 	}
 	tlsArgs := func(name string) []string {
-		return []string{"--ca", filepath.Join(certDir, "ca.crt"), "--cert", filepath.Join(certDir, name+".crt"), "--key", filepath.Join(certDir, name+".key")}
+		f := certs.FilesIn(certDir, name)
+		return []string{"--ca", f.CAFile, "--cert", f.CertFile, "--key", f.KeyFile}
 	}
 	gatewayArgs := []string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(d.dir, "gateway"),
 		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"}

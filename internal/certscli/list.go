@@ -2,7 +2,6 @@ package certscli
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -68,7 +67,7 @@ func List(dir string) ([]Entry, error) {
 	entries := make([]Entry, 0, len(paths))
 	for _, p := range paths {
 		e := Entry{File: filepath.Base(p)}
-		e.Cert, e.Err = readCert(p)
+		e.Cert, e.Err = certs.ReadCert(p)
 		if e.Err == nil {
 			e.Chain = rootsErr
 			if rootsErr == nil {
@@ -97,34 +96,13 @@ func verify(cert *x509.Certificate, roots *x509.CertPool) error {
 }
 
 func readPool(path string) (*x509.CertPool, error) {
-	ca, err := readCert(path)
+	ca, err := certs.ReadCert(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoCA, err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	return pool, nil
-}
-
-// readCert parses the first CERTIFICATE block of path.
-func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("certscli: %w", err)
-	}
-	for {
-		var b *pem.Block
-		if b, data = pem.Decode(data); b == nil {
-			return nil, fmt.Errorf("%w: no CERTIFICATE block in %s", certs.ErrBadPEM, path)
-		}
-		if b.Type == "CERTIFICATE" {
-			cert, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", certs.ErrBadPEM, path, err)
-			}
-			return cert, nil
-		}
-	}
 }
 
 // chainStatus says in a word or two whether an entry chains to the CA.

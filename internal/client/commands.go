@@ -379,7 +379,7 @@ being COMMITTED, FAILED, REJECTED, PENDING or QUEUED.`,
 			if err != nil {
 				return err
 			}
-			pending, err := c.Queue.Pending()
+			remaining, err := c.Queue.Len()
 			if err != nil {
 				return err
 			}
@@ -388,12 +388,12 @@ being COMMITTED, FAILED, REJECTED, PENDING or QUEUED.`,
 				out = append(out, resultJSON(r))
 			}
 			if cfg.JSON {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"results": out, "remaining": len(pending)})
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"results": out, "remaining": remaining})
 			}
 			for _, r := range results {
 				fmt.Fprintln(cmd.OutOrStdout(), resultLine(r))
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d left in the queue\n", len(pending))
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d left in the queue\n", remaining)
 			return err
 		},
 	}

@@ -9,7 +9,8 @@
 // --new-password) is asked twice. Otherwise (a pipe, --password-stdin) each
 // password is one line of standard input, with no confirmation: details
 // --new-password reads the current password first (when changing one's own),
-// then the new one.
+// then the new one. Only the line ending is stripped: spaces are part of a
+// password. The menu reads its passwords in the same way.
 //
 // # Admin commands
 //
@@ -48,7 +49,7 @@
 // # Resending
 //
 // Sender.Run sends the pending payments in creation order, then waits:
-// exponential backoff from MinBackoff with jitter (each wait is in [d/2, d)),
+// exponential backoff from MinBackoff with jitter (each wait is in [d/2, d]),
 // capped at MaxBackoff (30s), cut short when the gRPC connection becomes
 // READY after the gateway was unreachable. `strife watch` runs it;
 // `strife queue flush` does one round.

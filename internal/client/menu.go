@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
@@ -41,11 +40,13 @@ shown as notices.`,
 
 // menu is one interactive session: lines in, screens out.
 type menu struct {
-	c       *Client
-	raw     io.Reader // standard input, to read a password without echo at a terminal
-	in      *bufio.Scanner
-	out     io.Writer
-	notices chan *Result
+	c   *Client
+	in  *bufio.Scanner
+	out io.Writer
+	// passwords reads passwords as the other commands do: without echo at a
+	// terminal, else as lines of in (through the scanner).
+	passwords *passwordReader
+	notices   chan *Result
 }
 
 // errQuit ends the menu.
@@ -53,7 +54,8 @@ var errQuit = errors.New("quit")
 
 // Menu runs the interactive client until the user exits or in ends.
 func (c *Client) Menu(ctx context.Context, in io.Reader, out io.Writer) error {
-	m := &menu{c: c, raw: in, in: bufio.NewScanner(in), out: out, notices: make(chan *Result, 64)}
+	m := &menu{c: c, in: bufio.NewScanner(in), out: out, notices: make(chan *Result, 64)}
+	m.passwords = &passwordReader{in: in, prompt: out, line: m.line}
 	if err := m.login(ctx); errors.Is(err, errQuit) {
 		return nil
 	} else if err != nil {
@@ -83,29 +85,44 @@ func (c *Client) Menu(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 }
 
-// ask prints a prompt and reads a line; io.EOF ends the menu.
+// ask prints a prompt and reads a line, trimmed of spaces; the end of the
+// input ends the menu.
 func (m *menu) ask(prompt string) (string, error) {
 	fmt.Fprint(m.out, prompt)
+	line, err := m.line()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// line reads the next line as it is; the end of the input is errQuit.
+func (m *menu) line() (string, error) {
 	if !m.in.Scan() {
 		fmt.Fprintln(m.out)
 		return "", errQuit
 	}
-	return strings.TrimSpace(m.in.Text()), nil
+	return m.in.Text(), nil
 }
 
-// askPassword is ask without echo when standard input is a terminal.
+// askPassword reads a password with the reader the other commands use, so
+// that only the line ending is stripped; an empty one is an error, and
+// the end of the input (or a terminal that cannot be read) ends the menu.
 func (m *menu) askPassword(prompt string) (string, error) {
-	fd, ok := terminalFd(m.raw)
-	if !ok {
-		return m.ask(prompt)
-	}
-	fmt.Fprint(m.out, prompt)
-	b, err := term.ReadPassword(fd)
-	fmt.Fprintln(m.out)
-	if err != nil {
+	return menuPassword(m.passwords.read(prompt))
+}
+
+// askNewPassword is askPassword for a new password: asked twice at a
+// terminal.
+func (m *menu) askNewPassword(prompt string) (string, error) {
+	return menuPassword(m.passwords.readNew(prompt))
+}
+
+func menuPassword(password string, err error) (string, error) {
+	if err != nil && !errors.Is(err, errEmptyPassword) && !errors.Is(err, errMismatch) {
 		return "", errQuit
 	}
-	return strings.TrimSpace(string(b)), nil
+	return password, err
 }
 
 // login reuses a valid session, or asks for a user and password.
@@ -303,21 +320,9 @@ func (m *menu) register(ctx context.Context) error {
 			return err
 		}
 	}
-	password, err := m.askPassword("  password: ")
+	password, err := m.askNewPassword("  password: ")
 	if err != nil {
 		return err
-	}
-	if _, ok := terminalFd(m.raw); ok {
-		again, err := m.askPassword("  again: ")
-		if err != nil {
-			return err
-		}
-		if again != password {
-			return errors.New("the passwords do not match: try again")
-		}
-	}
-	if password == "" {
-		return errors.New("empty password")
 	}
 	u, err := m.c.RegisterClient(ctx, &strifev1.RegisterClientRequest{
 		Username: answers[0], Password: password, Role: role, Account: answers[2], OpeningBalance: opening,

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/certs"
 )
 
 // TestMenuLoginBalancePayLogout drives the menu through its standard input.
@@ -60,4 +62,36 @@ func TestMenuAdminRegisters(t *testing.T) {
 	require.Contains(t, out, "  6) logout and exit\n  7) admin: register a client\n  0) exit\n")
 	require.Contains(t, out, "registered erin (customer), accounts BankB/2005\n")
 	require.Equal(t, int64(2500), w.posted(t, "BankB", "2005"))
+}
+
+// TestMenuKeepsSpacesInPasswords: the menu strips only the line ending from
+// a password, as --password-stdin does, so a password with leading or
+// trailing spaces works the same from either.
+func TestMenuKeepsSpacesInPasswords(t *testing.T) {
+	w := newWorld(t)
+	admin := w.login(t, "admin")
+
+	// Registered with --password-stdin, used from the menu.
+	w.pki.Files(t, certs.RoleClient, "dave")
+	_, err := run(t, " dave password \n", cliArgs(w, admin, "admin", "register", "--user", "dave", "--role", "customer",
+		"--account", "BankA/1005", "--password-stdin")...)
+	require.NoError(t, err)
+	out, err := run(t, "dave\n dave password \n0\n", cliArgs(w, t.TempDir(), "menu")...)
+	require.NoError(t, err)
+	require.Contains(t, out, "logged in as dave\n")
+
+	// Registered from the menu, used with --password-stdin.
+	w.pki.Files(t, certs.RoleClient, "erin")
+	script := strings.Join([]string{
+		"admin", "admin password",
+		"7", "erin", "customer", "BankB/2005", "", " erin password ",
+		"0",
+	}, "\n") + "\n"
+	out, err = run(t, script, cliArgs(w, t.TempDir(), "menu")...)
+	require.NoError(t, err)
+	require.Contains(t, out, "registered erin (customer), accounts BankB/2005\n")
+	_, err = run(t, " erin password \n", cliArgs(w, t.TempDir(), "login", "--user", "erin", "--password-stdin")...)
+	require.NoError(t, err)
+	_, err = run(t, "erin password\n", cliArgs(w, t.TempDir(), "login", "--user", "erin", "--password-stdin")...)
+	require.Error(t, err, "the spaces are part of the password")
 }

@@ -20,7 +20,11 @@ type passwordReader struct {
 	in     io.Reader
 	prompt io.Writer
 	quiet  bool // --password-stdin: no prompt
-	lines  *bufio.Reader
+	// line, if set, reads the next line of in (with or without its line
+	// ending) when in is not a terminal: the menu's, which reads its other
+	// answers from in too. Otherwise lines are read from in directly.
+	line  func() (string, error)
+	lines *bufio.Reader
 }
 
 func newPasswordReader(cmd *cobra.Command, stdin bool) *passwordReader {
@@ -52,20 +56,35 @@ func (p *passwordReader) read(prompt string) (string, error) {
 		}
 		line = string(b)
 	} else {
-		if p.lines == nil {
-			p.lines = bufio.NewReader(p.in)
-		}
-		s, err := p.lines.ReadString('\n')
+		s, err := p.readLine()
 		if err != nil && !errors.Is(err, io.EOF) {
 			return "", fmt.Errorf("read password: %w", err)
 		}
 		line = s
 	}
+	// Only the line ending goes: spaces are part of the password.
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", errors.New("empty password")
+		return "", errEmptyPassword
 	}
 	return line, nil
+}
+
+// Refusals of read and readNew.
+var (
+	errEmptyPassword = errors.New("empty password")
+	errMismatch      = errors.New("the passwords do not match: try again")
+)
+
+// readLine reads the next line of a standard input that is not a terminal.
+func (p *passwordReader) readLine() (string, error) {
+	if p.line != nil {
+		return p.line()
+	}
+	if p.lines == nil {
+		p.lines = bufio.NewReader(p.in)
+	}
+	return p.lines.ReadString('\n')
 }
 
 // readNew reads a new password; at a terminal it asks twice and refuses a
@@ -78,12 +97,13 @@ func (p *passwordReader) readNew(prompt string) (string, error) {
 	if _, ok := terminalFd(p.in); !ok || p.quiet {
 		return password, nil
 	}
-	again, err := p.read("again: ")
+	indent := prompt[:len(prompt)-len(strings.TrimLeft(prompt, " "))]
+	again, err := p.read(indent + "again: ")
 	if err != nil {
 		return "", err
 	}
 	if again != password {
-		return "", errors.New("the passwords do not match: try again")
+		return "", errMismatch
 	}
 	return password, nil
 }

@@ -127,17 +127,36 @@ func (q *Queue) Get(id string) (*Entry, error) {
 	return e, err
 }
 
+// Len returns the number of pending payments without decoding them.
+func (q *Queue) Len() (int, error) {
+	n := 0
+	err := q.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(queueBucket).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// getPending decodes the payment id of the queue bucket b, or fails with
+// ErrNotQueued.
+func getPending(b *bolt.Bucket, id string) (*Entry, error) {
+	v := b.Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotQueued, id)
+	}
+	return decode(v)
+}
+
 // Update changes a pending payment with fn, durably.
 func (q *Queue) Update(id string, fn func(*Entry)) (*Entry, error) {
 	var e *Entry
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(queueBucket)
-		v := b.Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("%w: %s", ErrNotQueued, id)
-		}
 		var err error
-		if e, err = decode(v); err != nil {
+		if e, err = getPending(b, id); err != nil {
 			return err
 		}
 		fn(e)
@@ -152,12 +171,8 @@ func (q *Queue) Finish(id string, outcome *strifev1.Payment, lastErr string) (*E
 	var e *Entry
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(queueBucket)
-		v := b.Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("%w: %s", ErrNotQueued, id)
-		}
 		var err error
-		if e, err = decode(v); err != nil {
+		if e, err = getPending(b, id); err != nil {
 			return err
 		}
 		e.State, e.Outcome, e.LastError = StateDone, outcome, lastErr

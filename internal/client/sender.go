@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
+	"github.com/strife-pay/strife/internal/backoff"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -239,7 +239,7 @@ func (s *Sender) Flush(ctx context.Context) ([]*Result, error) {
 // unreachable gateway is retried at once when Conn becomes READY.
 func (s *Sender) Run(ctx context.Context, notify func(*Result)) error {
 	minBackoff, maxBackoff := cmp.Or(s.MinBackoff, MinBackoff), cmp.Or(s.MaxBackoff, MaxBackoff)
-	backoff := minBackoff
+	delay := minBackoff
 	for {
 		results, err := s.Flush(ctx)
 		if err != nil {
@@ -252,18 +252,18 @@ func (s *Sender) Run(ctx context.Context, notify func(*Result)) error {
 				notify(r)
 			}
 		}
-		pending, err := s.Queue.Pending()
+		n, err := s.Queue.Len()
 		if err != nil {
 			return err
 		}
-		if len(pending) == 0 {
-			backoff = minBackoff
+		if n == 0 {
+			delay = minBackoff
 		}
-		s.wait(ctx, jitter(backoff), unreachable)
+		s.wait(ctx, backoff.Jitter(delay), unreachable)
 		if ctx.Err() != nil {
 			return nil
 		}
-		backoff = min(2*backoff, maxBackoff)
+		delay = min(2*delay, maxBackoff)
 	}
 }
 
@@ -282,9 +282,4 @@ func (s *Sender) wait(ctx context.Context, d time.Duration, unreachable bool) {
 			return
 		}
 	}
-}
-
-// jitter returns a duration in [d/2, d).
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
 }

@@ -219,3 +219,35 @@ func TestQueuedPaymentGoesOutWhenTheConnectionIsReady(t *testing.T) {
 	}
 	require.Equal(t, 1, w.debits(t, "BankA", "1001", r.Entry.ID()))
 }
+
+// TestUnauthenticatedPayStaysQueued: a pay that the gateway answers
+// UNAUTHENTICATED (an expired or refused token) is not final: the payment
+// stays in the queue, and goes out, once, after the user logs in again.
+func TestUnauthenticatedPayStaysQueued(t *testing.T) {
+	w := newWorld(t)
+	c := w.open(t, w.login(t, "alice"))
+	defer c.Close()
+	token := c.Session.Token
+	c.Session.Token = "not a token"
+
+	r, err := c.Sender().Pay(t.Context(), payTo("bob", 400))
+	require.ErrorIs(t, err, client.ErrLoginAgain)
+	require.Nil(t, r)
+	pending, err := c.Queue.Pending()
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Equal(t, client.StateQueued, pending[0].State)
+	require.Equal(t, "unauthenticated", pending[0].LastError)
+	done, err := c.Queue.Done()
+	require.NoError(t, err)
+	require.Empty(t, done)
+	require.Equal(t, int64(100000), w.posted(t, "BankA", "1001"))
+
+	c.Session.Token = token // logged in again
+	results, err := c.Sender().Flush(t.Context())
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	require.Equal(t, pending[0].ID(), results[0].Entry.ID())
+	require.Equal(t, client.OutcomeCommitted, results[0].Outcome)
+	require.Equal(t, 1, w.debits(t, "BankA", "1001", pending[0].ID()))
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strife-pay/strife/internal/backoff"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -93,20 +94,20 @@ func (c *Client) Watch(ctx context.Context, p *printer) error {
 
 // follow prints WatchPayments events, reopening the stream after failures.
 func (c *Client) follow(ctx context.Context, p *printer) {
-	backoff := MinBackoff
+	delay := MinBackoff
 	for ctx.Err() == nil {
 		stream, err := c.API.WatchPayments(c.Auth(ctx), &strifev1.WatchPaymentsRequest{})
 		for err == nil {
 			var ev *strifev1.PaymentEvent
 			if ev, err = stream.Recv(); err == nil {
-				backoff = MinBackoff
+				delay = MinBackoff
 				p.print(WatchEvent{Event: "payment", PaymentJSON: paymentJSON(ev.GetPayment())})
 			}
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(jitter(backoff)):
+		case <-time.After(backoff.Jitter(delay)):
 		}
-		backoff = min(2*backoff, MaxBackoff)
+		delay = min(2*delay, MaxBackoff)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/client"
 	"github.com/strife-pay/strife/internal/gatewayd"
 )
 
@@ -24,7 +25,7 @@ func banner(cfg Config, d *deployment, users *gatewayd.UsersFile) string {
 	for _, u := range users.Users {
 		account := "no account"
 		if u.Account != "" {
-			account = fmt.Sprintf("%s, opened with %s", u.Account, money(u.OpeningBalance))
+			account = fmt.Sprintf("%s, opened with %s", u.Account, client.FormatAmount(u.OpeningBalance))
 		}
 		p("  %-8s password %-24q %-8s %s", u.Username, u.Password, u.Role, account)
 	}
@@ -49,13 +50,4 @@ func roleOf(name string) string {
 		return "etcd: discovery (plain HTTP, loopback only)"
 	}
 	return "bank: BankService, for the gateway only"
-}
-
-// money formats minor units as units and hundredths, e.g. 100000 as 1000.00.
-func money(minor int64) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }

@@ -2,10 +2,8 @@ package discovery
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -15,6 +13,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+
+	"github.com/strife-pay/strife/certs"
 )
 
 // ClientConfig says how to reach etcd. No endpoints means no etcd: the
@@ -105,14 +105,11 @@ func (c ClientConfig) tls() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := certs.LoadPool(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("discovery: etcd CA: %w", err)
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("discovery: etcd CA %s holds no PEM certificate", c.CAFile)
-		}
+		cfg.RootCAs = pool
 	}
 	if c.CertFile != "" {
 		pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)

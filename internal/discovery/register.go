@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.etcd.io/etcd/client/v3/naming/endpoints"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/backoff"
 )
 
 // The services registered in etcd, and the prefix of their keys.
@@ -163,7 +163,7 @@ func (r *Registration) keep(ka <-chan *clientv3.LeaseKeepAliveResponse) {
 // reattach registers again with backoff until it succeeds (nil once Close
 // was called).
 func (r *Registration) reattach() <-chan *clientv3.LeaseKeepAliveResponse {
-	for backoff := retryMin; ; backoff = min(2*backoff, retryMax) {
+	for delay := retryMin; ; delay = min(2*delay, retryMax) {
 		ctx, cancel := context.WithTimeout(r.ctx, time.Duration(r.ttl)*time.Second)
 		ka, err := r.attach(ctx)
 		cancel()
@@ -176,7 +176,7 @@ func (r *Registration) reattach() <-chan *clientv3.LeaseKeepAliveResponse {
 		}
 		r.log.Warn().Err(err).Msg("cannot register in etcd yet")
 		select {
-		case <-time.After(jitter(backoff)):
+		case <-time.After(backoff.Jitter(delay)):
 		case <-r.ctx.Done():
 			return nil
 		}
@@ -217,6 +217,3 @@ func (r *Registration) Lease() clientv3.LeaseID {
 	defer r.mu.Unlock()
 	return r.lease
 }
-
-// jitter spreads a delay over [d/2, d].
-func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }

@@ -8,6 +8,8 @@ import (
 	"github.com/rs/zerolog"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/naming/endpoints"
+
+	"github.com/strife-pay/strife/internal/backoff"
 )
 
 // follower keeps a view of one service's members in step with etcd through
@@ -37,16 +39,16 @@ func newFollower(client *clientv3.Client, service string, log zerolog.Logger) (*
 // run watches until ctx ends, watching again with backoff whenever a watch
 // breaks (a compaction, an error from etcd).
 func (f *follower) run(ctx context.Context) {
-	for backoff := retryMin; ctx.Err() == nil; backoff = min(2*backoff, retryMax) {
+	for delay := retryMin; ctx.Err() == nil; delay = min(2*delay, retryMax) {
 		if f.watch(ctx) {
-			backoff = retryMin
+			delay = retryMin
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		f.log.Warn().Str("prefix", f.prefix).Msg("etcd watch ended; watching again")
 		select {
-		case <-time.After(jitter(backoff)):
+		case <-time.After(backoff.Jitter(delay)):
 		case <-ctx.Done():
 		}
 	}

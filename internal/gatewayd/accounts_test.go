@@ -47,6 +47,8 @@ func TestTokenIsBoundToTheCertificateItWasIssuedOver(t *testing.T) {
 	other := e.client(t, certs.RoleClient, "mallory-laptop")
 	_, err := other.GetBalance(alice.ctx, &strifev1.GetBalanceRequest{})
 	requireCode(t, codes.Unauthenticated, err)
+	require.Contains(t, e.logs.String(), `"error":"auth: login token was issued over another certificate"`,
+		"only the log tells a stolen token from a bad one")
 }
 
 func TestRegisterClientThenTheUserLogsInAndSeesTheOpeningBalance(t *testing.T) {

@@ -66,11 +66,7 @@ type service struct {
 // reply converts an error for the wire, logging the ones whose text the
 // caller does not get to see.
 func (s *service) reply(method string, err error) error {
-	st := rpc.Status(err, statusRules)
-	if st.Code() == codes.Internal {
-		s.log.Error().Str("error", rpc.Redact(err.Error())).Str("method", method).Msg("internal error")
-	}
-	return st.Err()
+	return rpc.Reply(s.log, method, err, statusRules)
 }
 
 // caller returns the logged-in user the policy interceptor authorized.

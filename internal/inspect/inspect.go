@@ -294,7 +294,11 @@ var payloadTypes = map[wal.Type]func() proto.Message{
 // describe decodes a payload to compact JSON (protojson's spacing varies, so
 // it is compacted), and its time if it has one.
 func describe(r wal.Record) (json.RawMessage, time.Time, error) {
-	m := payloadTypes[r.Type]()
+	newPayload, ok := payloadTypes[r.Type]
+	if !ok {
+		return nil, time.Time{}, fmt.Errorf("record %d: no payload type known for %v", r.Seq, r.Type)
+	}
+	m := newPayload()
 	if err := proto.Unmarshal(r.Payload, m); err != nil {
 		return nil, time.Time{}, fmt.Errorf("record %d: %w", r.Seq, err)
 	}

@@ -18,7 +18,7 @@ import (
 func ServerOptions(log zerolog.Logger, policy Policy, tokens TokenVerifier) []grpc.ServerOption {
 	auditU, auditS := AuditInterceptors(log)
 	recoverU, recoverS := RecoveryInterceptors(log)
-	authU, authS := policy.Interceptors(tokens)
+	authU, authS := policy.Interceptors(tokens, log)
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(auditU, recoverU, authU),
 		grpc.ChainStreamInterceptor(auditS, recoverS, authS),

@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/auth"
 )
 
 // Rule says who may call a method.
@@ -19,8 +21,8 @@ type Rule struct {
 	// Programs are the certificate roles that may call it.
 	Programs []certs.Role
 	// Users, if not empty, requires a login token of a user with one of
-	// these roles ("customer", "admin"), issued over the caller's
-	// certificate.
+	// these roles (auth.RoleCustomer, auth.RoleAdmin), issued over the
+	// caller's certificate.
 	Users []string
 }
 
@@ -34,7 +36,7 @@ var (
 	anyProgram = []certs.Role{certs.RoleClient, certs.RoleAdmin, certs.RoleGateway, certs.RoleBank}
 	people     = []certs.Role{certs.RoleClient, certs.RoleAdmin}
 	gateway    = []certs.Role{certs.RoleGateway}
-	anyUser    = []string{"customer", "admin"}
+	anyUser    = []string{auth.RoleCustomer, auth.RoleAdmin}
 )
 
 // DefaultPolicy is Strife's policy: banks serve only the gateway, the
@@ -53,7 +55,7 @@ var DefaultPolicy = Policy{
 	"/strife.v1.CoordinatorService/GetDecision": {Programs: []certs.Role{certs.RoleBank}},
 
 	"/strife.v1.GatewayService/Login":               {Programs: people},
-	"/strife.v1.GatewayService/RegisterClient":      {Programs: people, Users: []string{"admin"}},
+	"/strife.v1.GatewayService/RegisterClient":      {Programs: people, Users: []string{auth.RoleAdmin}},
 	"/strife.v1.GatewayService/UpdateClientDetails": {Programs: people, Users: anyUser},
 	"/strife.v1.GatewayService/GetBalance":          {Programs: people, Users: anyUser},
 	"/strife.v1.GatewayService/Pay":                 {Programs: people, Users: anyUser},
@@ -97,8 +99,14 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // UNAUTHENTICATED without a verified certificate naming a role, or without
 // a valid login token where one is needed; PERMISSION_DENIED for a method
 // not in the policy or a role the rule does not list. tokens may be nil on
-// servers that have no method needing a login.
+// servers that have no method needing a login. Authorize logs nothing; the
+// interceptors (Interceptors) log why a token was refused.
 func (p Policy) Authorize(ctx context.Context, method string, tokens TokenVerifier) (context.Context, error) {
+	return p.authorize(ctx, method, tokens, zerolog.Nop())
+}
+
+// authorize is Authorize, logging to log why a login token was refused.
+func (p Policy) authorize(ctx context.Context, method string, tokens TokenVerifier, log zerolog.Logger) (context.Context, error) {
 	cert, name, role, err := peerCertificate(ctx)
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
@@ -113,7 +121,7 @@ func (p Policy) Authorize(ctx context.Context, method string, tokens TokenVerifi
 	}
 	principal := Principal{Program: name, ProgramRole: role, Cert: cert}
 	if len(rule.Users) > 0 {
-		if principal.User, principal.UserRole, err = verifyToken(ctx, tokens, cert); err != nil {
+		if principal.User, principal.UserRole, err = verifyToken(ctx, tokens, cert, log, method, name); err != nil {
 			return nil, err
 		}
 		CallFrom(ctx).SetUser(principal.User, principal.UserRole)
@@ -124,9 +132,13 @@ func (p Policy) Authorize(ctx context.Context, method string, tokens TokenVerifi
 	return context.WithValue(ctx, principalKey{}, principal), nil
 }
 
-// verifyToken checks the "authorization: Bearer <token>" metadata. The token
-// itself never appears in an error.
-func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate) (string, string, error) {
+// verifyToken checks the "authorization: Bearer <token>" metadata of a call
+// to method from program. The token itself never appears in an error or in
+// the log. Why Verify refused a token (auth.ErrBadToken: expired, forged,
+// malformed; auth.ErrWrongCertificate: presented over another certificate)
+// is logged at warn, passed through Redact; the caller is told only that
+// the token is invalid or expired.
+func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate, log zerolog.Logger, method, program string) (string, string, error) {
 	values := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(values) != 1 || !strings.HasPrefix(values[0], "Bearer ") {
 		return "", "", status.Error(codes.Unauthenticated, "a login token is required (authorization: Bearer <token>)")
@@ -136,22 +148,25 @@ func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certifica
 	}
 	user, role, err := tokens.Verify(strings.TrimPrefix(values[0], "Bearer "), cert)
 	if err != nil {
+		log.Warn().Str("method", method).Str("program", program).Str("error", Redact(err.Error())).Msg("login token refused")
 		return "", "", status.Error(codes.Unauthenticated, "invalid or expired login token; log in again")
 	}
 	return user, role, nil
 }
 
-// Interceptors return the unary and stream interceptors that enforce p.
-func (p Policy) Interceptors(tokens TokenVerifier) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+// Interceptors return the unary and stream interceptors that enforce p. They
+// log to log why a login token was refused (the audit line of the call has
+// only the status the caller received).
+func (p Policy) Interceptors(tokens TokenVerifier, log zerolog.Logger) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		ctx, err := p.Authorize(ctx, info.FullMethod, tokens)
+		ctx, err := p.authorize(ctx, info.FullMethod, tokens, log)
 		if err != nil {
 			return nil, err
 		}
 		return next(ctx, req)
 	}
 	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-		ctx, err := p.Authorize(ss.Context(), info.FullMethod, tokens)
+		ctx, err := p.authorize(ss.Context(), info.FullMethod, tokens, log)
 		if err != nil {
 			return err
 		}

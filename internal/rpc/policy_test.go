@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -18,7 +21,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/auth"
 	"github.com/strife-pay/strife/internal/rpc"
+	"github.com/strife-pay/strife/internal/testbank"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -117,5 +122,35 @@ func TestPolicyCoversEveryMethod(t *testing.T) {
 			method := "/" + desc.ServiceName + "/" + s.StreamName
 			require.NotEmpty(t, rpc.DefaultPolicy[method].Programs, "%s is missing from the policy", method)
 		}
+	}
+}
+
+// refusing tells why Verify refused a token, as auth.Signer does.
+type refusing struct{ why error }
+
+func (r refusing) Verify(string, *x509.Certificate) (string, string, error) { return "", "", r.why }
+
+// The caller learns only that its token is invalid or expired; the server's
+// log tells a bad token from one presented over another certificate, and
+// never holds the token.
+func TestRefusedTokenIsLoggedWithItsReason(t *testing.T) {
+	const token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+	for _, why := range []error{fmt.Errorf("%w: token is expired", auth.ErrBadToken), auth.ErrWrongCertificate} {
+		t.Run(why.Error(), func(t *testing.T) {
+			var log testbank.LogBuffer
+			unary, _ := rpc.DefaultPolicy.Interceptors(refusing{why}, zerolog.New(&log))
+			_, err := unary(callerContext(t, certs.RoleClient, token), nil, &grpc.UnaryServerInfo{FullMethod: "/strife.v1.GatewayService/Pay"},
+				func(context.Context, any) (any, error) { t.Fatal("the handler ran"); return nil, nil })
+			require.Equal(t, codes.Unauthenticated, status.Code(err))
+			require.NotContains(t, status.Convert(err).Message(), why.Error(), "the reason is for the log only")
+
+			var line map[string]any
+			require.NoError(t, json.Unmarshal([]byte(log.String()), &line), log.String())
+			require.Equal(t, map[string]any{
+				"level": "warn", "message": "login token refused", "method": "/strife.v1.GatewayService/Pay",
+				"program": "caller", "error": why.Error(),
+			}, line)
+			require.NotContains(t, log.String(), "c2lnbmF0dXJl", "the token")
+		})
 	}
 }

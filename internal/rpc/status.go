@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -38,4 +39,16 @@ func Status(err error, rules []StatusRule) *status.Status {
 		return status.New(codes.DeadlineExceeded, err.Error())
 	}
 	return status.New(codes.Internal, "internal error")
+}
+
+// Reply converts a handler's err for the wire with Status and rules. When
+// the result is INTERNAL, whose text the caller does not get to see, it logs
+// err (passed through Redact) at error level with method, the handler's
+// name ("GetBalance"). Reply(log, method, nil, rules) is nil.
+func Reply(log zerolog.Logger, method string, err error, rules []StatusRule) error {
+	st := Status(err, rules)
+	if st.Code() == codes.Internal {
+		log.Error().Str("error", Redact(err.Error())).Str("method", method).Msg("internal error")
+	}
+	return st.Err()
 }
