@@ -87,13 +87,19 @@ func Run(opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return measureLevels(payers, opts), nil
+}
+
+// measureLevels measures each level of opts.Payers with the first that
+// many payers, and prints one line per level to opts.Out.
+func measureLevels(payers []payer, opts Options) []Result {
 	var results []Result
 	for _, n := range opts.Payers {
 		r := measure(payers[:n], opts.Duration)
 		fmt.Fprintln(opts.Out, r)
 		results = append(results, r)
 	}
-	return results, nil
+	return results
 }
 
 // startOrConnect starts a deployment of its own, or connects to
@@ -118,10 +124,8 @@ func startOrConnect(opts Options) (*deployment, error) {
 // start makes the certificates in d.dir, starts the banks and the gateway
 // (as processes of opts.Executable, or in this process), and connects.
 func (d *deployment) start(opts Options) error {
-	certDir := filepath.Join(d.dir, "certs")
-	init := certscli.DefaultInitOptions(certDir)
-	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench"}
-	if _, err := certscli.Init(init); err != nil {
+	certDir, banks, err := d.makeCerts()
+	if err != nil {
 		return err
 	}
 	logs := opts.Logs
@@ -129,16 +133,24 @@ func (d *deployment) start(opts Options) error {
 		logs = io.Discard
 	}
 	var gateway string
-	var err error
 	if opts.Executable != "" {
-		gateway, err = d.startProcesses(opts.Executable, certDir, init.Banks, logs)
+		gateway, err = d.startProcesses(opts.Executable, certDir, banks, logs)
 	} else {
-		gateway, err = d.startInProcess(certDir, init.Banks, logs)
+		gateway, err = d.startInProcess(certDir, banks, logs)
 	}
 	if err != nil {
 		return err
 	}
 	return d.connect(gateway, certDir, "bench", adminPassword)
+}
+
+// makeCerts makes the deployment's certificates in d.dir: a CA, BankA,
+// BankB, gateway-1, the admin tools and the "bench" client.
+func (d *deployment) makeCerts() (certDir string, banks []string, err error) {
+	init := certscli.DefaultInitOptions(filepath.Join(d.dir, "certs"))
+	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench"}
+	_, err = certscli.Init(init)
+	return init.Dir, init.Banks, err
 }
 
 // deployment is two banks and a gateway, in this process or as processes,
@@ -201,16 +213,8 @@ func (d *deployment) startGateway(certDir string, banks map[string]string, log z
 // bottleneck, and one for the admin, logs the admin in and makes sure the
 // payee exists.
 func (d *deployment) connect(gateway, certDir, client, adminPass string) error {
-	tlsConfig, err := certs.ClientConfig(certs.FilesIn(certDir, client), "")
-	if err != nil {
+	if err := d.dialPayers(gateway, certDir, client); err != nil {
 		return err
-	}
-	for range 4 {
-		conn, err := rpc.Dial(gateway, tlsConfig)
-		if err != nil {
-			return err
-		}
-		d.conns = append(d.conns, conn)
 	}
 	adminTLS, err := certs.ClientConfig(certs.FilesIn(certDir, "admin"), "")
 	if err != nil {
@@ -225,6 +229,23 @@ func (d *deployment) connect(gateway, certDir, client, adminPass string) error {
 		return err
 	}
 	return d.register("payee", payee)
+}
+
+// dialPayers opens the four connections the payers share, with the client
+// certificate named client.
+func (d *deployment) dialPayers(gateway, certDir, client string) error {
+	tlsConfig, err := certs.ClientConfig(certs.FilesIn(certDir, client), "")
+	if err != nil {
+		return err
+	}
+	for range 4 {
+		conn, err := rpc.Dial(gateway, tlsConfig)
+		if err != nil {
+			return err
+		}
+		d.conns = append(d.conns, conn)
+	}
+	return nil
 }
 
 // register makes a customer with an account and a large balance, unless

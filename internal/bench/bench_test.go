@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(daemonEnv) != "" {
 		root := &cobra.Command{Use: "daemon", SilenceUsage: true}
 		root.AddCommand(deploy.DaemonCommands()...)
+		root.AddCommand(bench.BareCommands()...)
 		root.SetArgs(os.Args[1:])
 		if err := root.Execute(); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"io"
 	"os"
 	"runtime/pprof"
@@ -15,7 +16,7 @@ import (
 func Command() *cobra.Command {
 	var opts Options
 	var logFile, cpuProfile string
-	var inProcess bool
+	var inProcess, bare bool
 	cmd := &cobra.Command{
 		Use:   "strife-bench [--payers 1,16,256] [--duration 10s]",
 		Short: "Measure payments/s and p50/p99 latency through gateway and banks",
@@ -25,10 +26,19 @@ gateway, each a process of its own as with strife up, over mutual TLS on
 has each pay as fast as it can for --duration at each level of --payers.
 Logs go to --log-file (they are written, as in production, and count
 towards the cost). --in-process runs the daemons in this process instead,
-where a CPU profile (--cpuprofile) sees all of them.`,
+where a CPU profile (--cpuprofile) sees all of them.
+
+--bare measures the floor instead: two banks that vote YES and acknowledge at
+once, and a gateway whose Pay only sends Prepare to both banks, then Commit to
+both, then answers COMMITTED. Same processes, certificates, mutual TLS and
+gRPC transport, same payers and report, but no logic, no log, no disk, no
+login. The real mode's figures read against it.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if bare && (inProcess || opts.Gateway != "") {
+				return errors.New("--bare starts bare processes of its own: it does not go with --in-process or --gateway")
+			}
 			opts.Out = cmd.OutOrStdout()
 			opts.Logs = io.Discard
 			if logFile != "" {
@@ -57,7 +67,11 @@ where a CPU profile (--cpuprofile) sees all of them.`,
 				}
 				opts.Executable = exe
 			}
-			_, err := Run(opts)
+			run := Run
+			if bare {
+				run = RunBare
+			}
+			_, err := run(opts)
 			return err
 		},
 	}
@@ -66,9 +80,11 @@ where a CPU profile (--cpuprofile) sees all of them.`,
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: formatted, then discarded)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
 	cmd.Flags().BoolVar(&inProcess, "in-process", false, "run the banks and the gateway in this process, not as processes of their own")
+	cmd.Flags().BoolVar(&bare, "bare", false, "measure the bare pipeline, the same RPCs with no logic and no disk, instead of Strife")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "measure a running deployment at this address (e.g. strife up's 127.0.0.1:7000) instead of starting one")
 	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
 	cmd.AddCommand(deploy.DaemonCommands()...) // what the processes run
+	cmd.AddCommand(BareCommands()...)          // and with --bare
 	return cmd
 }

@@ -33,10 +33,6 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 	if err != nil {
 		return "", err
 	}
-	tlsArgs := func(name string) []string {
-		f := certs.FilesIn(certDir, name)
-		return []string{"--ca", f.CAFile, "--cert", f.CertFile, "--key", f.KeyFile}
-	}
 	gatewayArgs := []string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(d.dir, "gateway"),
 		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"}
 	for _, name := range banks {
@@ -44,7 +40,7 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 		if err != nil {
 			return "", err
 		}
-		args := append([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(d.dir, name), "--coordinator", gateway}, tlsArgs(name)...)
+		args := append([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(d.dir, name), "--coordinator", gateway}, tlsArgs(certDir, name)...)
 		if err := d.startProcess(exe, name, addr, args, logs); err != nil {
 			return "", err
 		}
@@ -54,8 +50,14 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 	if err != nil {
 		return "", err
 	}
-	gatewayArgs = append(append(gatewayArgs, "--users", usersFile), tlsArgs("gateway-1")...)
+	gatewayArgs = append(append(gatewayArgs, "--users", usersFile), tlsArgs(certDir, "gateway-1")...)
 	return gateway, d.startProcess(exe, "gateway-1", gateway, gatewayArgs, logs)
+}
+
+// tlsArgs are the flags that give a daemon its certificates.
+func tlsArgs(certDir, name string) []string {
+	f := certs.FilesIn(certDir, name)
+	return []string{"--ca", f.CAFile, "--cert", f.CertFile, "--key", f.KeyFile}
 }
 
 // startProcess runs exe with args and waits until addr accepts connections.
