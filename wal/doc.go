@@ -23,15 +23,17 @@
 //
 // # Group commit
 //
-// Appends are executed by a single committer goroutine. It takes the first
-// waiting Append, adds every other Append already queued (up to
-// Options.MaxBatch), runs them one after the other in one bbolt read-write
-// transaction and commits it: one fsync for the whole batch. Appends that
-// arrive during that fsync form the next batch. A lone writer therefore
-// waits for exactly one commit, with no timer (unlike bbolt's DB.Batch),
-// while many writers share commits in proportion to how many are waiting.
-// The functions of one batch see each other's writes, in queue order, as if
-// they had run one at a time.
+// One Append at a time leads: it takes the Appends queued (its own first,
+// up to Options.MaxBatch), runs them one after the other in one bbolt
+// read-write transaction and commits it: one fsync for the whole batch.
+// Appends that arrive meanwhile queue; when the commit is done, the leader
+// hands the lead to the first of them, whose batch is everything queued by
+// then, and returns. A lone writer therefore commits on its own goroutine
+// and waits for exactly one commit, with no timer (unlike bbolt's
+// DB.Batch) and no hand-off to another goroutine, while many writers share
+// commits in proportion to how many are waiting. The functions of one batch
+// see each other's writes, in queue order, as if they had run one at a
+// time.
 //
 // # On-disk format
 //

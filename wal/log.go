@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,22 +51,28 @@ func (o Options) withDefaults() Options {
 type Log struct {
 	db       *bolt.DB
 	maxBatch int
-	readOnly bool // opened by OpenReadOnly: no committer, Append fails
+	readOnly bool // opened by OpenReadOnly: Append fails
 
 	// mu is held shared by every Append for its whole duration and
-	// exclusively by Close, so Close waits for appends in flight and no
-	// append can be queued after the committer has gone.
+	// exclusively by Close, so Close waits for appends in flight.
 	mu       sync.RWMutex
 	closed   bool
-	queue    chan *appendReq
 	progress func(seq, last uint64) // see OnScanProgress
-	stopped  chan struct{}
+
+	// qmu guards the appends waiting for a commit, and leading.
+	qmu     sync.Mutex
+	queue   []*appendReq
+	leading bool         // an Append is committing: the others queue
+	batch   []*appendReq // the leader's, reused from commit to commit
 }
 
 type appendReq struct {
 	fn   func(*Tx) error
-	done chan error
+	done chan error // the result, or errLead
 }
+
+// errLead tells a queued Append that it leads the next commit.
+var errLead = errors.New("wal: lead the next commit")
 
 // Open opens or creates the log at path.
 func Open(path string, opts Options) (*Log, error) {
@@ -87,14 +94,7 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
-	l := &Log{
-		db:       db,
-		maxBatch: opts.MaxBatch,
-		queue:    make(chan *appendReq, opts.MaxBatch),
-		stopped:  make(chan struct{}),
-	}
-	go l.commitLoop()
-	return l, nil
+	return &Log{db: db, maxBatch: opts.MaxBatch}, nil
 }
 
 // Path returns the file the log lives in.
@@ -103,15 +103,16 @@ func (l *Log) Path() string { return l.db.Path() }
 // Append runs fn in a read-write transaction and returns once the
 // transaction is durable on disk, or has failed.
 //
-// Concurrent calls share transactions: while one commit is being synced the
-// next calls queue up, and the committer takes all of them into the next
-// transaction. A lone caller therefore pays one commit and no added delay.
+// Concurrent calls share transactions (group commit): while one commit is
+// being synced the next calls queue up, and the first of them commits all
+// of them in the next transaction. A lone caller therefore pays one commit,
+// on its own goroutine, with no added delay. See the package documentation.
 //
 // If fn returns an error, nothing fn did is kept and Append returns that
 // error; the other calls of its batch are not affected. Because of that, fn
-// may be called more than once, and must have no effect outside tx. fn runs
-// on the committer goroutine, so it must not call the Log itself: that
-// would wait for the committer forever.
+// may be called more than once, and must have no effect outside tx. fn may
+// run on the goroutine of another Append, and must not call the Log itself:
+// that would wait for the commit it is part of, forever.
 func (l *Log) Append(fn func(*Tx) error) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -122,8 +123,40 @@ func (l *Log) Append(fn func(*Tx) error) error {
 		return ErrReadOnly
 	}
 	req := &appendReq{fn: fn, done: make(chan error, 1)}
-	l.queue <- req
+	l.qmu.Lock()
+	l.queue = append(l.queue, req)
+	lead := !l.leading
+	l.leading = true
+	l.qmu.Unlock()
+	if !lead {
+		if err := <-req.done; err != errLead {
+			return err // committed by another Append's goroutine
+		}
+	}
+	l.lead()
 	return <-req.done
+}
+
+// lead commits the batch at the head of the queue, which begins with the
+// leader's own append, then hands the lead to the first append queued
+// meanwhile, if there is one.
+func (l *Log) lead() {
+	l.qmu.Lock()
+	n := min(len(l.queue), l.maxBatch)
+	l.batch = append(l.batch[:0], l.queue[:n]...)
+	l.queue = slices.Delete(l.queue, 0, n)
+	l.qmu.Unlock()
+
+	l.commit(l.batch)
+	clear(l.batch)
+
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if len(l.queue) > 0 {
+		l.queue[0].done <- errLead
+	} else {
+		l.leading = false
+	}
 }
 
 // View runs fn in a read-only transaction.
@@ -149,37 +182,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	if !l.readOnly {
-		close(l.queue)
-		<-l.stopped
-	}
 	return l.db.Close()
-}
-
-func (l *Log) commitLoop() {
-	defer close(l.stopped)
-	batch := make([]*appendReq, 0, l.maxBatch)
-	for first := range l.queue {
-		batch = append(batch[:0], first)
-		batch = l.drain(batch)
-		l.commit(batch)
-	}
-}
-
-// drain adds whatever is already queued to batch, without waiting.
-func (l *Log) drain(batch []*appendReq) []*appendReq {
-	for len(batch) < l.maxBatch {
-		select {
-		case req, ok := <-l.queue:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, req)
-		default:
-			return batch
-		}
-	}
-	return batch
 }
 
 // errFnFailed makes bbolt roll back a batch in which one fn failed.
@@ -215,7 +218,7 @@ func (l *Log) commit(batch []*appendReq) {
 }
 
 // callSafely turns a panic in fn into an error, so that one bad append
-// cannot take down the committer that every other caller depends on.
+// cannot fail the others of its batch, or leave them waiting for ever.
 func callSafely(fn func(*Tx) error, tx *Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {

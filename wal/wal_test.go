@@ -215,8 +215,8 @@ func deposit(tx *wal.Tx) error {
 }
 
 // holdCommitter starts an Append whose fn appends a record, then waits for
-// release; it returns once the committer is inside that fn. The Append's
-// result comes on the channel.
+// release; it returns once that Append leads a commit and is inside its fn.
+// The Append's result comes on the channel.
 func holdCommitter(t *testing.T, l *wal.Log) (release func(), result <-chan error) {
 	t.Helper()
 	inside, released := make(chan struct{}), make(chan struct{})
@@ -241,9 +241,9 @@ type probe struct {
 	seq  uint64
 }
 
-// queueProbes queues n Appends behind a held committer, one at a time, so
-// that their queue order is their index. Once the committer is released,
-// wait returns what each saw.
+// queueProbes queues n Appends behind a held commit, one at a time, so that
+// their queue order is their index. Once the commit is released, wait
+// returns what each saw.
 func queueProbes(t *testing.T, l *wal.Log, n int) (wait func() []probe) {
 	t.Helper()
 	probes := make([]probe, n)
@@ -321,11 +321,11 @@ func TestAppendAfterCloseFails(t *testing.T) {
 
 // Close waits for the appends in flight, which are answered and durable,
 // and holds off those that come after it has begun, which get ErrClosed:
-// none is sent to the committer once it has stopped.
+// none runs on a closed file.
 func TestCloseWaitsForAppendsInFlightAndRefusesLaterOnes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wal.db")
-	// MaxBatch 1: a queue of one, so some of the racing appends below wait
-	// sending to the committer when Close begins.
+	// MaxBatch 1: one append per commit, so some of the racing appends
+	// below are still queued when Close begins.
 	l, err := wal.Open(path, wal.Options{MaxBatch: 1})
 	require.NoError(t, err)
 	release, held := holdCommitter(t, l)
