@@ -365,11 +365,7 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 		r.ackedOnce.Do(func() { close(r.acked) })
 	}
 	if len(ready.Records) > 0 {
-		var next Payment
-		err := c.log.Append(func(tx *wal.Tx) (err error) {
-			next, err = persistIn(tx, p, ready.Records)
-			return err
-		})
+		next, err := c.persist(r.id, p, ready.Records)
 		if err != nil {
 			c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist payment step")
 			return err
@@ -395,6 +391,35 @@ func (c *Coordinator) step(r *run, f func(Payment) Ready) error {
 		c.retire(r)
 	}
 	return nil
+}
+
+// persist makes a step's records durable and returns the payment they
+// make. ATTEMPT_ENDED alone is not waited for: it is no force point, it
+// only spares the resends of a decision after a crash, so it rides with the
+// log's next commit (wal.Log.AppendLater) instead of paying for one of its
+// own. The steps of a payment are serialized and the log commits in queue
+// order, so the next step's records still follow it.
+func (c *Coordinator) persist(id ulid.ULID, p Payment, recs []Record) (Payment, error) {
+	if len(recs) == 1 && recs[0].Type == wal.TypeAttemptEnded {
+		next, err := p.Apply(recs)
+		if err == nil {
+			c.log.AppendLater(func(tx *wal.Tx) error {
+				_, err := persistIn(tx, p, recs)
+				return err
+			}, func(err error) {
+				if err != nil {
+					c.lg.Error().Err(err).Str("transaction_id", id.String()).Msg("cannot persist the end of an attempt; its decision will be sent again after a restart")
+				}
+			})
+		}
+		return next, err
+	}
+	var next Payment
+	err := c.log.Append(func(tx *wal.Tx) (err error) {
+		next, err = persistIn(tx, p, recs)
+		return err
+	})
+	return next, err
 }
 
 func (c *Coordinator) startRunner(r *run) {

@@ -34,6 +34,7 @@ type world struct {
 	clients map[string]strifev1.BankServiceClient
 	dir     *switchboard
 	logPath string
+	logOpts wal.Options
 	log     *wal.Log
 	c       *coordinator.Coordinator
 	cfg     coordinator.Config
@@ -115,7 +116,7 @@ func (w *world) startBank(t *testing.T, cfg bankd.Config, accounts map[string]in
 // log holds).
 func (w *world) start(t *testing.T) {
 	var err error
-	w.log, err = wal.Open(w.logPath, wal.Options{})
+	w.log, err = wal.Open(w.logPath, w.logOpts)
 	require.NoError(t, err)
 	w.cfg.Log = zerolog.New(zerolog.NewTestWriter(t))
 	w.c, err = coordinator.New(w.log, w.dir, w.cfg)

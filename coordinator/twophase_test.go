@@ -174,7 +174,8 @@ func TestLateAckOfAnAbortedAttemptDoesNotKeepTheNextFromEnding(t *testing.T) {
 
 // The first caller is answered once both banks have acknowledged the
 // Commit, without waiting for the ATTEMPT_ENDED record the last ack brings:
-// here the log cannot commit anything until the answer has arrived.
+// here the log cannot commit anything until the answer has arrived, and
+// the END on disk comes after it.
 func TestTheAnswerDoesNotWaitForTheEndOfTheAttempt(t *testing.T) {
 	w := newWorld(t, coordinator.Config{PrepareTimeout: 30 * time.Second})
 	bankB := w.gate("BankB")
@@ -197,7 +198,9 @@ func TestTheAnswerDoesNotWaitForTheEndOfTheAttempt(t *testing.T) {
 	select {
 	case p := <-paid:
 		require.Equal(t, coordinator.Committed, p.Status)
-		require.False(t, p.Ended, "answered before the attempt's end was persisted")
+		stored, err := w.c.Get(id)
+		require.NoError(t, err)
+		require.False(t, stored.Ended, "answered before the attempt's end was persisted")
 	case <-time.After(10 * time.Second):
 		require.Fail(t, "the answer waited for ATTEMPT_ENDED")
 	}
@@ -208,6 +211,46 @@ func TestTheAnswerDoesNotWaitForTheEndOfTheAttempt(t *testing.T) {
 		return err == nil && p.Ended
 	}, 5*time.Second, 10*time.Millisecond, "the attempt ends once the log moves again")
 	w.requireAllOrNothing(t, id, params)
+}
+
+// The END of an attempt is no force point: it costs no commit of its own,
+// but waits in the log's queue for the next commit (here, the log's Close).
+func TestTheEndOfAnAttemptCostsNoCommitOfItsOwn(t *testing.T) {
+	w := newWorld(t, coordinator.Config{})
+	w.payID(t, ulid.Make(), pay("BankA/1001", "BankB/2001", 1)) // the payments bucket exists
+	w.stop(t)
+	w.logOpts.Linger = time.Hour // only another commit, or Close, writes END
+	w.start(t)
+	before := lastCommit(t, w.log)
+	id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 250)
+	p, _ := w.payID(t, id, params)
+	require.Equal(t, coordinator.Committed, p.Status)
+
+	w.c.Close() // waits for the last ack's step: END is queued
+	require.Equal(t, before+2, lastCommit(t, w.log), "two commits: acceptance with the attempt, then decision with the status")
+	stored, err := w.c.Get(id)
+	require.NoError(t, err)
+	require.False(t, stored.Ended, "END has no commit of its own")
+	require.NoError(t, w.log.Close())
+
+	w.start(t)
+	stored, err = w.c.Get(id)
+	require.NoError(t, err)
+	require.True(t, stored.Ended, "the log's Close committed END")
+	require.Equal(t, before+4, lastCommit(t, w.log), "END's commit, the reopened log's own, and nothing else: no resend")
+}
+
+// lastCommit is the ID of the log's last committed bbolt transaction.
+func lastCommit(t *testing.T, log *wal.Log) int {
+	var id int
+	require.NoError(t, log.View(func(tx *wal.Tx) error {
+		b, err := tx.Bucket("payments")
+		if err == nil {
+			id = b.Tx().ID()
+		}
+		return err
+	}))
+	return id
 }
 
 // A bank that refuses the request itself (here: a credit that would

@@ -35,6 +35,12 @@
 // see each other's writes, in queue order, as if they had run one at a
 // time.
 //
+// AppendLater queues a function without waiting for its commit, and without
+// leading one: it rides with the next Append's batch, or is committed on its
+// own after Options.Linger. It is for records that no one waits for and a
+// crash may lose, such as the gateway's END of an attempt: writing them
+// costs no commit of their own.
+//
 // # On-disk format
 //
 // The bbolt file has three top-level buckets:

@@ -23,6 +23,9 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Default 1s; the file is locked for as long as the Log is open.
 	LockTimeout time.Duration
+	// Linger is how long an AppendLater waits for an Append to share a
+	// commit with before it is committed on its own. Default 10ms.
+	Linger time.Duration
 }
 
 // Validate rejects options that cannot be meant.
@@ -33,6 +36,9 @@ func (o Options) Validate() error {
 	if o.LockTimeout < 0 {
 		return fmt.Errorf("wal: LockTimeout %v is negative", o.LockTimeout)
 	}
+	if o.Linger < 0 {
+		return fmt.Errorf("wal: Linger %v is negative", o.Linger)
+	}
 	return nil
 }
 
@@ -42,6 +48,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second
+	}
+	if o.Linger == 0 {
+		o.Linger = 10 * time.Millisecond
 	}
 	return o
 }
@@ -59,16 +68,29 @@ type Log struct {
 	closed   bool
 	progress func(seq, last uint64) // see OnScanProgress
 
-	// qmu guards the appends waiting for a commit, and leading.
-	qmu     sync.Mutex
-	queue   []*appendReq
-	leading bool         // an Append is committing: the others queue
-	batch   []*appendReq // the leader's, reused from commit to commit
+	// qmu guards the appends waiting for a commit, leading and lingering.
+	qmu       sync.Mutex
+	queue     []*appendReq
+	leading   bool // an Append is committing: the others queue
+	lingering bool // a timer will commit the AppendLaters queued
+	linger    time.Duration
+	batch     []*appendReq // the leader's, reused from commit to commit
 }
 
+// appendReq is one Append, waiting on done, or one AppendLater, told by
+// report.
 type appendReq struct {
-	fn   func(*Tx) error
-	done chan error // the result, or errLead
+	fn     func(*Tx) error
+	done   chan error // the result, or errLead
+	report func(error)
+}
+
+func (r *appendReq) answer(err error) {
+	if r.done != nil {
+		r.done <- err
+	} else {
+		r.report(err)
+	}
 }
 
 // errLead tells a queued Append that it leads the next commit.
@@ -94,7 +116,7 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
-	return &Log{db: db, maxBatch: opts.MaxBatch}, nil
+	return &Log{db: db, maxBatch: opts.MaxBatch, linger: opts.Linger}, nil
 }
 
 // Path returns the file the log lives in.
@@ -133,29 +155,90 @@ func (l *Log) Append(fn func(*Tx) error) error {
 			return err // committed by another Append's goroutine
 		}
 	}
-	l.lead()
+	l.lead(req)
 	return <-req.done
 }
 
-// lead commits the batch at the head of the queue, which begins with the
-// leader's own append, then hands the lead to the first append queued
-// meanwhile, if there is one.
-func (l *Log) lead() {
-	l.qmu.Lock()
-	n := min(len(l.queue), l.maxBatch)
-	l.batch = append(l.batch[:0], l.queue[:n]...)
-	l.queue = slices.Delete(l.queue, 0, n)
-	l.qmu.Unlock()
-
-	l.commit(l.batch)
-	clear(l.batch)
-
+// AppendLater queues fn for the next commit and returns at once: for
+// records that need not be durable before anything else happens, and that
+// are not worth a commit of their own. fn rides with the next Append's
+// batch, or is committed on its own once Options.Linger has passed without
+// one; Close commits it too. report is called with what Append would have
+// returned, on whichever goroutine commits: it must not block or call the
+// Log. fn is as for Append, and runs after every fn queued before it.
+func (l *Log) AppendLater(fn func(*Tx) error, report func(error)) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		report(ErrClosed)
+		return
+	}
+	if l.readOnly {
+		report(ErrReadOnly)
+		return
+	}
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
+	l.queue = append(l.queue, &appendReq{fn: fn, report: report})
+	if !l.leading {
+		l.lingerLocked()
+	}
+}
+
+// lingerLocked makes sure a timer will commit the AppendLaters queued if
+// no Append comes to lead first. qmu must be held.
+func (l *Log) lingerLocked() {
+	if !l.lingering {
+		l.lingering = true
+		time.AfterFunc(l.linger, l.commitLingering)
+	}
+}
+
+// commitLingering leads a commit of the AppendLaters still queued, unless
+// an Append leads already.
+func (l *Log) commitLingering() {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	l.qmu.Lock()
+	l.lingering = false
+	lead := !l.closed && !l.leading && len(l.queue) > 0
+	l.leading = l.leading || lead
+	l.qmu.Unlock()
+	if lead {
+		l.lead(nil)
+	}
+}
+
+// lead commits batches from the head of the queue until own (if not nil)
+// has been committed, then passes the lead on (see handOffLocked).
+func (l *Log) lead(own *appendReq) {
+	for committed := false; !committed; {
+		l.qmu.Lock()
+		n := min(len(l.queue), l.maxBatch)
+		l.batch = append(l.batch[:0], l.queue[:n]...)
+		l.queue = slices.Delete(l.queue, 0, n)
+		l.qmu.Unlock()
+
+		committed = own == nil || slices.Contains(l.batch, own)
+		l.commit(l.batch) // may reorder l.batch
+		clear(l.batch)
+	}
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	l.handOffLocked()
+}
+
+// handOffLocked gives the lead to the first queued Append, which waits for
+// it. With none, nobody leads; AppendLaters left in the queue wait for the
+// next Append, or for the linger timer. qmu must be held.
+func (l *Log) handOffLocked() {
+	if i := slices.IndexFunc(l.queue, func(r *appendReq) bool { return r.done != nil }); i >= 0 {
+		l.queue[i].done <- errLead
+		return
+	}
+	l.leading = false
 	if len(l.queue) > 0 {
-		l.queue[0].done <- errLead
-	} else {
-		l.leading = false
+		l.lingerLocked()
 	}
 }
 
@@ -174,7 +257,8 @@ func (l *Log) View(fn func(*Tx) error) error {
 // displays of tools that read large logs. Set it before using the Log.
 func (l *Log) OnScanProgress(f func(seq, last uint64)) { l.progress = f }
 
-// Close waits for the appends in flight, then closes the file.
+// Close waits for the appends in flight, commits the AppendLaters still
+// queued, then closes the file.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -182,6 +266,12 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	// Every Append and commitLingering holds mu shared while it leads: none
+	// leads now, and only AppendLaters can be queued.
+	for len(l.queue) > 0 {
+		l.leading = true
+		l.lead(nil)
+	}
 	return l.db.Close()
 }
 
@@ -206,12 +296,12 @@ func (l *Log) commit(batch []*appendReq) {
 			return nil
 		})
 		if failed >= 0 {
-			batch[failed].done <- fnErr
+			batch[failed].answer(fnErr)
 			batch = append(batch[:failed], batch[failed+1:]...)
 			continue
 		}
 		for _, req := range batch {
-			req.done <- err
+			req.answer(err)
 		}
 		return
 	}
