@@ -41,7 +41,10 @@
 // ATTEMPT_BEGUN, DECISION_COMMIT, DECISION_ABORT, ATTEMPT_ENDED (every
 // participant acknowledged), PAYMENT_FINAL (status and reason). The payments
 // bucket holds each payment's projection and user_payments indexes them by
-// payer and payee (see store.go).
+// payer and payee (see store.go). Each step's records are one transaction,
+// durable before its messages are sent, except ATTEMPT_ENDED alone: it is
+// no force point (it only spares resends after a crash), so it rides with
+// the log's next commit (wal.Log.AppendLater).
 //
 // # Failures
 //
