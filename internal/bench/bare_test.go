@@ -15,15 +15,7 @@ import (
 // and every payment commits.
 func TestBareRunsPaymentsThroughBareProcesses(t *testing.T) {
 	t.Setenv(daemonEnv, "1")
-	var out bytes.Buffer
-	results, err := bench.RunBare(bench.Options{Payers: []int{1, 4}, Duration: 300 * time.Millisecond, Out: &out, Executable: os.Args[0]})
-	require.NoError(t, err)
-	require.Len(t, results, 2)
-	for _, r := range results {
-		require.Positive(t, r.Payments, "%v", r)
-		require.Zero(t, r.Failed, "%v", r)
-	}
-	require.Contains(t, out.String(), "payments/s")
+	requireEveryLevelCommits(t, bench.RunBare, bench.Options{Payers: []int{1, 4}, Duration: 300 * time.Millisecond, Executable: os.Args[0]})
 }
 
 // The bare pipeline is only ever processes of its own.

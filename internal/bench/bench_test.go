@@ -44,16 +44,23 @@ func TestBenchRunsPaymentsThroughTheWholePath(t *testing.T) {
 				t.Setenv(daemonEnv, "1")
 				opts.Executable = os.Args[0]
 			}
-			var out bytes.Buffer
-			opts.Out = &out
-			results, err := bench.Run(opts)
-			require.NoError(t, err)
-			require.Len(t, results, 2)
-			for _, r := range results {
-				require.Positive(t, r.Payments, "%v", r)
-				require.Zero(t, r.Failed, "%v", r)
-			}
-			require.Contains(t, out.String(), "payments/s")
+			requireEveryLevelCommits(t, bench.Run, opts)
 		})
 	}
+}
+
+// requireEveryLevelCommits runs the levels of opts and requires payments
+// at each, all COMMITTED, and the report printed.
+func requireEveryLevelCommits(t *testing.T, run func(bench.Options) ([]bench.Result, error), opts bench.Options) {
+	t.Helper()
+	var out bytes.Buffer
+	opts.Out = &out
+	results, err := run(opts)
+	require.NoError(t, err)
+	require.Len(t, results, len(opts.Payers))
+	for _, r := range results {
+		require.Positive(t, r.Payments, "%v", r)
+		require.Zero(t, r.Failed, "%v", r)
+	}
+	require.Contains(t, out.String(), "payments/s")
 }
