@@ -1,6 +1,7 @@
 package coordinator_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -123,4 +124,49 @@ func TestCrashAfterOneCommitIsAcknowledged(t *testing.T) {
 	require.Equal(t, coordinator.Committed, p.Status)
 	require.Equal(t, 2, bankA.acked(coordinator.KindCommit, 1), "BankA's repeated Commit is acknowledged")
 	require.Equal(t, 1, bankB.acked(coordinator.KindCommit, 1))
+}
+
+// Replay rebuilds the projection from the log alone as the coordinator
+// keeps it live: each payment, with the times its records tell, and the
+// payer's and payee's listings.
+func TestReplayRebuildsTheLiveProjection(t *testing.T) {
+	w := newWorld(t, coordinator.Config{})
+	var ids []ulid.ULID
+	for _, amount := range []int64{100, 5000} { // committed; failed for want of funds
+		id := ulid.Make()
+		w.payID(t, id, pay("BankA/1001", "BankB/2001", amount))
+		require.Eventually(t, func() bool {
+			p, err := w.c.Get(id)
+			return err == nil && p.Ended
+		}, 5*time.Second, 10*time.Millisecond)
+		ids = append(ids, id)
+	}
+	live := w.projection(t, ids)
+	w.stop(t)
+
+	log, err := wal.Open(w.logPath, wal.Options{})
+	require.NoError(t, err)
+	require.NoError(t, log.Append(func(tx *wal.Tx) error {
+		return errors.Join(tx.DeleteBucket("payments"), tx.DeleteBucket("user_payments"))
+	}))
+	require.NoError(t, coordinator.Replay(log))
+	require.NoError(t, log.Close())
+	w.start(t)
+	require.Equal(t, live, w.projection(t, ids))
+}
+
+// projection is what the coordinator tells of the payments ids and of
+// their payer's and payee's listings.
+func (w *world) projection(t *testing.T, ids []ulid.ULID) (got []any) {
+	for _, id := range ids {
+		p, err := w.c.Get(id)
+		require.NoError(t, err)
+		got = append(got, p)
+	}
+	for _, user := range []string{"alice", "bob"} {
+		list, _, err := w.c.List(user, nil, 10)
+		require.NoError(t, err)
+		got = append(got, list)
+	}
+	return got
 }

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 func TestBankInDoubtResolvesWhenTheGatewayReturns(t *testing.T) {
 	w := newWorld(t, coordinator.Config{PrepareTimeout: 500 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
 	gatewayAddr := freeAddr(t)
-	var bankLog lines
+	var bankLog testbank.LogBuffer
 	cfg := w.pki.Config(t, "BankC", testbank.DataDir(t))
 	cfg.CoordinatorAddr = gatewayAddr
 	cfg.Participant = participant.Config{InDoubtTimeout: 200 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
@@ -39,7 +38,7 @@ func TestBankInDoubtResolvesWhenTheGatewayReturns(t *testing.T) {
 	w.stop(t) // the gateway goes down with COMMIT recorded and not delivered to BankC
 	require.Equal(t, coordinator.Committed, (<-paid).Status)
 
-	require.Eventually(t, func() bool { return bankLog.count("cannot resolve in-doubt attempt yet") >= 2 }, 10*time.Second, 20*time.Millisecond, "BankC asks, fails, asks again")
+	require.Eventually(t, func() bool { return strings.Count(bankLog.String(), "cannot resolve in-doubt attempt yet") >= 2 }, 10*time.Second, 20*time.Millisecond, "BankC asks, fails, asks again")
 	acct := w.account(t, "BankC/3001")
 	require.Equal(t, int64(300), acct.GetPostedBalance(), "in doubt")
 	require.Equal(t, int64(100), acct.GetHeld(), "in doubt")
@@ -50,7 +49,7 @@ func TestBankInDoubtResolvesWhenTheGatewayReturns(t *testing.T) {
 		acct := w.account(t, "BankC/3001")
 		return acct.GetPostedBalance() == 200 && acct.GetHeld() == 0
 	}, 10*time.Second, 20*time.Millisecond, "BankC resolves to COMMIT")
-	require.Equal(t, 1, bankLog.count(`"decision":"COMMIT"`), "resolved by asking")
+	require.Equal(t, 1, strings.Count(bankLog.String(), `"decision":"COMMIT"`), "resolved by asking")
 	require.Zero(t, bankC.acked(coordinator.KindCommit, 1), "not by the coordinator's Commit")
 
 	bankC.open() // the coordinator's resent Commit is acknowledged too
@@ -71,22 +70,4 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
 	return l.Addr().String()
-}
-
-// lines is a log sink that a test reads while a bank writes to it.
-type lines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lines) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
 }

@@ -1,5 +1,7 @@
 package coordinator
 
+import "sync"
+
 // workers runs tasks on a pool of long-lived goroutines. Each payment needs
 // several goroutines of its own (its runner, one per Prepare, one per
 // delivery), and each of them goes deep into gRPC: started fresh, every one
@@ -8,8 +10,9 @@ package coordinator
 // worker busy runs on a new goroutine, so the pool never makes anything
 // wait.
 type workers struct {
-	tasks chan func()
-	quit  chan struct{}
+	tasks    chan func()
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 // poolSize is how many workers a Coordinator keeps: enough for 256
@@ -44,5 +47,6 @@ func (w *workers) run(f func()) {
 }
 
 // stop ends each worker once it is idle; run still works after, on
-// goroutines of their own.
-func (w *workers) stop() { close(w.quit) }
+// goroutines of their own. Stopping again does nothing, so that
+// Coordinator.Close may be called more than once.
+func (w *workers) stop() { w.quitOnce.Do(func() { close(w.quit) }) }

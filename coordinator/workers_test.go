@@ -19,6 +19,7 @@ func TestWorkersNeverMakeATaskWait(t *testing.T) {
 	requireRan(t, ran, "first", "")
 
 	w.stop()
+	w.stop() // as a second Coordinator.Close does
 	w.run(func() { ran <- "after stop" })
 	requireRan(t, ran, "after stop", "after stop")
 }

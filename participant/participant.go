@@ -205,8 +205,8 @@ func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
 }
 
 // decide runs a Commit or an Abort: on asks the attempt what to do, and
-// write does that action unless there is nothing to do. Once decided, the attempt is
-// no longer in doubt.
+// write does that action unless there is nothing to do. Once decided, the
+// attempt is no longer in doubt.
 func (p *Participant) decide(k AttemptID, on func(history) (action, error), write func(*ledger.Tx, history, action) error) error {
 	err := p.ledger.Update(func(tx *ledger.Tx) error {
 		a, err := load(tx, k)

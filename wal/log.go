@@ -138,11 +138,8 @@ func (l *Log) Path() string { return l.db.Path() }
 func (l *Log) Append(fn func(*Tx) error) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
-		return ErrClosed
-	}
-	if l.readOnly {
-		return ErrReadOnly
+	if err := l.refusal(); err != nil {
+		return err
 	}
 	req := &appendReq{fn: fn, done: make(chan error, 1)}
 	l.qmu.Lock()
@@ -169,12 +166,8 @@ func (l *Log) Append(fn func(*Tx) error) error {
 func (l *Log) AppendLater(fn func(*Tx) error, report func(error)) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
-		report(ErrClosed)
-		return
-	}
-	if l.readOnly {
-		report(ErrReadOnly)
+	if err := l.refusal(); err != nil {
+		report(err)
 		return
 	}
 	l.qmu.Lock()
@@ -183,6 +176,18 @@ func (l *Log) AppendLater(fn func(*Tx) error, report func(error)) {
 	if !l.leading {
 		l.lingerLocked()
 	}
+}
+
+// refusal is why the log takes no appends, or nil if it takes them. mu
+// must be held.
+func (l *Log) refusal() error {
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.readOnly:
+		return ErrReadOnly
+	}
+	return nil
 }
 
 // lingerLocked makes sure a timer will commit the AppendLaters queued if

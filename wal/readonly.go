@@ -47,7 +47,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Log, error) {
 		return nil, fmt.Errorf("wal: open %s: %w (%w)", path, ErrNotLog, err)
 	}
 	err = db.View(func(btx *bolt.Tx) error {
-		for _, name := range [][]byte{recordsBucket, indexBucket, stateBucket} {
+		for _, name := range logBuckets {
 			if btx.Bucket(name) == nil {
 				return fmt.Errorf("%w (no bucket %q)", ErrNotLog, name)
 			}

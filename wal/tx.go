@@ -26,8 +26,12 @@ var (
 	ErrNotFound = errors.New("wal: no such record")
 )
 
+// logBuckets are the buckets every log file has: Open creates them,
+// OpenReadOnly requires them.
+var logBuckets = [][]byte{recordsBucket, indexBucket, stateBucket}
+
 func initBuckets(btx *bolt.Tx) error {
-	for _, name := range [][]byte{recordsBucket, indexBucket, stateBucket} {
+	for _, name := range logBuckets {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

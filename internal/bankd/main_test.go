@@ -59,10 +59,7 @@ const processTimeout = 15 * time.Second
 
 // seedPath is the absolute path of testdata/seed.yaml.
 func seedPath(t *testing.T) string {
-	t.Helper()
-	path, err := filepath.Abs(filepath.Join("testdata", "seed.yaml"))
-	require.NoError(t, err)
-	return path
+	return testbank.Testdata(t, "seed.yaml")
 }
 
 // writeFile writes content to a new file in a temporary directory.

@@ -15,7 +15,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
@@ -77,18 +76,13 @@ func (d *deployment) startBare(exe, certDir string, banks []string, logs io.Writ
 	if err != nil {
 		return "", err
 	}
-	gatewayArgs := append([]string{bareGatewayCommand, "--listen", gateway}, tlsArgs(certDir, "gateway-1")...)
-	for _, name := range banks {
-		addr, err := freeAddr()
-		if err != nil {
-			return "", err
-		}
-		args := append([]string{bareBankCommand, "--listen", addr}, tlsArgs(certDir, name)...)
-		if err := d.startProcess(exe, name, addr, args, logs); err != nil {
-			return "", err
-		}
-		gatewayArgs = append(gatewayArgs, "--bank", name+"="+addr)
+	bankFlags, err := d.startBanks(exe, banks, logs, func(name, addr string) []string {
+		return append([]string{bareBankCommand, "--listen", addr}, tlsArgs(certDir, name)...)
+	})
+	if err != nil {
+		return "", err
 	}
+	gatewayArgs := slices.Concat([]string{bareGatewayCommand, "--listen", gateway}, tlsArgs(certDir, "gateway-1"), bankFlags)
 	return gateway, d.startProcess(exe, "gateway-1", gateway, gatewayArgs, logs)
 }
 
@@ -106,62 +100,52 @@ func BareCommands() []*cobra.Command {
 }
 
 func bareBank() *cobra.Command {
-	var listen string
-	var files certs.Files
-	cmd := &cobra.Command{
-		Use:          bareBankCommand + " --listen ADDR --ca F --cert F --key F",
-		Short:        "Serve BankService with a YES to every Prepare and an acknowledgement to every Commit, and nothing else",
-		Hidden:       true,
-		Args:         cobra.NoArgs,
-		SilenceUsage: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBare(cmd, func(log zerolog.Logger) (daemon.Server, error) {
-				return serveBare(listen, files, log, nil, func(s *grpc.Server) { strifev1.RegisterBankServiceServer(s, bareBankService{}) })
-			})
-		},
-	}
-	bareFlags(cmd.Flags(), &listen, &files)
-	return cmd
+	return bareCommand(bareBankCommand+" --listen ADDR --ca F --cert F --key F",
+		"Serve BankService with a YES to every Prepare and an acknowledgement to every Commit, and nothing else",
+		func(listen string, files certs.Files, log zerolog.Logger) (daemon.Server, error) {
+			return serveBare(listen, files, log, nil, func(s *grpc.Server) { strifev1.RegisterBankServiceServer(s, bareBankService{}) })
+		})
 }
 
 func bareGateway() *cobra.Command {
-	var listen string
-	var files certs.Files
 	var banks map[string]string
-	cmd := &cobra.Command{
-		Use:          bareGatewayCommand + " --listen ADDR --ca F --cert F --key F --bank BankA=ADDR --bank BankB=ADDR",
-		Short:        "Serve GatewayService's Pay as two-phase commit with the banks, and nothing else",
-		Hidden:       true,
-		Args:         cobra.NoArgs,
-		SilenceUsage: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBare(cmd, func(log zerolog.Logger) (daemon.Server, error) {
-				return serveBareGateway(listen, files, banks, log)
-			})
-		},
-	}
-	bareFlags(cmd.Flags(), &listen, &files)
+	cmd := bareCommand(bareGatewayCommand+" --listen ADDR --ca F --cert F --key F --bank BankA=ADDR --bank BankB=ADDR",
+		"Serve GatewayService's Pay as two-phase commit with the banks, and nothing else",
+		func(listen string, files certs.Files, log zerolog.Logger) (daemon.Server, error) {
+			return serveBareGateway(listen, files, banks, log)
+		})
 	cmd.Flags().StringToStringVar(&banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank")
 	return cmd
 }
 
-func bareFlags(f *pflag.FlagSet, listen *string, files *certs.Files) {
-	f.StringVar(listen, "listen", "127.0.0.1:0", "gRPC listen address")
+// bareCommand returns a hidden command that serves what start starts, on
+// --listen with the certificates of --ca, --cert and --key, until SIGTERM or
+// SIGINT, as the real daemons do (and with their collector settings). It
+// logs only what daemon.Run and a refused TLS handshake log.
+func bareCommand(use, short string, start func(listen string, files certs.Files, log zerolog.Logger) (daemon.Server, error)) *cobra.Command {
+	var listen string
+	var files certs.Files
+	cmd := &cobra.Command{
+		Use:          use,
+		Short:        short,
+		Hidden:       true,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logging.New(cmd.ErrOrStderr(), "json")
+			if err != nil {
+				return err
+			}
+			log = log.With().Str("bare", cmd.Name()).Logger()
+			return daemon.Run(log, func() (daemon.Server, error) { return start(listen, files, log) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:0", "gRPC listen address")
 	f.StringVar(&files.CAFile, "ca", "", "the CA certificate that every peer must be signed by (PEM)")
 	f.StringVar(&files.CertFile, "cert", "", "this daemon's certificate (PEM)")
 	f.StringVar(&files.KeyFile, "key", "", "this daemon's private key (PEM)")
-}
-
-// runBare serves until SIGTERM or SIGINT, as the real daemons do (and with
-// their collector settings), logging only what daemon.Run and a refused
-// TLS handshake log.
-func runBare(cmd *cobra.Command, start func(zerolog.Logger) (daemon.Server, error)) error {
-	log, err := logging.New(cmd.ErrOrStderr(), "json")
-	if err != nil {
-		return err
-	}
-	log = log.With().Str("bare", cmd.Name()).Logger()
-	return daemon.Run(log, func() (daemon.Server, error) { return start(log) })
+	return cmd
 }
 
 // serveBareGateway dials the banks as the real gateway does (its

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -33,25 +34,38 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 	if err != nil {
 		return "", err
 	}
-	gatewayArgs := []string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(d.dir, "gateway"),
-		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"}
-	for _, name := range banks {
-		addr, err := freeAddr()
-		if err != nil {
-			return "", err
-		}
-		args := append([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(d.dir, name), "--coordinator", gateway}, tlsArgs(certDir, name)...)
-		if err := d.startProcess(exe, name, addr, args, logs); err != nil {
-			return "", err
-		}
-		gatewayArgs = append(gatewayArgs, "--bank", name+"="+addr)
+	bankFlags, err := d.startBanks(exe, banks, logs, func(name, addr string) []string {
+		return append([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(d.dir, name), "--coordinator", gateway}, tlsArgs(certDir, name)...)
+	})
+	if err != nil {
+		return "", err
 	}
 	usersFile, err := writeUsers(d.dir)
 	if err != nil {
 		return "", err
 	}
-	gatewayArgs = append(append(gatewayArgs, "--users", usersFile), tlsArgs(certDir, "gateway-1")...)
+	gatewayArgs := slices.Concat([]string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(d.dir, "gateway"),
+		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"},
+		bankFlags, []string{"--users", usersFile}, tlsArgs(certDir, "gateway-1"))
 	return gateway, d.startProcess(exe, "gateway-1", gateway, gatewayArgs, logs)
+}
+
+// startBanks starts a process of exe for each bank, on a free address, with
+// the arguments that args gives for its name and address, and returns the
+// gateway's --bank flags for them.
+func (d *deployment) startBanks(exe string, banks []string, logs io.Writer, args func(name, addr string) []string) ([]string, error) {
+	var bankFlags []string
+	for _, name := range banks {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.startProcess(exe, name, addr, args(name, addr), logs); err != nil {
+			return nil, err
+		}
+		bankFlags = append(bankFlags, "--bank", name+"="+addr)
+	}
+	return bankFlags, nil
 }
 
 // tlsArgs are the flags that give a daemon its certificates.

@@ -147,10 +147,10 @@ func (c *Client) Explain(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); !ok {
+	st, ok := status.FromError(err)
+	if !ok {
 		return err
 	}
-	st := status.Convert(err)
 	switch {
 	case Unreachable(err):
 		return fmt.Errorf("cannot reach the gateway at %s: is it running? (%s)", c.Config.Gateway, st.Code())

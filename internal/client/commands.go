@@ -79,7 +79,7 @@ when it expires.
 			if err := c.Dial(""); err != nil {
 				return err
 			}
-			password, err := readPassword(cmd, stdin)
+			password, err := newPasswordReader(cmd, stdin).read("password: ")
 			if err != nil {
 				return err
 			}
@@ -99,10 +99,6 @@ when it expires.
 	cmd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input")
 	_ = cmd.MarkFlagRequired("user")
 	return cmd
-}
-
-func readPassword(cmd *cobra.Command, stdin bool) (string, error) {
-	return newPasswordReader(cmd, stdin).read("password: ")
 }
 
 func logoutCommand() *cobra.Command {
@@ -130,10 +126,13 @@ func logoutCommand() *cobra.Command {
 	return cmd
 }
 
-const paymentFields = `--json prints a payment: {"transaction_id", "status" (COMMITTED, FAILED,
+// paymentObject lists a payment's --json fields, for the commands' help.
+const paymentObject = `{"transaction_id", "status" (COMMITTED, FAILED,
 PENDING, QUEUED or REJECTED), "reason" (for FAILED, e.g. INSUFFICIENT_FUNDS),
 "message", "from_account", "to", "amount" (minor units), "amount_text",
 "memo", "attempts", "created_at"}.`
+
+const paymentFields = "--json prints a payment: " + paymentObject
 
 func payCommand() *cobra.Command {
 	var cfg Config
@@ -233,7 +232,7 @@ func balanceCommand() *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), map[string]any{"accounts": accounts})
 			}
 			for _, a := range accounts {
-				fmt.Fprintf(cmd.OutOrStdout(), "%-12s %s available (%s posted)\n", a.Account, a.AvailableText, FormatAmount(a.Posted))
+				fmt.Fprintln(cmd.OutOrStdout(), balanceLine(a))
 			}
 			return nil
 		},
@@ -264,11 +263,7 @@ func (c *Client) History(ctx context.Context, limit int32) ([]PaymentJSON, error
 	if err != nil {
 		return nil, c.Explain(err)
 	}
-	out := []PaymentJSON{}
-	for _, p := range resp.GetPayments() {
-		out = append(out, paymentJSON(p))
-	}
-	return out, nil
+	return jsonOf(resp.GetPayments(), paymentJSON), nil
 }
 
 func historyCommand() *cobra.Command {
@@ -280,7 +275,7 @@ func historyCommand() *cobra.Command {
 		Long: `List the payments you made or received, newest first, as the gateway
 knows them (queued payments: "strife queue list").
 
---json prints {"payments": [payment...]}; ` + paymentFields[len("--json prints a payment: "):],
+--json prints {"payments": [payment...]}; ` + paymentObject,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := open(cfg, false)
@@ -338,10 +333,7 @@ acknowledged by the gateway) and PENDING (held by the gateway).
 			if err != nil {
 				return err
 			}
-			out := []PaymentJSON{}
-			for _, e := range pending {
-				out = append(out, entryJSON(e))
-			}
+			out := jsonOf(pending, entryJSON)
 			if cfg.JSON {
 				return writeJSON(cmd.OutOrStdout(), map[string]any{"pending": out})
 			}
@@ -383,12 +375,8 @@ being COMMITTED, FAILED, REJECTED, PENDING or QUEUED.`,
 			if err != nil {
 				return err
 			}
-			out := []PaymentJSON{}
-			for _, r := range results {
-				out = append(out, resultJSON(r))
-			}
 			if cfg.JSON {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"results": out, "remaining": remaining})
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"results": jsonOf(results, resultJSON), "remaining": remaining})
 			}
 			for _, r := range results {
 				fmt.Fprintln(cmd.OutOrStdout(), resultLine(r))

@@ -26,6 +26,14 @@ func decodeJSON(t *testing.T, out string) map[string]any {
 	return v
 }
 
+// requireOneLine checks that err is one line that says want.
+func requireOneLine(t *testing.T, err error, want string) {
+	t.Helper()
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "\n")
+	require.Contains(t, err.Error(), want)
+}
+
 func requireFields(t *testing.T, v map[string]any, fields ...string) {
 	t.Helper()
 	for _, f := range fields {
@@ -143,16 +151,29 @@ func TestExpiredTokenSaysLogInAgain(t *testing.T) {
 	_, err = run(t, "", cliArgs(w, dir, "balance")...)
 	require.ErrorIs(t, err, client.ErrLoginAgain)
 	require.Contains(t, err.Error(), "log in again")
+
+	// Watch says so too once it resends a payment (Client.Watch).
+	_, err = run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "1")...)
+	require.ErrorIs(t, err, client.ErrLoginAgain)
+	_, err = run(t, "", cliArgs(w, dir, "watch", "--for", "20s")...)
+	require.ErrorIs(t, err, client.ErrLoginAgain)
 }
 
+// TestBadInputIsOneLine: bad flags are refused, in one line, before
+// anything else (nobody is logged in, which would be another error).
 func TestBadInputIsOneLine(t *testing.T) {
-	for _, args := range [][]string{
-		{"pay", "--to", "bob", "--amount", "12.505"},
-		{"pay", "--amount", "1"},
-		{"pay", "--to", "bob", "--to-account", "BankB/2001", "--amount", "1"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pay", "--to", "bob", "--amount", "12.505"}, "at most two decimals"},
+		{[]string{"pay", "--amount", "1"}, "give exactly one of --to USER or --to-account"},
+		{[]string{"pay", "--to", "bob", "--to-account", "BankB/2001", "--amount", "1"}, "give exactly one of --to USER or --to-account"},
+		{[]string{"balance", "--cert-name", "a/b"}, "--cert-name"},
 	} {
-		_, err := run(t, "", append(args, "--state-dir", t.TempDir())...)
-		require.Error(t, err)
-		require.NotContains(t, err.Error(), "\n")
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := run(t, "", append(tc.args, "--state-dir", t.TempDir())...)
+			requireOneLine(t, err, tc.want)
+		})
 	}
 }

@@ -55,7 +55,7 @@ func DefaultStateDir() string {
 	return filepath.Join(home, ".strife")
 }
 
-// Validate fills defaults and rejects empty values.
+// Validate fills in the defaults and rejects a bad CertName (ErrConfig).
 func (c *Config) Validate() error {
 	if c.Gateway == "" {
 		c.Gateway = DefaultGateway

@@ -81,7 +81,7 @@ func (w *world) stop(t *testing.T) {
 	require.NoError(t, w.gw.Stop())
 }
 
-// config is a client configuration for user with its own state dir.
+// config is a client configuration for w with its state in stateDir.
 func (w *world) config(stateDir string) client.Config {
 	return client.Config{Gateway: w.cfg.Listen, CertsDir: w.pki.Dir, StateDir: stateDir}
 }

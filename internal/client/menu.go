@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strife-pay/strife/internal/auth"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -96,6 +97,18 @@ func (m *menu) ask(prompt string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
+// askEach asks the prompts in turn and returns the answers.
+func (m *menu) askEach(prompts ...string) ([]string, error) {
+	answers := make([]string, len(prompts))
+	for i, prompt := range prompts {
+		var err error
+		if answers[i], err = m.ask(prompt); err != nil {
+			return nil, err
+		}
+	}
+	return answers, nil
+}
+
 // line reads the next line as it is; the end of the input is errQuit.
 func (m *menu) line() (string, error) {
 	if !m.in.Scan() {
@@ -170,7 +183,7 @@ const adminItems = "  7) admin: register a client\n"
 
 func (m *menu) screen(ctx context.Context) error {
 	m.showNotices()
-	admin := m.c.Session.Role == "admin"
+	admin := m.c.Session.Role == auth.RoleAdmin
 	items := ""
 	if admin {
 		items = adminItems
@@ -226,25 +239,18 @@ func (m *menu) balance(ctx context.Context) error {
 	}
 	fmt.Fprintln(m.out, "Balance")
 	for _, a := range accounts {
-		fmt.Fprintf(m.out, "  %-12s %s available (%s posted)\n", a.Account, a.AvailableText, FormatAmount(a.Posted))
+		fmt.Fprintln(m.out, "  "+balanceLine(a))
 	}
 	return nil
 }
 
 func (m *menu) pay(ctx context.Context) error {
 	fmt.Fprintln(m.out, "Pay")
-	to, err := m.ask("  to (user, or bank/number): ")
+	a, err := m.askEach("  to (user, or bank/number): ", "  amount (e.g. 12.50): ", "  memo (optional): ")
 	if err != nil {
 		return err
 	}
-	amount, err := m.ask("  amount (e.g. 12.50): ")
-	if err != nil {
-		return err
-	}
-	memo, err := m.ask("  memo (optional): ")
-	if err != nil {
-		return err
-	}
+	to, amount, memo := a[0], a[1], a[2]
 	user, account := to, ""
 	if strings.Contains(to, "/") {
 		user, account = "", to
@@ -302,13 +308,9 @@ func (m *menu) retry(ctx context.Context) error {
 
 func (m *menu) register(ctx context.Context) error {
 	fmt.Fprintln(m.out, "Register a client")
-	var answers [4]string
-	for i, prompt := range []string{"  user: ", "  role (customer or admin): ", "  account (bank/number): ", "  opening balance (e.g. 100.00, optional): "} {
-		a, err := m.ask(prompt)
-		if err != nil {
-			return err
-		}
-		answers[i] = a
+	answers, err := m.askEach("  user: ", "  role (customer or admin): ", "  account (bank/number): ", "  opening balance (e.g. 100.00, optional): ")
+	if err != nil {
+		return err
 	}
 	role, err := parseRole(answers[1])
 	if err != nil {

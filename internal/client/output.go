@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -40,11 +41,8 @@ func paymentJSON(p *strifev1.Payment) PaymentJSON {
 		to = p.GetPayee() + " " + to
 	}
 	out := PaymentJSON{
-		TransactionID: p.GetTransactionId(), Status: statusText(p.GetStatus()), From: p.GetFromAccount(), To: to,
+		TransactionID: p.GetTransactionId(), Status: statusText(p.GetStatus()), Reason: reasonText(p), From: p.GetFromAccount(), To: to,
 		Amount: p.GetAmount(), AmountText: FormatAmount(p.GetAmount()), Memo: p.GetMemo(), Attempts: int(p.GetAttempts()),
-	}
-	if p.GetReason() != strifev1.Reason_REASON_UNSPECIFIED {
-		out.Reason = ReasonText(p.GetReason())
 	}
 	if p.GetCreatedAt() != nil {
 		out.CreatedAt = p.GetCreatedAt().AsTime().Format(time.RFC3339)
@@ -53,11 +51,15 @@ func paymentJSON(p *strifev1.Payment) PaymentJSON {
 }
 
 func statusText(s strifev1.PaymentStatus) string {
-	const prefix = "PAYMENT_STATUS_"
-	if t := s.String(); len(t) > len(prefix) {
-		return t[len(prefix):]
+	return strings.TrimPrefix(s.String(), "PAYMENT_STATUS_")
+}
+
+// reasonText is p's reason (FAILED only), "" when it has none.
+func reasonText(p *strifev1.Payment) string {
+	if p.GetReason() == strifev1.Reason_REASON_UNSPECIFIED {
+		return ""
 	}
-	return s.String()
+	return ReasonText(p.GetReason())
 }
 
 // entryJSON describes a local queue entry; Status is the entry's outcome
@@ -75,7 +77,7 @@ func entryJSON(e *Entry) PaymentJSON {
 	}
 	switch {
 	case e.Outcome != nil:
-		out.Status, out.Reason = statusText(e.Outcome.GetStatus()), paymentJSON(e.Outcome).Reason
+		out.Status, out.Reason = statusText(e.Outcome.GetStatus()), reasonText(e.Outcome)
 	case e.State == StateDone:
 		out.Status = string(OutcomeRejected)
 	case e.State == StateSent:
@@ -89,7 +91,7 @@ func resultJSON(r *Result) PaymentJSON {
 	out := entryJSON(r.Entry)
 	out.Status, out.Message = string(r.Outcome), r.Message
 	if r.Payment != nil {
-		out.Reason = paymentJSON(r.Payment).Reason
+		out.Reason = reasonText(r.Payment)
 	}
 	return out
 }
@@ -107,6 +109,22 @@ func writeJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", data)
 	return err
+}
+
+// jsonOf maps xs with f; the result is never nil, so that an empty list is
+// [] in JSON.
+func jsonOf[T any](xs []T, f func(T) PaymentJSON) []PaymentJSON {
+	out := make([]PaymentJSON, 0, len(xs))
+	for _, x := range xs {
+		out = append(out, f(x))
+	}
+	return out
+}
+
+// balanceLine is an account on one line, as `balance` and the menu's
+// balance screen show it.
+func balanceLine(a AccountJSON) string {
+	return fmt.Sprintf("%-12s %s available (%s posted)", a.Account, a.AvailableText, FormatAmount(a.Posted))
 }
 
 // pendingLine is a queued or pending payment on one line, as `queue list`

@@ -98,10 +98,13 @@ func (q *Queue) Close() error { return q.db.Close() }
 
 // Add gives req a new ULID (overwriting its transaction_id) and stores it,
 // durably, as queued. It returns the stored entry.
-func (q *Queue) Add(req *strifev1.PayRequest) (*Entry, error) {
+func (q *Queue) Add(req *strifev1.PayRequest) (*Entry, error) { return q.add(req, 0) }
+
+// add is Add with the entry's Attempts set.
+func (q *Queue) add(req *strifev1.PayRequest, attempts int) (*Entry, error) {
 	req = proto.CloneOf(req)
 	req.TransactionId = ulid.Make().String()
-	e := &Entry{Request: req, State: StateQueued, CreatedAt: time.Now().UTC()}
+	e := &Entry{Request: req, State: StateQueued, Attempts: attempts, CreatedAt: time.Now().UTC()}
 	return e, q.db.Update(func(tx *bolt.Tx) error { return put(tx.Bucket(queueBucket), e) })
 }
 

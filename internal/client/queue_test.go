@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/strife-pay/strife/internal/client"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -73,6 +74,16 @@ func TestQueueCrashAfterAdd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{e.ID()}, ids(pending))
 	require.Equal(t, int64(1250), pending[0].Request.GetAmount())
+}
+
+// TestQueueIsLockedWhileOpen: a second client on the same state dir waits
+// (about a second) and fails, as OpenQueue says.
+func TestQueueIsLockedWhileOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queue.db")
+	q := openQueue(t, path)
+	defer q.Close()
+	_, err := client.OpenQueue(path)
+	require.ErrorIs(t, err, bolterrors.ErrTimeout)
 }
 
 func TestQueueFinishMovesToDone(t *testing.T) {

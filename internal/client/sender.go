@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,11 +82,13 @@ type Sender struct {
 func (s *Sender) Pay(ctx context.Context, req *strifev1.PayRequest) (*Result, error) {
 	s.lock()
 	defer s.unlock()
-	e, err := s.Queue.Add(req)
+	// The entry is stored with its first attempt counted: one fsync, where
+	// Add and then send's count would be two.
+	e, err := s.Queue.add(req, 1)
 	if err != nil {
 		return nil, err
 	}
-	return s.send(ctx, e)
+	return s.deliver(ctx, e)
 }
 
 func (s *Sender) lock() {
@@ -118,6 +121,11 @@ func (s *Sender) send(ctx context.Context, e *Entry) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.deliver(ctx, e)
+}
+
+// deliver sends e, whose attempt is already counted, and records the answer.
+func (s *Sender) deliver(ctx context.Context, e *Entry) (*Result, error) {
 	p, err := s.call(ctx, e)
 	if err != nil {
 		return s.failed(e, err)
@@ -140,11 +148,7 @@ func (s *Sender) send(ctx context.Context, e *Entry) (*Result, error) {
 
 // call asks for a sent payment's status, and sends one never acknowledged.
 func (s *Sender) call(ctx context.Context, e *Entry) (*strifev1.Payment, error) {
-	timeout := s.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Timeout, 10*time.Second))
 	defer cancel()
 	if s.Auth != nil {
 		ctx = s.Auth(ctx)
@@ -201,12 +205,7 @@ func resultOf(e *Entry, p *strifev1.Payment) *Result {
 
 // ReasonText is a reason without its enum prefix: "INSUFFICIENT_FUNDS".
 func ReasonText(r strifev1.Reason) string {
-	s := r.String()
-	const prefix = "REASON_"
-	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):]
-	}
-	return s
+	return strings.TrimPrefix(r.String(), "REASON_")
 }
 
 // Flush sends every pending payment once, in creation order, and stops at

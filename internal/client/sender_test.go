@@ -13,15 +13,15 @@ import (
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
-// runSender runs the resend loop until the test ends, returning its final
-// results.
-func runSender(t *testing.T, c *client.Client) <-chan *client.Result {
+// runSender runs the resend loop of s until the test ends, returning its
+// final results.
+func runSender(t *testing.T, s *client.Sender) <-chan *client.Result {
 	results := make(chan *client.Result, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = c.Sender().Run(ctx, func(r *client.Result) { results <- r })
+		_ = s.Run(ctx, func(r *client.Result) { results <- r })
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return results
@@ -54,8 +54,7 @@ func TestPayWhileGatewayDownIsQueuedThenDeliveredOnce(t *testing.T) {
 	require.Equal(t, []string{r.Entry.ID()}, ids(pending))
 
 	w.start(t)
-	results := runSender(t, c)
-	final := next(t, results)
+	final := next(t, runSender(t, c.Sender()))
 	require.Equal(t, client.OutcomeCommitted, final.Outcome)
 	require.Equal(t, r.Entry.ID(), final.Entry.ID())
 	require.GreaterOrEqual(t, final.Entry.Attempts, 2)
@@ -87,7 +86,7 @@ func TestQueueSurvivesRestartAndFlushesInCreationOrder(t *testing.T) {
 	w.start(t)
 	c = w.open(t, dir) // and starts again
 	defer c.Close()
-	results := runSender(t, c)
+	results := runSender(t, c.Sender())
 	var got []string
 	for range want {
 		r := next(t, results)
@@ -126,6 +125,11 @@ func TestInsufficientFundsIsFinalAndNotRetried(t *testing.T) {
 	results, err := c.Sender().Flush(t.Context())
 	require.NoError(t, err)
 	require.Empty(t, results)
+	// Sending it anyway (a Sender that read the queue before it was
+	// finished) sends nothing and reports nothing.
+	again, err := c.Sender().Send(t.Context(), r.Entry)
+	require.NoError(t, err)
+	require.Nil(t, again)
 	e, err := c.Queue.Get(r.Entry.ID())
 	require.NoError(t, err)
 	require.Equal(t, client.StateDone, e.State)
@@ -179,7 +183,7 @@ func TestPendingIsFollowedToItsOutcome(t *testing.T) {
 	require.Equal(t, client.StateSent, e.State)
 
 	w.banks["BankB"] = testbank.Start(t, w.bankConfigs["BankB"])
-	final := next(t, runSender(t, c))
+	final := next(t, runSender(t, c.Sender()))
 	require.Equal(t, r.Entry.ID(), final.Entry.ID())
 	require.Equal(t, client.OutcomeCommitted, final.Outcome)
 	require.Equal(t, 1, w.debits(t, "BankA", "1001", r.Entry.ID()))
@@ -200,14 +204,7 @@ func TestQueuedPaymentGoesOutWhenTheConnectionIsReady(t *testing.T) {
 
 	sender := c.Sender()
 	sender.MinBackoff, sender.MaxBackoff = time.Minute, time.Minute
-	results := make(chan *client.Result, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = sender.Run(ctx, func(r *client.Result) { results <- r })
-	}()
-	defer func() { cancel(); <-done }()
+	results := runSender(t, sender)
 	time.Sleep(2 * time.Second) // the loop found the gateway down and waits
 
 	w.start(t)

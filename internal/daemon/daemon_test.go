@@ -1,11 +1,17 @@
-package daemon
+package daemon_test
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"runtime/debug"
+	"syscall"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/internal/daemon"
 )
 
 func TestTuneGCSetsTheTargetUnlessGOGCIsSet(t *testing.T) {
@@ -13,11 +19,55 @@ func TestTuneGCSetsTheTargetUnlessGOGCIsSet(t *testing.T) {
 
 	t.Setenv("GOGC", "")
 	require.NoError(t, os.Unsetenv("GOGC"))
-	TuneGC()
-	require.Equal(t, GCPercent, debug.SetGCPercent(100), "GOGC unset: Strife's target")
+	daemon.TuneGC()
+	require.Equal(t, daemon.GCPercent, debug.SetGCPercent(100), "GOGC unset: Strife's target")
 
 	t.Setenv("GOGC", "50") // as the operator started the process
 	debug.SetGCPercent(50)
-	TuneGC()
+	daemon.TuneGC()
 	require.Equal(t, 50, debug.SetGCPercent(100), "GOGC set: the operator's choice")
+}
+
+// server is a daemon.Server that counts its stops.
+type server struct {
+	done    chan error
+	stops   int
+	stopErr error
+}
+
+func newServer() *server { return &server{done: make(chan error, 1)} }
+
+func (s *server) Stop() error        { s.stops++; return s.stopErr }
+func (s *server) Done() <-chan error { return s.done }
+
+func TestRunReturnsWhatStartFailedWith(t *testing.T) {
+	errStart := errors.New("cannot listen")
+	err := daemon.Run(zerolog.Nop(), func() (daemon.Server, error) { return nil, errStart })
+	require.ErrorIs(t, err, errStart)
+}
+
+func TestRunStopsAServerThatStoppedServingAndSaysWhy(t *testing.T) {
+	errServe := errors.New("listener closed")
+	s := newServer()
+	s.done <- errServe
+	err := daemon.Run(zerolog.Nop(), func() (daemon.Server, error) { return s, nil })
+	require.ErrorIs(t, err, errServe)
+	require.Equal(t, 1, s.stops)
+}
+
+func TestRunDrainsOnSIGTERM(t *testing.T) {
+	var log bytes.Buffer
+	s := newServer()
+	s.stopErr = errors.New("drain timed out")
+	err := daemon.Run(zerolog.New(&log), func() (daemon.Server, error) {
+		// Run listens for signals before it starts the server: this one,
+		// sent while it starts, is the first Run sees.
+		self, err := os.FindProcess(os.Getpid())
+		require.NoError(t, err)
+		require.NoError(t, self.Signal(syscall.SIGTERM))
+		return s, nil
+	})
+	require.ErrorIs(t, err, s.stopErr, "Run returns what Stop returns")
+	require.Equal(t, 1, s.stops)
+	require.Contains(t, log.String(), `"message":"draining"`)
 }

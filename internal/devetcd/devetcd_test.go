@@ -67,7 +67,7 @@ func TestRefusesAnythingButLoopbackHTTP(t *testing.T) {
 }
 
 func TestCommandLogsServingAndStopsWithItsContext(t *testing.T) {
-	var out syncBuffer
+	var out testbank.LogBuffer
 	cmd := devetcd.Command()
 	cmd.SetArgs([]string{"--data-dir", t.TempDir(), "--listen-client", "http://127.0.0.1:0", "--listen-peer", "http://127.0.0.1:0"})
 	cmd.SetErr(&out)
@@ -103,5 +103,3 @@ func TestCommandLogsServingAndStopsWithItsContext(t *testing.T) {
 		t.Fatal("etcd command did not stop with its context")
 	}
 }
-
-type syncBuffer struct{ testbank.LogBuffer }

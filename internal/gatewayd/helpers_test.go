@@ -223,11 +223,17 @@ type logBuffer struct{ testbank.LogBuffer }
 // calls returns the audit lines of one gateway method ("Pay").
 func (l *logBuffer) calls(t *testing.T, method string) []map[string]any {
 	t.Helper()
+	return l.lines(t, "grpc call", "/strife.v1.GatewayService/"+method)
+}
+
+// lines returns the log lines with this message and method.
+func (l *logBuffer) lines(t *testing.T, message, method string) []map[string]any {
+	t.Helper()
 	var out []map[string]any
 	for line := range strings.Lines(l.String()) {
 		var e map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
-		if e["message"] == "grpc call" && e["method"] == "/strife.v1.GatewayService/"+method {
+		if e["message"] == message && e["method"] == method {
 			out = append(out, e)
 		}
 	}

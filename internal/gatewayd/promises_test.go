@@ -2,7 +2,6 @@ package gatewayd_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -142,27 +141,17 @@ func TestABankRefusingTheGatewayIsNotTheClientBeingRefused(t *testing.T) {
 	require.Equal(t, "internal error", status.Convert(err).Message(), "the bank's wording is not the gateway's API")
 
 	// The bank did refuse the gateway...
-	refused := false
-	for line := range strings.Lines(e.bankLogs["BankA"].String()) {
-		var entry map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
-		if entry["message"] == "grpc call" && entry["method"] == "/strife.v1.BankService/GetAccount" {
-			require.Equal(t, "PermissionDenied", entry["code"], line)
-			require.Equal(t, "misissued-gateway", entry["program"], line)
-			refused = true
-		}
+	refused := e.bankLogs["BankA"].lines(t, "grpc call", "/strife.v1.BankService/GetAccount")
+	require.NotEmpty(t, refused, "the bank logged no GetAccount call")
+	for _, entry := range refused {
+		require.Equal(t, "PermissionDenied", entry["code"], entry)
+		require.Equal(t, "misissued-gateway", entry["program"], entry)
 	}
-	require.True(t, refused, "the bank logged no GetAccount call")
 
 	// ...and the gateway's log says so, for the operator.
-	found := false
-	for line := range strings.Lines(e.logs.String()) {
-		var entry map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
-		if entry["message"] == "internal error" && entry["method"] == "GetBalance" {
-			require.Contains(t, entry["error"], "the bank of BankA/1001 answered PermissionDenied", line)
-			found = true
-		}
+	logged := e.logs.lines(t, "internal error", "GetBalance")
+	require.NotEmpty(t, logged, "the gateway logged no internal error for GetBalance")
+	for _, entry := range logged {
+		require.Contains(t, entry["error"], "the bank of BankA/1001 answered PermissionDenied", entry)
 	}
-	require.True(t, found, "the gateway logged no internal error for GetBalance")
 }

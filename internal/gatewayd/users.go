@@ -260,9 +260,8 @@ func claimAccounts(tx *wal.Tx, user string, accounts []string) error {
 // with nothing missing and nothing extra. An error wraps ErrInconsistent
 // (or the log's read error).
 func (s *Users) Verify() error {
-	users, owners := map[string][]byte{}, map[string][]byte{}
 	return s.log.View(func(tx *wal.Tx) error {
-		err := tx.Scan(1, func(r wal.Record) error { return replayUser(users, owners, r) })
+		users, owners, err := replayUsers(tx)
 		if err != nil {
 			return err
 		}
@@ -278,17 +277,23 @@ func (s *Users) Verify() error {
 // cannot be replayed stops it (ErrInconsistent) and the old buckets stay.
 func (s *Users) Replay() error {
 	return s.log.Append(func(tx *wal.Tx) error {
-		users, owners := map[string][]byte{}, map[string][]byte{}
-		if err := tx.Scan(1, func(r wal.Record) error { return replayUser(users, owners, r) }); err != nil {
+		users, owners, err := replayUsers(tx)
+		if err != nil {
 			return err
 		}
-		for name, want := range map[string]map[string][]byte{usersBucket: users, ownersBucket: owners} {
-			if err := rewriteBucket(tx, name, want); err != nil {
-				return err
-			}
+		if err := rewriteBucket(tx, usersBucket, users); err != nil {
+			return err
 		}
-		return nil
+		return rewriteBucket(tx, ownersBucket, owners)
 	})
+}
+
+// replayUsers rebuilds the contents of the users and account_owners
+// buckets from the log's user records.
+func replayUsers(tx *wal.Tx) (users, owners map[string][]byte, err error) {
+	users, owners = map[string][]byte{}, map[string][]byte{}
+	err = tx.Scan(1, func(r wal.Record) error { return replayUser(users, owners, r) })
+	return users, owners, err
 }
 
 func rewriteBucket(tx *wal.Tx, name string, contents map[string][]byte) error {

@@ -105,19 +105,34 @@ func TestUsersVerifyCatchesARecordWithoutItsProjection(t *testing.T) {
 	}))
 	require.ErrorIs(t, users.Verify(), gatewayd.ErrInconsistent)
 
-	// Put the projection right, so that the cleanup check passes.
+	// Replay puts the projection right (the cleanup checks it again).
+	require.NoError(t, users.Replay())
+	require.NoError(t, users.Verify())
+	owner, err := users.Owner("BankA/1003")
+	require.NoError(t, err)
+	require.Equal(t, "mallory", owner)
+}
+
+// A record that cannot be replayed stops Replay, and the old buckets stay.
+func TestUsersReplayRefusesABadRecordAndKeepsTheProjection(t *testing.T) {
+	log := openWAL(t, filepath.Join(t.TempDir(), "gateway.db"))
+	t.Cleanup(func() { log.Close() })
+	users := gatewayd.NewUsers(log)
+	require.NoError(t, users.Register(user("alice", "BankA/1001")))
+	payload, err := proto.Marshal(user("nobody", "BankA/1003"))
+	require.NoError(t, err)
 	require.NoError(t, log.Append(func(tx *wal.Tx) error {
-		for bucket, kv := range map[string][2]string{"users": {"mallory", string(payload)}, "account_owners": {"BankA/1003", "mallory"}} {
-			b, err := tx.Bucket(bucket)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(kv[0]), []byte(kv[1])); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := tx.Append(wal.Record{Type: wal.TypeUserUpdated, Payload: payload}) // of a user never registered
+		return err
 	}))
+
+	require.ErrorIs(t, users.Replay(), gatewayd.ErrInconsistent)
+	u, err := users.Get("alice")
+	require.NoError(t, err)
+	require.Equal(t, []string{"BankA/1001"}, u.GetAccounts())
+	owner, err := users.Owner("BankA/1001")
+	require.NoError(t, err)
+	require.Equal(t, "alice", owner)
 }
 
 func TestValidUsername(t *testing.T) {

@@ -21,7 +21,6 @@ import (
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
-	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -91,8 +90,10 @@ type Account struct {
 	Opened    string `json:"opened"`
 }
 
-func status(s strifev1.AccountStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "ACCOUNT_STATUS_"))
+// enumName is the name of an enum value without its prefix, in lower case:
+// enumName(ACCOUNT_STATUS_OPEN, "ACCOUNT_STATUS_") is "open".
+func enumName(v fmt.Stringer, prefix string) string {
+	return strings.ToLower(strings.TrimPrefix(v.String(), prefix))
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -110,7 +111,7 @@ func readAccounts(l *wal.Log) ([]Account, error) {
 				return fmt.Errorf("account %q: %w", k, err)
 			}
 			out = append(out, Account{
-				Number: a.Number, Owner: a.Owner, Status: status(a.Status), Balance: a.Balance, Held: a.Held,
+				Number: a.Number, Owner: a.Owner, Status: enumName(a.Status, "ACCOUNT_STATUS_"), Balance: a.Balance, Held: a.Held,
 				Pending: a.PendingCredits, Available: a.Balance - a.Held, Opened: stamp(time.Unix(0, a.OpenedUnixNano)),
 			})
 			return nil
@@ -173,6 +174,49 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.DateOnly, s)
 }
 
+// entriesBatch is how many entries readEntries reads from the ledger at a
+// time.
+const entriesBatch = 256
+
+// readEntries returns the page of limit entries of account, newest first,
+// that keep selects among those older than entry before (0: from the
+// newest), and the token of the next page if there are more.
+func readEntries(l *wal.Log, account string, before uint64, limit int, keep func(ledger.Entry) bool) (EntriesPage, error) {
+	page := EntriesPage{Account: account, Entries: []Entry{}}
+	err := ledger.Attach(l).View(func(tx *ledger.Tx) error {
+		for {
+			batch, err := tx.Entries(account, before, entriesBatch)
+			if err != nil {
+				return err
+			}
+			for _, e := range batch {
+				before = e.Seq
+				if !keep(e) {
+					continue
+				}
+				if len(page.Entries) == limit {
+					page.NextPageToken = strconv.FormatUint(page.Entries[limit-1].Seq, 10)
+					return nil
+				}
+				page.Entries = append(page.Entries, entryRow(e))
+			}
+			if len(batch) < entriesBatch {
+				return nil
+			}
+		}
+	})
+	return page, err
+}
+
+func entryRow(e ledger.Entry) Entry {
+	row := Entry{Seq: e.Seq, Time: stamp(e.Time), Kind: enumName(e.Kind, "ENTRY_KIND_"),
+		Amount: e.Amount, BalanceAfter: e.BalanceAfter, Counterparty: e.Counterparty, Memo: e.Memo}
+	if e.TxID != (ulid.ULID{}) {
+		row.TxID = e.TxID.String()
+	}
+	return row
+}
+
 func entriesCommand(g *globals) *cobra.Command {
 	var since, until, txID, token string
 	var limit int
@@ -209,34 +253,10 @@ func entriesCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer l.Close()
-			page := EntriesPage{Account: args[1], Entries: []Entry{}}
-			err = ledger.Attach(l).View(func(tx *ledger.Tx) error {
-				for {
-					batch, err := tx.Entries(args[1], before, 256)
-					if err != nil {
-						return err
-					}
-					for _, e := range batch {
-						before = e.Seq
-						if !from.IsZero() && e.Time.Before(from) || !to.IsZero() && !e.Time.Before(to) || txID != "" && e.TxID != id {
-							continue
-						}
-						if len(page.Entries) == limit {
-							page.NextPageToken = strconv.FormatUint(page.Entries[limit-1].Seq, 10)
-							return nil
-						}
-						row := Entry{Seq: e.Seq, Time: stamp(e.Time), Kind: strings.ToLower(strings.TrimPrefix(e.Kind.String(), "ENTRY_KIND_")),
-							Amount: e.Amount, BalanceAfter: e.BalanceAfter, Counterparty: e.Counterparty, Memo: e.Memo}
-						if e.TxID != (ulid.ULID{}) {
-							row.TxID = e.TxID.String()
-						}
-						page.Entries = append(page.Entries, row)
-					}
-					if len(batch) < 256 {
-						return nil
-					}
-				}
-			})
+			keep := func(e ledger.Entry) bool {
+				return (from.IsZero() || !e.Time.Before(from)) && (to.IsZero() || e.Time.Before(to)) && (txID == "" || e.TxID == id)
+			}
+			page, err := readEntries(l, args[1], before, limit, keep)
 			if err != nil {
 				return err
 			}
@@ -291,9 +311,8 @@ var payloadTypes = map[wal.Type]func() proto.Message{
 	wal.TypeUserUpdated:     func() proto.Message { return &storagev1.UserState{} },
 }
 
-// describe decodes a payload to compact JSON (protojson's spacing varies, so
-// it is compacted), and its time if it has one.
-func describe(r wal.Record) (json.RawMessage, time.Time, error) {
+// decodePayload decodes a record's payload, and its time if it has one.
+func decodePayload(r wal.Record) (proto.Message, time.Time, error) {
 	newPayload, ok := payloadTypes[r.Type]
 	if !ok {
 		return nil, time.Time{}, fmt.Errorf("record %d: no payload type known for %v", r.Seq, r.Type)
@@ -302,22 +321,28 @@ func describe(r wal.Record) (json.RawMessage, time.Time, error) {
 	if err := proto.Unmarshal(r.Payload, m); err != nil {
 		return nil, time.Time{}, fmt.Errorf("record %d: %w", r.Seq, err)
 	}
-	if u, ok := m.(*storagev1.UserState); ok {
-		m = &storagev1.UserState{Username: u.Username} // never print password hashes
-	}
 	var at time.Time
 	if t, ok := m.(interface{ GetTimeUnixNano() int64 }); ok && t.GetTimeUnixNano() != 0 {
 		at = time.Unix(0, t.GetTimeUnixNano()).UTC()
 	}
+	return m, at, nil
+}
+
+// payloadJSON is a decoded payload as compact JSON (protojson's spacing
+// varies, so it is compacted).
+func payloadJSON(m proto.Message) (json.RawMessage, error) {
+	if u, ok := m.(*storagev1.UserState); ok {
+		m = &storagev1.UserState{Username: u.Username} // never print password hashes
+	}
 	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 	if err != nil {
-		return nil, at, err
+		return nil, err
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, b); err != nil {
-		return nil, at, err
+		return nil, err
 	}
-	return compact.Bytes(), at, nil
+	return compact.Bytes(), nil
 }
 
 func txCommand(g *globals) *cobra.Command {
@@ -338,8 +363,10 @@ func txCommand(g *globals) *cobra.Command {
 				}
 				err = l.View(func(tx *wal.Tx) error {
 					var last time.Time // records without a time share their transaction's
+					// Every record is decoded, for the times; only the
+					// transaction's are turned into JSON.
 					return tx.Scan(1, func(r wal.Record) error {
-						payload, at, err := describe(r)
+						m, at, err := decodePayload(r)
 						if err != nil {
 							return err
 						}
@@ -349,6 +376,10 @@ func txCommand(g *globals) *cobra.Command {
 						last = at
 						if r.TxID != id {
 							return nil
+						}
+						payload, err := payloadJSON(m)
+						if err != nil {
+							return err
 						}
 						recs = append(recs, TxRecord{File: recovery.NameOf(path), Seq: r.Seq, Time: stamp(at), Type: r.Type.String(),
 							Attempt: r.Attempt, Payload: payload, at: at})

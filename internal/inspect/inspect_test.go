@@ -10,8 +10,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/inspect"
 	"github.com/strife-pay/strife/internal/recovery/fixture"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -81,4 +84,26 @@ func TestInspectRefusesWhatIsNotABankAndReportsALock(t *testing.T) {
 	defer l.Close()
 	_, err = run("accounts", "--timeout", "50ms", f.BankA)
 	require.ErrorContains(t, err, "in use by a running daemon")
+}
+
+// User records have no transaction ID: tx with the zero ID lists them, with
+// the username only, never the password hash.
+func TestTxNeverPrintsPasswordHashes(t *testing.T) {
+	f := fixture.Build(t, t.TempDir())
+	const hash = "$2a$04$secrethashsecrethash"
+	l, err := wal.Open(f.Gateway, wal.Options{})
+	require.NoError(t, err)
+	require.NoError(t, gatewayd.NewUsers(l).Register(&storagev1.UserState{
+		Username: "alice", Role: strifev1.UserRole_USER_ROLE_CUSTOMER, PasswordHash: []byte(hash), Accounts: []string{"BankA/1001"}, DefaultAccount: "BankA/1001",
+	}))
+	require.NoError(t, l.Close())
+
+	for _, format := range []string{"--json=false", "--json"} {
+		out, err := run("tx", format, "00000000000000000000000000", f.Gateway)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "USER_REGISTERED")
+		require.Contains(t, out, "alice")
+		require.NotContains(t, out, "secrethash")
+		require.NotContains(t, out, "BankA/1001", "only the username")
+	}
 }

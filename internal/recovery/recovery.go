@@ -3,6 +3,7 @@ package recovery
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -183,11 +184,12 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	return nil
 }
 
-// since is when the latest step of an attempt was recorded.
+// rebuilt is the gateway's payments as its log tells them: each payment
+// folded up to its latest record (whose time is Payment.Updated), in order
+// of first record.
 type rebuilt struct {
 	payments map[ulid.ULID]coordinator.Payment
 	order    []ulid.ULID
-	since    map[ulid.ULID]time.Time
 	decided  map[attemptKey]coordinator.Payment
 	problems []string
 }
@@ -196,7 +198,7 @@ type rebuilt struct {
 // coordinator.Payment.Apply, going on past a payment whose records cannot
 // be folded (to report every one).
 func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
-	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, since: map[ulid.ULID]time.Time{}, decided: map[attemptKey]coordinator.Payment{}}
+	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, decided: map[attemptKey]coordinator.Payment{}}
 	broken := map[ulid.ULID]bool{}
 	err := tx.Scan(1, func(rec wal.Record) error {
 		r, ok, err := coordinator.DecodeRecord(rec)
@@ -214,7 +216,7 @@ func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
 			b.problems = append(b.problems, fmt.Sprintf("record %d (%v of payment %s) cannot be replayed: %v", rec.Seq, rec.Type, rec.TxID, err))
 			return nil
 		}
-		b.payments[rec.TxID], b.since[rec.TxID] = next, next.Updated
+		b.payments[rec.TxID] = next
 		if rec.Type == wal.TypeDecisionCommit {
 			b.decided[attemptKey{rec.TxID, rec.Attempt}] = next
 		}
@@ -231,65 +233,15 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 		}
 		r.Differences = append(r.Differences, b.problems...)
 		r.decided = b.decided
-		stored := map[ulid.ULID]*storagev1.PaymentState{}
-		if bkt, _ := tx.Bucket("payments"); bkt != nil {
-			err := bkt.ForEach(func(k, v []byte) error {
-				var id ulid.ULID
-				if len(k) != len(id) {
-					r.Differences = append(r.Differences, fmt.Sprintf("payments has a key of %d bytes: %x", len(k), k))
-					return nil
-				}
-				copy(id[:], k)
-				s := &storagev1.PaymentState{}
-				if err := proto.Unmarshal(v, s); err != nil {
-					r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
-					return nil
-				}
-				stored[id] = s
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+		stored, err := storedPayments(tx, r)
+		if err != nil {
+			return err
 		}
-		ids := slices.Collect(func(yield func(ulid.ULID) bool) {
-			for id := range stored {
-				if !yield(id) {
-					return
-				}
-			}
-		})
+		comparePayments(r, stored, b.payments)
 		for _, id := range b.order {
-			if _, ok := stored[id]; !ok {
-				ids = append(ids, id)
+			if p := b.payments[id]; p.Attempt != 0 && !p.Ended {
+				r.InDoubt = append(r.InDoubt, paymentInDoubt(p, r.Name, now))
 			}
-		}
-		slices.SortFunc(ids, func(a, b ulid.ULID) int { return a.Compare(b) })
-		for _, id := range ids {
-			have := stored[id]
-			p, ok := b.payments[id]
-			var want *storagev1.PaymentState
-			if ok {
-				want = p.State()
-			}
-			if !proto.Equal(have, want) {
-				r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored as {%v}, the log says {%v}", id, have, want))
-			}
-		}
-		for _, id := range b.order {
-			p := b.payments[id]
-			if p.Attempt == 0 || p.Ended {
-				continue
-			}
-			state := "begun, no decision"
-			if p.Decision != coordinator.DecisionNone {
-				state = fmt.Sprintf("decided %v, not ended (in phase 2)", p.Decision)
-			}
-			since := b.since[id]
-			r.InDoubt = append(r.InDoubt, InDoubt{
-				TxID: id, Attempt: p.Attempt, State: state, Coordinator: r.Name, Banks: p.Participants(),
-				Since: since, Age: now.Sub(since).Round(time.Second).String(),
-			})
 		}
 		return nil
 	})
@@ -302,6 +254,61 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 	}
 	r.Differences = append(r.Differences, diffs...)
 	return nil
+}
+
+// storedPayments reads the payments bucket, reporting in r the entries it
+// cannot read.
+func storedPayments(tx *wal.Tx, r *Report) (map[ulid.ULID]*storagev1.PaymentState, error) {
+	stored := map[ulid.ULID]*storagev1.PaymentState{}
+	bkt, _ := tx.Bucket("payments")
+	if bkt == nil {
+		return stored, nil
+	}
+	return stored, bkt.ForEach(func(k, v []byte) error {
+		var id ulid.ULID
+		if len(k) != len(id) {
+			r.Differences = append(r.Differences, fmt.Sprintf("payments has a key of %d bytes: %x", len(k), k))
+			return nil
+		}
+		copy(id[:], k)
+		s := &storagev1.PaymentState{}
+		if err := proto.Unmarshal(v, s); err != nil {
+			r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
+			return nil
+		}
+		stored[id] = s
+		return nil
+	})
+}
+
+// comparePayments reports in r, in ID order, every payment stored otherwise
+// than the log says, including those only one of them has.
+func comparePayments(r *Report, stored map[ulid.ULID]*storagev1.PaymentState, logged map[ulid.ULID]coordinator.Payment) {
+	ids := slices.AppendSeq(slices.Collect(maps.Keys(stored)), maps.Keys(logged))
+	slices.SortFunc(ids, func(a, b ulid.ULID) int { return a.Compare(b) })
+	for _, id := range slices.Compact(ids) {
+		have := stored[id]
+		var want *storagev1.PaymentState
+		if p, ok := logged[id]; ok {
+			want = p.State()
+		}
+		if !proto.Equal(have, want) {
+			r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored as {%v}, the log says {%v}", id, have, want))
+		}
+	}
+}
+
+// paymentInDoubt describes a payment whose attempt has not ended, as of its
+// latest record.
+func paymentInDoubt(p coordinator.Payment, coordinatorName string, now time.Time) InDoubt {
+	state := "begun, no decision"
+	if p.Decision != coordinator.DecisionNone {
+		state = fmt.Sprintf("decided %v, not ended (in phase 2)", p.Decision)
+	}
+	return InDoubt{
+		TxID: p.ID, Attempt: p.Attempt, State: state, Coordinator: coordinatorName, Banks: p.Participants(),
+		Since: p.Updated, Age: now.Sub(p.Updated).Round(time.Second).String(),
+	}
 }
 
 // CrossCheck compares the gateway's decisions with the banks' records.
@@ -322,13 +329,7 @@ func CrossCheck(reports []*Report) (problems, phase2 []string) {
 	}
 	decided := map[attemptKey]bool{}
 	for _, g := range gateways {
-		keys := slices.SortedFunc(func(yield func(attemptKey) bool) {
-			for k := range g.decided {
-				if !yield(k) {
-					return
-				}
-			}
-		}, func(a, b attemptKey) int {
+		keys := slices.SortedFunc(maps.Keys(g.decided), func(a, b attemptKey) int {
 			if c := a.id.Compare(b.id); c != 0 {
 				return c
 			}
@@ -350,14 +351,7 @@ func CrossCheck(reports []*Report) (problems, phase2 []string) {
 			}
 		}
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range banks {
-			if !yield(n) {
-				return
-			}
-		}
-	})
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(banks)) {
 		for k := range banks[n].committed {
 			if !decided[k] {
 				problems = append(problems, fmt.Sprintf("%s: %s has a COMMITTED record, but no gateway file given decided COMMIT", k, n))

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/internal/recovery/fixture"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
@@ -135,16 +136,26 @@ func TestGatewayStoppedAfterCommitDecisionIsInDoubt(t *testing.T) {
 	require.NotContains(t, out, fixture.Done.String(), "the finished payment is not in doubt")
 }
 
+// appendRecord appends r to the log at path and then runs fix, if given,
+// on the log (to bring a projection up to date).
+func appendRecord(t *testing.T, path string, r wal.Record, fix func(*wal.Log) error) {
+	t.Helper()
+	l, err := wal.Open(path, wal.Options{})
+	require.NoError(t, err)
+	require.NoError(t, l.Append(func(tx *wal.Tx) error {
+		_, err := tx.Append(r)
+		return err
+	}))
+	if fix != nil {
+		require.NoError(t, fix(l))
+	}
+	require.NoError(t, l.Close())
+}
+
 func TestCrossCheckCatchesACommitTheGatewayDidNotDecide(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	forged := fixture.InDoubt
-	l, err := wal.Open(f.BankA, wal.Options{})
-	require.NoError(t, err)
-	require.NoError(t, l.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeCommitted, TxID: forged, Attempt: 7})
-		return err
-	}))
-	require.NoError(t, l.Close())
+	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeCommitted, TxID: forged, Attempt: 7}, nil)
 
 	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
 	require.Equal(t, 1, code, out)
@@ -217,4 +228,51 @@ func TestCorruptedUsersAreReportedAndRepaired(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	code, out = runAt(t, recovery.Options{}, f.Gateway)
 	require.Equal(t, 0, code, out)
+}
+
+// A COMMIT decision whose attempt the gateway ended must have a COMMITTED
+// record at every participant bank given: it is no longer in phase 2.
+func TestCrossCheckCatchesAnEndedCommitABankDidNotRecord(t *testing.T) {
+	f := fixture.Build(t, t.TempDir())
+	ended, err := proto.Marshal(&storagev1.AttemptEnded{TimeUnixNano: now.UnixNano()})
+	require.NoError(t, err)
+	appendRecord(t, f.Gateway, wal.Record{Type: wal.TypeAttemptEnded, TxID: fixture.InDoubt, Attempt: 1, Payload: ended}, coordinator.Replay)
+
+	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
+	require.Equal(t, 1, code, out)
+	id := fixture.InDoubt.String()
+	require.Contains(t, out, "CROSS-CHECK "+id+"/1: gateway gateway-1 decided COMMIT and ended the attempt, but BankA has no COMMITTED record")
+	require.Contains(t, out, "CROSS-CHECK "+id+"/1: gateway gateway-1 decided COMMIT and ended the attempt, but BankB has no COMMITTED record")
+	require.NotContains(t, out, "PHASE 2")
+	require.NotContains(t, out, "DIFF", "the gateway's projection is up to date")
+}
+
+func TestAttemptBothCommittedAndAbortedIsADifference(t *testing.T) {
+	f := fixture.Build(t, t.TempDir())
+	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeAborted, TxID: fixture.Done, Attempt: 1}, nil)
+
+	code, out := runAt(t, recovery.Options{}, f.BankA)
+	require.Equal(t, 1, code, out)
+	require.Regexp(t, `DIFF attempt `+fixture.Done.String()+`/1 is both COMMITTED and ABORTED \(record \d+\)`, out)
+}
+
+func TestUnreadableLogExitsTwoAndIsNotRepaired(t *testing.T) {
+	f := fixture.Build(t, t.TempDir())
+	db, err := bolt.Open(f.BankA, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("wal.records"))
+		k, v := b.Cursor().Last()
+		v = bytes.Clone(v)
+		v[len(v)-1] ^= 1 // the checksum no longer matches
+		return b.Put(k, v)
+	}))
+	require.NoError(t, db.Close())
+
+	code, out := runAt(t, recovery.Options{Repair: true}, f.BankA)
+	require.Equal(t, 2, code, out)
+	require.Contains(t, out, "UNUSABLE "+f.BankA+": unusable input: the log cannot be read completely")
+	backups, err := filepath.Glob(f.BankA + ".bak-*")
+	require.NoError(t, err)
+	require.Empty(t, backups, "nothing to repair from")
 }

@@ -1,0 +1,19 @@
+package deploy_test
+
+import (
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/internal/deploy"
+)
+
+// Validate reports everything wrong at once; zero values are the defaults.
+func TestValidate(t *testing.T) {
+	require.NoError(t, deploy.Config{Stdout: io.Discard}.Validate())
+	err := deploy.Config{BasePort: 65200, StopTimeout: -1}.Validate()
+	require.ErrorContains(t, err, "base port 65200 is not in 1-65155")
+	require.ErrorContains(t, err, "negative timeout")
+	require.ErrorContains(t, err, "no stdout")
+}
