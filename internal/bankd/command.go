@@ -53,5 +53,5 @@ and exits cleanly; after SIGKILL the key expires with the lease.`,
 
 // run serves until SIGTERM or SIGINT, then drains and stops.
 func run(cfg Config) error {
-	return daemon.Run(cfg.Log, func() (daemon.Server, error) { return Start(cfg) })
+	return daemon.Run("bankd", cfg.Log, func() (daemon.Server, error) { return Start(cfg) })
 }

@@ -3,7 +3,6 @@ package bankd_test
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -26,22 +25,8 @@ import (
 // daemon's interface, and SIGKILL is a real crash.
 var bankBinary string
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "strife-bank-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bankBinary = filepath.Join(dir, "strife-bank")
-	build := exec.Command("go", "build", "-o", bankBinary, "github.com/strife-pay/strife/cmd/strife-bank")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build strife-bank: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(testbank.RunWithBinary(m, "github.com/strife-pay/strife/cmd/strife-bank", &bankBinary))
 }
 
 // The bank under test and the accounts testdata/seed.yaml gives it.

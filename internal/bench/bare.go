@@ -137,7 +137,7 @@ func bareCommand(use, short string, start func(listen string, files certs.Files,
 				return err
 			}
 			log = log.With().Str("bare", cmd.Name()).Logger()
-			return daemon.Run(log, func() (daemon.Server, error) { return start(listen, files, log) })
+			return daemon.Run("bench", log, func() (daemon.Server, error) { return start(listen, files, log) })
 		},
 	}
 	f := cmd.Flags()

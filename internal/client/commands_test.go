@@ -152,7 +152,10 @@ func TestExpiredTokenSaysLogInAgain(t *testing.T) {
 	require.ErrorIs(t, err, client.ErrLoginAgain)
 	require.Contains(t, err.Error(), "log in again")
 
-	// Watch says so too once it resends a payment (Client.Watch).
+	// Watch says so too, with nothing queued (the stream is refused)...
+	_, err = run(t, "", cliArgs(w, dir, "watch", "--for", "20s")...)
+	require.ErrorIs(t, err, client.ErrLoginAgain)
+	// ...and once it resends a payment.
 	_, err = run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "1")...)
 	require.ErrorIs(t, err, client.ErrLoginAgain)
 	_, err = run(t, "", cliArgs(w, dir, "watch", "--for", "20s")...)

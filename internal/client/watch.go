@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/internal/backoff"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -50,7 +53,7 @@ payment fields: "transaction_id", "status", "reason", "message",
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
-			return c.Watch(ctx, newPrinter(cmd.OutOrStdout(), cfg.JSON))
+			return c.watch(ctx, newPrinter(cmd.OutOrStdout(), cfg.JSON))
 		},
 	}
 	addFlags(cmd, &cfg)
@@ -77,9 +80,9 @@ func (p *printer) print(ev WatchEvent) {
 	fmt.Fprintf(p.w, "%s %s %s %s to %s %s\n", ev.Event, ev.TransactionID, ev.Status, ev.AmountText, ev.To, ev.Reason)
 }
 
-// Watch resends the queue and follows the gateway's payment events until
+// watch resends the queue and follows the gateway's payment events until
 // ctx ends. It returns ErrLoginAgain when the token is refused.
-func (c *Client) Watch(ctx context.Context, p *printer) error {
+func (c *Client) watch(ctx context.Context, p *printer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -87,13 +90,14 @@ func (c *Client) Watch(ctx context.Context, p *printer) error {
 		errc <- c.Sender().Run(ctx, func(r *Result) { p.print(WatchEvent{Event: "outcome", PaymentJSON: resultJSON(r)}) })
 		cancel()
 	}()
-	c.follow(ctx, p)
+	err := c.follow(ctx, p)
 	cancel()
-	return <-errc
+	return cmp.Or(err, <-errc)
 }
 
-// follow prints WatchPayments events, reopening the stream after failures.
-func (c *Client) follow(ctx context.Context, p *printer) {
+// follow prints WatchPayments events, reopening the stream after failures,
+// until ctx ends or the token is refused (ErrLoginAgain).
+func (c *Client) follow(ctx context.Context, p *printer) error {
 	delay := MinBackoff
 	for ctx.Err() == nil {
 		stream, err := c.API.WatchPayments(c.Auth(ctx), &strifev1.WatchPaymentsRequest{})
@@ -104,10 +108,14 @@ func (c *Client) follow(ctx context.Context, p *printer) {
 				p.print(WatchEvent{Event: "payment", PaymentJSON: paymentJSON(ev.GetPayment())})
 			}
 		}
+		if status.Code(err) == codes.Unauthenticated {
+			return ErrLoginAgain
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff.Jitter(delay)):
 		}
 		delay = min(2*delay, MaxBackoff)
 	}
+	return nil
 }

@@ -21,8 +21,9 @@ type Server interface {
 }
 
 // Run starts a server and serves until SIGTERM or SIGINT, when it drains
-// and stops, or until the server stops serving on its own.
-func Run(log zerolog.Logger, start func() (Server, error)) error {
+// and stops, or until the server stops serving on its own: then the error
+// says so, prefixed with name (the daemon's package, as its errors are).
+func Run(name string, log zerolog.Logger, start func() (Server, error)) error {
 	TuneGC()
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
@@ -37,7 +38,7 @@ func Run(log zerolog.Logger, start func() (Server, error)) error {
 		return s.Stop()
 	case err := <-s.Done():
 		s.Stop()
-		return fmt.Errorf("server stopped: %w", err)
+		return fmt.Errorf("%s: server stopped: %w", name, err)
 	}
 }
 

@@ -42,7 +42,7 @@ func (s *server) Done() <-chan error { return s.done }
 
 func TestRunReturnsWhatStartFailedWith(t *testing.T) {
 	errStart := errors.New("cannot listen")
-	err := daemon.Run(zerolog.Nop(), func() (daemon.Server, error) { return nil, errStart })
+	err := daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return nil, errStart })
 	require.ErrorIs(t, err, errStart)
 }
 
@@ -50,8 +50,9 @@ func TestRunStopsAServerThatStoppedServingAndSaysWhy(t *testing.T) {
 	errServe := errors.New("listener closed")
 	s := newServer()
 	s.done <- errServe
-	err := daemon.Run(zerolog.Nop(), func() (daemon.Server, error) { return s, nil })
+	err := daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return s, nil })
 	require.ErrorIs(t, err, errServe)
+	require.EqualError(t, err, "testd: server stopped: listener closed")
 	require.Equal(t, 1, s.stops)
 }
 
@@ -59,7 +60,7 @@ func TestRunDrainsOnSIGTERM(t *testing.T) {
 	var log bytes.Buffer
 	s := newServer()
 	s.stopErr = errors.New("drain timed out")
-	err := daemon.Run(zerolog.New(&log), func() (daemon.Server, error) {
+	err := daemon.Run("testd", zerolog.New(&log), func() (daemon.Server, error) {
 		// Run listens for signals before it starts the server: this one,
 		// sent while it starts, is the first Run sees.
 		self, err := os.FindProcess(os.Getpid())

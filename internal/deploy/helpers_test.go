@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,30 +23,14 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/rpc"
+	"github.com/strife-pay/strife/internal/testbank"
 )
 
 // strifeBin is the strife binary that TestMain builds.
 var strifeBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "strife-deploy-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	strifeBin = filepath.Join(dir, "strife")
-	build := exec.Command("go", "build", "-o", strifeBin, "github.com/strife-pay/strife/cmd/strife")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building strife:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testbank.RunWithBinary(m, "github.com/strife-pay/strife/cmd/strife", &strifeBin))
 }
 
 // repoRoot is where `strife up` finds testdata/demo-users.yaml by default.

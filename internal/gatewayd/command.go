@@ -58,5 +58,5 @@ SIGTERM or SIGINT deletes its key, drains calls in flight and exits cleanly.`,
 
 // run serves until SIGTERM or SIGINT, then drains and stops.
 func run(cfg Config) error {
-	return daemon.Run(cfg.Log, func() (daemon.Server, error) { return Start(cfg) })
+	return daemon.Run("gatewayd", cfg.Log, func() (daemon.Server, error) { return Start(cfg) })
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -55,4 +58,24 @@ func Testdata(t testing.TB, name string) string {
 	path, err := filepath.Abs(filepath.Join("testdata", name))
 	require.NoError(t, err)
 	return path
+}
+
+// RunWithBinary is a TestMain body for tests that run a Strife program as
+// a child process: it builds the package pkg once into a temporary
+// directory, sets *bin to the binary, runs the tests and returns their
+// exit code (for os.Exit). A build that fails fails them all, with the
+// compiler's output.
+func RunWithBinary(m *testing.M, pkg string, bin *string) int {
+	dir, err := os.MkdirTemp("", "strife-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	*bin = filepath.Join(dir, path.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", *bin, pkg).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+		return 1
+	}
+	return m.Run()
 }
