@@ -42,7 +42,7 @@ func RunBare(opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{dir: dir}
+	d := &deployment{dir: dir, profileDir: opts.ProfileDir}
 	defer d.stop() // and remove dir
 	logs := opts.Logs
 	if logs == nil {

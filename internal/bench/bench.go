@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,6 +53,13 @@ type Options struct {
 	// commands (strife and strife-bench have them). Otherwise they run in
 	// this process, sharing its scheduler and collector.
 	Executable string
+	// JSON prints each level as a JSON object on a line of its own (see
+	// Result.MarshalJSON) instead of a line for people.
+	JSON bool
+	// ProfileDir, if set, is where each daemon process started for the
+	// run writes a CPU profile of its whole life, <name>.pprof (see
+	// daemon.ProfileEnv).
+	ProfileDir string
 }
 
 // Result is one level's measurement.
@@ -60,6 +69,26 @@ type Result struct {
 	Failed    int // answers other than COMMITTED, and errors
 	PerSecond float64
 	P50, P99  time.Duration
+}
+
+// MarshalJSON is the --json form of a level: payers, payments,
+// payments_per_s, p50_ms, p99_ms, failed.
+func (r Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.json()) }
+
+func (r Result) json() resultJSON {
+	return resultJSON{
+		Payers: r.Payers, Payments: r.Payments, PerSecond: math.Round(r.PerSecond*10) / 10,
+		P50: ms(r.P50), P99: ms(r.P99), Failed: r.Failed,
+	}
+}
+
+type resultJSON struct {
+	Payers    int     `json:"payers"`
+	Payments  int     `json:"payments"`
+	PerSecond float64 `json:"payments_per_s"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+	Failed    int     `json:"failed"`
 }
 
 func (r Result) String() string {
@@ -96,10 +125,24 @@ func measureLevels(payers []payer, opts Options) []Result {
 	var results []Result
 	for _, n := range opts.Payers {
 		r := measure(payers[:n], opts.Duration)
-		fmt.Fprintln(opts.Out, r)
+		printLine(opts, r)
 		results = append(results, r)
 	}
 	return results
+}
+
+// printLine prints v to opts.Out as a line of JSON with opts.JSON, or as
+// its String otherwise.
+func printLine(opts Options, v fmt.Stringer) {
+	if !opts.JSON {
+		fmt.Fprintln(opts.Out, v)
+		return
+	}
+	line, err := json.Marshal(v)
+	if err != nil {
+		line = fmt.Appendf(nil, `{"error":%q}`, err.Error())
+	}
+	fmt.Fprintf(opts.Out, "%s\n", line)
 }
 
 // startOrConnect starts a deployment of its own, or connects to
@@ -113,7 +156,7 @@ func startOrConnect(opts Options) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{dir: dir}
+	d := &deployment{dir: dir, profileDir: opts.ProfileDir}
 	if err := d.start(opts); err != nil {
 		d.stop() // and remove dir
 		return nil, err
@@ -156,12 +199,13 @@ func (d *deployment) makeCerts() (certDir string, banks []string, err error) {
 // deployment is two banks and a gateway, in this process or as processes,
 // and admin and client connections.
 type deployment struct {
-	dir       string
-	banks     []*bankd.Bank
-	gateway   *gatewayd.Gateway
-	processes []*process         // the banks, then the gateway
-	conns     []*grpc.ClientConn // client certificate connections to the gateway
-	admin     context.Context    // carries the admin's token
+	dir        string
+	profileDir string // see Options.ProfileDir
+	banks      []*bankd.Bank
+	gateway    *gatewayd.Gateway
+	processes  []*process         // the banks, then the gateway
+	conns      []*grpc.ClientConn // client certificate connections to the gateway
+	admin      context.Context    // carries the admin's token
 }
 
 // startInProcess starts the banks and the gateway in this process, and

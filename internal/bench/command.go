@@ -16,7 +16,8 @@ import (
 func Command() *cobra.Command {
 	var opts Options
 	var logFile, cpuProfile string
-	var inProcess, bare bool
+	var inProcess, bare, compare bool
+	var rounds int
 	cmd := &cobra.Command{
 		Use:   "strife-bench [--payers 1,16,256] [--duration 10s]",
 		Short: "Measure payments/s and p50/p99 latency through gateway and banks",
@@ -26,18 +27,24 @@ gateway, each a process of its own as with strife up, over mutual TLS on
 has each pay as fast as it can for --duration at each level of --payers.
 Logs go to --log-file (they are written, as in production, and count
 towards the cost). --in-process runs the daemons in this process instead,
-where a CPU profile (--cpuprofile) sees all of them.
+where a CPU profile (--cpuprofile) sees all of them; --profile-dir has each
+daemon process write its own.
 
 --bare measures the floor instead: two banks that vote YES and acknowledge at
 once, and a gateway whose Pay only sends Prepare to both banks, then Commit to
 both, then answers COMMITTED. Same processes, certificates, mutual TLS and
 gRPC transport, same payers and report, but no logic, no log, no disk, no
-login. The real mode's figures read against it.`,
+login. The real mode's figures read against it.
+
+--compare-bare runs both, alternately, bare first, --rounds times each, and
+prints the ratio Strife/bare per level: on a noisy machine, only runs
+interleaved like this compare. --json prints each level (and each ratio) as
+a JSON object on a line of its own.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if bare && (inProcess || opts.Gateway != "") {
-				return errors.New("--bare starts bare processes of its own: it does not go with --in-process or --gateway")
+			if (bare || compare) && (inProcess || opts.Gateway != "") {
+				return errors.New("--bare and --compare-bare start processes of their own: they do not go with --in-process or --gateway")
 			}
 			opts.Out = cmd.OutOrStdout()
 			opts.Logs = io.Discard
@@ -67,11 +74,15 @@ login. The real mode's figures read against it.`,
 				}
 				opts.Executable = exe
 			}
-			run := Run
-			if bare {
-				run = RunBare
+			var err error
+			switch {
+			case compare:
+				_, err = Compare(opts, rounds)
+			case bare:
+				_, err = RunBare(opts)
+			default:
+				_, err = Run(opts)
 			}
-			_, err := run(opts)
 			return err
 		},
 	}
@@ -81,6 +92,10 @@ login. The real mode's figures read against it.`,
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
 	cmd.Flags().BoolVar(&inProcess, "in-process", false, "run the banks and the gateway in this process, not as processes of their own")
 	cmd.Flags().BoolVar(&bare, "bare", false, "measure the bare pipeline, the same RPCs with no logic and no disk, instead of Strife")
+	cmd.Flags().BoolVar(&compare, "compare-bare", false, "measure the bare pipeline and Strife alternately and print the ratio per level")
+	cmd.Flags().IntVar(&rounds, "rounds", 2, "with --compare-bare: how many runs of each")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each level as a JSON object: payers, payments, payments_per_s, p50_ms, p99_ms, failed")
+	cmd.Flags().StringVar(&opts.ProfileDir, "profile-dir", "", "have each daemon process write a CPU profile, <name>.pprof, into this directory")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "measure a running deployment at this address (e.g. strife up's 127.0.0.1:7000) instead of starting one")
 	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")

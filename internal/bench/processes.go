@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/certscli"
+	"github.com/strife-pay/strife/internal/daemon"
 )
 
 // processTimeout bounds how long a daemon may take to serve, and to exit
@@ -77,6 +79,9 @@ func tlsArgs(certDir, name string) []string {
 // startProcess runs exe with args and waits until addr accepts connections.
 func (d *deployment) startProcess(exe, name, addr string, args []string, logs io.Writer) error {
 	cmd := exec.Command(exe, args...)
+	if d.profileDir != "" {
+		cmd.Env = append(os.Environ(), daemon.ProfileEnv+"="+filepath.Join(d.profileDir, name+".pprof"))
+	}
 	if logs != io.Discard {
 		cmd.Stderr = logs
 	}

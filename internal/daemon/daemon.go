@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -25,6 +26,13 @@ type Server interface {
 // says so, prefixed with name (the daemon's package, as its errors are).
 func Run(name string, log zerolog.Logger, start func() (Server, error)) error {
 	TuneGC()
+	if path := os.Getenv(ProfileEnv); path != "" {
+		stop, err := profile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer stop()
+	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
@@ -57,4 +65,23 @@ func TuneGC() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(GCPercent)
 	}
+}
+
+// ProfileEnv names an environment variable: when it is set, Run writes a
+// CPU profile of the daemon's whole run, until it has drained, to the file
+// it names. strife-bench --profile-dir sets it for each daemon it starts.
+const ProfileEnv = "STRIFE_CPUPROFILE"
+
+// profile starts a CPU profile into a new file at path and returns what
+// stops it and closes the file.
+func profile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

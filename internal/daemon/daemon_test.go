@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"testing"
@@ -71,4 +72,20 @@ func TestRunDrainsOnSIGTERM(t *testing.T) {
 	require.ErrorIs(t, err, s.stopErr, "Run returns what Stop returns")
 	require.Equal(t, 1, s.stops)
 	require.Contains(t, log.String(), `"message":"draining"`)
+}
+
+// With ProfileEnv set, Run leaves a CPU profile of the run behind.
+func TestRunWritesACPUProfileWhenAsked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.pprof")
+	t.Setenv(daemon.ProfileEnv, path)
+	s := newServer()
+	s.done <- errors.New("done")
+	daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return s, nil })
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Positive(t, info.Size(), "a profile, even of an idle run, has a header")
+
+	t.Setenv(daemon.ProfileEnv, filepath.Join(t.TempDir(), "missing", "d.pprof"))
+	err = daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return newServer(), nil })
+	require.ErrorContains(t, err, "testd: cpu profile")
 }
