@@ -14,37 +14,76 @@ import (
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
-// GRPCParticipant is a bank reached over BankService.
+// GRPCParticipant is a bank reached over BankService. Its Prepare, Commit
+// and Abort messages, from however many payments, share Batch calls (see
+// batcher): one call in flight at a time, and everything queued meanwhile
+// in the next. A message's answer, or the error of the call that carried
+// it, is what the single call would have returned.
 type GRPCParticipant struct {
 	Client strifev1.BankServiceClient
+	batch  *batcher
 }
 
-// NewGRPCParticipant returns the participant at the other end of conn.
+// NewGRPCParticipant returns the participant at the other end of conn,
+// batching with the default BatchConfig.
 func NewGRPCParticipant(conn grpc.ClientConnInterface) *GRPCParticipant {
-	return &GRPCParticipant{Client: strifev1.NewBankServiceClient(conn)}
+	return NewBatchingParticipant(conn, BatchConfig{})
+}
+
+// NewBatchingParticipant returns the participant at the other end of conn,
+// batching as cfg says.
+func NewBatchingParticipant(conn grpc.ClientConnInterface, cfg BatchConfig) *GRPCParticipant {
+	client := strifev1.NewBankServiceClient(conn)
+	send := func(ctx context.Context, items []*strifev1.BatchItem) ([]*strifev1.BatchResult, error) {
+		resp, err := client.Batch(ctx, &strifev1.BatchRequest{Items: items})
+		return resp.GetResults(), err
+	}
+	return &GRPCParticipant{Client: client, batch: newBatcher(send, cfg)}
+}
+
+// call sends one message and returns its result, or the error the single
+// call would have returned.
+func (g *GRPCParticipant) call(ctx context.Context, item *strifev1.BatchItem) (*strifev1.BatchResult, error) {
+	res, err := g.batch.do(ctx, item)
+	if err == nil {
+		err = errorOf(res)
+	}
+	return res, err
 }
 
 func (g *GRPCParticipant) Prepare(ctx context.Context, id ulid.ULID, attempt uint32, legs []*strifev1.Leg, memo string) (Vote, error) {
-	resp, err := g.Client.Prepare(ctx, &strifev1.PrepareRequest{TransactionId: id.String(), Attempt: attempt, Legs: legs, Memo: memo})
+	req := &strifev1.PrepareRequest{TransactionId: id.String(), Attempt: attempt, Legs: legs, Memo: memo}
+	res, err := g.call(ctx, &strifev1.BatchItem{Message: &strifev1.BatchItem_Prepare{Prepare: req}})
 	if err != nil {
 		return Vote{}, err
 	}
-	switch resp.GetVote() {
-	case strifev1.Vote_VOTE_YES:
+	resp := res.GetPrepare()
+	switch {
+	case resp == nil:
+		return Vote{}, unexpected(res, "Prepare")
+	case resp.GetVote() == strifev1.Vote_VOTE_YES:
 		return Vote{Yes: true}, nil
-	case strifev1.Vote_VOTE_NO:
+	case resp.GetVote() == strifev1.Vote_VOTE_NO:
 		return Vote{Reason: resp.GetReason()}, nil
 	}
 	return Vote{}, status.Errorf(codes.InvalidArgument, "bank answered vote %v", resp.GetVote())
 }
 
 func (g *GRPCParticipant) Commit(ctx context.Context, id ulid.ULID, attempt uint32) error {
-	_, err := g.Client.Commit(ctx, &strifev1.CommitRequest{TransactionId: id.String(), Attempt: attempt})
+	req := &strifev1.CommitRequest{TransactionId: id.String(), Attempt: attempt}
+	res, err := g.call(ctx, &strifev1.BatchItem{Message: &strifev1.BatchItem_Commit{Commit: req}})
+	if err == nil && res.GetCommit() == nil {
+		err = unexpected(res, "Commit")
+	}
 	return err
 }
 
 func (g *GRPCParticipant) Abort(ctx context.Context, id ulid.ULID, attempt uint32) error {
-	_, err := g.Client.Abort(ctx, &strifev1.AbortRequest{TransactionId: id.String(), Attempt: attempt})
+	req := &strifev1.AbortRequest{TransactionId: id.String(), Attempt: attempt}
+	res, err := g.call(ctx, &strifev1.BatchItem{Message: &strifev1.BatchItem_Abort{Abort: req}})
+	if err == nil && res.GetAbort() == nil {
+		err = unexpected(res, "Abort")
+	}
 	return err
 }
 

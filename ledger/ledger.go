@@ -44,13 +44,24 @@ func Attach(log *wal.Log) *Ledger { return &Ledger{log: log, now: time.Now} }
 // Update returns nil, every event fn emitted is on disk. fn may run more than
 // once and must have no other effects.
 func (l *Ledger) Update(fn func(*Tx) error) error {
-	return l.log.Append(func(wtx *wal.Tx) error {
-		tx, err := l.begin(wtx)
-		if err != nil {
-			return err
+	return l.UpdateAll([]func(*Tx) error{fn})[0]
+}
+
+// UpdateAll runs each of fns as Update would, all in one durable commit,
+// in order, and returns each one's error: one function's error rolls back
+// only what that function did (see wal.Log.AppendAll).
+func (l *Ledger) UpdateAll(fns []func(*Tx) error) []error {
+	wfns := make([]func(*wal.Tx) error, len(fns))
+	for i, fn := range fns {
+		wfns[i] = func(wtx *wal.Tx) error {
+			tx, err := l.begin(wtx)
+			if err != nil {
+				return err
+			}
+			return fn(tx)
 		}
-		return fn(tx)
-	})
+	}
+	return l.log.AppendAll(wfns)
 }
 
 // View runs fn in a read-only transaction.

@@ -106,27 +106,118 @@ func (r Request) id() AttemptID { return AttemptID{r.TxID, r.Attempt} }
 // wrapping ledger.ErrInvalid or ledger.ErrBalanceOverflow, with nothing
 // written; ErrConflict if the attempt was prepared with other legs.
 func (p *Participant) Prepare(req Request) (Vote, error) {
-	var vote Vote
-	var watch bool
-	err := p.ledger.Update(func(tx *ledger.Tx) error {
-		a, err := load(tx, req.id())
-		if err != nil {
-			return err
-		}
-		d := digest(req.Legs, req.Memo)
-		act, v, err := a.onPrepare(d)
-		vote, watch = v, false
-		if err != nil || act == actNone {
-			return err
-		}
-		vote, err = p.vote(tx, req, d)
-		watch = vote.Yes
-		return err
-	})
-	if err == nil && watch {
-		p.doubts.watch(req.id(), req.Coordinator)
+	out := p.Apply([]Op{{Kind: OpPrepare, Prepare: req}})[0]
+	return out.Vote, out.Err
+}
+
+// Commit applies a prepared attempt: COMMITTED and the postings are durable
+// before it returns. Committing again is acknowledged; committing an attempt
+// that is not prepared is ErrNotPrepared or ErrAborted.
+func (p *Participant) Commit(id ulid.ULID, attempt uint32) error {
+	return p.Apply([]Op{{Kind: OpCommit, Attempt: AttemptID{id, attempt}}})[0].Err
+}
+
+// Abort releases a prepared attempt. Aborting an attempt never seen leaves a
+// tombstone, so that a Prepare arriving later votes NO. Aborting again is
+// acknowledged; aborting a committed attempt is ErrCommitted.
+func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
+	return p.Apply([]Op{{Kind: OpAbort, Attempt: AttemptID{id, attempt}}})[0].Err
+}
+
+// OpKind is what an Op asks.
+type OpKind int
+
+const (
+	OpPrepare OpKind = iota + 1
+	OpCommit
+	OpAbort
+)
+
+// Op is one message of a batch: a Prepare, or a Commit or an Abort of one
+// attempt.
+type Op struct {
+	Kind    OpKind
+	Prepare Request   // for OpPrepare
+	Attempt AttemptID // for OpCommit and OpAbort
+}
+
+func (o Op) id() AttemptID {
+	if o.Kind == OpPrepare {
+		return o.Prepare.id()
 	}
-	return vote, err
+	return o.Attempt
+}
+
+// Outcome answers one Op: the vote of a Prepare, or the error the single
+// call (Prepare, Commit, Abort) would have returned.
+type Outcome struct {
+	Vote Vote
+	Err  error
+}
+
+// Apply runs ops in order in one ledger transaction, so that the whole batch
+// costs one commit, and answers each exactly as Prepare, Commit or Abort
+// would have answered it alone: one op's NO vote or error never fails the
+// others (an op that fails is rolled back and the others run again without
+// it; see wal.Log.AppendAll). Each answer follows the fsync of the commit.
+// Ops of one attempt see each other in order: a Prepare followed by an
+// Abort of the same attempt prepares it, then aborts it.
+func (p *Participant) Apply(ops []Op) []Outcome {
+	out := make([]Outcome, len(ops))
+	fns := make([]func(*ledger.Tx) error, len(ops))
+	for i, op := range ops {
+		fns[i] = func(tx *ledger.Tx) (err error) {
+			out[i].Vote, err = p.apply(tx, op)
+			return err
+		}
+	}
+	for i, err := range p.ledger.UpdateAll(fns) {
+		out[i].Err = err
+		switch {
+		case err != nil:
+		case ops[i].Kind == OpPrepare && out[i].Vote.Yes:
+			p.doubts.watch(ops[i].id(), ops[i].Prepare.Coordinator)
+		case ops[i].Kind != OpPrepare:
+			p.doubts.settle(ops[i].id())
+		}
+	}
+	return out
+}
+
+// apply runs one op in tx. It may run more than once (see Apply), and so
+// returns its answer rather than keeping it.
+func (p *Participant) apply(tx *ledger.Tx, op Op) (Vote, error) {
+	k := op.id()
+	a, err := load(tx, k)
+	if err != nil {
+		return Vote{}, err
+	}
+	var act action
+	switch op.Kind {
+	case OpPrepare:
+		return p.prepare(tx, a, op.Prepare)
+	case OpCommit:
+		if act, err = a.onCommit(); err == nil && act != actNone {
+			err = commit(tx, k, a)
+		}
+	case OpAbort:
+		if act, err = a.onAbort(); err == nil && act != actNone {
+			err = abort(tx, k, a, act)
+		}
+	default:
+		err = fmt.Errorf("%w: op kind %d", ErrInvalid, op.Kind)
+	}
+	return Vote{}, err
+}
+
+// prepare answers a Prepare from the attempt's history, voting if it is new.
+func (p *Participant) prepare(tx *ledger.Tx, a history, req Request) (Vote, error) {
+	d := digest(req.Legs, req.Memo)
+	act, vote, err := a.onPrepare(d)
+	if err != nil || act == actNone {
+		return vote, err
+	}
+	return p.vote(tx, req, d)
 }
 
 // refusals maps the ledger's business errors to the reason of a NO vote.
@@ -166,63 +257,35 @@ func (p *Participant) vote(tx *ledger.Tx, req Request, digest []byte) (Vote, err
 	return Vote{Yes: true}, nil
 }
 
-// Commit applies a prepared attempt: COMMITTED and the postings are durable
-// before it returns. Committing again is acknowledged; committing an attempt
-// that is not prepared is ErrNotPrepared or ErrAborted.
-func (p *Participant) Commit(id ulid.ULID, attempt uint32) error {
-	return p.decide(AttemptID{id, attempt}, history.onCommit, func(tx *ledger.Tx, a history, _ action) error {
-		rec := &storagev1.Committed{TimeUnixNano: time.Now().UnixNano()}
-		if err := appendRecord(tx, wal.TypeCommitted, AttemptID{id, attempt}, rec); err != nil {
-			return err
-		}
-		for i, h := range holds(id, attempt, a.prepared.Legs) {
-			if err := tx.SettleHold(h, a.prepared.Memo, a.prepared.Legs[i].Counterparty); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// Abort releases a prepared attempt. Aborting an attempt never seen leaves a
-// tombstone, so that a Prepare arriving later votes NO. Aborting again is
-// acknowledged; aborting a committed attempt is ErrCommitted.
-func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
-	return p.decide(AttemptID{id, attempt}, history.onAbort, func(tx *ledger.Tx, a history, act action) error {
-		if act == actTombstone {
-			return appendRecord(tx, wal.TypeAborted, AttemptID{id, attempt}, &storagev1.Aborted{Tombstone: true})
-		}
-		if err := appendRecord(tx, wal.TypeAborted, AttemptID{id, attempt}, &storagev1.Aborted{}); err != nil {
-			return err
-		}
-		for _, h := range holds(id, attempt, a.prepared.Legs) {
-			if err := tx.ReleaseHold(h); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// decide runs a Commit or an Abort: on asks the attempt what to do, and
-// write does that action unless there is nothing to do. Once decided, the
-// attempt is no longer in doubt.
-func (p *Participant) decide(k AttemptID, on func(history) (action, error), write func(*ledger.Tx, history, action) error) error {
-	err := p.ledger.Update(func(tx *ledger.Tx) error {
-		a, err := load(tx, k)
-		if err != nil {
-			return err
-		}
-		act, err := on(a)
-		if err != nil || act == actNone {
-			return err
-		}
-		return write(tx, a, act)
-	})
-	if err == nil {
-		p.doubts.settle(k)
+// commit writes COMMITTED and posts the attempt's holds.
+func commit(tx *ledger.Tx, k AttemptID, a history) error {
+	rec := &storagev1.Committed{TimeUnixNano: time.Now().UnixNano()}
+	if err := appendRecord(tx, wal.TypeCommitted, k, rec); err != nil {
+		return err
 	}
-	return err
+	for i, h := range holds(k.TxID, k.Attempt, a.prepared.Legs) {
+		if err := tx.SettleHold(h, a.prepared.Memo, a.prepared.Legs[i].Counterparty); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abort writes ABORTED and releases the attempt's holds, or writes a
+// tombstone for an attempt never seen.
+func abort(tx *ledger.Tx, k AttemptID, a history, act action) error {
+	if act == actTombstone {
+		return appendRecord(tx, wal.TypeAborted, k, &storagev1.Aborted{Tombstone: true})
+	}
+	if err := appendRecord(tx, wal.TypeAborted, k, &storagev1.Aborted{}); err != nil {
+		return err
+	}
+	for _, h := range holds(k.TxID, k.Attempt, a.prepared.Legs) {
+		if err := tx.ReleaseHold(h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // InDoubt returns the attempts that are prepared and undecided, with the

@@ -155,11 +155,15 @@ func (s *Service) Prepare(ctx context.Context, req *strifev1.PrepareRequest) (*s
 	if err != nil {
 		return nil, s.reply("Prepare", err)
 	}
+	return voteResponse(vote), nil
+}
+
+func voteResponse(vote Vote) *strifev1.PrepareResponse {
 	resp := &strifev1.PrepareResponse{Vote: strifev1.Vote_VOTE_NO, Reason: vote.Reason}
 	if vote.Yes {
 		resp.Vote = strifev1.Vote_VOTE_YES
 	}
-	return resp, nil
+	return resp
 }
 
 func (s *Service) Commit(_ context.Context, req *strifev1.CommitRequest) (*strifev1.CommitResponse, error) {

@@ -75,21 +75,32 @@ type Log struct {
 	lingering bool // a timer will commit the AppendLaters queued
 	linger    time.Duration
 	batch     []*appendReq // the leader's, reused from commit to commit
+	calls     []call       // the leader's, reused from commit to commit
 }
 
-// appendReq is one Append, waiting on done, or one AppendLater, told by
-// report.
+// appendReq is one Append or AppendAll, waiting on done, or one
+// AppendLater, told by report. Its functions always share a transaction.
 type appendReq struct {
-	fn     func(*Tx) error
-	done   chan error // the result, or errLead
-	report func(error)
+	fns    []func(*Tx) error
+	errs   []error     // each function's result, set by commit
+	done   chan error  // nil once errs is set, or errLead
+	report func(error) // for an AppendLater
 }
 
-func (r *appendReq) answer(err error) {
+func newAppendReq(fns []func(*Tx) error, report func(error)) *appendReq {
+	req := &appendReq{fns: fns, errs: make([]error, len(fns)), report: report}
+	if report == nil {
+		req.done = make(chan error, 1)
+	}
+	return req
+}
+
+// answer tells the caller that errs is set.
+func (r *appendReq) answer() {
 	if r.done != nil {
-		r.done <- err
+		r.done <- nil
 	} else {
-		r.report(err)
+		r.report(r.errs[0])
 	}
 }
 
@@ -136,24 +147,44 @@ func (l *Log) Path() string { return l.db.Path() }
 // run on the goroutine of another Append, and must not call the Log itself:
 // that would wait for the commit it is part of, forever.
 func (l *Log) Append(fn func(*Tx) error) error {
+	return l.AppendAll([]func(*Tx) error{fn})[0]
+}
+
+// AppendAll runs each of fns as Append would run it, all of them in the
+// same commit, in order, and returns once that commit is durable or has
+// failed: errs[i] is what Append(fns[i]) would have returned. One
+// function's error does not fail the others: as with Append, it is rolled
+// back and the others run again without it. The functions of one
+// AppendAll are never split across commits, whatever Options.MaxBatch
+// says: it bounds how many Appends and AppendAlls share a commit.
+func (l *Log) AppendAll(fns []func(*Tx) error) (errs []error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if err := l.refusal(); err != nil {
-		return err
+		return repeat(err, len(fns))
 	}
-	req := &appendReq{fn: fn, done: make(chan error, 1)}
+	req := newAppendReq(fns, nil)
 	l.qmu.Lock()
 	l.queue = append(l.queue, req)
 	lead := !l.leading
 	l.leading = true
 	l.qmu.Unlock()
 	if !lead {
-		if err := <-req.done; err != errLead {
-			return err // committed by another Append's goroutine
+		if <-req.done != errLead {
+			return req.errs // committed by another Append's goroutine
 		}
 	}
 	l.lead(req)
-	return <-req.done
+	<-req.done
+	return req.errs
+}
+
+func repeat(err error, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // AppendLater queues fn for the next commit and returns at once: for
@@ -172,7 +203,7 @@ func (l *Log) AppendLater(fn func(*Tx) error, report func(error)) {
 	}
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
-	l.queue = append(l.queue, &appendReq{fn: fn, report: report})
+	l.queue = append(l.queue, newAppendReq([]func(*Tx) error{fn}, report))
 	if !l.leading {
 		l.lingerLocked()
 	}
@@ -225,7 +256,7 @@ func (l *Log) lead(own *appendReq) {
 		l.qmu.Unlock()
 
 		committed = own == nil || slices.Contains(l.batch, own)
-		l.commit(l.batch) // may reorder l.batch
+		l.commit(l.batch)
 		clear(l.batch)
 	}
 	l.qmu.Lock()
@@ -237,7 +268,7 @@ func (l *Log) lead(own *appendReq) {
 // it. With none, nobody leads; AppendLaters left in the queue wait for the
 // next Append, or for the linger timer. qmu must be held.
 func (l *Log) handOffLocked() {
-	if i := slices.IndexFunc(l.queue, func(r *appendReq) bool { return r.done != nil }); i >= 0 {
+	if i := slices.IndexFunc(l.queue, func(r *appendReq) bool { return r.report == nil }); i >= 0 {
 		l.queue[i].done <- errLead
 		return
 	}
@@ -283,33 +314,50 @@ func (l *Log) Close() error {
 // errFnFailed makes bbolt roll back a batch in which one fn failed.
 var errFnFailed = errors.New("wal: append function failed")
 
-// commit runs the batch in one transaction. A failing fn is answered with its
-// error and dropped, and the rest run again in a fresh transaction: the
-// outcome is as if the failed call had been made alone, after the calls
-// queued before it.
+// commit runs the functions of the batch in one transaction, in queue
+// order. A failing function gets its error and is dropped, and the rest
+// run again in a fresh transaction: the outcome is as if the failed call
+// had been made alone, after the calls queued before it. Then every
+// request of the batch is answered.
 func (l *Log) commit(batch []*appendReq) {
-	for len(batch) > 0 {
+	calls := l.calls[:0]
+	for _, req := range batch {
+		for i := range req.fns {
+			calls = append(calls, call{req, i})
+		}
+	}
+	for len(calls) > 0 {
 		failed, fnErr := -1, error(nil)
 		err := l.db.Update(func(btx *bolt.Tx) error {
 			tx := &Tx{btx: btx}
-			for i, req := range batch {
-				if fnErr = callSafely(req.fn, tx); fnErr != nil {
-					failed = i
+			for j, c := range calls {
+				if fnErr = callSafely(c.req.fns[c.i], tx); fnErr != nil {
+					failed = j
 					return errFnFailed
 				}
 			}
 			return nil
 		})
-		if failed >= 0 {
-			batch[failed].answer(fnErr)
-			batch = append(batch[:failed], batch[failed+1:]...)
-			continue
+		if failed < 0 {
+			for _, c := range calls {
+				c.req.errs[c.i] = err
+			}
+			break
 		}
-		for _, req := range batch {
-			req.answer(err)
-		}
-		return
+		calls[failed].req.errs[calls[failed].i] = fnErr
+		calls = slices.Delete(calls, failed, failed+1)
 	}
+	clear(calls)
+	l.calls = calls[:0]
+	for _, req := range batch {
+		req.answer()
+	}
+}
+
+// call is one function of a request in a commit.
+type call struct {
+	req *appendReq
+	i   int
 }
 
 // callSafely turns a panic in fn into an error, so that one bad append

@@ -65,7 +65,7 @@ func RunBare(opts Options) ([]Result, error) {
 		conn := d.conns[i%len(d.conns)]
 		payers[i] = payer{client: strifev1.NewGatewayServiceClient(conn), ctx: context.Background(), account: fmt.Sprintf("BankA/%d", 50000+i)}
 	}
-	return measureLevels(payers, opts), nil
+	return measureLevels(payers, opts, d.cpu), nil
 }
 
 // startBare starts the bare banks and the bare gateway as processes of exe,

@@ -69,6 +69,10 @@ type Result struct {
 	Failed    int // answers other than COMMITTED, and errors
 	PerSecond float64
 	P50, P99  time.Duration
+	// CPU is the CPU time each process used in the window, per payment,
+	// by name ("bench", "gateway-1", "BankA"...); empty where the
+	// benchmark cannot read it.
+	CPU map[string]time.Duration
 }
 
 // MarshalJSON is the --json form of a level: payers, payments,
@@ -76,10 +80,17 @@ type Result struct {
 func (r Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.json()) }
 
 func (r Result) json() resultJSON {
-	return resultJSON{
+	j := resultJSON{
 		Payers: r.Payers, Payments: r.Payments, PerSecond: math.Round(r.PerSecond*10) / 10,
 		P50: ms(r.P50), P99: ms(r.P99), Failed: r.Failed,
 	}
+	for name, t := range r.CPU {
+		if j.CPU == nil {
+			j.CPU = map[string]int64{}
+		}
+		j.CPU[name] = t.Microseconds()
+	}
+	return j
 }
 
 type resultJSON struct {
@@ -89,11 +100,13 @@ type resultJSON struct {
 	P50       float64 `json:"p50_ms"`
 	P99       float64 `json:"p99_ms"`
 	Failed    int     `json:"failed"`
+	// CPU is microseconds of CPU per payment, by process.
+	CPU map[string]int64 `json:"cpu_us_per_payment,omitempty"`
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%4d payers: %7d payments in the window, %8.0f payments/s, p50 %6.2f ms, p99 %6.2f ms, %d failed",
-		r.Payers, r.Payments, r.PerSecond, ms(r.P50), ms(r.P99), r.Failed)
+	return fmt.Sprintf("%4d payers: %7d payments in the window, %8.0f payments/s, p50 %6.2f ms, p99 %6.2f ms, %d failed%s",
+		r.Payers, r.Payments, r.PerSecond, ms(r.P50), ms(r.P99), r.Failed, cpuString(r.CPU))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -116,15 +129,15 @@ func Run(opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return measureLevels(payers, opts), nil
+	return measureLevels(payers, opts, d.cpu), nil
 }
 
 // measureLevels measures each level of opts.Payers with the first that
 // many payers, and prints one line per level to opts.Out.
-func measureLevels(payers []payer, opts Options) []Result {
+func measureLevels(payers []payer, opts Options, cpu cpuMeter) []Result {
 	var results []Result
 	for _, n := range opts.Payers {
-		r := measure(payers[:n], opts.Duration)
+		r := measure(payers[:n], opts.Duration, cpu)
 		printLine(opts, r)
 		results = append(results, r)
 	}
@@ -364,11 +377,19 @@ func (d *deployment) payers(n int) ([]payer, error) {
 }
 
 // measure runs the payers concurrently: a warm-up, then the window in which
-// every payment that ends is counted.
-func measure(payers []payer, window time.Duration) Result {
+// every payment that ends is counted, and the CPU every process uses is
+// read.
+func measure(payers []payer, window time.Duration, cpu cpuMeter) Result {
 	warmup := window / 10
 	start := time.Now()
 	from, to := start.Add(warmup), start.Add(warmup+window)
+	cpuUsed := make(chan [2]map[string]time.Duration, 1) // at from, at to
+	go func() {
+		time.Sleep(time.Until(from))
+		before := cpu()
+		time.Sleep(time.Until(to))
+		cpuUsed <- [2]map[string]time.Duration{before, cpu()}
+	}()
 	var mu sync.Mutex
 	var latencies []time.Duration
 	failed := 0
@@ -392,7 +413,10 @@ func measure(payers []payer, window time.Duration) Result {
 		})
 	}
 	wg.Wait()
-	return summarize(len(payers), latencies, failed, window)
+	r := summarize(len(payers), latencies, failed, window)
+	used := <-cpuUsed
+	r.CPU = perPayment(used[0], used[1], r.Payments)
+	return r
 }
 
 func (p payer) pay() bool {

@@ -128,8 +128,7 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 	require.Contains(t, logs["gateway"], `"retry":true`)
 	require.Contains(t, logs["gateway"], `"message":"gateway stopped"`)
 	for _, bank := range []string{"BankA", "BankB"} {
-		require.Contains(t, logs[bank], `"method":"/strife.v1.BankService/Prepare"`)
-		require.Contains(t, logs[bank], `"method":"/strife.v1.BankService/Commit"`)
+		require.Contains(t, logs[bank], `"method":"/strife.v1.BankService/Batch"`)
 		require.Contains(t, logs[bank], `"message":"bank stopped"`)
 	}
 

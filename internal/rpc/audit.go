@@ -28,6 +28,8 @@ import (
 //	transaction_id  top-level request field of that name, when the message has one
 //	amount          top-level request field of that name, when the message has one
 //	retry           true when the handler marked the call as a replay (else absent)
+//	items           the number of items of a batch call (Call.SetBatch)      } only for
+//	first_transaction_id, last_transaction_id  the range of their IDs         } a batch
 //	code            status code, "OK", "NotFound"...
 //	error           the status message passed through Redact (absent when OK)
 //	duration_ms     wall time in the server, float
@@ -193,6 +195,11 @@ func writeAudit(ctx context.Context, log zerolog.Logger, method string, call *Ca
 	}
 	if info.Retry {
 		e = e.Bool("retry", true)
+	}
+	if b := info.Batch; b.Items > 0 {
+		e = e.Int("items", b.Items)
+		e = optionalStr(e, "first_transaction_id", b.First)
+		e = optionalStr(e, "last_transaction_id", b.Last)
 	}
 	e = e.Str("code", st.Code().String())
 	if st.Code() != codes.OK {

@@ -19,6 +19,14 @@ type Call struct {
 	user        string     // login user, when the call carries a valid token
 	userRole    string     // "customer" or "admin"
 	retry       bool
+	batch       Batch
+}
+
+// Batch describes a call that carried many items (BankService.Batch): how
+// many, and the smallest and largest transaction ID among them.
+type Batch struct {
+	Items       int
+	First, Last string
 }
 
 type callKey struct{}
@@ -59,6 +67,14 @@ func (c *Call) MarkRetry() {
 	c.retry = true
 }
 
+// SetBatch records that the call carried a batch of n items whose
+// transaction IDs range from first to last.
+func (c *Call) SetBatch(n int, first, last string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batch = Batch{Items: n, First: first, Last: last}
+}
+
 // CallInfo is a snapshot of a Call.
 type CallInfo struct {
 	Program     string
@@ -66,11 +82,12 @@ type CallInfo struct {
 	User        string
 	UserRole    string
 	Retry       bool
+	Batch       Batch // zero unless the call carried a batch
 }
 
 // Info returns a snapshot of c.
 func (c *Call) Info() CallInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return CallInfo{Program: c.program, ProgramRole: c.programRole, User: c.user, UserRole: c.userRole, Retry: c.retry}
+	return CallInfo{Program: c.program, ProgramRole: c.programRole, User: c.user, UserRole: c.userRole, Retry: c.retry, Batch: c.batch}
 }

@@ -51,6 +51,7 @@ var DefaultPolicy = Policy{
 	"/strife.v1.BankService/Prepare":       {Programs: gateway},
 	"/strife.v1.BankService/Commit":        {Programs: gateway},
 	"/strife.v1.BankService/Abort":         {Programs: gateway},
+	"/strife.v1.BankService/Batch":         {Programs: gateway},
 
 	"/strife.v1.CoordinatorService/GetDecision": {Programs: []certs.Role{certs.RoleBank}},
 

@@ -866,6 +866,363 @@ func (*AbortResponse) Descriptor() ([]byte, []int) {
 	return file_strife_v1_bank_proto_rawDescGZIP(), []int{14}
 }
 
+type BatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// items are applied in order. 1 to 1024 of them.
+	Items         []*BatchItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRequest) Reset() {
+	*x = BatchRequest{}
+	mi := &file_strife_v1_bank_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRequest) ProtoMessage() {}
+
+func (x *BatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_bank_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
+func (*BatchRequest) Descriptor() ([]byte, []int) {
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BatchRequest) GetItems() []*BatchItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type BatchItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*BatchItem_Prepare
+	//	*BatchItem_Commit
+	//	*BatchItem_Abort
+	Message       isBatchItem_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchItem) Reset() {
+	*x = BatchItem{}
+	mi := &file_strife_v1_bank_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchItem) ProtoMessage() {}
+
+func (x *BatchItem) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_bank_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchItem.ProtoReflect.Descriptor instead.
+func (*BatchItem) Descriptor() ([]byte, []int) {
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BatchItem) GetMessage() isBatchItem_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *BatchItem) GetPrepare() *PrepareRequest {
+	if x != nil {
+		if x, ok := x.Message.(*BatchItem_Prepare); ok {
+			return x.Prepare
+		}
+	}
+	return nil
+}
+
+func (x *BatchItem) GetCommit() *CommitRequest {
+	if x != nil {
+		if x, ok := x.Message.(*BatchItem_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *BatchItem) GetAbort() *AbortRequest {
+	if x != nil {
+		if x, ok := x.Message.(*BatchItem_Abort); ok {
+			return x.Abort
+		}
+	}
+	return nil
+}
+
+type isBatchItem_Message interface {
+	isBatchItem_Message()
+}
+
+type BatchItem_Prepare struct {
+	Prepare *PrepareRequest `protobuf:"bytes,1,opt,name=prepare,proto3,oneof"`
+}
+
+type BatchItem_Commit struct {
+	Commit *CommitRequest `protobuf:"bytes,2,opt,name=commit,proto3,oneof"`
+}
+
+type BatchItem_Abort struct {
+	Abort *AbortRequest `protobuf:"bytes,3,opt,name=abort,proto3,oneof"`
+}
+
+func (*BatchItem_Prepare) isBatchItem_Message() {}
+
+func (*BatchItem_Commit) isBatchItem_Message() {}
+
+func (*BatchItem_Abort) isBatchItem_Message() {}
+
+type BatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results answer the items, in their order.
+	Results       []*BatchResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchResponse) Reset() {
+	*x = BatchResponse{}
+	mi := &file_strife_v1_bank_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchResponse) ProtoMessage() {}
+
+func (x *BatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_bank_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
+func (*BatchResponse) Descriptor() ([]byte, []int) {
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BatchResponse) GetResults() []*BatchResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type BatchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Result:
+	//
+	//	*BatchResult_Prepare
+	//	*BatchResult_Commit
+	//	*BatchResult_Abort
+	//	*BatchResult_Error
+	Result        isBatchResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchResult) Reset() {
+	*x = BatchResult{}
+	mi := &file_strife_v1_bank_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchResult) ProtoMessage() {}
+
+func (x *BatchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_bank_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchResult.ProtoReflect.Descriptor instead.
+func (*BatchResult) Descriptor() ([]byte, []int) {
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BatchResult) GetResult() isBatchResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *BatchResult) GetPrepare() *PrepareResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Prepare); ok {
+			return x.Prepare
+		}
+	}
+	return nil
+}
+
+func (x *BatchResult) GetCommit() *CommitResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *BatchResult) GetAbort() *AbortResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Abort); ok {
+			return x.Abort
+		}
+	}
+	return nil
+}
+
+func (x *BatchResult) GetError() *ItemError {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isBatchResult_Result interface {
+	isBatchResult_Result()
+}
+
+type BatchResult_Prepare struct {
+	Prepare *PrepareResponse `protobuf:"bytes,1,opt,name=prepare,proto3,oneof"`
+}
+
+type BatchResult_Commit struct {
+	Commit *CommitResponse `protobuf:"bytes,2,opt,name=commit,proto3,oneof"`
+}
+
+type BatchResult_Abort struct {
+	Abort *AbortResponse `protobuf:"bytes,3,opt,name=abort,proto3,oneof"`
+}
+
+type BatchResult_Error struct {
+	// error is what the single call would have failed with.
+	Error *ItemError `protobuf:"bytes,4,opt,name=error,proto3,oneof"`
+}
+
+func (*BatchResult_Prepare) isBatchResult_Result() {}
+
+func (*BatchResult_Commit) isBatchResult_Result() {}
+
+func (*BatchResult_Abort) isBatchResult_Result() {}
+
+func (*BatchResult_Error) isBatchResult_Result() {}
+
+// ItemError is a gRPC status: the code (google.golang.org/grpc/codes) and
+// message of one item's failure.
+type ItemError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemError) Reset() {
+	*x = ItemError{}
+	mi := &file_strife_v1_bank_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemError) ProtoMessage() {}
+
+func (x *ItemError) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_bank_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemError.ProtoReflect.Descriptor instead.
+func (*ItemError) Descriptor() ([]byte, []int) {
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ItemError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ItemError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_strife_v1_bank_proto protoreflect.FileDescriptor
 
 const file_strife_v1_bank_proto_rawDesc = "" +
@@ -916,11 +1273,29 @@ const file_strife_v1_bank_proto_rawDesc = "" +
 	"\fAbortRequest\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\rR\aattempt\"\x0f\n" +
-	"\rAbortResponse*7\n" +
+	"\rAbortResponse\":\n" +
+	"\fBatchRequest\x12*\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.strife.v1.BatchItemR\x05items\"\xb2\x01\n" +
+	"\tBatchItem\x125\n" +
+	"\aprepare\x18\x01 \x01(\v2\x19.strife.v1.PrepareRequestH\x00R\aprepare\x122\n" +
+	"\x06commit\x18\x02 \x01(\v2\x18.strife.v1.CommitRequestH\x00R\x06commit\x12/\n" +
+	"\x05abort\x18\x03 \x01(\v2\x17.strife.v1.AbortRequestH\x00R\x05abortB\t\n" +
+	"\amessage\"A\n" +
+	"\rBatchResponse\x120\n" +
+	"\aresults\x18\x01 \x03(\v2\x16.strife.v1.BatchResultR\aresults\"\xe4\x01\n" +
+	"\vBatchResult\x126\n" +
+	"\aprepare\x18\x01 \x01(\v2\x1a.strife.v1.PrepareResponseH\x00R\aprepare\x123\n" +
+	"\x06commit\x18\x02 \x01(\v2\x19.strife.v1.CommitResponseH\x00R\x06commit\x120\n" +
+	"\x05abort\x18\x03 \x01(\v2\x18.strife.v1.AbortResponseH\x00R\x05abort\x12,\n" +
+	"\x05error\x18\x04 \x01(\v2\x14.strife.v1.ItemErrorH\x00R\x05errorB\b\n" +
+	"\x06result\"9\n" +
+	"\tItemError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*7\n" +
 	"\x04Vote\x12\x14\n" +
 	"\x10VOTE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bVOTE_YES\x10\x01\x12\v\n" +
-	"\aVOTE_NO\x10\x022\x85\x04\n" +
+	"\aVOTE_NO\x10\x022\xc1\x04\n" +
 	"\vBankService\x12L\n" +
 	"\vOpenAccount\x12\x1d.strife.v1.OpenAccountRequest\x1a\x1e.strife.v1.OpenAccountResponse\x12R\n" +
 	"\rUpdateAccount\x12\x1f.strife.v1.UpdateAccountRequest\x1a .strife.v1.UpdateAccountResponse\x12I\n" +
@@ -929,7 +1304,8 @@ const file_strife_v1_bank_proto_rawDesc = "" +
 	"\vListEntries\x12\x1d.strife.v1.ListEntriesRequest\x1a\x1e.strife.v1.ListEntriesResponse\x12@\n" +
 	"\aPrepare\x12\x19.strife.v1.PrepareRequest\x1a\x1a.strife.v1.PrepareResponse\x12=\n" +
 	"\x06Commit\x12\x18.strife.v1.CommitRequest\x1a\x19.strife.v1.CommitResponse\x12:\n" +
-	"\x05Abort\x12\x17.strife.v1.AbortRequest\x1a\x18.strife.v1.AbortResponseB7Z5github.com/strife-pay/strife/proto/strife/v1;strifev1b\x06proto3"
+	"\x05Abort\x12\x17.strife.v1.AbortRequest\x1a\x18.strife.v1.AbortResponse\x12:\n" +
+	"\x05Batch\x12\x17.strife.v1.BatchRequest\x1a\x18.strife.v1.BatchResponseB7Z5github.com/strife-pay/strife/proto/strife/v1;strifev1b\x06proto3"
 
 var (
 	file_strife_v1_bank_proto_rawDescOnce sync.Once
@@ -944,7 +1320,7 @@ func file_strife_v1_bank_proto_rawDescGZIP() []byte {
 }
 
 var file_strife_v1_bank_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strife_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_strife_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_strife_v1_bank_proto_goTypes = []any{
 	(Vote)(0),                     // 0: strife.v1.Vote
 	(*OpenAccountRequest)(nil),    // 1: strife.v1.OpenAccountRequest
@@ -962,41 +1338,57 @@ var file_strife_v1_bank_proto_goTypes = []any{
 	(*CommitResponse)(nil),        // 13: strife.v1.CommitResponse
 	(*AbortRequest)(nil),          // 14: strife.v1.AbortRequest
 	(*AbortResponse)(nil),         // 15: strife.v1.AbortResponse
-	(*Account)(nil),               // 16: strife.v1.Account
-	(AccountStatus)(0),            // 17: strife.v1.AccountStatus
-	(*Entry)(nil),                 // 18: strife.v1.Entry
-	(Direction)(0),                // 19: strife.v1.Direction
-	(Reason)(0),                   // 20: strife.v1.Reason
+	(*BatchRequest)(nil),          // 16: strife.v1.BatchRequest
+	(*BatchItem)(nil),             // 17: strife.v1.BatchItem
+	(*BatchResponse)(nil),         // 18: strife.v1.BatchResponse
+	(*BatchResult)(nil),           // 19: strife.v1.BatchResult
+	(*ItemError)(nil),             // 20: strife.v1.ItemError
+	(*Account)(nil),               // 21: strife.v1.Account
+	(AccountStatus)(0),            // 22: strife.v1.AccountStatus
+	(*Entry)(nil),                 // 23: strife.v1.Entry
+	(Direction)(0),                // 24: strife.v1.Direction
+	(Reason)(0),                   // 25: strife.v1.Reason
 }
 var file_strife_v1_bank_proto_depIdxs = []int32{
-	16, // 0: strife.v1.OpenAccountResponse.account:type_name -> strife.v1.Account
-	17, // 1: strife.v1.UpdateAccountRequest.status:type_name -> strife.v1.AccountStatus
-	16, // 2: strife.v1.UpdateAccountResponse.account:type_name -> strife.v1.Account
-	16, // 3: strife.v1.GetAccountResponse.account:type_name -> strife.v1.Account
-	18, // 4: strife.v1.ListEntriesResponse.entries:type_name -> strife.v1.Entry
-	19, // 5: strife.v1.Leg.direction:type_name -> strife.v1.Direction
+	21, // 0: strife.v1.OpenAccountResponse.account:type_name -> strife.v1.Account
+	22, // 1: strife.v1.UpdateAccountRequest.status:type_name -> strife.v1.AccountStatus
+	21, // 2: strife.v1.UpdateAccountResponse.account:type_name -> strife.v1.Account
+	21, // 3: strife.v1.GetAccountResponse.account:type_name -> strife.v1.Account
+	23, // 4: strife.v1.ListEntriesResponse.entries:type_name -> strife.v1.Entry
+	24, // 5: strife.v1.Leg.direction:type_name -> strife.v1.Direction
 	9,  // 6: strife.v1.PrepareRequest.legs:type_name -> strife.v1.Leg
 	0,  // 7: strife.v1.PrepareResponse.vote:type_name -> strife.v1.Vote
-	20, // 8: strife.v1.PrepareResponse.reason:type_name -> strife.v1.Reason
-	1,  // 9: strife.v1.BankService.OpenAccount:input_type -> strife.v1.OpenAccountRequest
-	3,  // 10: strife.v1.BankService.UpdateAccount:input_type -> strife.v1.UpdateAccountRequest
-	5,  // 11: strife.v1.BankService.GetAccount:input_type -> strife.v1.GetAccountRequest
-	7,  // 12: strife.v1.BankService.ListEntries:input_type -> strife.v1.ListEntriesRequest
-	10, // 13: strife.v1.BankService.Prepare:input_type -> strife.v1.PrepareRequest
-	12, // 14: strife.v1.BankService.Commit:input_type -> strife.v1.CommitRequest
-	14, // 15: strife.v1.BankService.Abort:input_type -> strife.v1.AbortRequest
-	2,  // 16: strife.v1.BankService.OpenAccount:output_type -> strife.v1.OpenAccountResponse
-	4,  // 17: strife.v1.BankService.UpdateAccount:output_type -> strife.v1.UpdateAccountResponse
-	6,  // 18: strife.v1.BankService.GetAccount:output_type -> strife.v1.GetAccountResponse
-	8,  // 19: strife.v1.BankService.ListEntries:output_type -> strife.v1.ListEntriesResponse
-	11, // 20: strife.v1.BankService.Prepare:output_type -> strife.v1.PrepareResponse
-	13, // 21: strife.v1.BankService.Commit:output_type -> strife.v1.CommitResponse
-	15, // 22: strife.v1.BankService.Abort:output_type -> strife.v1.AbortResponse
-	16, // [16:23] is the sub-list for method output_type
-	9,  // [9:16] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	25, // 8: strife.v1.PrepareResponse.reason:type_name -> strife.v1.Reason
+	17, // 9: strife.v1.BatchRequest.items:type_name -> strife.v1.BatchItem
+	10, // 10: strife.v1.BatchItem.prepare:type_name -> strife.v1.PrepareRequest
+	12, // 11: strife.v1.BatchItem.commit:type_name -> strife.v1.CommitRequest
+	14, // 12: strife.v1.BatchItem.abort:type_name -> strife.v1.AbortRequest
+	19, // 13: strife.v1.BatchResponse.results:type_name -> strife.v1.BatchResult
+	11, // 14: strife.v1.BatchResult.prepare:type_name -> strife.v1.PrepareResponse
+	13, // 15: strife.v1.BatchResult.commit:type_name -> strife.v1.CommitResponse
+	15, // 16: strife.v1.BatchResult.abort:type_name -> strife.v1.AbortResponse
+	20, // 17: strife.v1.BatchResult.error:type_name -> strife.v1.ItemError
+	1,  // 18: strife.v1.BankService.OpenAccount:input_type -> strife.v1.OpenAccountRequest
+	3,  // 19: strife.v1.BankService.UpdateAccount:input_type -> strife.v1.UpdateAccountRequest
+	5,  // 20: strife.v1.BankService.GetAccount:input_type -> strife.v1.GetAccountRequest
+	7,  // 21: strife.v1.BankService.ListEntries:input_type -> strife.v1.ListEntriesRequest
+	10, // 22: strife.v1.BankService.Prepare:input_type -> strife.v1.PrepareRequest
+	12, // 23: strife.v1.BankService.Commit:input_type -> strife.v1.CommitRequest
+	14, // 24: strife.v1.BankService.Abort:input_type -> strife.v1.AbortRequest
+	16, // 25: strife.v1.BankService.Batch:input_type -> strife.v1.BatchRequest
+	2,  // 26: strife.v1.BankService.OpenAccount:output_type -> strife.v1.OpenAccountResponse
+	4,  // 27: strife.v1.BankService.UpdateAccount:output_type -> strife.v1.UpdateAccountResponse
+	6,  // 28: strife.v1.BankService.GetAccount:output_type -> strife.v1.GetAccountResponse
+	8,  // 29: strife.v1.BankService.ListEntries:output_type -> strife.v1.ListEntriesResponse
+	11, // 30: strife.v1.BankService.Prepare:output_type -> strife.v1.PrepareResponse
+	13, // 31: strife.v1.BankService.Commit:output_type -> strife.v1.CommitResponse
+	15, // 32: strife.v1.BankService.Abort:output_type -> strife.v1.AbortResponse
+	18, // 33: strife.v1.BankService.Batch:output_type -> strife.v1.BatchResponse
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_strife_v1_bank_proto_init() }
@@ -1005,13 +1397,24 @@ func file_strife_v1_bank_proto_init() {
 		return
 	}
 	file_strife_v1_types_proto_init()
+	file_strife_v1_bank_proto_msgTypes[16].OneofWrappers = []any{
+		(*BatchItem_Prepare)(nil),
+		(*BatchItem_Commit)(nil),
+		(*BatchItem_Abort)(nil),
+	}
+	file_strife_v1_bank_proto_msgTypes[18].OneofWrappers = []any{
+		(*BatchResult_Prepare)(nil),
+		(*BatchResult_Commit)(nil),
+		(*BatchResult_Abort)(nil),
+		(*BatchResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strife_v1_bank_proto_rawDesc), len(file_strife_v1_bank_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	BankService_Prepare_FullMethodName       = "/strife.v1.BankService/Prepare"
 	BankService_Commit_FullMethodName        = "/strife.v1.BankService/Commit"
 	BankService_Abort_FullMethodName         = "/strife.v1.BankService/Abort"
+	BankService_Batch_FullMethodName         = "/strife.v1.BankService/Batch"
 )
 
 // BankServiceClient is the client API for BankService service.
@@ -57,6 +58,14 @@ type BankServiceClient interface {
 	// Abort releases a prepared attempt. Aborting an attempt the bank has never
 	// seen records a tombstone, so that a late Prepare for it votes NO.
 	Abort(ctx context.Context, in *AbortRequest, opts ...grpc.CallOption) (*AbortResponse, error)
+	// Batch carries the Prepare, Commit and Abort messages of many payments
+	// in one call. The bank applies them in order, all in one durable
+	// write-ahead log transaction, and answers each on its own, exactly as the
+	// single call would have: one item's NO vote or error never fails the
+	// others. The call fails as a whole only when no item was applied (a
+	// malformed batch, a bank shutting down, a missed deadline); a missed
+	// deadline may still leave the whole batch applied.
+	Batch(ctx context.Context, in *BatchRequest, opts ...grpc.CallOption) (*BatchResponse, error)
 }
 
 type bankServiceClient struct {
@@ -137,6 +146,16 @@ func (c *bankServiceClient) Abort(ctx context.Context, in *AbortRequest, opts ..
 	return out, nil
 }
 
+func (c *bankServiceClient) Batch(ctx context.Context, in *BatchRequest, opts ...grpc.CallOption) (*BatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchResponse)
+	err := c.cc.Invoke(ctx, BankService_Batch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BankServiceServer is the server API for BankService service.
 // All implementations must embed UnimplementedBankServiceServer
 // for forward compatibility.
@@ -166,6 +185,14 @@ type BankServiceServer interface {
 	// Abort releases a prepared attempt. Aborting an attempt the bank has never
 	// seen records a tombstone, so that a late Prepare for it votes NO.
 	Abort(context.Context, *AbortRequest) (*AbortResponse, error)
+	// Batch carries the Prepare, Commit and Abort messages of many payments
+	// in one call. The bank applies them in order, all in one durable
+	// write-ahead log transaction, and answers each on its own, exactly as the
+	// single call would have: one item's NO vote or error never fails the
+	// others. The call fails as a whole only when no item was applied (a
+	// malformed batch, a bank shutting down, a missed deadline); a missed
+	// deadline may still leave the whole batch applied.
+	Batch(context.Context, *BatchRequest) (*BatchResponse, error)
 	mustEmbedUnimplementedBankServiceServer()
 }
 
@@ -196,6 +223,9 @@ func (UnimplementedBankServiceServer) Commit(context.Context, *CommitRequest) (*
 }
 func (UnimplementedBankServiceServer) Abort(context.Context, *AbortRequest) (*AbortResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Abort not implemented")
+}
+func (UnimplementedBankServiceServer) Batch(context.Context, *BatchRequest) (*BatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Batch not implemented")
 }
 func (UnimplementedBankServiceServer) mustEmbedUnimplementedBankServiceServer() {}
 func (UnimplementedBankServiceServer) testEmbeddedByValue()                     {}
@@ -344,6 +374,24 @@ func _BankService_Abort_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BankService_Batch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BankServiceServer).Batch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BankService_Batch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BankServiceServer).Batch(ctx, req.(*BatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BankService_ServiceDesc is the grpc.ServiceDesc for BankService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -378,6 +426,10 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Abort",
 			Handler:    _BankService_Abort_Handler,
+		},
+		{
+			MethodName: "Batch",
+			Handler:    _BankService_Batch_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,101 @@
+package participant
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+	"google.golang.org/grpc/status"
+
+	"github.com/strife-pay/strife/internal/rpc"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// MaxBatch is the most items one Batch call may carry.
+const MaxBatch = 1024
+
+// Batch applies the Prepare, Commit and Abort items of many payments in one
+// ledger transaction (Participant.Apply) and answers each as the single
+// call would have: an item that fails validation gets its error and is
+// not applied; the rest are applied in order. The call itself fails only
+// if it is malformed as a whole, or its caller has no identity.
+func (s *Service) Batch(ctx context.Context, req *strifev1.BatchRequest) (*strifev1.BatchResponse, error) {
+	items := req.GetItems()
+	if len(items) == 0 || len(items) > MaxBatch {
+		return nil, s.reply("Batch", fmt.Errorf("%w: %d items, want 1 to %d", ErrInvalid, len(items), MaxBatch))
+	}
+	coordinator, _, err := rpc.Peer(ctx)
+	if err != nil {
+		return nil, s.reply("Batch", err)
+	}
+	results := make([]*strifev1.BatchResult, len(items))
+	ops, at := make([]Op, 0, len(items)), make([]int, 0, len(items)) // at: the item of each op
+	var ids idRange
+	for i, item := range items {
+		op, err := batchOp(item, coordinator)
+		if err != nil {
+			results[i] = s.itemError(err)
+			continue
+		}
+		ids.add(op.id().TxID)
+		ops, at = append(ops, op), append(at, i)
+	}
+	if len(ops) > 0 {
+		for j, out := range s.p.Apply(ops) {
+			results[at[j]] = s.result(ops[j].Kind, out)
+		}
+	}
+	rpc.CallFrom(ctx).SetBatch(len(items), ids.first, ids.last)
+	return &strifev1.BatchResponse{Results: results}, nil
+}
+
+// batchOp validates one item as its single call validates its request.
+func batchOp(item *strifev1.BatchItem, coordinator string) (Op, error) {
+	switch m := item.GetMessage().(type) {
+	case *strifev1.BatchItem_Prepare:
+		r, err := prepareRequest(m.Prepare)
+		r.Coordinator = coordinator
+		return Op{Kind: OpPrepare, Prepare: r}, err
+	case *strifev1.BatchItem_Commit:
+		id, err := parseAttempt(m.Commit.GetTransactionId(), m.Commit.GetAttempt())
+		return Op{Kind: OpCommit, Attempt: AttemptID{id, m.Commit.GetAttempt()}}, err
+	case *strifev1.BatchItem_Abort:
+		id, err := parseAttempt(m.Abort.GetTransactionId(), m.Abort.GetAttempt())
+		return Op{Kind: OpAbort, Attempt: AttemptID{id, m.Abort.GetAttempt()}}, err
+	}
+	return Op{}, fmt.Errorf("%w: a batch item must be a prepare, a commit or an abort", ErrInvalid)
+}
+
+// result is the answer to one applied op.
+func (s *Service) result(kind OpKind, out Outcome) *strifev1.BatchResult {
+	if out.Err != nil {
+		return s.itemError(out.Err)
+	}
+	switch kind {
+	case OpPrepare:
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: voteResponse(out.Vote)}}
+	case OpCommit:
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Commit{Commit: &strifev1.CommitResponse{}}}
+	}
+	return &strifev1.BatchResult{Result: &strifev1.BatchResult_Abort{Abort: &strifev1.AbortResponse{}}}
+}
+
+// itemError is an item's error as the single call would have returned it.
+func (s *Service) itemError(err error) *strifev1.BatchResult {
+	st := status.Convert(s.reply("Batch", err))
+	return &strifev1.BatchResult{Result: &strifev1.BatchResult_Error{Error: &strifev1.ItemError{Code: int32(st.Code()), Message: st.Message()}}}
+}
+
+// idRange is the smallest and largest transaction ID of a batch, for its
+// audit line: ULIDs sort by time, so they bound when its payments began.
+type idRange struct{ first, last string }
+
+func (r *idRange) add(id ulid.ULID) {
+	s := id.String()
+	if r.first == "" || s < r.first {
+		r.first = s
+	}
+	if s > r.last {
+		r.last = s
+	}
+}
