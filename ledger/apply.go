@@ -36,6 +36,8 @@ func apply(s store, r wal.Record, ev proto.Message) error {
 		err = applyHoldReleased(s, r, ev)
 	case wal.TypePosted:
 		err = applyPosted(s, r, ev)
+	case wal.TypeSettled:
+		err = applySettled(s, r, ev)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: seq %d (%v): %w", ErrInconsistent, r.Seq, r.Type, err)
@@ -105,27 +107,35 @@ func applyPosted(s store, r wal.Record, ev proto.Message) error {
 	return post(s, r.Seq, e.Number, e.Amount, e.BalanceAfter)
 }
 
-// post changes a posted balance by amount. The event states the balance it
-// expects afterwards, which catches a log replayed out of order.
+// post changes a posted balance by amount and indexes the entry.
 func post(s store, seq uint64, number string, amount, balanceAfter int64) error {
 	a, err := mustAccount(s, number)
 	if err != nil {
 		return err
 	}
-	sum, ok := add(a.Balance, amount)
-	switch {
-	case !ok:
-		return fmt.Errorf("balance of %q overflows", number)
-	case sum != balanceAfter:
-		return fmt.Errorf("balance of %q would be %d, event says %d", number, sum, balanceAfter)
-	case sum-a.Held < 0:
-		return fmt.Errorf("available balance of %q would be %d", number, sum-a.Held)
+	if err := changeBalance(a, amount, balanceAfter); err != nil {
+		return err
 	}
-	a.Balance = sum
 	if err := s.putAccount(a); err != nil {
 		return err
 	}
 	return s.addEntry(number, seq)
+}
+
+// changeBalance adds amount to the posted balance of a. The event states the
+// balance it expects afterwards, which catches a log replayed out of order.
+func changeBalance(a *storagev1.AccountState, amount, balanceAfter int64) error {
+	sum, ok := add(a.Balance, amount)
+	switch {
+	case !ok:
+		return fmt.Errorf("balance of %q overflows", a.Number)
+	case sum != balanceAfter:
+		return fmt.Errorf("balance of %q would be %d, event says %d", a.Number, sum, balanceAfter)
+	case sum-a.Held < 0:
+		return fmt.Errorf("available balance of %q would be %d", a.Number, sum-a.Held)
+	}
+	a.Balance = sum
+	return nil
 }
 
 func applyHoldPlaced(s store, r wal.Record, ev proto.Message) error {
@@ -156,24 +166,69 @@ func applyHoldReleased(s store, r wal.Record, ev proto.Message) error {
 		return err
 	}
 	k := holdKey{r.TxID, r.Attempt, e.Number}
-	h, err := s.hold(k)
+	a, err := release(s, k, e.Amount, e.Direction)
 	if err != nil {
-		return err
-	}
-	if h == nil || h.Amount != e.Amount || h.Direction != e.Direction {
-		return fmt.Errorf("released hold on %q does not match the hold placed (%v)", e.Number, h)
-	}
-	a, err := mustAccount(s, e.Number)
-	if err != nil {
-		return err
-	}
-	if err := changeHeld(a, e.Direction, -e.Amount); err != nil {
 		return err
 	}
 	if err := s.putAccount(a); err != nil {
 		return err
 	}
 	return s.deleteHold(k)
+}
+
+// applySettled folds a SETTLED as applyHoldReleased then applyPosted would
+// fold the two events it replaces, with the same checks in the same order,
+// but puts the account once. Its amount must also be positive: the sign of
+// the posting comes from the direction.
+func applySettled(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.Settled{})
+	if err != nil {
+		return err
+	}
+	if e.Amount <= 0 {
+		return fmt.Errorf("settled hold on %q has amount %d", e.Number, e.Amount)
+	}
+	k := holdKey{r.TxID, r.Attempt, e.Number}
+	a, err := release(s, k, e.Amount, e.Direction)
+	if err != nil {
+		return err
+	}
+	if err := changeBalance(a, settledAmount(e), e.BalanceAfter); err != nil {
+		return err
+	}
+	if err := s.putAccount(a); err != nil {
+		return err
+	}
+	if err := s.deleteHold(k); err != nil {
+		return err
+	}
+	return s.addEntry(e.Number, r.Seq)
+}
+
+// release checks that the hold k exists as the event repeats it and returns
+// its account without it, for the caller to change further and put.
+func release(s store, k holdKey, amount int64, dir Direction) (*storagev1.AccountState, error) {
+	h, err := s.hold(k)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil || h.Amount != amount || h.Direction != dir {
+		return nil, fmt.Errorf("released hold on %q does not match the hold placed (%v)", k.number, h)
+	}
+	a, err := mustAccount(s, k.number)
+	if err != nil {
+		return nil, err
+	}
+	return a, changeHeld(a, dir, -amount)
+}
+
+// settledAmount is the signed amount a SETTLED event posts: its hold's
+// amount, negative for a debit.
+func settledAmount(e *storagev1.Settled) int64 {
+	if e.Direction == Debit {
+		return -e.Amount
+	}
+	return e.Amount
 }
 
 // changeHeld adds delta to the debit holds or the pending credits of a.

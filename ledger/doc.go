@@ -10,20 +10,30 @@
 //	ACCOUNT_UPDATED  number, owner and status after the update
 //	DEPOSITED        number, amount, balance after (opening balances)
 //	HOLD_PLACED      number, amount, direction; header: the attempt
-//	HOLD_RELEASED    the same, when the attempt is decided
+//	HOLD_RELEASED    the same, when the attempt is aborted
+//	SETTLED          the same, balance after, memo, counterparty, when the
+//	                 attempt is committed: the hold released and posted
 //	POSTED           number, signed amount, balance after, memo, counterparty
+//	                 (older logs only)
 //
 // A prepared debit places a debit hold: the money stays in the posted
 // balance but is no longer available. A prepared credit places a credit
 // hold, a pending credit: not yet spendable, but counted when checking that
-// the balance cannot overflow. A commit releases each hold and posts it; an
-// abort only releases it. Payloads are the messages of
-// proto/strife/storage/v1.
+// the balance cannot overflow. A commit settles each hold (SETTLED: the
+// hold's amount is posted, negative for a debit); an abort only releases
+// it. Payloads are the messages of proto/strife/storage/v1.
+//
+// Logs written before SETTLED existed settle a hold with HOLD_RELEASED then
+// POSTED. Both still replay and verify exactly as they did, and a SETTLED
+// is folded in as those two would be, with the same checks, so an old data
+// directory opens as it is and a log may hold both forms. The types and
+// payloads are an on-disk format: they are only ever added to.
 //
 // # Projection
 //
 // Three buckets hold the current state (see store.go): accounts by number,
-// holds by attempt, and an index of each account's posted entries. They are
+// holds by attempt, and an index of each account's entries (the sequence
+// numbers of its DEPOSITED, POSTED and SETTLED records). They are
 // written in the same transaction as the events they derive from, by one
 // function (apply) that is also what Replay uses, so the projection is a
 // cache that the log alone can rebuild.

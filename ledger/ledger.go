@@ -234,23 +234,19 @@ func (tx *Tx) ReleaseHold(h Hold) error {
 	return tx.emit(wal.TypeHoldReleased, h.TxID, h.Attempt, &storagev1.HoldReleased{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
 }
 
-// SettleHold removes a hold and posts its amount: the attempt committed.
+// SettleHold removes a hold and posts its amount, in one SETTLED event: the
+// attempt committed.
 func (tx *Tx) SettleHold(h Hold, memo, counterparty string) error {
-	if err := tx.ReleaseHold(h); err != nil {
-		return err
-	}
 	a, err := tx.Account(h.Number)
 	if err != nil {
 		return err
 	}
-	amount := h.Amount
-	if h.Direction == Debit {
-		amount = -amount
-	}
-	return tx.emit(wal.TypePosted, h.TxID, h.Attempt, &storagev1.Posted{
-		Number: h.Number, Amount: amount, BalanceAfter: a.Balance + amount,
+	e := &storagev1.Settled{
+		Number: h.Number, Direction: h.Direction, Amount: h.Amount,
 		Memo: memo, Counterparty: counterparty, TimeUnixNano: tx.now,
-	})
+	}
+	e.BalanceAfter = a.Balance + settledAmount(e)
+	return tx.emit(wal.TypeSettled, h.TxID, h.Attempt, e)
 }
 
 // Holds returns the holds of one attempt.
@@ -319,7 +315,7 @@ func (tx *Tx) Entries(number string, before uint64, limit int) ([]Entry, error) 
 	return out, nil
 }
 
-// entry reads the DEPOSITED or POSTED record behind an entry.
+// entry reads the DEPOSITED, POSTED or SETTLED record behind an entry.
 func (tx *Tx) entry(seq uint64) (Entry, error) {
 	r, err := tx.wal.Get(seq)
 	if err != nil {
@@ -334,13 +330,22 @@ func (tx *Tx) entry(seq uint64) (Entry, error) {
 	case wal.TypePosted:
 		p, err := decode(r, nil, &storagev1.Posted{})
 		e.Number, e.Amount, e.BalanceAfter, e.Time = p.Number, p.Amount, p.BalanceAfter, unixNano(p.TimeUnixNano)
-		e.Memo, e.Counterparty, e.Kind = p.Memo, p.Counterparty, strifev1.EntryKind_ENTRY_KIND_CREDIT
-		if p.Amount < 0 {
-			e.Kind = strifev1.EntryKind_ENTRY_KIND_DEBIT
-		}
+		e.Memo, e.Counterparty, e.Kind = p.Memo, p.Counterparty, postingKind(p.Amount)
+		return e, err
+	case wal.TypeSettled:
+		p, err := decode(r, nil, &storagev1.Settled{})
+		e.Number, e.Amount, e.BalanceAfter, e.Time = p.Number, settledAmount(p), p.BalanceAfter, unixNano(p.TimeUnixNano)
+		e.Memo, e.Counterparty, e.Kind = p.Memo, p.Counterparty, postingKind(e.Amount)
 		return e, err
 	}
 	return Entry{}, fmt.Errorf("%w: entry %d is a %v record", ErrInconsistent, seq, r.Type)
+}
+
+func postingKind(amount int64) strifev1.EntryKind {
+	if amount < 0 {
+		return strifev1.EntryKind_ENTRY_KIND_DEBIT
+	}
+	return strifev1.EntryKind_ENTRY_KIND_CREDIT
 }
 
 func unixNano(n int64) time.Time { return time.Unix(0, n).UTC() }

@@ -72,25 +72,31 @@ func (l *Ledger) Verify() error {
 	})
 }
 
-// addMovement adds the money a DEPOSITED or POSTED record brings in.
+// addMovement adds the money a record brings in (see Movement).
 func addMovement(total *big.Int, r wal.Record) error {
-	var amount int64
+	deposited, posted, err := Movement(r)
+	total.Add(total, big.NewInt(deposited))
+	total.Add(total, big.NewInt(posted))
+	return err
+}
+
+// Movement returns the money a record brings into a bank's balances: a
+// DEPOSITED record's amount as deposited, a POSTED or SETTLED record's
+// signed amount as posted, and zeros for every other record. An error means
+// the payload does not decode.
+func Movement(r wal.Record) (deposited, posted int64, err error) {
 	switch r.Type {
 	case wal.TypeDeposited:
 		d, err := decode(r, nil, &storagev1.Deposited{})
-		if err != nil {
-			return err
-		}
-		amount = d.Amount
+		return d.Amount, 0, err
 	case wal.TypePosted:
 		p, err := decode(r, nil, &storagev1.Posted{})
-		if err != nil {
-			return err
-		}
-		amount = p.Amount
+		return 0, p.Amount, err
+	case wal.TypeSettled:
+		s, err := decode(r, nil, &storagev1.Settled{})
+		return 0, settledAmount(s), err
 	}
-	total.Add(total, big.NewInt(amount))
-	return nil
+	return 0, 0, nil
 }
 
 func compareStores(have, want *memStore) []error {

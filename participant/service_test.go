@@ -559,3 +559,40 @@ func TestPreparedRecordNamesTheCoordinator(t *testing.T) {
 	require.Len(t, prepared[0].GetLegs(), 1)
 	require.Equal(t, "1001", prepared[0].GetLegs()[0].GetNumber())
 }
+
+// A Commit writes COMMITTED and one SETTLED per leg: each hold released and
+// posted in one event.
+func TestCommitWritesCommittedAndOneSettledPerLeg(t *testing.T) {
+	b := startBank(t)
+	b.open(t, "1001", 500)
+	b.open(t, "1002", 100)
+	id := ulid.Make()
+	req := prepareRequest(id, 1, debit("1001", 300), credit("1002", 300))
+	req.Memo = "rent"
+	require.Equal(t, yes, b.prepare(t, req))
+	require.NoError(t, b.commit(t, id, 1))
+	b.stop(t)
+
+	log := openWAL(t, b.walPath())
+	defer log.Close()
+	var recs []wal.Record
+	require.NoError(t, log.View(func(tx *wal.Tx) (err error) {
+		recs, err = tx.Lookup(id, 1)
+		return err
+	}))
+	var types []wal.Type
+	for _, r := range recs {
+		types = append(types, r.Type)
+	}
+	require.Equal(t, []wal.Type{wal.TypePrepared, wal.TypeHoldPlaced, wal.TypeHoldPlaced, wal.TypeCommitted, wal.TypeSettled, wal.TypeSettled}, types)
+	for i, want := range []*storagev1.Settled{
+		{Number: "1001", Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: 300, BalanceAfter: 200, Memo: "rent", Counterparty: "BankB/2001"},
+		{Number: "1002", Direction: strifev1.Direction_DIRECTION_CREDIT, Amount: 300, BalanceAfter: 400, Memo: "rent", Counterparty: "BankB/2001"},
+	} {
+		got := &storagev1.Settled{}
+		require.NoError(t, proto.Unmarshal(recs[4+i].Payload, got))
+		require.NotZero(t, got.TimeUnixNano)
+		got.TimeUnixNano = 0
+		require.True(t, proto.Equal(want, got), "want {%v}, got {%v}", want, got)
+	}
+}

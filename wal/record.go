@@ -35,6 +35,7 @@ const (
 	TypeHoldPlaced     Type = 19
 	TypeHoldReleased   Type = 20
 	TypePosted         Type = 21
+	TypeSettled        Type = 22
 )
 
 // Gateway records: the payment lifecycle of the coordinator, and users.
@@ -59,6 +60,7 @@ var typeNames = map[Type]string{
 	TypeHoldPlaced:     "HOLD_PLACED",
 	TypeHoldReleased:   "HOLD_RELEASED",
 	TypePosted:         "POSTED",
+	TypeSettled:        "SETTLED",
 
 	TypePaymentAccepted: "PAYMENT_ACCEPTED",
 	TypeAttemptBegun:    "ATTEMPT_BEGUN",

@@ -19,7 +19,7 @@ import (
 	"github.com/strife-pay/strife/internal/auth"
 )
 
-func clientCert(t *testing.T, name string) *x509.Certificate {
+func clientCert(t testing.TB, name string) *x509.Certificate {
 	ca, err := certs.NewCA("test-ca", time.Hour)
 	require.NoError(t, err)
 	id, err := ca.Issue(certs.Request{Role: certs.RoleClient, Name: name})

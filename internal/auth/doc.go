@@ -25,4 +25,13 @@
 // thumbprint to match the certificate of the connection presenting it: a
 // token stolen from one client program is useless over another's
 // certificate.
+//
+// # Token cache
+//
+// A client program presents the same token on every call until it expires.
+// A TokenCache in front of the Signer (the gateway has one) remembers the
+// tokens it accepted, keyed by token and certificate, until their expiry,
+// and answers as the Signer would without parsing and checking them again.
+// Refusals are not remembered. See TokenCache for why this is safe and
+// where revocation will have to hook in.
 package auth

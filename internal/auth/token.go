@@ -64,7 +64,11 @@ type Confirmation struct {
 // Thumbprint is the RFC 8705 thumbprint of a certificate: base64url (no
 // padding) of the SHA-256 of its DER encoding.
 func Thumbprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
+	return thumbprint(sha256.Sum256(cert.Raw))
+}
+
+// thumbprint is the thumbprint of a certificate whose SHA-256 is sum.
+func thumbprint(sum [sha256.Size]byte) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
@@ -135,16 +139,40 @@ func (s *Signer) Issue(user, role string, cert *x509.Certificate) (string, time.
 // Verify checks a token presented over a connection whose client
 // certificate is cert, and returns its user and role.
 func (s *Signer) Verify(token string, cert *x509.Certificate) (user, role string, err error) {
-	var claims Claims
-	_, err = s.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.key, nil })
+	claims, err := s.verify(token, sha256.Sum256(cert.Raw))
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %w", ErrBadToken, err)
-	}
-	if claims.Subject == "" || (claims.Role != RoleCustomer && claims.Role != RoleAdmin) {
-		return "", "", fmt.Errorf("%w: no user or role", ErrBadToken)
-	}
-	if subtle.ConstantTimeCompare([]byte(claims.Cnf.X5tS256), []byte(Thumbprint(cert))) != 1 {
-		return "", "", ErrWrongCertificate
+		return "", "", err
 	}
 	return claims.Subject, claims.Role, nil
+}
+
+// verify is Verify for a certificate whose SHA-256 is certSum, returning
+// the token's claims.
+func (s *Signer) verify(token string, certSum [sha256.Size]byte) (*Claims, error) {
+	var claims Claims
+	_, err := s.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.key, nil })
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadToken, err)
+	}
+	if claims.Subject == "" || (claims.Role != RoleCustomer && claims.Role != RoleAdmin) {
+		return nil, fmt.Errorf("%w: no user or role", ErrBadToken)
+	}
+	if subtle.ConstantTimeCompare([]byte(claims.Cnf.X5tS256), []byte(thumbprint(certSum))) != 1 {
+		return nil, ErrWrongCertificate
+	}
+	return &claims, nil
+}
+
+// validity is the span [from, until) of times at which the parser of
+// NewSigner accepts claims that passed it once: from the later of iat and
+// nbf (either may be absent), until exp. It mirrors the parser's time checks
+// with no leeway; a change to them (jwt.WithLeeway, say) must change it too.
+func (c *Claims) validity() (from, until time.Time) {
+	if c.IssuedAt != nil {
+		from = c.IssuedAt.Time
+	}
+	if c.NotBefore != nil && c.NotBefore.After(from) {
+		from = c.NotBefore.Time
+	}
+	return from, c.ExpiresAt.Time
 }

@@ -268,7 +268,7 @@ func (g *Gateway) serve(s *service) error {
 	if g.lis, err = net.Listen("tcp", g.cfg.Listen); err != nil {
 		return err
 	}
-	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, s.signer)...)
+	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, auth.NewTokenCache(s.signer, 0))...)
 	strifev1.RegisterGatewayServiceServer(g.server, s)
 	strifev1.RegisterCoordinatorServiceServer(g.server, coordinator.NewDecisionService(g.coord, g.cfg.Log))
 	go func() { g.served <- g.server.Serve(g.lis) }()

@@ -301,6 +301,7 @@ var payloadTypes = map[wal.Type]func() proto.Message{
 	wal.TypeHoldPlaced:      func() proto.Message { return &storagev1.HoldPlaced{} },
 	wal.TypeHoldReleased:    func() proto.Message { return &storagev1.HoldReleased{} },
 	wal.TypePosted:          func() proto.Message { return &storagev1.Posted{} },
+	wal.TypeSettled:         func() proto.Message { return &storagev1.Settled{} },
 	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
 	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
 	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
@@ -469,21 +470,10 @@ func (g *globals) totals(path string) (BankTotals, error) {
 	deposits, postings := new(big.Int), new(big.Int)
 	err = l.View(func(tx *wal.Tx) error {
 		return tx.Scan(1, func(r wal.Record) error {
-			switch r.Type {
-			case wal.TypeDeposited:
-				d := &storagev1.Deposited{}
-				if err := proto.Unmarshal(r.Payload, d); err != nil {
-					return err
-				}
-				deposits.Add(deposits, big.NewInt(d.Amount))
-			case wal.TypePosted:
-				p := &storagev1.Posted{}
-				if err := proto.Unmarshal(r.Payload, p); err != nil {
-					return err
-				}
-				postings.Add(postings, big.NewInt(p.Amount))
-			}
-			return nil
+			deposited, posted, err := ledger.Movement(r)
+			deposits.Add(deposits, big.NewInt(deposited))
+			postings.Add(postings, big.NewInt(posted))
+			return err
 		})
 	})
 	if err != nil {

@@ -72,7 +72,8 @@ var DefaultPolicy = Policy{
 }
 
 // TokenVerifier checks a login token presented over a connection whose
-// client certificate is cert (auth.Signer is one).
+// client certificate is cert (auth.Signer is one; auth.TokenCache is one
+// that remembers the tokens it accepted).
 type TokenVerifier interface {
 	Verify(token string, cert *x509.Certificate) (user, role string, err error)
 }

@@ -677,6 +677,103 @@ func (x *Posted) GetTimeUnixNano() int64 {
 	return 0
 }
 
+// Settled is the payload of a SETTLED record: a hold released and its amount
+// posted, in one event, when the attempt committed. It repeats the hold it
+// settles; the posting is the hold's amount, negative for a debit. Logs
+// written before SETTLED existed have a HOLD_RELEASED then a POSTED instead.
+type Settled struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Number    string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Direction v1.Direction           `protobuf:"varint,2,opt,name=direction,proto3,enum=strife.v1.Direction" json:"direction,omitempty"`
+	// amount is the hold's, positive whatever the direction.
+	Amount        int64  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	BalanceAfter  int64  `protobuf:"varint,4,opt,name=balance_after,json=balanceAfter,proto3" json:"balance_after,omitempty"`
+	Memo          string `protobuf:"bytes,5,opt,name=memo,proto3" json:"memo,omitempty"`
+	Counterparty  string `protobuf:"bytes,6,opt,name=counterparty,proto3" json:"counterparty,omitempty"`
+	TimeUnixNano  int64  `protobuf:"varint,7,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Settled) Reset() {
+	*x = Settled{}
+	mi := &file_strife_storage_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Settled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Settled) ProtoMessage() {}
+
+func (x *Settled) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_storage_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Settled.ProtoReflect.Descriptor instead.
+func (*Settled) Descriptor() ([]byte, []int) {
+	return file_strife_storage_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Settled) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *Settled) GetDirection() v1.Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return v1.Direction(0)
+}
+
+func (x *Settled) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *Settled) GetBalanceAfter() int64 {
+	if x != nil {
+		return x.BalanceAfter
+	}
+	return 0
+}
+
+func (x *Settled) GetMemo() string {
+	if x != nil {
+		return x.Memo
+	}
+	return ""
+}
+
+func (x *Settled) GetCounterparty() string {
+	if x != nil {
+		return x.Counterparty
+	}
+	return ""
+}
+
+func (x *Settled) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
 // AccountState is the projection of one account, kept in the accounts bucket.
 type AccountState struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -693,7 +790,7 @@ type AccountState struct {
 
 func (x *AccountState) Reset() {
 	*x = AccountState{}
-	mi := &file_strife_storage_v1_ledger_proto_msgTypes[10]
+	mi := &file_strife_storage_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +802,7 @@ func (x *AccountState) String() string {
 func (*AccountState) ProtoMessage() {}
 
 func (x *AccountState) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_storage_v1_ledger_proto_msgTypes[10]
+	mi := &file_strife_storage_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +815,7 @@ func (x *AccountState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountState.ProtoReflect.Descriptor instead.
 func (*AccountState) Descriptor() ([]byte, []int) {
-	return file_strife_storage_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_strife_storage_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AccountState) GetNumber() string {
@@ -819,7 +916,15 @@ const file_strife_storage_v1_ledger_proto_rawDesc = "" +
 	"\rbalance_after\x18\x03 \x01(\x03R\fbalanceAfter\x12\x12\n" +
 	"\x04memo\x18\x04 \x01(\tR\x04memo\x12\"\n" +
 	"\fcounterparty\x18\x05 \x01(\tR\fcounterparty\x12$\n" +
-	"\x0etime_unix_nano\x18\x06 \x01(\x03R\ftimeUnixNano\"\xef\x01\n" +
+	"\x0etime_unix_nano\x18\x06 \x01(\x03R\ftimeUnixNano\"\xf0\x01\n" +
+	"\aSettled\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x122\n" +
+	"\tdirection\x18\x02 \x01(\x0e2\x14.strife.v1.DirectionR\tdirection\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12#\n" +
+	"\rbalance_after\x18\x04 \x01(\x03R\fbalanceAfter\x12\x12\n" +
+	"\x04memo\x18\x05 \x01(\tR\x04memo\x12\"\n" +
+	"\fcounterparty\x18\x06 \x01(\tR\fcounterparty\x12$\n" +
+	"\x0etime_unix_nano\x18\a \x01(\x03R\ftimeUnixNano\"\xef\x01\n" +
 	"\fAccountState\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x120\n" +
@@ -841,7 +946,7 @@ func file_strife_storage_v1_ledger_proto_rawDescGZIP() []byte {
 	return file_strife_storage_v1_ledger_proto_rawDescData
 }
 
-var file_strife_storage_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_strife_storage_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_strife_storage_v1_ledger_proto_goTypes = []any{
 	(*AccountOpened)(nil),  // 0: strife.storage.v1.AccountOpened
 	(*AccountUpdated)(nil), // 1: strife.storage.v1.AccountUpdated
@@ -853,24 +958,26 @@ var file_strife_storage_v1_ledger_proto_goTypes = []any{
 	(*HoldPlaced)(nil),     // 7: strife.storage.v1.HoldPlaced
 	(*HoldReleased)(nil),   // 8: strife.storage.v1.HoldReleased
 	(*Posted)(nil),         // 9: strife.storage.v1.Posted
-	(*AccountState)(nil),   // 10: strife.storage.v1.AccountState
-	(v1.AccountStatus)(0),  // 11: strife.v1.AccountStatus
-	(v1.Direction)(0),      // 12: strife.v1.Direction
-	(v1.Reason)(0),         // 13: strife.v1.Reason
+	(*Settled)(nil),        // 10: strife.storage.v1.Settled
+	(*AccountState)(nil),   // 11: strife.storage.v1.AccountState
+	(v1.AccountStatus)(0),  // 12: strife.v1.AccountStatus
+	(v1.Direction)(0),      // 13: strife.v1.Direction
+	(v1.Reason)(0),         // 14: strife.v1.Reason
 }
 var file_strife_storage_v1_ledger_proto_depIdxs = []int32{
-	11, // 0: strife.storage.v1.AccountUpdated.status:type_name -> strife.v1.AccountStatus
-	12, // 1: strife.storage.v1.Leg.direction:type_name -> strife.v1.Direction
+	12, // 0: strife.storage.v1.AccountUpdated.status:type_name -> strife.v1.AccountStatus
+	13, // 1: strife.storage.v1.Leg.direction:type_name -> strife.v1.Direction
 	3,  // 2: strife.storage.v1.Prepared.legs:type_name -> strife.storage.v1.Leg
-	13, // 3: strife.storage.v1.Aborted.reason:type_name -> strife.v1.Reason
-	12, // 4: strife.storage.v1.HoldPlaced.direction:type_name -> strife.v1.Direction
-	12, // 5: strife.storage.v1.HoldReleased.direction:type_name -> strife.v1.Direction
-	11, // 6: strife.storage.v1.AccountState.status:type_name -> strife.v1.AccountStatus
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	14, // 3: strife.storage.v1.Aborted.reason:type_name -> strife.v1.Reason
+	13, // 4: strife.storage.v1.HoldPlaced.direction:type_name -> strife.v1.Direction
+	13, // 5: strife.storage.v1.HoldReleased.direction:type_name -> strife.v1.Direction
+	13, // 6: strife.storage.v1.Settled.direction:type_name -> strife.v1.Direction
+	12, // 7: strife.storage.v1.AccountState.status:type_name -> strife.v1.AccountStatus
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_strife_storage_v1_ledger_proto_init() }
@@ -884,7 +991,7 @@ func file_strife_storage_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strife_storage_v1_ledger_proto_rawDesc), len(file_strife_storage_v1_ledger_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,323 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/strife-pay/strife/coordinator"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+)
+
+// fakeBank answers BankService.Batch calls for a GRPCParticipant: every
+// Prepare YES and every Commit and Abort acknowledged, unless answer says
+// otherwise. With hold set, each call waits until release lets it go, so
+// that a test can queue messages behind it.
+type fakeBank struct {
+	hold    bool
+	answer  func(i int, item *strifev1.BatchItem) *strifev1.BatchResult // nil: the usual answer
+	callErr error                                                       // fails every call, if set
+
+	mu      sync.Mutex
+	calls   [][]*strifev1.BatchItem
+	entered chan struct{} // a value as each held call starts
+	release chan struct{}
+}
+
+func newFakeBank() *fakeBank {
+	return &fakeBank{entered: make(chan struct{}, 64), release: make(chan struct{}, 64)}
+}
+
+func (f *fakeBank) Invoke(ctx context.Context, method string, args, reply any, _ ...grpc.CallOption) error {
+	if method != "/strife.v1.BankService/Batch" {
+		return status.Errorf(codes.Unimplemented, "fake bank: %s", method)
+	}
+	items := args.(*strifev1.BatchRequest).GetItems()
+	f.mu.Lock()
+	f.calls = append(f.calls, items)
+	f.mu.Unlock()
+	if f.hold {
+		f.entered <- struct{}{}
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	if f.callErr != nil {
+		return f.callErr
+	}
+	resp := reply.(*strifev1.BatchResponse)
+	for i, item := range items {
+		res := usualAnswer(item)
+		if f.answer != nil {
+			if r := f.answer(i, item); r != nil {
+				res = r
+			}
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	return nil
+}
+
+func (f *fakeBank) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, errors.New("fake bank: no streams")
+}
+
+func usualAnswer(item *strifev1.BatchItem) *strifev1.BatchResult {
+	switch item.GetMessage().(type) {
+	case *strifev1.BatchItem_Prepare:
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: &strifev1.PrepareResponse{Vote: strifev1.Vote_VOTE_YES}}}
+	case *strifev1.BatchItem_Commit:
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Commit{Commit: &strifev1.CommitResponse{}}}
+	}
+	return &strifev1.BatchResult{Result: &strifev1.BatchResult_Abort{Abort: &strifev1.AbortResponse{}}}
+}
+
+// sizes returns the number of items of each call so far.
+func (f *fakeBank) sizes() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []int
+	for _, c := range f.calls {
+		out = append(out, len(c))
+	}
+	return out
+}
+
+// commitIDs returns the transaction IDs of every Commit sent, in the order
+// the bank received them.
+func (f *fakeBank) commitIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.calls {
+		for _, item := range c {
+			if m := item.GetCommit(); m != nil {
+				out = append(out, m.GetTransactionId())
+			}
+		}
+	}
+	return out
+}
+
+func (f *fakeBank) waitEntered(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.entered:
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no call reached the bank")
+	}
+}
+
+// inFlight starts a Prepare that becomes the call the bank holds, and
+// returns once the bank has it.
+func inFlight(t *testing.T, f *fakeBank, p *coordinator.GRPCParticipant) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+		done <- err
+	}()
+	f.waitEntered(t)
+	return done
+}
+
+// commitAsync sends a Commit from a goroutine of its own and returns its
+// result channel once the message is queued.
+func commitAsync(t *testing.T, ctx context.Context, p *coordinator.GRPCParticipant, id ulid.ULID) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	before := coordinator.Queued(p)
+	go func() { done <- p.Commit(ctx, id, 1) }()
+	require.Eventually(t, func() bool { return coordinator.Queued(p) > before }, 5*time.Second, time.Millisecond)
+	return done
+}
+
+func recvErr(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no answer")
+		return nil
+	}
+}
+
+// A message that finds no call in flight is sent at once, alone: a lone
+// payer waits for nothing else.
+func TestBatchingSendsALoneMessageAtOnce(t *testing.T) {
+	f := newFakeBank()
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{})
+	vote, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+	require.NoError(t, err)
+	require.True(t, vote.Yes)
+	require.Equal(t, []int{1}, f.sizes())
+}
+
+// While a call is in flight, messages queue; when it returns, all of them
+// go in the next call, in the order they were queued, and no more than
+// MaxItems in one call.
+func TestMessagesQueuedDuringACallGoInTheNextCallsInOrder(t *testing.T) {
+	f := newFakeBank()
+	f.hold = true
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxItems: 4})
+	first := inFlight(t, f, p)
+	var ids []string
+	var done []<-chan error
+	for range 10 {
+		id := ulid.Make()
+		ids = append(ids, id.String())
+		done = append(done, commitAsync(t, context.Background(), p, id))
+	}
+	for range 4 { // the held call, then 4, 4 and 2
+		f.release <- struct{}{}
+	}
+	require.NoError(t, recvErr(t, first))
+	for _, ch := range done {
+		require.NoError(t, recvErr(t, ch))
+	}
+	require.Equal(t, []int{1, 4, 4, 2}, f.sizes())
+	require.Equal(t, ids, f.commitIDs())
+}
+
+// A call that fails as a whole fails each of its messages with its error,
+// as the single call would have failed; an item's own error is that
+// item's only.
+func TestBatchErrorsReachEachMessage(t *testing.T) {
+	t.Run("the whole call", func(t *testing.T) {
+		f := newFakeBank()
+		f.callErr = status.Error(codes.Unavailable, "bank shutting down")
+		p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{})
+		_, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+		require.Equal(t, codes.Unavailable, status.Code(err))
+		require.Equal(t, codes.Unavailable, status.Code(p.Commit(context.Background(), ulid.Make(), 1)))
+		require.Equal(t, codes.Unavailable, status.Code(p.Abort(context.Background(), ulid.Make(), 1)))
+	})
+	t.Run("one item", func(t *testing.T) {
+		f := newFakeBank()
+		f.hold = true
+		bad := ulid.Make()
+		f.answer = func(_ int, item *strifev1.BatchItem) *strifev1.BatchResult {
+			if item.GetCommit().GetTransactionId() == bad.String() {
+				return &strifev1.BatchResult{Result: &strifev1.BatchResult_Error{Error: &strifev1.ItemError{Code: int32(codes.FailedPrecondition), Message: "attempt not prepared"}}}
+			}
+			if item.GetPrepare() != nil {
+				return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: &strifev1.PrepareResponse{Vote: strifev1.Vote_VOTE_NO, Reason: strifev1.Reason_REASON_INSUFFICIENT_FUNDS}}}
+			}
+			return nil
+		}
+		p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{})
+		first := inFlight(t, f, p)
+		good := commitAsync(t, context.Background(), p, ulid.Make())
+		failing := commitAsync(t, context.Background(), p, bad)
+		f.release <- struct{}{}
+		f.release <- struct{}{}
+		require.NoError(t, recvErr(t, first), "a NO vote is an answer, not an error")
+		require.NoError(t, recvErr(t, good))
+		err := recvErr(t, failing)
+		require.Equal(t, codes.FailedPrecondition, status.Code(err))
+		require.ErrorContains(t, err, "attempt not prepared")
+	})
+	t.Run("a NO vote", func(t *testing.T) {
+		f := newFakeBank()
+		f.answer = func(int, *strifev1.BatchItem) *strifev1.BatchResult {
+			return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: &strifev1.PrepareResponse{Vote: strifev1.Vote_VOTE_NO, Reason: strifev1.Reason_REASON_INSUFFICIENT_FUNDS}}}
+		}
+		p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{})
+		vote, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+		require.NoError(t, err)
+		require.Equal(t, coordinator.Vote{Reason: strifev1.Reason_REASON_INSUFFICIENT_FUNDS}, vote)
+	})
+	t.Run("answers that do not match the items", func(t *testing.T) {
+		f := newFakeBank()
+		f.answer = func(int, *strifev1.BatchItem) *strifev1.BatchResult {
+			return &strifev1.BatchResult{Result: &strifev1.BatchResult_Abort{Abort: &strifev1.AbortResponse{}}}
+		}
+		p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{})
+		_, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+		require.Equal(t, codes.Internal, status.Code(err))
+		require.Equal(t, codes.Internal, status.Code(p.Commit(context.Background(), ulid.Make(), 1)))
+	})
+}
+
+// A message whose caller gives up while it is queued is answered with the
+// caller's error and never sent.
+func TestAMessageGivenUpWhileQueuedIsNotSent(t *testing.T) {
+	f := newFakeBank()
+	f.hold = true
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{})
+	first := inFlight(t, f, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := commitAsync(t, ctx, p, ulid.Make())
+	kept := ulid.Make()
+	stays := commitAsync(t, context.Background(), p, kept)
+	cancel()
+	require.ErrorIs(t, recvErr(t, gone), context.Canceled)
+	f.release <- struct{}{}
+	f.release <- struct{}{}
+	require.NoError(t, recvErr(t, first))
+	require.NoError(t, recvErr(t, stays))
+	require.Equal(t, []string{kept.String()}, f.commitIDs())
+}
+
+// Past MaxQueued messages queued or in flight, a caller waits for room,
+// until its context ends.
+func TestBatchingPushesBackWhenFull(t *testing.T) {
+	f := newFakeBank()
+	f.hold = true
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxQueued: 2})
+	first := inFlight(t, f, p)
+	queued := commitAsync(t, context.Background(), p, ulid.Make())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, p.Commit(ctx, ulid.Make(), 1), context.DeadlineExceeded, "no room: the caller waited for it until its deadline")
+	f.release <- struct{}{}
+	f.release <- struct{}{}
+	require.NoError(t, recvErr(t, first))
+	require.NoError(t, recvErr(t, queued))
+	f.release <- struct{}{}
+	require.NoError(t, p.Commit(context.Background(), ulid.Make(), 1), "room again once answered")
+}
+
+// Many callers, some giving up at random moments, all get an answer, and
+// every message that was not given up is answered by the bank: nothing is
+// lost or left waiting, whoever is chosen to send the next call.
+func TestBatchingUnderChurnLosesNoMessage(t *testing.T) {
+	f := newFakeBank()
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxItems: 8, MaxQueued: 32})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answered := 0
+	for i := range 400 {
+		wg.Go(func() {
+			ctx := context.Background()
+			if i%3 == 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Duration(i%7)*100*time.Microsecond)
+				defer cancel()
+			}
+			err := p.Commit(ctx, ulid.Make(), 1)
+			if err == nil {
+				mu.Lock()
+				answered++
+				mu.Unlock()
+				return
+			}
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+		})
+	}
+	wg.Wait()
+	require.GreaterOrEqual(t, len(f.commitIDs()), answered, "every answered message reached the bank")
+	require.GreaterOrEqual(t, answered, 400*2/3, "every message without a deadline is answered")
+	require.NoError(t, p.Commit(context.Background(), ulid.Make(), 1), "no room was leaked")
+}
