@@ -39,8 +39,15 @@ type testBank struct {
 // stopped, its log is reopened and the ledger's invariants are verified.
 func startBank(t *testing.T) *testBank {
 	t.Helper()
+	return startBankWith(t, func(*bankd.Config) {})
+}
+
+// startBankWith is startBank with a configuration that change has changed.
+func startBankWith(t *testing.T, change func(*bankd.Config)) *testBank {
+	t.Helper()
 	pki := testbank.NewPKI(t)
 	cfg := pki.Config(t, bankName, testbank.DataDir(t))
+	change(&cfg)
 	// Nothing may be resolved behind a test's back.
 	cfg.Participant.InDoubtTimeout = time.Hour
 	b := &testBank{pki: pki, cfg: cfg}

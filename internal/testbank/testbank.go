@@ -51,11 +51,11 @@ func (p *PKI) Files(t testing.TB, role certs.Role, name string) certs.Files {
 }
 
 // Dial connects to addr over mutual TLS with a certificate of role and name.
-func (p *PKI) Dial(t testing.TB, addr string, role certs.Role, name string) *grpc.ClientConn {
+func (p *PKI) Dial(t testing.TB, addr string, role certs.Role, name string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	tlsConfig, err := certs.ClientConfig(p.Files(t, role, name), "")
 	require.NoError(t, err)
-	conn, err := rpc.Dial(addr, tlsConfig)
+	conn, err := rpc.Dial(addr, tlsConfig, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return conn
