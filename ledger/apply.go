@@ -116,10 +116,10 @@ func post(s store, seq uint64, number string, amount, balanceAfter int64) error 
 	if err := changeBalance(a, amount, balanceAfter); err != nil {
 		return err
 	}
-	if err := s.putAccount(a); err != nil {
+	if err := s.addEntry(a, seq); err != nil {
 		return err
 	}
-	return s.addEntry(number, seq)
+	return s.putAccount(a)
 }
 
 // changeBalance adds amount to the posted balance of a. The event states the
@@ -196,13 +196,13 @@ func applySettled(s store, r wal.Record, ev proto.Message) error {
 	if err := changeBalance(a, settledAmount(e), e.BalanceAfter); err != nil {
 		return err
 	}
+	if err := s.addEntry(a, r.Seq); err != nil {
+		return err
+	}
 	if err := s.putAccount(a); err != nil {
 		return err
 	}
-	if err := s.deleteHold(k); err != nil {
-		return err
-	}
-	return s.addEntry(e.Number, r.Seq)
+	return s.deleteHold(k)
 }
 
 // release checks that the hold k exists as the event repeats it and returns

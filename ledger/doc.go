@@ -32,11 +32,19 @@
 // # Projection
 //
 // Three buckets hold the current state (see store.go): accounts by number,
-// holds by attempt, and an index of each account's entries (the sequence
-// numbers of its DEPOSITED, POSTED and SETTLED records). They are
-// written in the same transaction as the events they derive from, by one
-// function (apply) that is also what Replay uses, so the projection is a
-// cache that the log alone can rebuild.
+// holds by attempt, and postings: every entry (a DEPOSITED, POSTED or
+// SETTLED record) by its sequence number, with the entry before it of the
+// same account, so that each account's entries are a chain from the newest,
+// whose head is in the account's state. A commit therefore appends its
+// entries at the end of one bucket, and touches no page per account beyond
+// the account's own. They are written in the same transaction as the events
+// they derive from, by one function (apply) that is also what Replay uses,
+// so the projection is a cache that the log alone can rebuild.
+//
+// Ledgers written before postings existed index entries by account number
+// in an entries bucket instead. New rebuilds such a projection in the
+// current layout, once, in one transaction; read-only readers (Attach, the
+// offline tools) read either.
 //
 // # Use
 //

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -25,14 +24,21 @@ type Ledger struct {
 	now func() time.Time
 }
 
-// New returns the ledger kept in log, creating its buckets if needed. now
-// is the clock for event times; nil means time.Now.
+// New returns the ledger kept in log, creating its buckets if needed. A
+// ledger written before the postings bucket existed has its projection
+// rebuilt from the log in the current layout (see store.go), once, in one
+// transaction. now is the clock for event times; nil means time.Now.
 func New(log *wal.Log, now func() time.Time) (*Ledger, error) {
 	if now == nil {
 		now = time.Now
 	}
 	l := &Ledger{log: log, now: now}
-	return l, l.Update(func(*Tx) error { return nil })
+	var old bool
+	err := l.Update(func(tx *Tx) error { old = tx.store.oldLayout(); return nil })
+	if err == nil && old {
+		err = l.Replay() // once: the projection of a ledger from before postings
+	}
+	return l, err
 }
 
 // Attach returns the ledger kept in log without writing anything, for
@@ -288,25 +294,20 @@ func holdFrom(k, v []byte) (Hold, error) {
 // Entries returns up to limit posted entries of an account, newest first,
 // with sequence numbers below before (0: from the newest).
 func (tx *Tx) Entries(number string, before uint64, limit int) ([]Entry, error) {
-	if _, err := tx.Account(number); err != nil {
+	a, err := tx.store.account(number)
+	switch {
+	case err != nil:
+		return nil, err
+	case a == nil:
+		return nil, fmt.Errorf("%w: %q", ErrAccountNotFound, number)
+	}
+	seqs, err := tx.store.entrySeqs(a, before, limit)
+	if err != nil {
 		return nil, err
 	}
-	if before == 0 {
-		before = math.MaxUint64
-	}
-	prefix := entryPrefix(number)
-	c := tx.store.entries.Cursor()
-	// Seek finds the first key at or after before; the one before it is the
-	// newest entry to return.
-	k, _ := c.Seek(entryKey(number, before))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	var out []Entry
-	for ; bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
-		e, err := tx.entry(binary.BigEndian.Uint64(k[len(prefix):]))
+	out := make([]Entry, 0, len(seqs))
+	for _, seq := range seqs {
+		e, err := tx.entry(seq)
 		if err != nil {
 			return nil, err
 		}

@@ -48,7 +48,7 @@ func (l *Ledger) Verify() error {
 		if err != nil {
 			return err
 		}
-		have, err := stored.load()
+		have, problems, err := stored.load()
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func (l *Ledger) Verify() error {
 		if err != nil {
 			return err
 		}
-		problems := compareStores(have, want)
+		problems = append(problems, compareStores(have, want)...)
 		problems = append(problems, checkBalances(have, moved)...)
 		problems = append(problems, checkHolds(wtx, have)...)
 		if len(problems) > 0 {

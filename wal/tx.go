@@ -143,6 +143,12 @@ func (tx *Tx) Bucket(name string) (*bolt.Bucket, error) {
 	return state.CreateBucketIfNotExists([]byte(name))
 }
 
+// ExistingBucket returns the caller's top-level bucket with the given name,
+// or nil if it does not exist; unlike Bucket, it never creates one.
+func (tx *Tx) ExistingBucket(name string) *bolt.Bucket {
+	return tx.btx.Bucket(stateBucket).Bucket([]byte(name))
+}
+
 // DeleteBucket removes one of the caller's buckets, if it exists. Replaying
 // a projection from scratch starts with it.
 func (tx *Tx) DeleteBucket(name string) error {

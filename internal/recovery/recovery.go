@@ -34,7 +34,7 @@ var ErrUnusable = errors.New("unusable input")
 func Detect(tx *wal.Tx) (Kind, error) {
 	has := func(name string) bool { b, _ := tx.Bucket(name); return b != nil }
 	switch {
-	case has("accounts") && has("holds") && has("entries"):
+	case ledger.Kept(tx):
 		return Bank, nil
 	case has("payments") || has("users"):
 		return Gateway, nil

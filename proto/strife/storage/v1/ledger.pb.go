@@ -784,8 +784,12 @@ type AccountState struct {
 	Held           int64                  `protobuf:"varint,5,opt,name=held,proto3" json:"held,omitempty"`
 	PendingCredits int64                  `protobuf:"varint,6,opt,name=pending_credits,json=pendingCredits,proto3" json:"pending_credits,omitempty"`
 	OpenedUnixNano int64                  `protobuf:"varint,7,opt,name=opened_unix_nano,json=openedUnixNano,proto3" json:"opened_unix_nano,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// last_entry_seq is the sequence number of the account's newest entry,
+	// the head of its chain in the postings bucket; 0 if it has none, and in
+	// ledgers whose projection still has the entries bucket.
+	LastEntrySeq  uint64 `protobuf:"varint,8,opt,name=last_entry_seq,json=lastEntrySeq,proto3" json:"last_entry_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AccountState) Reset() {
@@ -867,6 +871,13 @@ func (x *AccountState) GetOpenedUnixNano() int64 {
 	return 0
 }
 
+func (x *AccountState) GetLastEntrySeq() uint64 {
+	if x != nil {
+		return x.LastEntrySeq
+	}
+	return 0
+}
+
 var File_strife_storage_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_strife_storage_v1_ledger_proto_rawDesc = "" +
@@ -924,7 +935,7 @@ const file_strife_storage_v1_ledger_proto_rawDesc = "" +
 	"\rbalance_after\x18\x04 \x01(\x03R\fbalanceAfter\x12\x12\n" +
 	"\x04memo\x18\x05 \x01(\tR\x04memo\x12\"\n" +
 	"\fcounterparty\x18\x06 \x01(\tR\fcounterparty\x12$\n" +
-	"\x0etime_unix_nano\x18\a \x01(\x03R\ftimeUnixNano\"\xef\x01\n" +
+	"\x0etime_unix_nano\x18\a \x01(\x03R\ftimeUnixNano\"\x95\x02\n" +
 	"\fAccountState\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x120\n" +
@@ -932,7 +943,8 @@ const file_strife_storage_v1_ledger_proto_rawDesc = "" +
 	"\abalance\x18\x04 \x01(\x03R\abalance\x12\x12\n" +
 	"\x04held\x18\x05 \x01(\x03R\x04held\x12'\n" +
 	"\x0fpending_credits\x18\x06 \x01(\x03R\x0ependingCredits\x12(\n" +
-	"\x10opened_unix_nano\x18\a \x01(\x03R\x0eopenedUnixNanoB@Z>github.com/strife-pay/strife/proto/strife/storage/v1;storagev1b\x06proto3"
+	"\x10opened_unix_nano\x18\a \x01(\x03R\x0eopenedUnixNano\x12$\n" +
+	"\x0elast_entry_seq\x18\b \x01(\x04R\flastEntrySeqB@Z>github.com/strife-pay/strife/proto/strife/storage/v1;storagev1b\x06proto3"
 
 var (
 	file_strife_storage_v1_ledger_proto_rawDescOnce sync.Once
