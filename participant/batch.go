@@ -45,7 +45,8 @@ func (s *Service) Batch(ctx context.Context, req *strifev1.BatchRequest) (*strif
 			results[at[j]] = s.result(ops[j].Kind, out)
 		}
 	}
-	rpc.CallFrom(ctx).SetBatch(len(items), ids.first, ids.last)
+	first, last := ids.strings()
+	rpc.CallFrom(ctx).SetBatch(len(items), first, last)
 	return &strifev1.BatchResponse{Results: results}, nil
 }
 
@@ -88,14 +89,25 @@ func (s *Service) itemError(err error) *strifev1.BatchResult {
 
 // idRange is the smallest and largest transaction ID of a batch, for its
 // audit line: ULIDs sort by time, so they bound when its payments began.
-type idRange struct{ first, last string }
+type idRange struct {
+	first, last ulid.ULID
+	any         bool
+}
 
 func (r *idRange) add(id ulid.ULID) {
-	s := id.String()
-	if r.first == "" || s < r.first {
-		r.first = s
+	if !r.any || id.Compare(r.first) < 0 {
+		r.first = id
 	}
-	if s > r.last {
-		r.last = s
+	if !r.any || id.Compare(r.last) > 0 {
+		r.last = id
 	}
+	r.any = true
+}
+
+// strings are the range's IDs as text, empty if it has none.
+func (r *idRange) strings() (first, last string) {
+	if !r.any {
+		return "", ""
+	}
+	return r.first.String(), r.last.String()
 }
