@@ -55,6 +55,18 @@
 // attempt and holds the payment PENDING, to be retried with backoff until
 // it commits, fails for a business reason, or expires.
 //
+// # Transport
+//
+// The core's messages reach a bank through its Participant. The one the
+// gateway uses, GRPCParticipant, batches: one BankService.Batch call in
+// flight per bank, and every message queued meanwhile (up to
+// BatchConfig.MaxItems) in the next call, with no timer, so a lone payer
+// sends batches of one and waits for nothing. Messages reach a bank in the
+// order they were queued. A call that fails as a whole fails each of its
+// messages with its error, which the coordinator classifies as it would
+// the single call's; past BatchConfig.MaxQueued messages, callers wait for
+// room (back-pressure).
+//
 // GetDecision answers an in-doubt bank: COMMIT only if recorded; an attempt
 // still collecting votes is aborted first, so a late YES cannot commit it.
 //

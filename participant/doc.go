@@ -25,6 +25,16 @@
 // onPrepare, onCommit, onAbort in attempt.go); Participant is the driver that
 // runs it inside a ledger transaction and writes what it says.
 //
+// # Batches
+//
+// Participant.Apply takes the messages of many payments (Ops) and runs them
+// in order in one ledger transaction, one commit for all, answering each
+// exactly as its single call would: a NO vote or an error of one never
+// fails another, and messages about one attempt see each other in order.
+// Prepare, Commit and Abort are Apply of one message. BankService.Batch is
+// Apply over gRPC: one call, one audit line (with the number of items and
+// the range of their transaction IDs), one answer per item.
+//
 // # In doubt
 //
 // After voting YES a participant may neither commit nor abort on its own. If

@@ -35,6 +35,11 @@
 // see each other's writes, in queue order, as if they had run one at a
 // time.
 //
+// AppendAll queues several functions as one Append: they run in order in
+// the same commit, never split across two, and each is answered on its own
+// (one that fails is rolled back and the others run again without it). A
+// bank applies a batch of many payments' messages this way, for one fsync.
+//
 // AppendLater queues a function without waiting for its commit, and without
 // leading one: it rides with the next Append's batch, or is committed on its
 // own after Options.Linger. It is for records that no one waits for and a

@@ -26,6 +26,14 @@
 // real figures, it says how far from the cost of the transport alone Strife
 // is.
 //
+// Each level reports payments/s, p50 and p99, and, when the daemons are
+// processes of their own, the CPU each process used in the window divided
+// by the payments (from /proc). Compare (strife-bench --compare-bare) runs
+// the bare pipeline and Strife alternately, a number of rounds, and prints
+// the ratio Strife/bare per level; on a noisy machine only runs interleaved
+// like this compare. Options.JSON prints one JSON object per level, and
+// Options.ProfileDir has each daemon write a CPU profile of its run.
+//
 // With Options.Gateway it measures a running deployment instead (for
 // example `strife up`'s):
 //
