@@ -1,6 +1,7 @@
 package participant_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/inspect"
 	"github.com/strife-pay/strife/internal/testbank"
 	"github.com/strife-pay/strife/participant"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -106,6 +108,19 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 	require.Equal(t, minOf(ids), lines[0]["first_transaction_id"])
 	require.NotEmpty(t, lines[0]["last_transaction_id"])
 	require.NotContains(t, lines[0], "transaction_id", "a batch has no one transaction")
+
+	// Each message stays findable by its ID in the bank's log, as an
+	// operator looks for it.
+	b.stop(t)
+	var out bytes.Buffer
+	cmd := inspect.Command()
+	cmd.SetArgs([]string{"tx", funded.String(), b.walPath()})
+	cmd.SetOut(&out)
+	require.NoError(t, cmd.Execute())
+	for _, typ := range []string{"PREPARED", "HOLD_PLACED", "COMMITTED", "SETTLED"} {
+		require.Contains(t, out.String(), typ)
+	}
+	b.start(t)
 }
 
 func minOf(ids []string) string {
