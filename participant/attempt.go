@@ -141,6 +141,24 @@ func (a history) onAbort() (action, error) {
 	}
 }
 
+// onResolve answers a coordinator resolving the outcome of an attempt after
+// its crash (status resolution): YES if this bank holds a YES vote for it,
+// prepared or committed, which it keeps; NO otherwise. An attempt never
+// seen gets a tombstone first, so that a Prepare still on its way votes NO
+// and the NO stays true.
+func (a history) onResolve() (action, Vote) {
+	switch a.phase {
+	case phaseNew:
+		return actTombstone, Vote{Reason: strifev1.Reason_REASON_ABORTED}
+	case phasePrepared, phaseCommitted:
+		return actNone, Vote{Yes: true}
+	case phaseRefused:
+		return actNone, Vote{Reason: a.aborted.Reason}
+	default: // phaseTombstone, phaseAborted
+		return actNone, Vote{Reason: strifev1.Reason_REASON_ABORTED}
+	}
+}
+
 // digest identifies a Prepare's parameters, so that a repeat can be told
 // from a conflicting reuse of the same (transaction ID, attempt).
 func digest(legs []*storagev1.Leg, memo string) []byte {

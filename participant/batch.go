@@ -14,7 +14,7 @@ import (
 // MaxBatch is the most items one Batch call may carry.
 const MaxBatch = 1024
 
-// Batch applies the Prepare, Commit and Abort items of many payments in one
+// Batch applies the Prepare, Commit, Abort and Resolve items of many payments in one
 // ledger transaction (Participant.Apply) and answers each as the single
 // call would have: an item that fails validation gets its error and is
 // not applied; the rest are applied in order. The call itself fails only
@@ -63,8 +63,11 @@ func batchOp(item *strifev1.BatchItem, coordinator string) (Op, error) {
 	case *strifev1.BatchItem_Abort:
 		id, err := parseAttempt(m.Abort.GetTransactionId(), m.Abort.GetAttempt())
 		return Op{Kind: OpAbort, Attempt: AttemptID{id, m.Abort.GetAttempt()}}, err
+	case *strifev1.BatchItem_Resolve:
+		id, err := parseAttempt(m.Resolve.GetTransactionId(), m.Resolve.GetAttempt())
+		return Op{Kind: OpResolve, Attempt: AttemptID{id, m.Resolve.GetAttempt()}}, err
 	}
-	return Op{}, fmt.Errorf("%w: a batch item must be a prepare, a commit or an abort", ErrInvalid)
+	return Op{}, fmt.Errorf("%w: a batch item must be a prepare, a commit, an abort or a resolve", ErrInvalid)
 }
 
 // result is the answer to one applied op.
@@ -77,6 +80,8 @@ func (s *Service) result(kind OpKind, out Outcome) *strifev1.BatchResult {
 		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: voteResponse(out.Vote)}}
 	case OpCommit:
 		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Commit{Commit: &strifev1.CommitResponse{}}}
+	case OpResolve:
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Resolve{Resolve: resolveResponse(out.Vote)}}
 	}
 	return &strifev1.BatchResult{Result: &strifev1.BatchResult_Abort{Abort: &strifev1.AbortResponse{}}}
 }

@@ -27,6 +27,10 @@ func commitItem(id ulid.ULID) *strifev1.BatchItem {
 	return &strifev1.BatchItem{Message: &strifev1.BatchItem_Commit{Commit: &strifev1.CommitRequest{TransactionId: id.String(), Attempt: 1}}}
 }
 
+func resolveItem(id ulid.ULID) *strifev1.BatchItem {
+	return &strifev1.BatchItem{Message: &strifev1.BatchItem_Resolve{Resolve: &strifev1.ResolveAttemptRequest{TransactionId: id.String(), Attempt: 1}}}
+}
+
 func abortItem(id ulid.ULID) *strifev1.BatchItem {
 	return &strifev1.BatchItem{Message: &strifev1.BatchItem_Abort{Abort: &strifev1.AbortRequest{TransactionId: id.String(), Attempt: 1}}}
 }
@@ -39,6 +43,8 @@ func answer(r *strifev1.BatchResult) any {
 		return codes.Code(r.GetError().GetCode())
 	case r.GetPrepare() != nil:
 		return vote{Vote: r.GetPrepare().GetVote(), Reason: r.GetPrepare().GetReason()}
+	case r.GetResolve() != nil:
+		return vote{Vote: r.GetResolve().GetVote(), Reason: r.GetResolve().GetReason()}
 	}
 	return "ok"
 }
@@ -51,7 +57,7 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 	b := startBankWith(t, func(cfg *bankd.Config) { cfg.Log = zerolog.New(&logs) })
 	b.open(t, "1001", 500)
 	b.open(t, "1002", 0)
-	repeated, funded, unfunded, tombstoned, unknown := ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make()
+	repeated, funded, unfunded, tombstoned, unknown, lost := ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make()
 	require.Equal(t, yes, b.prepare(t, prepareRequest(repeated, 1, debit("1001", 100))))
 
 	items := []*strifev1.BatchItem{
@@ -68,6 +74,9 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 		{},
 		commitItem(funded),
 		prepareItem(prepareRequest(ulid.Make(), 1, credit("1002", 5))),
+		resolveItem(funded),
+		resolveItem(lost),
+		prepareItem(prepareRequest(lost, 1, debit("1001", 1))),
 	}
 	resp, err := b.client.Batch(t.Context(), &strifev1.BatchRequest{Items: items})
 	require.NoError(t, err)
@@ -89,6 +98,9 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 		codes.InvalidArgument,              // empty
 		"ok",                               // committed after its own prepare in the same batch
 		yes,
+		yes,                                // resolving a committed attempt
+		no(strifev1.Reason_REASON_ABORTED), // resolving an attempt never seen aborts it
+		no(strifev1.Reason_REASON_ABORTED), // so its late Prepare votes NO
 	}, got)
 	require.Equal(t, balances{Posted: 200, Available: 200}, b.balances(t, "1001"))
 	require.Equal(t, balances{Pending: 5}, b.balances(t, "1002"))
@@ -104,7 +116,7 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 	}
 	require.Len(t, lines, 1)
 	require.EqualValues(t, len(items), lines[0]["items"])
-	ids := []string{repeated.String(), funded.String(), unfunded.String(), tombstoned.String(), unknown.String()}
+	ids := []string{repeated.String(), funded.String(), unfunded.String(), tombstoned.String(), unknown.String(), lost.String()}
 	require.Equal(t, minOf(ids), lines[0]["first_transaction_id"])
 	require.NotEmpty(t, lines[0]["last_transaction_id"])
 	require.NotContains(t, lines[0], "transaction_id", "a batch has no one transaction")

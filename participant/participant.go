@@ -124,6 +124,17 @@ func (p *Participant) Abort(id ulid.ULID, attempt uint32) error {
 	return p.Apply([]Op{{Kind: OpAbort, Attempt: AttemptID{id, attempt}}})[0].Err
 }
 
+// Resolve answers a coordinator that lost its votes in a crash and is
+// settling an attempt it staged (status resolution): YES if this bank holds
+// a YES vote for it (prepared, or committed), which it keeps; NO if it
+// voted NO or the attempt was aborted. An attempt this bank never saw is
+// aborted with a tombstone first and answers NO, so that a Prepare still on
+// its way votes NO when it arrives. Resolving again answers the same.
+func (p *Participant) Resolve(id ulid.ULID, attempt uint32) (Vote, error) {
+	out := p.Apply([]Op{{Kind: OpResolve, Attempt: AttemptID{id, attempt}}})[0]
+	return out.Vote, out.Err
+}
+
 // OpKind is what an Op asks.
 type OpKind int
 
@@ -131,14 +142,15 @@ const (
 	OpPrepare OpKind = iota + 1
 	OpCommit
 	OpAbort
+	OpResolve
 )
 
-// Op is one message of a batch: a Prepare, or a Commit or an Abort of one
-// attempt.
+// Op is one message of a batch: a Prepare, or a Commit, an Abort or a
+// Resolve of one attempt.
 type Op struct {
 	Kind    OpKind
 	Prepare Request   // for OpPrepare
-	Attempt AttemptID // for OpCommit and OpAbort
+	Attempt AttemptID // for the others
 }
 
 func (o Op) id() AttemptID {
@@ -177,7 +189,7 @@ func (p *Participant) Apply(ops []Op) []Outcome {
 		case err != nil:
 		case ops[i].Kind == OpPrepare && out[i].Vote.Yes:
 			p.doubts.watch(ops[i].id(), ops[i].Prepare.Coordinator)
-		case ops[i].Kind != OpPrepare:
+		case ops[i].Kind == OpCommit || ops[i].Kind == OpAbort:
 			p.doubts.settle(ops[i].id())
 		}
 	}
@@ -204,6 +216,12 @@ func (p *Participant) apply(tx *ledger.Tx, op Op) (Vote, error) {
 		if act, err = a.onAbort(); err == nil && act != actNone {
 			err = abort(tx, k, a, act)
 		}
+	case OpResolve:
+		var vote Vote
+		if act, vote = a.onResolve(); act != actNone {
+			err = abort(tx, k, a, act)
+		}
+		return vote, err
 	default:
 		err = fmt.Errorf("%w: op kind %d", ErrInvalid, op.Kind)
 	}

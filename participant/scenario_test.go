@@ -28,6 +28,7 @@ import (
 //	prepare tx=<name> [attempt=<n>] [debit=<number>:<n>] [credit=<number>:<n>] [memo=<text>]
 //	commit tx=<name> [attempt=<n>]
 //	abort tx=<name> [attempt=<n>]
+//	resolve tx=<name> [attempt=<n>]   a coordinator resolving an attempt after its crash
 //	accounts                 balances of every account opened so far
 //	close <number>           close an account; reopen <number> opens it again
 //	in-doubt                 attempts prepared and undecided
@@ -99,14 +100,9 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 	case "open":
 		return s.openAccount(t, d)
 	case "prepare":
-		vote, err := s.p.Prepare(s.request(t, d))
-		switch {
-		case err != nil:
-			return "error: " + err.Error()
-		case vote.Yes:
-			return "YES"
-		}
-		return "NO " + vote.Reason.String()
+		return voteResult(s.p.Prepare(s.request(t, d)))
+	case "resolve":
+		return voteResult(s.p.Resolve(s.attempt(t, d)))
 	case "commit":
 		return result(s.p.Commit(s.attempt(t, d)))
 	case "abort":
@@ -128,6 +124,16 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 	}
 	t.Fatalf("unknown command %q", d.Cmd)
 	return ""
+}
+
+func voteResult(vote participant.Vote, err error) string {
+	switch {
+	case err != nil:
+		return "error: " + err.Error()
+	case vote.Yes:
+		return "YES"
+	}
+	return "NO " + vote.Reason.String()
 }
 
 func result(err error) string {

@@ -182,6 +182,23 @@ func (s *Service) Abort(_ context.Context, req *strifev1.AbortRequest) (*strifev
 	return &strifev1.AbortResponse{}, s.reply("Abort", err)
 }
 
+func (s *Service) ResolveAttempt(_ context.Context, req *strifev1.ResolveAttemptRequest) (*strifev1.ResolveAttemptResponse, error) {
+	id, err := parseAttempt(req.GetTransactionId(), req.GetAttempt())
+	var vote Vote
+	if err == nil {
+		vote, err = s.p.Resolve(id, req.GetAttempt())
+	}
+	if err != nil {
+		return nil, s.reply("ResolveAttempt", err)
+	}
+	return resolveResponse(vote), nil
+}
+
+func resolveResponse(vote Vote) *strifev1.ResolveAttemptResponse {
+	v := voteResponse(vote)
+	return &strifev1.ResolveAttemptResponse{Vote: v.Vote, Reason: v.Reason}
+}
+
 func parseAttempt(txID string, attempt uint32) (ulid.ULID, error) {
 	id, err := ulid.ParseStrict(txID)
 	if err != nil {

@@ -44,14 +44,15 @@ var (
 // GatewayService and need a login for everything but Login, and health and
 // reflection are open to any verified certificate.
 var DefaultPolicy = Policy{
-	"/strife.v1.BankService/OpenAccount":   {Programs: gateway},
-	"/strife.v1.BankService/UpdateAccount": {Programs: gateway},
-	"/strife.v1.BankService/GetAccount":    {Programs: gateway},
-	"/strife.v1.BankService/ListEntries":   {Programs: gateway},
-	"/strife.v1.BankService/Prepare":       {Programs: gateway},
-	"/strife.v1.BankService/Commit":        {Programs: gateway},
-	"/strife.v1.BankService/Abort":         {Programs: gateway},
-	"/strife.v1.BankService/Batch":         {Programs: gateway},
+	"/strife.v1.BankService/OpenAccount":    {Programs: gateway},
+	"/strife.v1.BankService/UpdateAccount":  {Programs: gateway},
+	"/strife.v1.BankService/GetAccount":     {Programs: gateway},
+	"/strife.v1.BankService/ListEntries":    {Programs: gateway},
+	"/strife.v1.BankService/Prepare":        {Programs: gateway},
+	"/strife.v1.BankService/Commit":         {Programs: gateway},
+	"/strife.v1.BankService/Abort":          {Programs: gateway},
+	"/strife.v1.BankService/Batch":          {Programs: gateway},
+	"/strife.v1.BankService/ResolveAttempt": {Programs: gateway},
 
 	"/strife.v1.CoordinatorService/GetDecision": {Programs: []certs.Role{certs.RoleBank}},
 

@@ -866,6 +866,112 @@ func (*AbortResponse) Descriptor() ([]byte, []int) {
 	return file_strife_v1_bank_proto_rawDescGZIP(), []int{14}
 }
 
+type ResolveAttemptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TransactionId string                 `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveAttemptRequest) Reset() {
+	*x = ResolveAttemptRequest{}
+	mi := &file_strife_v1_bank_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveAttemptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveAttemptRequest) ProtoMessage() {}
+
+func (x *ResolveAttemptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_bank_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveAttemptRequest.ProtoReflect.Descriptor instead.
+func (*ResolveAttemptRequest) Descriptor() ([]byte, []int) {
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResolveAttemptRequest) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *ResolveAttemptRequest) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+type ResolveAttemptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// vote is YES or NO, as for a Prepare.
+	Vote Vote `protobuf:"varint,1,opt,name=vote,proto3,enum=strife.v1.Vote" json:"vote,omitempty"`
+	// reason is set for a NO.
+	Reason        Reason `protobuf:"varint,2,opt,name=reason,proto3,enum=strife.v1.Reason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveAttemptResponse) Reset() {
+	*x = ResolveAttemptResponse{}
+	mi := &file_strife_v1_bank_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveAttemptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveAttemptResponse) ProtoMessage() {}
+
+func (x *ResolveAttemptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_bank_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveAttemptResponse.ProtoReflect.Descriptor instead.
+func (*ResolveAttemptResponse) Descriptor() ([]byte, []int) {
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ResolveAttemptResponse) GetVote() Vote {
+	if x != nil {
+		return x.Vote
+	}
+	return Vote_VOTE_UNSPECIFIED
+}
+
+func (x *ResolveAttemptResponse) GetReason() Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Reason_REASON_UNSPECIFIED
+}
+
 type BatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// items are applied in order. 1 to 1024 of them.
@@ -876,7 +982,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_strife_v1_bank_proto_msgTypes[15]
+	mi := &file_strife_v1_bank_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +994,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_v1_bank_proto_msgTypes[15]
+	mi := &file_strife_v1_bank_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1007,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_strife_v1_bank_proto_rawDescGZIP(), []int{15}
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BatchRequest) GetItems() []*BatchItem {
@@ -918,6 +1024,7 @@ type BatchItem struct {
 	//	*BatchItem_Prepare
 	//	*BatchItem_Commit
 	//	*BatchItem_Abort
+	//	*BatchItem_Resolve
 	Message       isBatchItem_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -925,7 +1032,7 @@ type BatchItem struct {
 
 func (x *BatchItem) Reset() {
 	*x = BatchItem{}
-	mi := &file_strife_v1_bank_proto_msgTypes[16]
+	mi := &file_strife_v1_bank_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1044,7 @@ func (x *BatchItem) String() string {
 func (*BatchItem) ProtoMessage() {}
 
 func (x *BatchItem) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_v1_bank_proto_msgTypes[16]
+	mi := &file_strife_v1_bank_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1057,7 @@ func (x *BatchItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchItem.ProtoReflect.Descriptor instead.
 func (*BatchItem) Descriptor() ([]byte, []int) {
-	return file_strife_v1_bank_proto_rawDescGZIP(), []int{16}
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BatchItem) GetMessage() isBatchItem_Message {
@@ -987,6 +1094,15 @@ func (x *BatchItem) GetAbort() *AbortRequest {
 	return nil
 }
 
+func (x *BatchItem) GetResolve() *ResolveAttemptRequest {
+	if x != nil {
+		if x, ok := x.Message.(*BatchItem_Resolve); ok {
+			return x.Resolve
+		}
+	}
+	return nil
+}
+
 type isBatchItem_Message interface {
 	isBatchItem_Message()
 }
@@ -1003,11 +1119,17 @@ type BatchItem_Abort struct {
 	Abort *AbortRequest `protobuf:"bytes,3,opt,name=abort,proto3,oneof"`
 }
 
+type BatchItem_Resolve struct {
+	Resolve *ResolveAttemptRequest `protobuf:"bytes,4,opt,name=resolve,proto3,oneof"`
+}
+
 func (*BatchItem_Prepare) isBatchItem_Message() {}
 
 func (*BatchItem_Commit) isBatchItem_Message() {}
 
 func (*BatchItem_Abort) isBatchItem_Message() {}
+
+func (*BatchItem_Resolve) isBatchItem_Message() {}
 
 type BatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1019,7 +1141,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_strife_v1_bank_proto_msgTypes[17]
+	mi := &file_strife_v1_bank_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1153,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_v1_bank_proto_msgTypes[17]
+	mi := &file_strife_v1_bank_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1166,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_strife_v1_bank_proto_rawDescGZIP(), []int{17}
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BatchResponse) GetResults() []*BatchResult {
@@ -1062,6 +1184,7 @@ type BatchResult struct {
 	//	*BatchResult_Commit
 	//	*BatchResult_Abort
 	//	*BatchResult_Error
+	//	*BatchResult_Resolve
 	Result        isBatchResult_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1069,7 +1192,7 @@ type BatchResult struct {
 
 func (x *BatchResult) Reset() {
 	*x = BatchResult{}
-	mi := &file_strife_v1_bank_proto_msgTypes[18]
+	mi := &file_strife_v1_bank_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1204,7 @@ func (x *BatchResult) String() string {
 func (*BatchResult) ProtoMessage() {}
 
 func (x *BatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_v1_bank_proto_msgTypes[18]
+	mi := &file_strife_v1_bank_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1217,7 @@ func (x *BatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResult.ProtoReflect.Descriptor instead.
 func (*BatchResult) Descriptor() ([]byte, []int) {
-	return file_strife_v1_bank_proto_rawDescGZIP(), []int{18}
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchResult) GetResult() isBatchResult_Result {
@@ -1140,6 +1263,15 @@ func (x *BatchResult) GetError() *ItemError {
 	return nil
 }
 
+func (x *BatchResult) GetResolve() *ResolveAttemptResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Resolve); ok {
+			return x.Resolve
+		}
+	}
+	return nil
+}
+
 type isBatchResult_Result interface {
 	isBatchResult_Result()
 }
@@ -1161,6 +1293,10 @@ type BatchResult_Error struct {
 	Error *ItemError `protobuf:"bytes,4,opt,name=error,proto3,oneof"`
 }
 
+type BatchResult_Resolve struct {
+	Resolve *ResolveAttemptResponse `protobuf:"bytes,5,opt,name=resolve,proto3,oneof"`
+}
+
 func (*BatchResult_Prepare) isBatchResult_Result() {}
 
 func (*BatchResult_Commit) isBatchResult_Result() {}
@@ -1168,6 +1304,8 @@ func (*BatchResult_Commit) isBatchResult_Result() {}
 func (*BatchResult_Abort) isBatchResult_Result() {}
 
 func (*BatchResult_Error) isBatchResult_Result() {}
+
+func (*BatchResult_Resolve) isBatchResult_Result() {}
 
 // ItemError is a gRPC status: the code (google.golang.org/grpc/codes) and
 // message of one item's failure.
@@ -1181,7 +1319,7 @@ type ItemError struct {
 
 func (x *ItemError) Reset() {
 	*x = ItemError{}
-	mi := &file_strife_v1_bank_proto_msgTypes[19]
+	mi := &file_strife_v1_bank_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1331,7 @@ func (x *ItemError) String() string {
 func (*ItemError) ProtoMessage() {}
 
 func (x *ItemError) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_v1_bank_proto_msgTypes[19]
+	mi := &file_strife_v1_bank_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1344,7 @@ func (x *ItemError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemError.ProtoReflect.Descriptor instead.
 func (*ItemError) Descriptor() ([]byte, []int) {
-	return file_strife_v1_bank_proto_rawDescGZIP(), []int{19}
+	return file_strife_v1_bank_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ItemError) GetCode() int32 {
@@ -1273,21 +1411,29 @@ const file_strife_v1_bank_proto_rawDesc = "" +
 	"\fAbortRequest\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\rR\aattempt\"\x0f\n" +
-	"\rAbortResponse\":\n" +
+	"\rAbortResponse\"X\n" +
+	"\x15ResolveAttemptRequest\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\"h\n" +
+	"\x16ResolveAttemptResponse\x12#\n" +
+	"\x04vote\x18\x01 \x01(\x0e2\x0f.strife.v1.VoteR\x04vote\x12)\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x11.strife.v1.ReasonR\x06reason\":\n" +
 	"\fBatchRequest\x12*\n" +
-	"\x05items\x18\x01 \x03(\v2\x14.strife.v1.BatchItemR\x05items\"\xb2\x01\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.strife.v1.BatchItemR\x05items\"\xf0\x01\n" +
 	"\tBatchItem\x125\n" +
 	"\aprepare\x18\x01 \x01(\v2\x19.strife.v1.PrepareRequestH\x00R\aprepare\x122\n" +
 	"\x06commit\x18\x02 \x01(\v2\x18.strife.v1.CommitRequestH\x00R\x06commit\x12/\n" +
-	"\x05abort\x18\x03 \x01(\v2\x17.strife.v1.AbortRequestH\x00R\x05abortB\t\n" +
+	"\x05abort\x18\x03 \x01(\v2\x17.strife.v1.AbortRequestH\x00R\x05abort\x12<\n" +
+	"\aresolve\x18\x04 \x01(\v2 .strife.v1.ResolveAttemptRequestH\x00R\aresolveB\t\n" +
 	"\amessage\"A\n" +
 	"\rBatchResponse\x120\n" +
-	"\aresults\x18\x01 \x03(\v2\x16.strife.v1.BatchResultR\aresults\"\xe4\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x16.strife.v1.BatchResultR\aresults\"\xa3\x02\n" +
 	"\vBatchResult\x126\n" +
 	"\aprepare\x18\x01 \x01(\v2\x1a.strife.v1.PrepareResponseH\x00R\aprepare\x123\n" +
 	"\x06commit\x18\x02 \x01(\v2\x19.strife.v1.CommitResponseH\x00R\x06commit\x120\n" +
 	"\x05abort\x18\x03 \x01(\v2\x18.strife.v1.AbortResponseH\x00R\x05abort\x12,\n" +
-	"\x05error\x18\x04 \x01(\v2\x14.strife.v1.ItemErrorH\x00R\x05errorB\b\n" +
+	"\x05error\x18\x04 \x01(\v2\x14.strife.v1.ItemErrorH\x00R\x05error\x12=\n" +
+	"\aresolve\x18\x05 \x01(\v2!.strife.v1.ResolveAttemptResponseH\x00R\aresolveB\b\n" +
 	"\x06result\"9\n" +
 	"\tItemError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
@@ -1295,7 +1441,7 @@ const file_strife_v1_bank_proto_rawDesc = "" +
 	"\x04Vote\x12\x14\n" +
 	"\x10VOTE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bVOTE_YES\x10\x01\x12\v\n" +
-	"\aVOTE_NO\x10\x022\xc1\x04\n" +
+	"\aVOTE_NO\x10\x022\x98\x05\n" +
 	"\vBankService\x12L\n" +
 	"\vOpenAccount\x12\x1d.strife.v1.OpenAccountRequest\x1a\x1e.strife.v1.OpenAccountResponse\x12R\n" +
 	"\rUpdateAccount\x12\x1f.strife.v1.UpdateAccountRequest\x1a .strife.v1.UpdateAccountResponse\x12I\n" +
@@ -1304,7 +1450,8 @@ const file_strife_v1_bank_proto_rawDesc = "" +
 	"\vListEntries\x12\x1d.strife.v1.ListEntriesRequest\x1a\x1e.strife.v1.ListEntriesResponse\x12@\n" +
 	"\aPrepare\x12\x19.strife.v1.PrepareRequest\x1a\x1a.strife.v1.PrepareResponse\x12=\n" +
 	"\x06Commit\x12\x18.strife.v1.CommitRequest\x1a\x19.strife.v1.CommitResponse\x12:\n" +
-	"\x05Abort\x12\x17.strife.v1.AbortRequest\x1a\x18.strife.v1.AbortResponse\x12:\n" +
+	"\x05Abort\x12\x17.strife.v1.AbortRequest\x1a\x18.strife.v1.AbortResponse\x12U\n" +
+	"\x0eResolveAttempt\x12 .strife.v1.ResolveAttemptRequest\x1a!.strife.v1.ResolveAttemptResponse\x12:\n" +
 	"\x05Batch\x12\x17.strife.v1.BatchRequest\x1a\x18.strife.v1.BatchResponseB7Z5github.com/strife-pay/strife/proto/strife/v1;strifev1b\x06proto3"
 
 var (
@@ -1320,75 +1467,83 @@ func file_strife_v1_bank_proto_rawDescGZIP() []byte {
 }
 
 var file_strife_v1_bank_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strife_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_strife_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_strife_v1_bank_proto_goTypes = []any{
-	(Vote)(0),                     // 0: strife.v1.Vote
-	(*OpenAccountRequest)(nil),    // 1: strife.v1.OpenAccountRequest
-	(*OpenAccountResponse)(nil),   // 2: strife.v1.OpenAccountResponse
-	(*UpdateAccountRequest)(nil),  // 3: strife.v1.UpdateAccountRequest
-	(*UpdateAccountResponse)(nil), // 4: strife.v1.UpdateAccountResponse
-	(*GetAccountRequest)(nil),     // 5: strife.v1.GetAccountRequest
-	(*GetAccountResponse)(nil),    // 6: strife.v1.GetAccountResponse
-	(*ListEntriesRequest)(nil),    // 7: strife.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),   // 8: strife.v1.ListEntriesResponse
-	(*Leg)(nil),                   // 9: strife.v1.Leg
-	(*PrepareRequest)(nil),        // 10: strife.v1.PrepareRequest
-	(*PrepareResponse)(nil),       // 11: strife.v1.PrepareResponse
-	(*CommitRequest)(nil),         // 12: strife.v1.CommitRequest
-	(*CommitResponse)(nil),        // 13: strife.v1.CommitResponse
-	(*AbortRequest)(nil),          // 14: strife.v1.AbortRequest
-	(*AbortResponse)(nil),         // 15: strife.v1.AbortResponse
-	(*BatchRequest)(nil),          // 16: strife.v1.BatchRequest
-	(*BatchItem)(nil),             // 17: strife.v1.BatchItem
-	(*BatchResponse)(nil),         // 18: strife.v1.BatchResponse
-	(*BatchResult)(nil),           // 19: strife.v1.BatchResult
-	(*ItemError)(nil),             // 20: strife.v1.ItemError
-	(*Account)(nil),               // 21: strife.v1.Account
-	(AccountStatus)(0),            // 22: strife.v1.AccountStatus
-	(*Entry)(nil),                 // 23: strife.v1.Entry
-	(Direction)(0),                // 24: strife.v1.Direction
-	(Reason)(0),                   // 25: strife.v1.Reason
+	(Vote)(0),                      // 0: strife.v1.Vote
+	(*OpenAccountRequest)(nil),     // 1: strife.v1.OpenAccountRequest
+	(*OpenAccountResponse)(nil),    // 2: strife.v1.OpenAccountResponse
+	(*UpdateAccountRequest)(nil),   // 3: strife.v1.UpdateAccountRequest
+	(*UpdateAccountResponse)(nil),  // 4: strife.v1.UpdateAccountResponse
+	(*GetAccountRequest)(nil),      // 5: strife.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),     // 6: strife.v1.GetAccountResponse
+	(*ListEntriesRequest)(nil),     // 7: strife.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),    // 8: strife.v1.ListEntriesResponse
+	(*Leg)(nil),                    // 9: strife.v1.Leg
+	(*PrepareRequest)(nil),         // 10: strife.v1.PrepareRequest
+	(*PrepareResponse)(nil),        // 11: strife.v1.PrepareResponse
+	(*CommitRequest)(nil),          // 12: strife.v1.CommitRequest
+	(*CommitResponse)(nil),         // 13: strife.v1.CommitResponse
+	(*AbortRequest)(nil),           // 14: strife.v1.AbortRequest
+	(*AbortResponse)(nil),          // 15: strife.v1.AbortResponse
+	(*ResolveAttemptRequest)(nil),  // 16: strife.v1.ResolveAttemptRequest
+	(*ResolveAttemptResponse)(nil), // 17: strife.v1.ResolveAttemptResponse
+	(*BatchRequest)(nil),           // 18: strife.v1.BatchRequest
+	(*BatchItem)(nil),              // 19: strife.v1.BatchItem
+	(*BatchResponse)(nil),          // 20: strife.v1.BatchResponse
+	(*BatchResult)(nil),            // 21: strife.v1.BatchResult
+	(*ItemError)(nil),              // 22: strife.v1.ItemError
+	(*Account)(nil),                // 23: strife.v1.Account
+	(AccountStatus)(0),             // 24: strife.v1.AccountStatus
+	(*Entry)(nil),                  // 25: strife.v1.Entry
+	(Direction)(0),                 // 26: strife.v1.Direction
+	(Reason)(0),                    // 27: strife.v1.Reason
 }
 var file_strife_v1_bank_proto_depIdxs = []int32{
-	21, // 0: strife.v1.OpenAccountResponse.account:type_name -> strife.v1.Account
-	22, // 1: strife.v1.UpdateAccountRequest.status:type_name -> strife.v1.AccountStatus
-	21, // 2: strife.v1.UpdateAccountResponse.account:type_name -> strife.v1.Account
-	21, // 3: strife.v1.GetAccountResponse.account:type_name -> strife.v1.Account
-	23, // 4: strife.v1.ListEntriesResponse.entries:type_name -> strife.v1.Entry
-	24, // 5: strife.v1.Leg.direction:type_name -> strife.v1.Direction
+	23, // 0: strife.v1.OpenAccountResponse.account:type_name -> strife.v1.Account
+	24, // 1: strife.v1.UpdateAccountRequest.status:type_name -> strife.v1.AccountStatus
+	23, // 2: strife.v1.UpdateAccountResponse.account:type_name -> strife.v1.Account
+	23, // 3: strife.v1.GetAccountResponse.account:type_name -> strife.v1.Account
+	25, // 4: strife.v1.ListEntriesResponse.entries:type_name -> strife.v1.Entry
+	26, // 5: strife.v1.Leg.direction:type_name -> strife.v1.Direction
 	9,  // 6: strife.v1.PrepareRequest.legs:type_name -> strife.v1.Leg
 	0,  // 7: strife.v1.PrepareResponse.vote:type_name -> strife.v1.Vote
-	25, // 8: strife.v1.PrepareResponse.reason:type_name -> strife.v1.Reason
-	17, // 9: strife.v1.BatchRequest.items:type_name -> strife.v1.BatchItem
-	10, // 10: strife.v1.BatchItem.prepare:type_name -> strife.v1.PrepareRequest
-	12, // 11: strife.v1.BatchItem.commit:type_name -> strife.v1.CommitRequest
-	14, // 12: strife.v1.BatchItem.abort:type_name -> strife.v1.AbortRequest
-	19, // 13: strife.v1.BatchResponse.results:type_name -> strife.v1.BatchResult
-	11, // 14: strife.v1.BatchResult.prepare:type_name -> strife.v1.PrepareResponse
-	13, // 15: strife.v1.BatchResult.commit:type_name -> strife.v1.CommitResponse
-	15, // 16: strife.v1.BatchResult.abort:type_name -> strife.v1.AbortResponse
-	20, // 17: strife.v1.BatchResult.error:type_name -> strife.v1.ItemError
-	1,  // 18: strife.v1.BankService.OpenAccount:input_type -> strife.v1.OpenAccountRequest
-	3,  // 19: strife.v1.BankService.UpdateAccount:input_type -> strife.v1.UpdateAccountRequest
-	5,  // 20: strife.v1.BankService.GetAccount:input_type -> strife.v1.GetAccountRequest
-	7,  // 21: strife.v1.BankService.ListEntries:input_type -> strife.v1.ListEntriesRequest
-	10, // 22: strife.v1.BankService.Prepare:input_type -> strife.v1.PrepareRequest
-	12, // 23: strife.v1.BankService.Commit:input_type -> strife.v1.CommitRequest
-	14, // 24: strife.v1.BankService.Abort:input_type -> strife.v1.AbortRequest
-	16, // 25: strife.v1.BankService.Batch:input_type -> strife.v1.BatchRequest
-	2,  // 26: strife.v1.BankService.OpenAccount:output_type -> strife.v1.OpenAccountResponse
-	4,  // 27: strife.v1.BankService.UpdateAccount:output_type -> strife.v1.UpdateAccountResponse
-	6,  // 28: strife.v1.BankService.GetAccount:output_type -> strife.v1.GetAccountResponse
-	8,  // 29: strife.v1.BankService.ListEntries:output_type -> strife.v1.ListEntriesResponse
-	11, // 30: strife.v1.BankService.Prepare:output_type -> strife.v1.PrepareResponse
-	13, // 31: strife.v1.BankService.Commit:output_type -> strife.v1.CommitResponse
-	15, // 32: strife.v1.BankService.Abort:output_type -> strife.v1.AbortResponse
-	18, // 33: strife.v1.BankService.Batch:output_type -> strife.v1.BatchResponse
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	27, // 8: strife.v1.PrepareResponse.reason:type_name -> strife.v1.Reason
+	0,  // 9: strife.v1.ResolveAttemptResponse.vote:type_name -> strife.v1.Vote
+	27, // 10: strife.v1.ResolveAttemptResponse.reason:type_name -> strife.v1.Reason
+	19, // 11: strife.v1.BatchRequest.items:type_name -> strife.v1.BatchItem
+	10, // 12: strife.v1.BatchItem.prepare:type_name -> strife.v1.PrepareRequest
+	12, // 13: strife.v1.BatchItem.commit:type_name -> strife.v1.CommitRequest
+	14, // 14: strife.v1.BatchItem.abort:type_name -> strife.v1.AbortRequest
+	16, // 15: strife.v1.BatchItem.resolve:type_name -> strife.v1.ResolveAttemptRequest
+	21, // 16: strife.v1.BatchResponse.results:type_name -> strife.v1.BatchResult
+	11, // 17: strife.v1.BatchResult.prepare:type_name -> strife.v1.PrepareResponse
+	13, // 18: strife.v1.BatchResult.commit:type_name -> strife.v1.CommitResponse
+	15, // 19: strife.v1.BatchResult.abort:type_name -> strife.v1.AbortResponse
+	22, // 20: strife.v1.BatchResult.error:type_name -> strife.v1.ItemError
+	17, // 21: strife.v1.BatchResult.resolve:type_name -> strife.v1.ResolveAttemptResponse
+	1,  // 22: strife.v1.BankService.OpenAccount:input_type -> strife.v1.OpenAccountRequest
+	3,  // 23: strife.v1.BankService.UpdateAccount:input_type -> strife.v1.UpdateAccountRequest
+	5,  // 24: strife.v1.BankService.GetAccount:input_type -> strife.v1.GetAccountRequest
+	7,  // 25: strife.v1.BankService.ListEntries:input_type -> strife.v1.ListEntriesRequest
+	10, // 26: strife.v1.BankService.Prepare:input_type -> strife.v1.PrepareRequest
+	12, // 27: strife.v1.BankService.Commit:input_type -> strife.v1.CommitRequest
+	14, // 28: strife.v1.BankService.Abort:input_type -> strife.v1.AbortRequest
+	16, // 29: strife.v1.BankService.ResolveAttempt:input_type -> strife.v1.ResolveAttemptRequest
+	18, // 30: strife.v1.BankService.Batch:input_type -> strife.v1.BatchRequest
+	2,  // 31: strife.v1.BankService.OpenAccount:output_type -> strife.v1.OpenAccountResponse
+	4,  // 32: strife.v1.BankService.UpdateAccount:output_type -> strife.v1.UpdateAccountResponse
+	6,  // 33: strife.v1.BankService.GetAccount:output_type -> strife.v1.GetAccountResponse
+	8,  // 34: strife.v1.BankService.ListEntries:output_type -> strife.v1.ListEntriesResponse
+	11, // 35: strife.v1.BankService.Prepare:output_type -> strife.v1.PrepareResponse
+	13, // 36: strife.v1.BankService.Commit:output_type -> strife.v1.CommitResponse
+	15, // 37: strife.v1.BankService.Abort:output_type -> strife.v1.AbortResponse
+	17, // 38: strife.v1.BankService.ResolveAttempt:output_type -> strife.v1.ResolveAttemptResponse
+	20, // 39: strife.v1.BankService.Batch:output_type -> strife.v1.BatchResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_strife_v1_bank_proto_init() }
@@ -1397,16 +1552,18 @@ func file_strife_v1_bank_proto_init() {
 		return
 	}
 	file_strife_v1_types_proto_init()
-	file_strife_v1_bank_proto_msgTypes[16].OneofWrappers = []any{
+	file_strife_v1_bank_proto_msgTypes[18].OneofWrappers = []any{
 		(*BatchItem_Prepare)(nil),
 		(*BatchItem_Commit)(nil),
 		(*BatchItem_Abort)(nil),
+		(*BatchItem_Resolve)(nil),
 	}
-	file_strife_v1_bank_proto_msgTypes[18].OneofWrappers = []any{
+	file_strife_v1_bank_proto_msgTypes[20].OneofWrappers = []any{
 		(*BatchResult_Prepare)(nil),
 		(*BatchResult_Commit)(nil),
 		(*BatchResult_Abort)(nil),
 		(*BatchResult_Error)(nil),
+		(*BatchResult_Resolve)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1414,7 +1571,7 @@ func file_strife_v1_bank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strife_v1_bank_proto_rawDesc), len(file_strife_v1_bank_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

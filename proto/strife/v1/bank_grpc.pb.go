@@ -19,14 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BankService_OpenAccount_FullMethodName   = "/strife.v1.BankService/OpenAccount"
-	BankService_UpdateAccount_FullMethodName = "/strife.v1.BankService/UpdateAccount"
-	BankService_GetAccount_FullMethodName    = "/strife.v1.BankService/GetAccount"
-	BankService_ListEntries_FullMethodName   = "/strife.v1.BankService/ListEntries"
-	BankService_Prepare_FullMethodName       = "/strife.v1.BankService/Prepare"
-	BankService_Commit_FullMethodName        = "/strife.v1.BankService/Commit"
-	BankService_Abort_FullMethodName         = "/strife.v1.BankService/Abort"
-	BankService_Batch_FullMethodName         = "/strife.v1.BankService/Batch"
+	BankService_OpenAccount_FullMethodName    = "/strife.v1.BankService/OpenAccount"
+	BankService_UpdateAccount_FullMethodName  = "/strife.v1.BankService/UpdateAccount"
+	BankService_GetAccount_FullMethodName     = "/strife.v1.BankService/GetAccount"
+	BankService_ListEntries_FullMethodName    = "/strife.v1.BankService/ListEntries"
+	BankService_Prepare_FullMethodName        = "/strife.v1.BankService/Prepare"
+	BankService_Commit_FullMethodName         = "/strife.v1.BankService/Commit"
+	BankService_Abort_FullMethodName          = "/strife.v1.BankService/Abort"
+	BankService_ResolveAttempt_FullMethodName = "/strife.v1.BankService/ResolveAttempt"
+	BankService_Batch_FullMethodName          = "/strife.v1.BankService/Batch"
 )
 
 // BankServiceClient is the client API for BankService service.
@@ -58,8 +59,15 @@ type BankServiceClient interface {
 	// Abort releases a prepared attempt. Aborting an attempt the bank has never
 	// seen records a tombstone, so that a late Prepare for it votes NO.
 	Abort(ctx context.Context, in *AbortRequest, opts ...grpc.CallOption) (*AbortResponse, error)
-	// Batch carries the Prepare, Commit and Abort messages of many payments
-	// in one call. The bank applies them in order, all in one durable
+	// ResolveAttempt answers a coordinator settling an attempt it staged and
+	// lost the votes of in a crash (status resolution): YES if this bank holds
+	// a YES vote for the attempt, prepared or committed, which it keeps; NO
+	// if it voted NO or the attempt was aborted. An attempt the bank never
+	// saw is aborted with a tombstone first, and answers NO, so a Prepare
+	// still on its way votes NO. Idempotent: it answers the same again.
+	ResolveAttempt(ctx context.Context, in *ResolveAttemptRequest, opts ...grpc.CallOption) (*ResolveAttemptResponse, error)
+	// Batch carries the Prepare, Commit, Abort and ResolveAttempt messages of
+	// many payments in one call. The bank applies them in order, all in one durable
 	// write-ahead log transaction, and answers each on its own, exactly as the
 	// single call would have: one item's NO vote or error never fails the
 	// others. The call fails as a whole only when no item was applied (a
@@ -146,6 +154,16 @@ func (c *bankServiceClient) Abort(ctx context.Context, in *AbortRequest, opts ..
 	return out, nil
 }
 
+func (c *bankServiceClient) ResolveAttempt(ctx context.Context, in *ResolveAttemptRequest, opts ...grpc.CallOption) (*ResolveAttemptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveAttemptResponse)
+	err := c.cc.Invoke(ctx, BankService_ResolveAttempt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *bankServiceClient) Batch(ctx context.Context, in *BatchRequest, opts ...grpc.CallOption) (*BatchResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BatchResponse)
@@ -185,8 +203,15 @@ type BankServiceServer interface {
 	// Abort releases a prepared attempt. Aborting an attempt the bank has never
 	// seen records a tombstone, so that a late Prepare for it votes NO.
 	Abort(context.Context, *AbortRequest) (*AbortResponse, error)
-	// Batch carries the Prepare, Commit and Abort messages of many payments
-	// in one call. The bank applies them in order, all in one durable
+	// ResolveAttempt answers a coordinator settling an attempt it staged and
+	// lost the votes of in a crash (status resolution): YES if this bank holds
+	// a YES vote for the attempt, prepared or committed, which it keeps; NO
+	// if it voted NO or the attempt was aborted. An attempt the bank never
+	// saw is aborted with a tombstone first, and answers NO, so a Prepare
+	// still on its way votes NO. Idempotent: it answers the same again.
+	ResolveAttempt(context.Context, *ResolveAttemptRequest) (*ResolveAttemptResponse, error)
+	// Batch carries the Prepare, Commit, Abort and ResolveAttempt messages of
+	// many payments in one call. The bank applies them in order, all in one durable
 	// write-ahead log transaction, and answers each on its own, exactly as the
 	// single call would have: one item's NO vote or error never fails the
 	// others. The call fails as a whole only when no item was applied (a
@@ -223,6 +248,9 @@ func (UnimplementedBankServiceServer) Commit(context.Context, *CommitRequest) (*
 }
 func (UnimplementedBankServiceServer) Abort(context.Context, *AbortRequest) (*AbortResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Abort not implemented")
+}
+func (UnimplementedBankServiceServer) ResolveAttempt(context.Context, *ResolveAttemptRequest) (*ResolveAttemptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveAttempt not implemented")
 }
 func (UnimplementedBankServiceServer) Batch(context.Context, *BatchRequest) (*BatchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Batch not implemented")
@@ -374,6 +402,24 @@ func _BankService_Abort_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BankService_ResolveAttempt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveAttemptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BankServiceServer).ResolveAttempt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BankService_ResolveAttempt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BankServiceServer).ResolveAttempt(ctx, req.(*ResolveAttemptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BankService_Batch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BatchRequest)
 	if err := dec(in); err != nil {
@@ -426,6 +472,10 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Abort",
 			Handler:    _BankService_Abort_Handler,
+		},
+		{
+			MethodName: "ResolveAttempt",
+			Handler:    _BankService_ResolveAttempt_Handler,
 		},
 		{
 			MethodName: "Batch",
