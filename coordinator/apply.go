@@ -19,7 +19,7 @@ func (p *Payment) apply(r Record) error {
 	if r.Type != wal.TypePaymentAccepted && p.Created.IsZero() {
 		return fmt.Errorf("coordinator: %v record for payment %s that was never accepted", r.Type, p.ID)
 	}
-	if r.Type != wal.TypePaymentAccepted && r.Type != wal.TypePaymentFinal && (r.Attempt == 0 || r.Attempt != p.nextOrCurrent(r.Type)) {
+	if r.Type != wal.TypePaymentAccepted && r.Type != wal.TypePaymentFinal && !p.names(r) {
 		return fmt.Errorf("coordinator: %v for attempt %d of %s, latest is %d", r.Type, r.Attempt, p.ID, p.Attempt)
 	}
 	switch r.Type {
@@ -30,11 +30,14 @@ func (p *Payment) apply(r Record) error {
 		a := r.Payload.(*storagev1.PaymentAccepted)
 		p.Params = Params{Payer: a.Payer, From: a.FromAccount, Payee: a.Payee, To: a.ToAccount, Amount: a.Amount, Memo: a.Memo}
 		p.Status, p.Created = Pending, time.Unix(0, a.TimeUnixNano).UTC()
-	case wal.TypeAttemptBegun:
+	case wal.TypeAttemptBegun, wal.TypeAttemptStaged:
 		if p.Final() || (p.Attempt > 0 && p.Decision == DecisionNone) {
 			return fmt.Errorf("coordinator: attempt %d of %s begun while %v with attempt %d undecided", r.Attempt, p.ID, p.Status, p.Attempt)
 		}
 		p.Attempt, p.Decision, p.Ended = r.Attempt, DecisionNone, false
+		p.Attempts++
+		p.Staged = r.Type == wal.TypeAttemptStaged
+		p.Round = Round{Attempt: r.Attempt} // what the coordinator hears of it from now on
 	case wal.TypeDecisionCommit, wal.TypeDecisionAbort:
 		if p.Decision != DecisionNone {
 			return fmt.Errorf("coordinator: attempt %d of %s decided twice", r.Attempt, p.ID)
@@ -42,6 +45,9 @@ func (p *Payment) apply(r Record) error {
 		p.Decision = map[wal.Type]Decision{wal.TypeDecisionCommit: DecisionCommit, wal.TypeDecisionAbort: DecisionAbort}[r.Type]
 	case wal.TypeAttemptEnded:
 		p.Ended = true
+		if p.Decision == DecisionCommit {
+			p.Settled = recordTime(r)
+		}
 	case wal.TypePaymentFinal:
 		if p.Final() {
 			return fmt.Errorf("coordinator: payment %s is already %v", p.ID, p.Status)
@@ -73,13 +79,14 @@ func recordTime(r Record) time.Time {
 	return time.Unix(0, t.GetTimeUnixNano()).UTC()
 }
 
-// nextOrCurrent is the attempt a record of type typ must name: the next one
-// for ATTEMPT_BEGUN, the latest one otherwise.
-func (p *Payment) nextOrCurrent(typ wal.Type) uint32 {
-	if typ == wal.TypeAttemptBegun {
-		return p.Attempt + 1
+// names reports whether r names the attempt it must: a new one, numbered
+// above every attempt before it, for ATTEMPT_BEGUN and ATTEMPT_STAGED; the
+// latest one for the others.
+func (p *Payment) names(r Record) bool {
+	if r.Type == wal.TypeAttemptBegun || r.Type == wal.TypeAttemptStaged {
+		return r.Attempt > p.Attempt
 	}
-	return p.Attempt
+	return r.Attempt != 0 && r.Attempt == p.Attempt
 }
 
 // Apply folds a step's records into a copy of p and returns it: the payment
@@ -103,15 +110,36 @@ func (p Payment) State() *storagev1.PaymentState {
 		},
 		Status: p.Status, Reason: p.Reason, Attempt: p.Attempt, Decision: int32(p.Decision), Ended: p.Ended,
 		CreatedUnixNano: p.Created.UnixNano(), UpdatedUnixNano: p.Updated.UnixNano(),
+		Attempts: p.Attempts, Staged: p.Staged, SettledUnixNano: unixNano(p.Settled),
 	}
 }
 
 func paymentFrom(id ulid.ULID, s *storagev1.PaymentState) Payment {
 	a := s.GetParams()
-	return Payment{
+	p := Payment{
 		ID:     id,
 		Params: Params{Payer: a.GetPayer(), From: a.GetFromAccount(), Payee: a.GetPayee(), To: a.GetToAccount(), Amount: a.GetAmount(), Memo: a.GetMemo()},
 		Status: s.Status, Reason: s.Reason, Attempt: s.Attempt, Decision: Decision(s.Decision), Ended: s.Ended,
 		Created: time.Unix(0, s.CreatedUnixNano).UTC(), Updated: time.Unix(0, s.UpdatedUnixNano).UTC(),
+		Attempts: s.Attempts, Staged: s.Staged, Settled: fromUnixNano(s.SettledUnixNano),
 	}
+	if p.Attempts == 0 {
+		p.Attempts = p.Attempt // a state from before epochs: attempts were numbered 1, 2, ...
+	}
+	return p
+}
+
+// unixNano is t in nanoseconds, 0 for the zero time; fromUnixNano undoes it.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }

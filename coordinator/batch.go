@@ -25,6 +25,12 @@ type BatchConfig struct {
 	// Timeout bounds a Batch call whose messages have no deadline of their
 	// own. Default 10s.
 	Timeout time.Duration
+	// Linger is how long a rider (a Commit or an Abort: a decision already
+	// durable, delivered off any client's wait) that finds no call in flight
+	// waits for a message that starts one, to ride with it, before it
+	// starts one itself. Default 5ms; riders never wait while a call is in
+	// flight: they go in the next.
+	Linger time.Duration
 }
 
 func (c BatchConfig) withDefaults() BatchConfig {
@@ -36,6 +42,9 @@ func (c BatchConfig) withDefaults() BatchConfig {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
+	}
+	if c.Linger <= 0 {
+		c.Linger = 5 * time.Millisecond
 	}
 	return c
 }
@@ -52,14 +61,20 @@ type sendFunc func(ctx context.Context, items []*strifev1.BatchItem) ([]*strifev
 // sends batches of one and waits for nothing else. When a call returns, its
 // sender hands the next one to the first caller still queued, as the
 // write-ahead log hands on its commits (wal.Log.Append).
+//
+// A rider is a message no client waits for (see BatchConfig.Linger): one
+// that finds no call in flight does not start one at once, but waits
+// Linger for a message that does, so that a bank applies the Commit of one
+// payment with the Prepare of the next in one commit instead of two.
 type batcher struct {
 	send  sendFunc
 	cfg   BatchConfig
 	slots chan struct{} // one per message queued or in flight: back-pressure
 
-	mu      sync.Mutex
-	queue   []*pending
-	sending bool // a call is in flight, or about to be
+	mu        sync.Mutex
+	queue     []*pending
+	sending   bool // a call is in flight, or about to be
+	lingering bool // a timer will start a call for the riders queued
 }
 
 func newBatcher(send sendFunc, cfg BatchConfig) *batcher {
@@ -89,8 +104,9 @@ type pending struct {
 
 // do sends item in the next Batch call and returns its result, or the
 // error of the whole call, or ctx's error if ctx ends first (the message
-// may still have been applied, as with any call that times out).
-func (b *batcher) do(ctx context.Context, item *strifev1.BatchItem) (*strifev1.BatchResult, error) {
+// may still have been applied, as with any call that times out). A rider
+// waits up to Linger for a call to ride with.
+func (b *batcher) do(ctx context.Context, item *strifev1.BatchItem, rider bool) (*strifev1.BatchResult, error) {
 	select {
 	case b.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -99,9 +115,13 @@ func (b *batcher) do(ctx context.Context, item *strifev1.BatchItem) (*strifev1.B
 	p := &pending{ctx: ctx, item: item, wake: make(chan struct{}, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	lead := !b.sending
-	if lead {
+	lead := !b.sending && !rider
+	switch {
+	case lead:
 		b.sending, p.state = true, chosen
+	case !b.sending && !b.lingering:
+		b.lingering = true
+		time.AfterFunc(b.cfg.Linger, b.lingered)
 	}
 	b.mu.Unlock()
 	if !lead {
@@ -118,6 +138,20 @@ func (b *batcher) do(ctx context.Context, item *strifev1.BatchItem) (*strifev1.B
 		<-p.wake // the call it just made answered it, or dropped it
 	}
 	return p.res, p.err
+}
+
+// lingered starts a call for the riders still queued, unless a call is in
+// flight (they go in the next) or the queue is empty.
+func (b *batcher) lingered() {
+	b.mu.Lock()
+	b.lingering = false
+	if b.sending || len(b.queue) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	b.sending = true
+	b.mu.Unlock()
+	b.sendNext()
 }
 
 // abandon takes p, whose caller gives up, out of the queue if it is still

@@ -321,3 +321,24 @@ func TestBatchingUnderChurnLosesNoMessage(t *testing.T) {
 	require.GreaterOrEqual(t, answered, 400*2/3, "every message without a deadline is answered")
 	require.NoError(t, p.Commit(context.Background(), ulid.Make(), 1), "no room was leaked")
 }
+
+// A Commit (a rider: no client waits for it) that finds no call in flight
+// waits up to Linger for a Prepare to ride with, so that the bank applies
+// both in one commit; with none, it goes alone once Linger has passed.
+func TestARiderWaitsForACallToRideWith(t *testing.T) {
+	f := newFakeBank()
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{Linger: time.Hour})
+	committed := commitAsync(t, context.Background(), p, ulid.Make())
+	vote, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+	require.NoError(t, err)
+	require.True(t, vote.Yes)
+	require.NoError(t, recvErr(t, committed))
+	require.Equal(t, []int{2}, f.sizes(), "the Commit rode with the Prepare")
+
+	f = newFakeBank()
+	p = coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{Linger: 20 * time.Millisecond})
+	start := time.Now()
+	require.NoError(t, p.Commit(context.Background(), ulid.Make(), 1))
+	require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond, "it waited for company")
+	require.Equal(t, []int{1}, f.sizes(), "then went alone")
+}

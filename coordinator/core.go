@@ -1,7 +1,9 @@
 package coordinator
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -30,7 +32,15 @@ const (
 )
 
 func (d Decision) String() string {
-	return [...]string{"NONE", "COMMIT", "ABORT"}[d]
+	switch d {
+	case DecisionNone:
+		return "NONE"
+	case DecisionCommit:
+		return "COMMIT"
+	case DecisionAbort:
+		return "ABORT"
+	}
+	return fmt.Sprintf("Decision(%d)", int32(d))
 }
 
 // Params are what a payment asks for, resolved: accounts are
@@ -45,24 +55,32 @@ type Params struct {
 	Memo   string
 }
 
-// Payment is everything the log says about one payment.
+// Payment is everything the log says about one payment, and its Round:
+// what this incarnation of the coordinator has heard about the latest
+// attempt.
 type Payment struct {
 	ID       ulid.ULID
 	Params   Params
 	Status   strifev1.PaymentStatus
 	Reason   strifev1.Reason
-	Attempt  uint32   // the latest attempt begun; 0 before the first
+	Attempt  uint32   // the number of the latest attempt begun; 0 before the first
+	Attempts uint32   // how many attempts were begun
+	Staged   bool     // the latest attempt was staged: begun with parallel commit
 	Decision Decision // of the latest attempt
 	Ended    bool     // every participant acknowledged the latest decision
 	Created  time.Time
 	Updated  time.Time // when the last record a client can see was made (not ATTEMPT_ENDED)
+	Settled  time.Time // when every participant applied the COMMIT; zero until then
+
+	// Round is not persisted: after a restart it is empty, and a staged
+	// attempt without a decision is resolved by asking its participants.
+	Round Round
 }
 
 // Final reports whether the payment's status can no longer change.
 func (p Payment) Final() bool { return p.Status == Committed || p.Status == Failed }
 
-// Record is a change to persist, before any Message of the same Ready is
-// sent.
+// Record is a change to persist.
 type Record struct {
 	Type    wal.Type
 	Attempt uint32
@@ -76,9 +94,24 @@ const (
 	KindPrepare Kind = iota
 	KindCommit
 	KindAbort
+	// KindResolve asks a participant, after a restart, whether it holds a
+	// YES vote for a staged attempt (see Participant.Resolve).
+	KindResolve
 )
 
-func (k Kind) String() string { return [...]string{"Prepare", "Commit", "Abort"}[k] }
+func (k Kind) String() string {
+	switch k {
+	case KindPrepare:
+		return "Prepare"
+	case KindCommit:
+		return "Commit"
+	case KindAbort:
+		return "Abort"
+	case KindResolve:
+		return "Resolve"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
 
 // Message is a message to one participant (a bank) about the latest attempt.
 type Message struct {
@@ -89,11 +122,32 @@ type Message struct {
 	Memo    string          // for Prepare
 }
 
-// Ready is what a step decided: persist Records (durably, in one
-// transaction), then send Messages.
+// Mode says when a step's records must be durable, relative to its
+// messages and to the payment taking their change.
+type Mode int
+
+const (
+	// Durably (the zero Mode): the records are persisted, durably, then the
+	// payment takes them, then the messages are sent.
+	Durably Mode = iota
+	// InParallel: the messages are sent while the records are persisted;
+	// the payment takes the records once they are durable, and takes no
+	// other step before. Begin stages an attempt this way.
+	InParallel
+	// Lazily: the payment takes the records at once; they are persisted
+	// with the log's next commit, and the messages are sent once they are
+	// durable. For records that a crash may lose because the log already
+	// implies them (an implicit commit's decision) or because they only
+	// spare work (ATTEMPT_ENDED).
+	Lazily
+)
+
+// Ready is what a step decided: records to persist (in one transaction) and
+// messages to send, in the order Mode says.
 type Ready struct {
 	Records  []Record
 	Messages []Message
+	Mode     Mode
 }
 
 // Failure classifies a participant that did not vote.
@@ -111,26 +165,45 @@ const (
 	Rejected
 )
 
-// Vote is a participant's answer to Prepare: a YES, a NO with its reason, or
-// a Failure.
+// Vote is a participant's answer to Prepare (or to Resolve): a YES, a NO
+// with its reason, or a Failure.
 type Vote struct {
 	Yes     bool
 	Reason  strifev1.Reason
 	Failure Failure
 }
 
-// Round is the volatile part of an attempt in progress: the votes and
-// acknowledgements so far. It is not persisted: after a crash, recovery
-// aborts an undecided attempt and resends a decision to everyone.
+// Round is what the coordinator heard about one attempt since it began it
+// (or, after a restart, since it began resolving it): votes and
+// acknowledgements by bank. It lives only in memory.
 type Round struct {
-	Attempt uint32
-	Votes   map[string]Vote
-	Acks    map[string]bool
+	Attempt   uint32 // 0: nothing heard
+	Resolving bool   // Votes are answers to Resolve, not to Prepare
+	Votes     map[string]Vote
+	Acks      map[string]bool
 }
 
-// NewRound returns the round of an attempt.
-func NewRound(attempt uint32) *Round {
-	return &Round{Attempt: attempt, Votes: map[string]Vote{}, Acks: map[string]bool{}}
+// known reports whether the round is the coordinator's own for attempt.
+func (r Round) known(attempt uint32) bool { return attempt != 0 && r.Attempt == attempt }
+
+// withVote returns r with bank's vote; r's maps are never changed in place,
+// so a Payment copied before the step keeps its round.
+func (r Round) withVote(bank string, v Vote) Round {
+	r.Votes = maps.Clone(r.Votes)
+	if r.Votes == nil {
+		r.Votes = map[string]Vote{}
+	}
+	r.Votes[bank] = v
+	return r
+}
+
+func (r Round) withAck(bank string) Round {
+	r.Acks = maps.Clone(r.Acks)
+	if r.Acks == nil {
+		r.Acks = map[string]bool{}
+	}
+	r.Acks[bank] = true
+	return r
 }
 
 // Bank returns the bank of an account address "<bank>/<number>".
@@ -163,19 +236,51 @@ func Accept(params Params, now time.Time) Ready {
 	}}}}
 }
 
-// Begin starts the next attempt: ATTEMPT_BEGUN, then a Prepare to each
-// participant. It may be called only for a PENDING payment whose latest
-// attempt (if any) is decided.
-func (p Payment) Begin(now time.Time) (Ready, error) {
-	if p.Final() || (p.Attempt > 0 && p.Decision == DecisionNone) {
-		return Ready{}, fmt.Errorf("coordinator: cannot begin attempt %d of %s (status %v, decision %v)", p.Attempt+1, p.ID, p.Status, p.Decision)
+// EpochBits is how many low bits of an attempt number count attempts
+// within an epoch; the bits above are the epoch. An epoch numbers at most
+// 4095 attempts of a payment.
+const EpochBits = 12
+
+// ErrEpochExhausted: a payment has used every attempt number of the
+// current epoch. The coordinator takes a new epoch and begins again.
+var ErrEpochExhausted = errors.New("coordinator: no attempt number left in this epoch")
+
+// nextAttempt returns the number of the attempt after last, in epoch. A
+// coordinator takes a new epoch, durably, at every start, so the numbers
+// of an epoch were never used before it, not even by Prepares that left
+// before a crash without a record: a number is never used twice.
+func nextAttempt(last, epoch uint32) (uint32, error) {
+	base := epoch << EpochBits
+	switch {
+	case last < base:
+		return base + 1, nil
+	case last+1 >= base+1<<EpochBits:
+		return 0, fmt.Errorf("%w: attempt %d in epoch %d", ErrEpochExhausted, last, epoch)
 	}
-	n := p.Attempt + 1
-	r := Ready{Records: []Record{{Type: wal.TypeAttemptBegun, Attempt: n, Payload: &storagev1.AttemptBegun{TimeUnixNano: now.UnixNano()}}}}
-	for _, bank := range p.Participants() {
+	return last + 1, nil
+}
+
+// Begin stages the next attempt, numbered in epoch: ATTEMPT_STAGED, sent
+// with a Prepare to each participant in parallel (InParallel). It may be
+// called only for a PENDING payment whose latest attempt (if any) is
+// decided. The payment returned has taken the attempt's number (its Round):
+// if the record never becomes durable, the Prepares may still have left,
+// and the next attempt takes another number.
+func (p Payment) Begin(epoch uint32, now time.Time) (Payment, Ready, error) {
+	if p.Final() || (p.Attempt > 0 && p.Decision == DecisionNone) {
+		return p, Ready{}, fmt.Errorf("coordinator: cannot begin an attempt of %s after attempt %d (status %v, decision %v)", p.ID, p.Attempt, p.Status, p.Decision)
+	}
+	n, err := nextAttempt(max(p.Attempt, p.Round.Attempt), epoch)
+	if err != nil {
+		return p, Ready{}, err
+	}
+	banks := p.Participants()
+	r := Ready{Mode: InParallel, Records: []Record{{Type: wal.TypeAttemptStaged, Attempt: n, Payload: &storagev1.AttemptStaged{TimeUnixNano: now.UnixNano(), Banks: banks}}}}
+	for _, bank := range banks {
 		r.Messages = append(r.Messages, Message{Bank: bank, Kind: KindPrepare, Attempt: n, Legs: p.legs(bank), Memo: p.Params.Memo})
 	}
-	return r, nil
+	p.Round = Round{Attempt: n}
+	return p, r, nil
 }
 
 // legs returns what a bank is asked to do: debit the payer's account, credit
@@ -191,16 +296,19 @@ func (p Payment) legs(bank string) []*strifev1.Leg {
 	return legs
 }
 
-// OnVote takes a participant's vote on attempt r.Attempt. Once every
-// participant has voted YES it decides COMMIT: the decision and the
-// COMMITTED status are persisted before any Commit is sent. Any NO or
-// Failure decides ABORT at once. A vote that comes after the decision, or
-// for another attempt, changes nothing.
-func (p Payment) OnVote(r *Round, bank string, v Vote, now time.Time) Ready {
-	if p.Attempt == 0 || r.Attempt != p.Attempt || p.Decision != DecisionNone {
-		return Ready{}
+// OnVote takes a participant's vote on attempt. The attempt is committed
+// the moment its ATTEMPT_STAGED is durable (the payment took it) and every
+// participant has voted YES (each YES is durable at its bank before it is
+// sent): the payment is COMMITTED at once, and its DECISION_COMMIT and
+// final status are persisted Lazily, before any Commit is sent. Any NO or
+// Failure decides ABORT, Durably. A vote that comes after the decision, for
+// another attempt, or for an attempt this coordinator did not begin,
+// changes nothing.
+func (p Payment) OnVote(attempt uint32, bank string, v Vote, now time.Time) (Payment, Ready) {
+	if !p.Round.known(attempt) || p.Round.Resolving || attempt != p.Attempt || p.Decision != DecisionNone {
+		return p, Ready{}
 	}
-	r.Votes[bank] = v
+	p.Round = p.Round.withVote(bank, v)
 	if !v.Yes {
 		status, reason := Failed, v.Reason
 		switch v.Failure {
@@ -211,28 +319,44 @@ func (p Payment) OnVote(r *Round, bank string, v Vote, now time.Time) Ready {
 		case Rejected:
 			reason = strifev1.Reason_REASON_REJECTED
 		}
-		return p.abort(status, reason, now)
+		return p, p.decide(DecisionAbort, status, reason, false, now)
 	}
+	if !p.allYes() {
+		return p, Ready{}
+	}
+	ready := p.decide(DecisionCommit, Committed, strifev1.Reason_REASON_UNSPECIFIED, false, now)
+	if p.Staged {
+		ready.Mode = Lazily // the implicit commit: the log already implies it
+	}
+	return p, ready
+}
+
+func (p Payment) allYes() bool {
 	for _, b := range p.Participants() {
-		if !r.Votes[b].Yes {
-			return Ready{}
+		if !p.Round.Votes[b].Yes {
+			return false
 		}
 	}
-	return p.decide(DecisionCommit, Committed, strifev1.Reason_REASON_UNSPECIFIED, now)
+	return true
 }
 
-// abort decides ABORT for the latest attempt; with status FAILED it also
-// makes the failure final.
-func (p Payment) abort(status strifev1.PaymentStatus, reason strifev1.Reason, now time.Time) Ready {
-	return p.decide(DecisionAbort, status, reason, now)
+func (p Payment) allVoted() bool {
+	for _, b := range p.Participants() {
+		if _, ok := p.Round.Votes[b]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
-func (p Payment) decide(d Decision, status strifev1.PaymentStatus, reason strifev1.Reason, now time.Time) Ready {
+// decide decides the latest attempt; with a status other than PENDING it
+// also makes the payment final. The decision's messages follow it.
+func (p Payment) decide(d Decision, status strifev1.PaymentStatus, reason strifev1.Reason, resolved bool, now time.Time) Ready {
 	typ, kind := wal.TypeDecisionCommit, KindCommit
 	if d == DecisionAbort {
 		typ, kind = wal.TypeDecisionAbort, KindAbort
 	}
-	r := Ready{Records: []Record{{Type: typ, Attempt: p.Attempt, Payload: &storagev1.Decided{TimeUnixNano: now.UnixNano()}}}}
+	r := Ready{Records: []Record{{Type: typ, Attempt: p.Attempt, Payload: &storagev1.Decided{TimeUnixNano: now.UnixNano(), Resolved: resolved}}}}
 	if status != Pending {
 		r.Records = append(r.Records, final(status, reason, now))
 	}
@@ -246,58 +370,87 @@ func final(status strifev1.PaymentStatus, reason strifev1.Reason, now time.Time)
 	return Record{Type: wal.TypePaymentFinal, Payload: &storagev1.PaymentFinal{Status: status, Reason: reason, TimeUnixNano: now.UnixNano()}}
 }
 
-// OnAck takes a participant's acknowledgement of the decision on attempt
-// r.Attempt; once all have acknowledged, the attempt ends.
-func (p Payment) OnAck(r *Round, bank string, now time.Time) Ready {
-	if p.Attempt == 0 || r.Attempt != p.Attempt || p.Decision == DecisionNone || p.Ended {
-		return Ready{}
+// OnAck takes a participant's acknowledgement of the decision on attempt;
+// once all have acknowledged, the attempt ends: ATTEMPT_ENDED, Lazily (it
+// only spares resending the decision after a crash). An acknowledgement of
+// another attempt, or before the decision, changes nothing.
+func (p Payment) OnAck(attempt uint32, bank string, now time.Time) (Payment, Ready) {
+	if attempt == 0 || attempt != p.Attempt || p.Decision == DecisionNone || p.Ended {
+		return p, Ready{}
 	}
-	r.Acks[bank] = true
+	if !p.Round.known(attempt) {
+		p.Round = Round{Attempt: attempt}
+	}
+	p.Round = p.Round.withAck(bank)
 	for _, b := range p.Participants() {
-		if !r.Acks[b] {
-			return Ready{}
+		if !p.Round.Acks[b] {
+			return p, Ready{}
 		}
 	}
-	return Ready{Records: []Record{{Type: wal.TypeAttemptEnded, Attempt: p.Attempt, Payload: &storagev1.AttemptEnded{TimeUnixNano: now.UnixNano()}}}}
+	return p, Ready{Mode: Lazily, Records: []Record{{Type: wal.TypeAttemptEnded, Attempt: p.Attempt, Payload: &storagev1.AttemptEnded{TimeUnixNano: now.UnixNano()}}}}
 }
 
-// DecisionFor answers a participant in doubt about an attempt. COMMIT only if
-// a commit decision is recorded for that attempt. The latest attempt, if
-// still collecting votes, is aborted first (the Ready records it), so that a
-// late YES can no longer commit it; the payment stays PENDING and is tried
-// again. Every other attempt is aborted: presumed abort.
+// Resolving reports whether the latest attempt is staged and undecided and
+// its round was lost in a restart: only its participants can tell whether
+// it committed (Recover asks them).
+func (p Payment) Resolving() bool {
+	return p.Attempt > 0 && p.Staged && p.Decision == DecisionNone && (!p.Round.known(p.Attempt) || p.Round.Resolving)
+}
+
+// DecisionFor answers a participant in doubt about an attempt. An attempt
+// that is not the latest was aborted (every attempt before the latest was)
+// or was never staged: ABORT, presumed. The latest attempt's decision is
+// answered as it stands; the driver makes sure it is durable first. A
+// latest attempt still collecting votes is aborted first (the Ready records
+// it, Durably), so that a late YES can no longer commit it: it cannot have
+// committed, since its last YES would have committed it at once. A staged
+// attempt whose round was lost is being resolved: DecisionNone, ask again.
 func (p Payment) DecisionFor(attempt uint32, now time.Time) (Decision, Ready) {
 	switch {
 	case attempt != p.Attempt || p.Attempt == 0:
 		return DecisionAbort, Ready{}
-	case p.Decision == DecisionNone:
-		return DecisionAbort, p.abort(Pending, strifev1.Reason_REASON_UNSPECIFIED, now)
+	case p.Decision != DecisionNone:
+		return p.Decision, Ready{}
+	case p.Resolving():
+		return DecisionNone, Ready{}
 	}
-	return p.Decision, Ready{}
+	return DecisionAbort, p.decide(DecisionAbort, Pending, strifev1.Reason_REASON_UNSPECIFIED, false, now)
 }
 
 // Expire fails a PENDING payment held past its deadline with EXPIRED,
 // aborting its latest attempt if that is undecided. A payment whose latest
-// attempt is decided COMMIT is not pending and never expires.
-func (p Payment) Expire(now time.Time) Ready {
-	if p.Status != Pending {
-		return Ready{}
+// attempt is decided COMMIT is not pending and never expires, and a staged
+// attempt being resolved may have committed: it is resolved first.
+func (p Payment) Expire(now time.Time) (Payment, Ready) {
+	switch {
+	case p.Status != Pending || p.Resolving():
+		return p, Ready{}
+	case p.Attempt > 0 && p.Decision == DecisionNone:
+		return p, p.decide(DecisionAbort, Failed, strifev1.Reason_REASON_EXPIRED, false, now)
 	}
-	if p.Attempt > 0 && p.Decision == DecisionNone {
-		return p.abort(Failed, strifev1.Reason_REASON_EXPIRED, now)
-	}
-	return Ready{Records: []Record{final(Failed, strifev1.Reason_REASON_EXPIRED, now)}}
+	return p, Ready{Records: []Record{final(Failed, strifev1.Reason_REASON_EXPIRED, now)}}
 }
 
-// Recover is the first step after a restart, when every Round is lost: an
-// undecided attempt is aborted (nobody can have committed it), and a decision
-// that was not acknowledged by everyone is sent to everyone again.
-func (p Payment) Recover(now time.Time) Ready {
+// Recover is the first step after a restart, when every Round is lost. A
+// staged attempt without a decision may have committed implicitly: each
+// participant is asked whether it holds a YES (Resolve), and OnResolved
+// decides. An undecided attempt of a log from before staging was begun
+// before its Prepares were sent and never committed without a decision:
+// it is aborted. A decision that was not acknowledged by everyone is sent
+// to everyone again.
+func (p Payment) Recover(now time.Time) (Payment, Ready) {
 	switch {
 	case p.Attempt == 0 || p.Ended:
-		return Ready{}
+		return p, Ready{}
+	case p.Decision == DecisionNone && p.Staged:
+		p.Round = Round{Attempt: p.Attempt, Resolving: true}
+		var r Ready
+		for _, bank := range p.Participants() {
+			r.Messages = append(r.Messages, Message{Bank: bank, Kind: KindResolve, Attempt: p.Attempt})
+		}
+		return p, r
 	case p.Decision == DecisionNone:
-		return p.abort(Pending, strifev1.Reason_REASON_UNSPECIFIED, now)
+		return p, p.decide(DecisionAbort, Pending, strifev1.Reason_REASON_UNSPECIFIED, false, now)
 	}
 	kind := KindCommit
 	if p.Decision == DecisionAbort {
@@ -307,5 +460,25 @@ func (p Payment) Recover(now time.Time) Ready {
 	for _, bank := range p.Participants() {
 		r.Messages = append(r.Messages, Message{Bank: bank, Kind: kind, Attempt: p.Attempt})
 	}
-	return r
+	return p, r
+}
+
+// OnResolved takes a participant's answer to Resolve for the attempt being
+// resolved. Once every participant has answered: all YES means the attempt
+// committed implicitly before the crash, and COMMIT is recorded (Durably,
+// with the final status); any NO means it did not, and ABORT is recorded
+// and the payment stays PENDING for a new attempt. Either decision is
+// marked resolved.
+func (p Payment) OnResolved(attempt uint32, bank string, v Vote, now time.Time) (Payment, Ready) {
+	if !p.Round.Resolving || !p.Round.known(attempt) || attempt != p.Attempt || p.Decision != DecisionNone {
+		return p, Ready{}
+	}
+	p.Round = p.Round.withVote(bank, v)
+	if !p.allVoted() {
+		return p, Ready{}
+	}
+	if p.allYes() {
+		return p, p.decide(DecisionCommit, Committed, strifev1.Reason_REASON_UNSPECIFIED, true, now)
+	}
+	return p, p.decide(DecisionAbort, Pending, strifev1.Reason_REASON_UNSPECIFIED, true, now)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/coordinator"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -18,40 +19,45 @@ import (
 // pure core. Each file is one payment. Commands:
 //
 //	accept from=<bank/number> to=<bank/number> amount=<n>
-//	begin                           start the next attempt
+//	begin                           stage the next attempt
 //	vote bank=<b> yes|no=<REASON>|fail=unavailable|timeout|rejected [attempt=<n>]
 //	ack bank=<b> [attempt=<n>]      a participant acknowledged the decision
+//	resolved bank=<b> yes|no=<REASON> [attempt=<n>]   its answer to Resolve
 //	ask attempt=<n>                 a participant in doubt asks GetDecision
 //	expire                          the maximum hold has passed
-//	crash                           the coordinator dies: the round is lost
+//	flush                           the log commits: records persisted
+//	                                lazily are durable from now on
+//	crash                           the coordinator dies: the round and the
+//	                                records not yet durable are lost, and
+//	                                its restart takes the next epoch
 //	recover                         the first step after the restart
 //
-// Each prints what the step persists and sends, then the payment. Records
-// are applied as a driver would after persisting them. A vote or ack goes to
-// the round of the latest attempt unless attempt= names an older one (a
-// late message). Run with -rewrite to
-// refresh the expected output.
+// Each prints what the step persists and sends (and when: "in parallel"
+// with its records, or its records "lazily", see coordinator.Mode), then
+// the payment. Records are applied as a driver would: at once, and they are
+// durable once a step persists records other than lazily (the log commits in
+// order) or at a flush.
+// A vote, ack or answer is about the latest attempt unless attempt= names
+// another. Run with -rewrite to refresh the expected output.
 func TestCore(t *testing.T) {
 	datadriven.Walk(t, "testdata/core", func(t *testing.T, path string) {
-		s := &coreScenario{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), rounds: map[uint32]*coordinator.Round{}}
+		s := &coreScenario{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 		datadriven.RunTest(t, path, s.run)
 	})
 }
 
 type coreScenario struct {
-	p      coordinator.Payment
-	rounds map[uint32]*coordinator.Round // by attempt
-	now    time.Time
+	p       coordinator.Payment
+	durable coordinator.Payment // p as its durable records make it
+	epoch   uint32              // the coordinator's: 0, then one more after each crash
+	now     time.Time
 }
 
-// round returns the round a vote or ack belongs to.
-func (s *coreScenario) round(t *testing.T, d *datadriven.TestData) *coordinator.Round {
+// attempt is the attempt= argument, or the latest attempt.
+func (s *coreScenario) attempt(t *testing.T, d *datadriven.TestData) uint32 {
 	attempt := int(s.p.Attempt)
 	d.MaybeScanArgs(t, "attempt", &attempt)
-	if s.rounds[uint32(attempt)] == nil {
-		s.rounds[uint32(attempt)] = coordinator.NewRound(uint32(attempt))
-	}
-	return s.rounds[uint32(attempt)]
+	return uint32(attempt)
 }
 
 func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
@@ -69,13 +75,15 @@ func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
 		ready = coordinator.Accept(coordinator.Params{Payer: "alice", From: from, To: to, Amount: amount}, s.now)
 	case "begin":
 		var err error
-		if ready, err = s.p.Begin(s.now); err != nil {
+		if s.p, ready, err = s.p.Begin(s.epoch, s.now); err != nil {
 			return "error: " + err.Error()
 		}
 	case "vote":
-		ready = s.p.OnVote(s.round(t, d), arg(t, d, "bank"), vote(t, d), s.now)
+		s.p, ready = s.p.OnVote(s.attempt(t, d), arg(t, d, "bank"), vote(t, d), s.now)
 	case "ack":
-		ready = s.p.OnAck(s.round(t, d), arg(t, d, "bank"), s.now)
+		s.p, ready = s.p.OnAck(s.attempt(t, d), arg(t, d, "bank"), s.now)
+	case "resolved":
+		s.p, ready = s.p.OnResolved(s.attempt(t, d), arg(t, d, "bank"), vote(t, d), s.now)
 	case "ask":
 		var attempt int
 		d.ScanArgs(t, "attempt", &attempt)
@@ -83,18 +91,26 @@ func (s *coreScenario) run(t *testing.T, d *datadriven.TestData) string {
 		decision, ready = s.p.DecisionFor(uint32(attempt), s.now)
 		answer = "answer " + decision.String() + "\n"
 	case "expire":
-		ready = s.p.Expire(s.now)
+		s.p, ready = s.p.Expire(s.now)
+	case "flush":
+		s.durable = s.p
+		return s.payment()
 	case "crash":
-		clear(s.rounds) // votes and acks were only in memory
-		return "round lost\n" + s.payment()
+		s.p = s.durable
+		s.p.Round = coordinator.Round{} // votes and acks were only in memory
+		s.epoch++
+		return fmt.Sprintf("round lost; epoch %d\n", s.epoch) + s.payment()
 	case "recover":
-		ready = s.p.Recover(s.now)
+		s.p, ready = s.p.Recover(s.now)
 	default:
 		t.Fatalf("unknown command %q", d.Cmd)
 	}
 	var err error
 	if s.p, err = s.p.Apply(ready.Records); err != nil {
 		return "error: " + err.Error()
+	}
+	if len(ready.Records) > 0 && ready.Mode != coordinator.Lazily {
+		s.durable = s.p
 	}
 	return answer + show(ready) + s.payment()
 }
@@ -123,8 +139,14 @@ func show(r coordinator.Ready) string {
 	var b strings.Builder
 	for _, rec := range r.Records {
 		fmt.Fprintf(&b, "persist %v", rec.Type)
+		if r.Mode == coordinator.Lazily {
+			b.WriteString(" lazily")
+		}
 		if rec.Attempt > 0 {
 			fmt.Fprintf(&b, " attempt=%d", rec.Attempt)
+		}
+		if d, ok := rec.Payload.(*storagev1.Decided); ok && d.GetResolved() {
+			b.WriteString(" resolved")
 		}
 		if final, ok := rec.Payload.(interface {
 			GetStatus() strifev1.PaymentStatus
@@ -136,6 +158,9 @@ func show(r coordinator.Ready) string {
 	}
 	for _, m := range r.Messages {
 		fmt.Fprintf(&b, "send %v to %s attempt=%d", m.Kind, m.Bank, m.Attempt)
+		if r.Mode == coordinator.InParallel {
+			b.WriteString(" in parallel")
+		}
 		for _, l := range m.Legs {
 			fmt.Fprintf(&b, " %s:%s:%d", trim(l.Direction.String()), l.Account, l.Amount)
 		}
@@ -156,6 +181,12 @@ func (s *coreScenario) payment() string {
 	out := fmt.Sprintf("payment: %s attempt=%d decision=%v ended=%v", trim(p.Status.String()), p.Attempt, p.Decision, p.Ended)
 	if p.Reason != 0 {
 		out += " reason=" + trim(p.Reason.String())
+	}
+	if p.Resolving() {
+		out += " resolving"
+	}
+	if !p.Settled.IsZero() {
+		out += " settled"
 	}
 	return out
 }

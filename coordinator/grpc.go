@@ -42,9 +42,11 @@ func NewBatchingParticipant(conn grpc.ClientConnInterface, cfg BatchConfig) *GRP
 }
 
 // call sends one message and returns its result, or the error the single
-// call would have returned.
+// call would have returned. Commits and Aborts ride (see batcher): no
+// client waits for them.
 func (g *GRPCParticipant) call(ctx context.Context, item *strifev1.BatchItem) (*strifev1.BatchResult, error) {
-	res, err := g.batch.do(ctx, item)
+	rider := item.GetCommit() != nil || item.GetAbort() != nil
+	res, err := g.batch.do(ctx, item, rider)
 	if err == nil {
 		err = errorOf(res)
 	}
@@ -67,6 +69,23 @@ func (g *GRPCParticipant) Prepare(ctx context.Context, id ulid.ULID, attempt uin
 		return Vote{Reason: resp.GetReason()}, nil
 	}
 	return Vote{}, status.Errorf(codes.InvalidArgument, "bank answered vote %v", resp.GetVote())
+}
+
+func (g *GRPCParticipant) Resolve(ctx context.Context, id ulid.ULID, attempt uint32) (Vote, error) {
+	req := &strifev1.ResolveAttemptRequest{TransactionId: id.String(), Attempt: attempt}
+	res, err := g.call(ctx, &strifev1.BatchItem{Message: &strifev1.BatchItem_Resolve{Resolve: req}})
+	if err != nil {
+		return Vote{}, err
+	}
+	switch resp := res.GetResolve(); {
+	case resp == nil:
+		return Vote{}, unexpected(res, "Resolve")
+	case resp.GetVote() == strifev1.Vote_VOTE_YES:
+		return Vote{Yes: true}, nil
+	case resp.GetVote() == strifev1.Vote_VOTE_NO:
+		return Vote{Reason: resp.GetReason()}, nil
+	}
+	return Vote{}, status.Errorf(codes.InvalidArgument, "bank answered vote %v", res.GetResolve().GetVote())
 }
 
 func (g *GRPCParticipant) Commit(ctx context.Context, id ulid.ULID, attempt uint32) error {
@@ -96,7 +115,10 @@ func (d StaticDirectory) Participant(bank string) (Participant, bool) {
 }
 
 // decisionRules map GetDecision's errors to gRPC codes.
-var decisionRules = []rpc.StatusRule{{Err: ErrNotParticipant, Code: codes.PermissionDenied}}
+var decisionRules = []rpc.StatusRule{
+	{Err: ErrNotParticipant, Code: codes.PermissionDenied},
+	{Err: ErrResolving, Code: codes.Unavailable},
+}
 
 // DecisionService serves CoordinatorService: in-doubt banks ask it for the
 // decision on an attempt.
@@ -111,7 +133,8 @@ func NewDecisionService(c *Coordinator, log zerolog.Logger) *DecisionService {
 	return &DecisionService{c: c, log: log}
 }
 
-// GetDecision answers the bank named by the caller's certificate.
+// GetDecision answers the bank named by the caller's certificate. An
+// attempt still being settled is UNAVAILABLE: the bank asks again.
 func (s *DecisionService) GetDecision(ctx context.Context, req *strifev1.GetDecisionRequest) (*strifev1.GetDecisionResponse, error) {
 	id, err := ulid.ParseStrict(req.GetTransactionId())
 	if err != nil || req.GetAttempt() == 0 {

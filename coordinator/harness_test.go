@@ -237,11 +237,11 @@ func (w *world) requireAllOrNothing(t *testing.T, id ulid.ULID, params coordinat
 // asStored returns p as every answer about it must tell it: its times as
 // the log stores them (UTC, no monotonic reading), so that payments read
 // from memory and from the log compare equal when they are the same, and
-// without Ended, the coordinator's own bookkeeping, which the first answer
-// does not wait for.
+// without Ended and Settled, which the first answer does not wait for, nor
+// the Round, which is only the coordinator's memory.
 func asStored(p coordinator.Payment) coordinator.Payment {
 	p.Created, p.Updated = p.Created.UTC().Round(0), p.Updated.UTC().Round(0)
-	p.Ended = false
+	p.Ended, p.Settled, p.Round = false, time.Time{}, coordinator.Round{}
 	return p
 }
 
@@ -370,6 +370,14 @@ func (g *gate) acked(kind coordinator.Kind, attempt uint32) int {
 func (g *gate) Prepare(ctx context.Context, id ulid.ULID, attempt uint32, legs []*strifev1.Leg, memo string) (v coordinator.Vote, err error) {
 	err = g.through(ctx, callKey{coordinator.KindPrepare, attempt}, func() (err error) {
 		v, err = g.Participant.Prepare(ctx, id, attempt, legs, memo)
+		return err
+	})
+	return v, err
+}
+
+func (g *gate) Resolve(ctx context.Context, id ulid.ULID, attempt uint32) (v coordinator.Vote, err error) {
+	err = g.through(ctx, callKey{coordinator.KindResolve, attempt}, func() (err error) {
+		v, err = g.Participant.Resolve(ctx, id, attempt)
 		return err
 	})
 	return v, err

@@ -18,18 +18,72 @@ import (
 //
 //	payments        txid (16)                                    -> PaymentState
 //	user_payments   user | 0x00 | created (int64 BE) | txid (16) -> empty
+//	coordinator     "epoch"                                      -> uint32 BE
 //
 // A payment is indexed under its payer and its payee, so a user's history
-// is one key range, oldest first.
+// is one key range, oldest first. The epoch is that of the last
+// EPOCH_BEGUN record.
 const (
 	paymentsBucket     = "payments"
 	userPaymentsBucket = "user_payments"
+	coordinatorBucket  = "coordinator"
 )
+
+var epochKey = []byte("epoch")
+
+// beginEpoch appends EPOCH_BEGUN for the epoch after the last one recorded,
+// and returns it. A log with no epoch yet takes 0 if it holds no payment,
+// and 1 if it does: its attempts were numbered 1, 2, … as epoch 0 numbers
+// them.
+func beginEpoch(tx *wal.Tx, now time.Time) (uint32, error) {
+	b, err := tx.Bucket(coordinatorBucket)
+	if err != nil {
+		return 0, err
+	}
+	var epoch uint32
+	if v := b.Get(epochKey); len(v) == 4 {
+		epoch = binary.BigEndian.Uint32(v) + 1
+	} else if payments, err := tx.Bucket(paymentsBucket); err != nil {
+		return 0, err
+	} else if k, _ := payments.Cursor().First(); k != nil {
+		epoch = 1
+	}
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(&storagev1.EpochBegun{Epoch: epoch, TimeUnixNano: now.UnixNano()})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.Append(wal.Record{Type: wal.TypeEpochBegun, Payload: payload}); err != nil {
+		return 0, err
+	}
+	return epoch, putEpoch(tx, epoch)
+}
+
+func putEpoch(tx *wal.Tx, epoch uint32) error {
+	b, err := tx.Bucket(coordinatorBucket)
+	if err != nil {
+		return err
+	}
+	return b.Put(epochKey, binary.BigEndian.AppendUint32(nil, epoch))
+}
+
+// Epoch returns the epoch recorded in tx, and false if there is none.
+func Epoch(tx *wal.Tx) (uint32, bool) {
+	b, err := tx.Bucket(coordinatorBucket)
+	if err != nil || b == nil {
+		return 0, false
+	}
+	v := b.Get(epochKey)
+	if len(v) != 4 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(v), true
+}
 
 // payloads makes the payload message of each payment record type.
 var payloads = map[wal.Type]func() proto.Message{
 	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
 	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
+	wal.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
 	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
 	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
 	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
@@ -57,13 +111,20 @@ func DecodeRecord(r wal.Record) (rec Record, ok bool, err error) {
 // stays.
 func Replay(log *wal.Log) error {
 	return log.Append(func(tx *wal.Tx) error {
-		for _, name := range []string{paymentsBucket, userPaymentsBucket} {
+		for _, name := range []string{paymentsBucket, userPaymentsBucket, coordinatorBucket} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
 		}
 		payments := map[ulid.ULID]Payment{}
 		err := tx.Scan(1, func(r wal.Record) error {
+			if r.Type == wal.TypeEpochBegun {
+				e, err := DecodeEpoch(r)
+				if err != nil {
+					return err
+				}
+				return putEpoch(tx, e)
+			}
 			rec, ok, err := DecodeRecord(r)
 			if err != nil || !ok {
 				return err
@@ -88,6 +149,15 @@ func Replay(log *wal.Log) error {
 		}
 		return nil
 	})
+}
+
+// DecodeEpoch returns the epoch an EPOCH_BEGUN record begins.
+func DecodeEpoch(r wal.Record) (uint32, error) {
+	e := &storagev1.EpochBegun{}
+	if err := proto.Unmarshal(r.Payload, e); err != nil {
+		return 0, fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, r.Seq, err)
+	}
+	return e.Epoch, nil
 }
 
 // persistIn appends a step's records for p in tx and stores the payment

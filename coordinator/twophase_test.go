@@ -3,7 +3,6 @@ package coordinator_test
 import (
 	"context"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/coordinator"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
-	"github.com/strife-pay/strife/wal"
 )
 
 func TestBankThatNeverAnswersPrepareAbortsTheAttemptOnBothEnds(t *testing.T) {
@@ -172,72 +170,69 @@ func TestLateAckOfAnAbortedAttemptDoesNotKeepTheNextFromEnding(t *testing.T) {
 	w.requireAllOrNothing(t, id, params)
 }
 
-// The first caller is answered once both banks have acknowledged the
-// Commit, without waiting for the ATTEMPT_ENDED record the last ack brings:
-// here the log cannot commit anything until the answer has arrived, and
-// the END on disk comes after it.
-func TestTheAnswerDoesNotWaitForTheEndOfTheAttempt(t *testing.T) {
+// Pay answers COMMITTED at the implicit commit: once the staged attempt is
+// durable and every bank has voted YES. It waits neither for the decision's
+// record nor for any Commit: until the banks apply them, the money shows as
+// held at the payer's bank and as a pending credit at the payee's, and the
+// payment is not settled.
+func TestTheAnswerIsTheImplicitCommit(t *testing.T) {
 	w := newWorld(t, coordinator.Config{PrepareTimeout: 30 * time.Second})
-	bankB := w.gate("BankB")
+	bankA, bankB := w.gate("BankA"), w.gate("BankB")
+	bankA.set(coordinator.KindCommit, 0, holdBefore)
 	bankB.set(coordinator.KindCommit, 0, holdBefore)
 	id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)
 	paid := w.payInBackground(t, id, params)
-	commit := bankB.await(t, coordinator.KindCommit, 1)
-
-	// Stall the log's committer: the END record cannot be persisted.
-	stalled, release := make(chan struct{}), make(chan struct{})
-	unstall := sync.OnceFunc(func() { close(release) })
-	defer unstall() // also if the test fails: the coordinator must close
-	logged := make(chan error, 1)
-	go func() {
-		logged <- w.log.Append(func(*wal.Tx) error { close(stalled); <-release; return nil })
-	}()
-	<-stalled
-	commit.let()
 
 	select {
 	case p := <-paid:
 		require.Equal(t, coordinator.Committed, p.Status)
-		stored, err := w.c.Get(id)
-		require.NoError(t, err)
-		require.False(t, stored.Ended, "answered before the attempt's end was persisted")
+		require.True(t, p.Settled.IsZero(), "not settled")
 	case <-time.After(5 * time.Second): // before payInBackground's 10s, when Pay answers anyway
-		require.Fail(t, "the answer waited for ATTEMPT_ENDED")
+		require.Fail(t, "the answer waited for the Commits")
 	}
-	unstall()
-	require.NoError(t, <-logged)
-	require.Eventually(t, func() bool {
-		p, err := w.c.Get(id)
-		return err == nil && p.Ended
-	}, 5*time.Second, 10*time.Millisecond, "the attempt ends once the log moves again")
-	w.requireAllOrNothing(t, id, params)
+	commitA, commitB := bankA.await(t, coordinator.KindCommit, 1), bankB.await(t, coordinator.KindCommit, 1)
+	payer, payee := w.account(t, "BankA/1001"), w.account(t, "BankB/2001")
+	require.Equal(t, []int64{1000, 100, 900}, []int64{payer.GetPostedBalance(), payer.GetHeld(), payer.GetAvailableBalance()}, "held at the payer's bank")
+	require.Equal(t, []int64{500, 100}, []int64{payee.GetPostedBalance(), payee.GetPendingCredits()}, "pending at the payee's")
+
+	commitA.let()
+	commitB.let()
+	p := w.requireAllOrNothing(t, id, params)
+	require.False(t, p.Settled.IsZero(), "settled once both banks applied it")
+	require.False(t, p.Settled.Before(p.Updated))
 }
 
-// The END of an attempt is no force point: it costs no commit of its own,
-// but waits in the log's queue for the next commit (here, the log's Close).
-func TestTheEndOfAnAttemptCostsNoCommitOfItsOwn(t *testing.T) {
+// A payment costs the gateway one commit of its own: the acceptance, with
+// its first attempt staged. Its decision and its END are persisted lazily:
+// they ride with the log's next commit (here, the next payment's
+// acceptance) or its Close, and the Commits wait for the decision's.
+func TestAPaymentCostsTheGatewayOneCommitOfItsOwn(t *testing.T) {
 	w := newWorld(t, coordinator.Config{})
 	w.payID(t, ulid.Make(), pay("BankA/1001", "BankB/2001", 1)) // the payments bucket exists
 	w.stop(t)
-	w.logOpts.Linger = time.Hour // only another commit, or Close, writes END
+	w.cfg.DecisionLinger, w.cfg.EndLinger = time.Hour, time.Hour // only another commit, or Close, carries them
 	w.start(t)
 	before := w.lastCommit(t)
-	id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 250)
-	p, _ := w.payID(t, id, params)
+	first := ulid.Make()
+	p, _ := w.payID(t, first, pay("BankA/1001", "BankB/2001", 250))
 	require.Equal(t, coordinator.Committed, p.Status)
+	require.Equal(t, before+1, w.lastCommit(t), "one commit: the acceptance with the staged attempt")
+	require.Empty(t, w.entries(t, "BankA/1001", first), "no Commit before the decision is durable")
 
-	w.c.Close() // waits for the last ack's step: END is queued
-	require.Equal(t, before+2, w.lastCommit(t), "two commits: acceptance with the attempt, then decision with the status")
-	stored, err := w.c.Get(id)
-	require.NoError(t, err)
-	require.False(t, stored.Ended, "END has no commit of its own")
-	require.NoError(t, w.log.Close())
+	p, _ = w.payID(t, ulid.Make(), pay("BankA/1001", "BankB/2001", 50))
+	require.Equal(t, coordinator.Committed, p.Status)
+	require.Eventually(t, func() bool {
+		return len(w.entries(t, "BankA/1001", first)) == 1 && len(w.entries(t, "BankB/2001", first)) == 1
+	}, 10*time.Second, 10*time.Millisecond, "the second acceptance carried the first decision, and the Commits went")
+	require.Equal(t, before+2, w.lastCommit(t), "one commit each")
 
+	w.c.Close()
+	require.NoError(t, w.log.Close()) // commits what is queued: the first END, the second decision
 	w.start(t)
-	stored, err = w.c.Get(id)
+	stored, err := w.c.Get(first)
 	require.NoError(t, err)
 	require.True(t, stored.Ended, "the log's Close committed END")
-	require.Equal(t, before+4, w.lastCommit(t), "END's commit, the reopened log's own, and nothing else: no resend")
+	require.False(t, stored.Settled.IsZero())
 }
 
 // A bank that refuses the request itself (here: a credit that would

@@ -146,3 +146,20 @@ func TestTheLeadPassesOverAppendLaters(t *testing.T) {
 	require.NoError(t, recv(t, reported))
 	require.Len(t, scanAll(t, l), 3)
 }
+
+// Each AppendWithin has its own linger; the earliest one queued commits
+// them all, and one with a long linger alone waits for it.
+func TestAppendWithinLingersAsLongAsItSays(t *testing.T) {
+	l := openLingering(t, filepath.Join(t.TempDir(), "wal.db"), wal.Options{Linger: time.Hour})
+	report, reported := reports()
+	l.AppendWithin(deposit, time.Hour, report)
+	require.Never(t, func() bool { return len(reported) > 0 }, 50*time.Millisecond, time.Millisecond,
+		"a long linger alone waits")
+
+	start := time.Now()
+	l.AppendWithin(deposit, 20*time.Millisecond, report)
+	require.NoError(t, recv(t, reported))
+	require.NoError(t, recv(t, reported))
+	require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
+	require.Len(t, scanAll(t, l), 2, "both, in one commit")
+}

@@ -71,8 +71,9 @@ type Log struct {
 	// qmu guards the appends waiting for a commit, leading and lingering.
 	qmu       sync.Mutex
 	queue     []*appendReq
-	leading   bool // an Append is committing: the others queue
-	lingering bool // a timer will commit the AppendLaters queued
+	leading   bool      // an Append is committing: the others queue
+	lingering bool      // a timer will commit the AppendLaters queued…
+	lingerAt  time.Time // …at this time
 	linger    time.Duration
 	batch     []*appendReq // the leader's, reused from commit to commit
 	calls     []call       // the leader's, reused from commit to commit
@@ -85,6 +86,8 @@ type appendReq struct {
 	errs   []error     // each function's result, set by commit
 	done   chan error  // nil once errs is set, or errLead
 	report func(error) // for an AppendLater
+	// deadline is when an AppendLater is committed on its own.
+	deadline time.Time
 }
 
 func newAppendReq(fns []func(*Tx) error, report func(error)) *appendReq {
@@ -195,6 +198,12 @@ func repeat(err error, n int) []error {
 // returned, on whichever goroutine commits: it must not block or call the
 // Log. fn is as for Append, and runs after every fn queued before it.
 func (l *Log) AppendLater(fn func(*Tx) error, report func(error)) {
+	l.AppendWithin(fn, l.linger, report)
+}
+
+// AppendWithin is AppendLater with a linger of its own: fn is committed on
+// its own once within has passed without an Append to ride with.
+func (l *Log) AppendWithin(fn func(*Tx) error, within time.Duration, report func(error)) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if err := l.refusal(); err != nil {
@@ -203,7 +212,9 @@ func (l *Log) AppendLater(fn func(*Tx) error, report func(error)) {
 	}
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
-	l.queue = append(l.queue, newAppendReq([]func(*Tx) error{fn}, report))
+	req := newAppendReq([]func(*Tx) error{fn}, report)
+	req.deadline = time.Now().Add(within)
+	l.queue = append(l.queue, req)
 	if !l.leading {
 		l.lingerLocked()
 	}
@@ -221,13 +232,21 @@ func (l *Log) refusal() error {
 	return nil
 }
 
-// lingerLocked makes sure a timer will commit the AppendLaters queued if
-// no Append comes to lead first. qmu must be held.
+// lingerLocked makes sure a timer will commit the AppendLaters queued, by
+// the earliest of their deadlines, if no Append comes to lead first. qmu
+// must be held.
 func (l *Log) lingerLocked() {
-	if !l.lingering {
-		l.lingering = true
-		time.AfterFunc(l.linger, l.commitLingering)
+	var at time.Time
+	for _, r := range l.queue {
+		if r.report != nil && (at.IsZero() || r.deadline.Before(at)) {
+			at = r.deadline
+		}
 	}
+	if at.IsZero() || (l.lingering && !at.Before(l.lingerAt)) {
+		return
+	}
+	l.lingering, l.lingerAt = true, at
+	time.AfterFunc(time.Until(at), l.commitLingering)
 }
 
 // commitLingering leads a commit of the AppendLaters still queued, unless

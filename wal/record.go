@@ -46,6 +46,8 @@ const (
 	TypeDecisionAbort   Type = 35
 	TypeAttemptEnded    Type = 36
 	TypePaymentFinal    Type = 37
+	TypeAttemptStaged   Type = 38
+	TypeEpochBegun      Type = 39
 	TypeUserRegistered  Type = 48
 	TypeUserUpdated     Type = 49
 )
@@ -68,6 +70,8 @@ var typeNames = map[Type]string{
 	TypeDecisionAbort:   "DECISION_ABORT",
 	TypeAttemptEnded:    "ATTEMPT_ENDED",
 	TypePaymentFinal:    "PAYMENT_FINAL",
+	TypeAttemptStaged:   "ATTEMPT_STAGED",
+	TypeEpochBegun:      "EPOCH_BEGUN",
 	TypeUserRegistered:  "USER_REGISTERED",
 	TypeUserUpdated:     "USER_UPDATED",
 }

@@ -76,7 +76,10 @@
 // ("12.50"). A payment is {"transaction_id", "status" (COMMITTED, FAILED,
 // REJECTED, PENDING, QUEUED), "reason" (FAILED only), "message",
 // "from_account", "to", "amount", "amount_text", "memo", "attempts",
-// "created_at"}.
+// "created_at", "settled_at"}. A payment is COMMITTED once every bank voted
+// YES and the gateway recorded it, before the banks apply it; "settled_at"
+// is when they all had: until then its amount shows as held at the payer's
+// bank and as a pending credit at the payee's.
 //
 //	login        {"user", "role", "cert_name", "expires_at"}
 //	logout       {"logged_out": true}

@@ -111,17 +111,27 @@ func (w *world) open(t *testing.T, dir string) *client.Client {
 	return c
 }
 
-// posted is an account's posted balance as its bank reports it.
+// posted is an account's posted balance as its bank reports it once every
+// committed payment has settled there: a COMMITTED answer comes before the
+// bank applies the Commit, and until then the amount shows as held or
+// pending.
 func (w *world) posted(t *testing.T, bank, number string) int64 {
 	t.Helper()
-	resp, err := w.bankClients[bank].GetAccount(context.Background(), &strifev1.GetAccountRequest{Number: number})
-	require.NoError(t, err)
-	return resp.GetAccount().GetPostedBalance()
+	var account *strifev1.Account
+	require.Eventually(t, func() bool {
+		resp, err := w.bankClients[bank].GetAccount(context.Background(), &strifev1.GetAccountRequest{Number: number})
+		require.NoError(t, err)
+		account = resp.GetAccount()
+		return account.GetHeld() == 0 && account.GetPendingCredits() == 0
+	}, 10*time.Second, 5*time.Millisecond, "%s/%s settled", bank, number)
+	return account.GetPostedBalance()
 }
 
-// debits counts the debit entries of a transaction on an account.
+// debits counts the debit entries of a transaction on an account, once
+// the account has settled (see posted).
 func (w *world) debits(t *testing.T, bank, number, id string) int {
 	t.Helper()
+	w.posted(t, bank, number)
 	resp, err := w.bankClients[bank].ListEntries(context.Background(), &strifev1.ListEntriesRequest{Number: number, PageSize: 1000})
 	require.NoError(t, err)
 	n := 0

@@ -23,6 +23,9 @@ type PaymentJSON struct {
 	Memo          string `json:"memo,omitempty"`
 	Attempts      int    `json:"attempts,omitempty"`
 	CreatedAt     string `json:"created_at,omitempty"`
+	// SettledAt is when every bank had applied a COMMITTED payment; until
+	// then its amount shows as held and pending in balances.
+	SettledAt string `json:"settled_at,omitempty"`
 }
 
 // AccountJSON is an account in `balance --json`.
@@ -46,6 +49,9 @@ func paymentJSON(p *strifev1.Payment) PaymentJSON {
 	}
 	if p.GetCreatedAt() != nil {
 		out.CreatedAt = p.GetCreatedAt().AsTime().Format(time.RFC3339)
+	}
+	if p.GetSettledAt() != nil {
+		out.SettledAt = p.GetSettledAt().AsTime().Format(time.RFC3339Nano)
 	}
 	return out
 }

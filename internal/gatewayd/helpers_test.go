@@ -3,6 +3,7 @@ package gatewayd_test
 import (
 	"context"
 	"encoding/json"
+	"google.golang.org/protobuf/proto"
 	"io"
 	"os"
 	"path/filepath"
@@ -270,4 +271,13 @@ func verifyLedger(t *testing.T, path string) {
 	l, err := ledger.New(log, nil)
 	require.NoError(t, err)
 	require.NoError(t, l.Verify())
+}
+
+// sameButSettled reports whether two answers about a payment are the same
+// but for settled_at, which a COMMITTED payment gains once every bank has
+// applied it, after the first answer.
+func sameButSettled(a, b *strifev1.Payment) bool {
+	a, b = proto.CloneOf(a), proto.CloneOf(b)
+	a.SettledAt, b.SettledAt = nil, nil
+	return proto.Equal(a, b)
 }

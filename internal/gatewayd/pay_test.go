@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
@@ -36,6 +37,18 @@ func TestPayBetweenTwoBanksCommitsOnBoth(t *testing.T) {
 	require.Equal(t, int64(52500), e.posted(t, "BankB/2001"))
 	after, _ := e.total(t)
 	require.Equal(t, before, after, "money is conserved")
+
+	// Settled: once both banks applied it, the payment says when.
+	require.Eventually(t, func() bool {
+		got, err := alice.GetPayment(alice.ctx, &strifev1.GetPaymentRequest{TransactionId: id.String()})
+		require.NoError(t, err)
+		return got.GetPayment().GetSettledAt() != nil
+	}, 5*time.Second, 10*time.Millisecond)
+	list, err := alice.ListPayments(alice.ctx, &strifev1.ListPaymentsRequest{})
+	require.NoError(t, err)
+	require.Equal(t, id.String(), list.GetPayments()[0].GetTransactionId())
+	settled := list.GetPayments()[0].GetSettledAt().AsTime()
+	require.False(t, settled.Before(p.GetUpdatedAt().AsTime()), "settled after it committed")
 }
 
 func TestPayToUserPaysTheirDefaultAccount(t *testing.T) {
@@ -84,7 +97,7 @@ func TestSamePaySentTwiceRunsOnce(t *testing.T) {
 
 	first := alice.pay(t, req)
 	second := alice.pay(t, req)
-	require.True(t, proto.Equal(first, second), "identical responses:\n%v\n%v", first, second)
+	require.True(t, sameButSettled(first, second), "identical responses:\n%v\n%v", first, second)
 	require.Equal(t, committed, second.GetStatus())
 
 	e.settled(t)
@@ -172,6 +185,8 @@ func TestSameIDWithOtherParametersIsAlreadyExists(t *testing.T) {
 	require.Equal(t, int64(99500), e.posted(t, "BankA/1001"))
 	got, err := alice.GetPayment(alice.ctx, &strifev1.GetPaymentRequest{TransactionId: id.String()})
 	require.NoError(t, err)
+	require.NotNil(t, got.GetPayment().GetSettledAt(), "settled since the first answer")
+	got.GetPayment().SettledAt = nil
 	require.True(t, proto.Equal(first, got.GetPayment()))
 }
 
@@ -186,7 +201,7 @@ func TestRetryAfterTheDefaultAccountChanged(t *testing.T) {
 	require.NoError(t, err)
 
 	again := alice.pay(t, toUser(id, "bob", 100))
-	require.True(t, proto.Equal(first, again))
+	require.True(t, sameButSettled(first, again))
 	require.Equal(t, "BankA/1001", again.GetFromAccount())
 	e.settled(t)
 	require.Equal(t, int64(700), e.posted(t, "BankA/1004"))

@@ -274,10 +274,14 @@ func watchEnded(ctx context.Context) error {
 }
 
 func paymentProto(p coordinator.Payment) *strifev1.Payment {
-	return &strifev1.Payment{
+	out := &strifev1.Payment{
 		TransactionId: p.ID.String(), Payer: p.Params.Payer, FromAccount: p.Params.From,
 		Payee: p.Params.Payee, ToAccount: p.Params.To, Amount: p.Params.Amount, Memo: p.Params.Memo,
-		Status: p.Status, Reason: p.Reason, Attempts: p.Attempt,
+		Status: p.Status, Reason: p.Reason, Attempts: p.Attempts,
 		CreatedAt: timestamppb.New(p.Created), UpdatedAt: timestamppb.New(p.Updated),
 	}
+	if !p.Settled.IsZero() {
+		out.SettledAt = timestamppb.New(p.Settled)
+	}
+	return out
 }

@@ -304,6 +304,8 @@ var payloadTypes = map[wal.Type]func() proto.Message{
 	wal.TypeSettled:         func() proto.Message { return &storagev1.Settled{} },
 	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
 	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
+	wal.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
+	wal.TypeEpochBegun:      func() proto.Message { return &storagev1.EpochBegun{} },
 	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
 	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
 	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },

@@ -9,6 +9,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/recovery"
@@ -27,6 +28,9 @@ func (bank) Prepare(_ context.Context, _ ulid.ULID, _ uint32, legs []*strifev1.L
 }
 func (bank) Commit(context.Context, ulid.ULID, uint32) error { return nil }
 func (bank) Abort(context.Context, ulid.ULID, uint32) error  { return nil }
+func (bank) Resolve(context.Context, ulid.ULID, uint32) (coordinator.Vote, error) {
+	return coordinator.Vote{Yes: true}, nil
+}
 
 // The check must agree with what the coordinator itself writes, not only
 // with the fixture's imitation of it.
@@ -48,4 +52,45 @@ func TestAFileWrittenByTheCoordinatorIsConsistent(t *testing.T) {
 	code, out := runAt(t, recovery.Options{}, path)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "consistent")
+}
+
+// silent is a bank whose Prepare never answers.
+type silent struct{ bank }
+
+func (silent) Prepare(ctx context.Context, _ ulid.ULID, _ uint32, _ []*strifev1.Leg, _ string) (coordinator.Vote, error) {
+	<-ctx.Done()
+	return coordinator.Vote{}, ctx.Err()
+}
+
+// A gateway stopped while the votes of a staged attempt were out leaves the
+// attempt without a decision: in doubt, and the check says the gateway
+// settles it at its next start by asking the banks. The log's epoch and
+// the stored one agree.
+func TestAStagedAttemptWithoutADecisionIsInDoubt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway-1.db")
+	log, err := wal.Open(path, wal.Options{})
+	require.NoError(t, err)
+	c, err := coordinator.New(log, coordinator.StaticDirectory{"BankA": silent{}, "BankB": silent{}}, coordinator.Config{PrepareTimeout: time.Hour, Log: zerolog.Nop()})
+	require.NoError(t, err)
+	id := ulid.Make()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	p, _, err := c.Pay(ctx, id, coordinator.Params{Payer: "alice", From: "BankA/1001", To: "BankB/2001", Amount: 100})
+	cancel()
+	require.NoError(t, err)
+	require.Equal(t, coordinator.Pending, p.Status)
+	c.Close() // the votes never came
+	require.NoError(t, log.Close())
+
+	code, out := runAt(t, recovery.Options{}, path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "IN DOUBT "+id.String()+"/1: staged, no decision: the gateway asks its banks at its next start (status resolution)")
+
+	edit(t, path, func(state *bolt.Bucket) {
+		require.NoError(t, state.Bucket([]byte("coordinator")).Put([]byte("epoch"), []byte{0, 0, 0, 7}))
+	})
+	code, out = runAt(t, recovery.Options{}, path)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "the epoch is stored as 7 (true), the log says 0 (true)")
+	code, out = runAt(t, recovery.Options{Repair: true}, path)
+	require.Equal(t, 0, code, out)
 }

@@ -192,6 +192,8 @@ type rebuilt struct {
 	order    []ulid.ULID
 	decided  map[attemptKey]coordinator.Payment
 	problems []string
+	epoch    uint32 // of the last EPOCH_BEGUN, if epochs
+	epochs   bool
 }
 
 // rebuildPayments folds the gateway's payment records per payment with
@@ -201,6 +203,11 @@ func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
 	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, decided: map[attemptKey]coordinator.Payment{}}
 	broken := map[ulid.ULID]bool{}
 	err := tx.Scan(1, func(rec wal.Record) error {
+		if rec.Type == wal.TypeEpochBegun {
+			e, err := coordinator.DecodeEpoch(rec)
+			b.epoch, b.epochs = e, true
+			return err
+		}
 		r, ok, err := coordinator.DecodeRecord(rec)
 		if err != nil || !ok || broken[rec.TxID] {
 			return err
@@ -238,6 +245,9 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 			return err
 		}
 		comparePayments(r, stored, b.payments)
+		if e, ok := coordinator.Epoch(tx); e != b.epoch || ok != b.epochs {
+			r.Differences = append(r.Differences, fmt.Sprintf("the epoch is stored as %d (%v), the log says %d (%v)", e, ok, b.epoch, b.epochs))
+		}
 		for _, id := range b.order {
 			if p := b.payments[id]; p.Attempt != 0 && !p.Ended {
 				r.InDoubt = append(r.InDoubt, paymentInDoubt(p, r.Name, now))
@@ -301,9 +311,14 @@ func comparePayments(r *Report, stored map[ulid.ULID]*storagev1.PaymentState, lo
 // paymentInDoubt describes a payment whose attempt has not ended, as of its
 // latest record.
 func paymentInDoubt(p coordinator.Payment, coordinatorName string, now time.Time) InDoubt {
-	state := "begun, no decision"
-	if p.Decision != coordinator.DecisionNone {
+	var state string
+	switch {
+	case p.Decision != coordinator.DecisionNone:
 		state = fmt.Sprintf("decided %v, not ended (in phase 2)", p.Decision)
+	case p.Staged:
+		state = "staged, no decision: the gateway asks its banks at its next start (status resolution)"
+	default:
+		state = "begun, no decision: the gateway aborts it at its next start"
 	}
 	return InDoubt{
 		TxID: p.ID, Attempt: p.Attempt, State: state, Coordinator: coordinatorName, Banks: p.Participants(),

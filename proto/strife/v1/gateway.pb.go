@@ -81,9 +81,13 @@ const (
 	PaymentStatus_PAYMENT_STATUS_UNSPECIFIED PaymentStatus = 0
 	// PENDING: accepted and durable; the gateway keeps trying until the
 	// payment commits, fails for a business reason, or expires.
-	PaymentStatus_PAYMENT_STATUS_PENDING   PaymentStatus = 1
+	PaymentStatus_PAYMENT_STATUS_PENDING PaymentStatus = 1
+	// COMMITTED: final. Every bank voted YES and the gateway's record of the
+	// attempt is durable: the payment will be applied at every bank, whatever
+	// crashes. It is settled once they have (Payment.settled_at).
 	PaymentStatus_PAYMENT_STATUS_COMMITTED PaymentStatus = 2
-	PaymentStatus_PAYMENT_STATUS_FAILED    PaymentStatus = 3
+	// FAILED: final, with a reason; nothing moved.
+	PaymentStatus_PAYMENT_STATUS_FAILED PaymentStatus = 3
 )
 
 // Enum value maps for PaymentStatus.
@@ -781,9 +785,15 @@ type Payment struct {
 	// reason is set for FAILED.
 	Reason Reason `protobuf:"varint,9,opt,name=reason,proto3,enum=strife.v1.Reason" json:"reason,omitempty"`
 	// attempts is how many two-phase commit attempts the gateway has begun.
-	Attempts      uint32                 `protobuf:"varint,10,opt,name=attempts,proto3" json:"attempts,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Attempts  uint32                 `protobuf:"varint,10,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// settled_at is when every bank had applied a COMMITTED payment; unset
+	// until then, and for any other status. The answer COMMITTED comes before
+	// the banks apply it: until settled_at, the amount shows as held at the
+	// payer's bank and as a pending credit at the payee's, and balances do
+	// not include it yet. A COMMITTED payment always settles.
+	SettledAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=settled_at,json=settledAt,proto3" json:"settled_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -898,6 +908,13 @@ func (x *Payment) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Payment) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Payment) GetSettledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SettledAt
 	}
 	return nil
 }
@@ -1277,7 +1294,7 @@ const file_strife_v1_gateway_proto_rawDesc = "" +
 	"to_account\x18\x04 \x01(\tH\x00R\ttoAccount\x12\x16\n" +
 	"\x06amount\x18\x05 \x01(\x03R\x06amount\x12\x12\n" +
 	"\x04memo\x18\x06 \x01(\tR\x04memoB\a\n" +
-	"\x05payee\"\xb9\x03\n" +
+	"\x05payee\"\xf4\x03\n" +
 	"\aPayment\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x14\n" +
 	"\x05payer\x18\x02 \x01(\tR\x05payer\x12!\n" +
@@ -1294,7 +1311,9 @@ const file_strife_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\";\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x129\n" +
+	"\n" +
+	"settled_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tsettledAt\";\n" +
 	"\vPayResponse\x12,\n" +
 	"\apayment\x18\x01 \x01(\v2\x12.strife.v1.PaymentR\apayment\":\n" +
 	"\x11GetPaymentRequest\x12%\n" +
@@ -1385,31 +1404,32 @@ var file_strife_v1_gateway_proto_depIdxs = []int32{
 	22, // 9: strife.v1.Payment.reason:type_name -> strife.v1.Reason
 	20, // 10: strife.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
 	20, // 11: strife.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	12, // 12: strife.v1.PayResponse.payment:type_name -> strife.v1.Payment
-	12, // 13: strife.v1.GetPaymentResponse.payment:type_name -> strife.v1.Payment
-	12, // 14: strife.v1.ListPaymentsResponse.payments:type_name -> strife.v1.Payment
-	12, // 15: strife.v1.PaymentEvent.payment:type_name -> strife.v1.Payment
-	3,  // 16: strife.v1.GatewayService.Login:input_type -> strife.v1.LoginRequest
-	5,  // 17: strife.v1.GatewayService.RegisterClient:input_type -> strife.v1.RegisterClientRequest
-	7,  // 18: strife.v1.GatewayService.UpdateClientDetails:input_type -> strife.v1.UpdateClientDetailsRequest
-	9,  // 19: strife.v1.GatewayService.GetBalance:input_type -> strife.v1.GetBalanceRequest
-	11, // 20: strife.v1.GatewayService.Pay:input_type -> strife.v1.PayRequest
-	14, // 21: strife.v1.GatewayService.GetPayment:input_type -> strife.v1.GetPaymentRequest
-	16, // 22: strife.v1.GatewayService.ListPayments:input_type -> strife.v1.ListPaymentsRequest
-	18, // 23: strife.v1.GatewayService.WatchPayments:input_type -> strife.v1.WatchPaymentsRequest
-	4,  // 24: strife.v1.GatewayService.Login:output_type -> strife.v1.LoginResponse
-	6,  // 25: strife.v1.GatewayService.RegisterClient:output_type -> strife.v1.RegisterClientResponse
-	8,  // 26: strife.v1.GatewayService.UpdateClientDetails:output_type -> strife.v1.UpdateClientDetailsResponse
-	10, // 27: strife.v1.GatewayService.GetBalance:output_type -> strife.v1.GetBalanceResponse
-	13, // 28: strife.v1.GatewayService.Pay:output_type -> strife.v1.PayResponse
-	15, // 29: strife.v1.GatewayService.GetPayment:output_type -> strife.v1.GetPaymentResponse
-	17, // 30: strife.v1.GatewayService.ListPayments:output_type -> strife.v1.ListPaymentsResponse
-	19, // 31: strife.v1.GatewayService.WatchPayments:output_type -> strife.v1.PaymentEvent
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	20, // 12: strife.v1.Payment.settled_at:type_name -> google.protobuf.Timestamp
+	12, // 13: strife.v1.PayResponse.payment:type_name -> strife.v1.Payment
+	12, // 14: strife.v1.GetPaymentResponse.payment:type_name -> strife.v1.Payment
+	12, // 15: strife.v1.ListPaymentsResponse.payments:type_name -> strife.v1.Payment
+	12, // 16: strife.v1.PaymentEvent.payment:type_name -> strife.v1.Payment
+	3,  // 17: strife.v1.GatewayService.Login:input_type -> strife.v1.LoginRequest
+	5,  // 18: strife.v1.GatewayService.RegisterClient:input_type -> strife.v1.RegisterClientRequest
+	7,  // 19: strife.v1.GatewayService.UpdateClientDetails:input_type -> strife.v1.UpdateClientDetailsRequest
+	9,  // 20: strife.v1.GatewayService.GetBalance:input_type -> strife.v1.GetBalanceRequest
+	11, // 21: strife.v1.GatewayService.Pay:input_type -> strife.v1.PayRequest
+	14, // 22: strife.v1.GatewayService.GetPayment:input_type -> strife.v1.GetPaymentRequest
+	16, // 23: strife.v1.GatewayService.ListPayments:input_type -> strife.v1.ListPaymentsRequest
+	18, // 24: strife.v1.GatewayService.WatchPayments:input_type -> strife.v1.WatchPaymentsRequest
+	4,  // 25: strife.v1.GatewayService.Login:output_type -> strife.v1.LoginResponse
+	6,  // 26: strife.v1.GatewayService.RegisterClient:output_type -> strife.v1.RegisterClientResponse
+	8,  // 27: strife.v1.GatewayService.UpdateClientDetails:output_type -> strife.v1.UpdateClientDetailsResponse
+	10, // 28: strife.v1.GatewayService.GetBalance:output_type -> strife.v1.GetBalanceResponse
+	13, // 29: strife.v1.GatewayService.Pay:output_type -> strife.v1.PayResponse
+	15, // 30: strife.v1.GatewayService.GetPayment:output_type -> strife.v1.GetPaymentResponse
+	17, // 31: strife.v1.GatewayService.ListPayments:output_type -> strife.v1.ListPaymentsResponse
+	19, // 32: strife.v1.GatewayService.WatchPayments:output_type -> strife.v1.PaymentEvent
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_strife_v1_gateway_proto_init() }

@@ -117,7 +117,9 @@ func (x *PaymentAccepted) GetTimeUnixNano() int64 {
 	return 0
 }
 
-// AttemptBegun is the payload of an ATTEMPT_BEGUN record.
+// AttemptBegun is the payload of an ATTEMPT_BEGUN record: an attempt begun
+// before its Prepares were sent. Only logs written before ATTEMPT_STAGED
+// have them.
 type AttemptBegun struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TimeUnixNano  int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
@@ -162,17 +164,79 @@ func (x *AttemptBegun) GetTimeUnixNano() int64 {
 	return 0
 }
 
+// AttemptStaged is the payload of an ATTEMPT_STAGED record: an attempt begun
+// with parallel commit, whose Prepares may have left before this record was
+// durable. Once it is durable and every participant has voted YES, the
+// attempt is committed, whatever the records after it say; after a crash, a
+// staged attempt with no decision is settled by asking its participants
+// (status resolution), never presumed aborted.
+type AttemptStaged struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// banks are the attempt's participants.
+	Banks         []string `protobuf:"bytes,2,rep,name=banks,proto3" json:"banks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttemptStaged) Reset() {
+	*x = AttemptStaged{}
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptStaged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptStaged) ProtoMessage() {}
+
+func (x *AttemptStaged) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptStaged.ProtoReflect.Descriptor instead.
+func (*AttemptStaged) Descriptor() ([]byte, []int) {
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AttemptStaged) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *AttemptStaged) GetBanks() []string {
+	if x != nil {
+		return x.Banks
+	}
+	return nil
+}
+
 // Decided is the payload of a DECISION_COMMIT or DECISION_ABORT record.
 type Decided struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TimeUnixNano  int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// resolved: the decision was taken by status resolution, from what the
+	// participants answered after the coordinator lost its votes in a crash.
+	Resolved      bool `protobuf:"varint,2,opt,name=resolved,proto3" json:"resolved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Decided) Reset() {
 	*x = Decided{}
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[2]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +248,7 @@ func (x *Decided) String() string {
 func (*Decided) ProtoMessage() {}
 
 func (x *Decided) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[2]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,10 +261,73 @@ func (x *Decided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decided.ProtoReflect.Descriptor instead.
 func (*Decided) Descriptor() ([]byte, []int) {
-	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{2}
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Decided) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *Decided) GetResolved() bool {
+	if x != nil {
+		return x.Resolved
+	}
+	return false
+}
+
+// EpochBegun is the payload of an EPOCH_BEGUN record: the coordinator took
+// a new epoch (it does at every start). Attempts it begins are numbered in
+// the epoch's range, so an attempt number is never used twice for a
+// payment, even for Prepares that left before a crash without a record.
+type EpochBegun struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint32                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	TimeUnixNano  int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpochBegun) Reset() {
+	*x = EpochBegun{}
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpochBegun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpochBegun) ProtoMessage() {}
+
+func (x *EpochBegun) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpochBegun.ProtoReflect.Descriptor instead.
+func (*EpochBegun) Descriptor() ([]byte, []int) {
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EpochBegun) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *EpochBegun) GetTimeUnixNano() int64 {
 	if x != nil {
 		return x.TimeUnixNano
 	}
@@ -218,7 +345,7 @@ type AttemptEnded struct {
 
 func (x *AttemptEnded) Reset() {
 	*x = AttemptEnded{}
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[3]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +357,7 @@ func (x *AttemptEnded) String() string {
 func (*AttemptEnded) ProtoMessage() {}
 
 func (x *AttemptEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[3]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +370,7 @@ func (x *AttemptEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptEnded.ProtoReflect.Descriptor instead.
 func (*AttemptEnded) Descriptor() ([]byte, []int) {
-	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AttemptEnded) GetTimeUnixNano() int64 {
@@ -266,7 +393,7 @@ type PaymentFinal struct {
 
 func (x *PaymentFinal) Reset() {
 	*x = PaymentFinal{}
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[4]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +405,7 @@ func (x *PaymentFinal) String() string {
 func (*PaymentFinal) ProtoMessage() {}
 
 func (x *PaymentFinal) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[4]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +418,7 @@ func (x *PaymentFinal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentFinal.ProtoReflect.Descriptor instead.
 func (*PaymentFinal) Descriptor() ([]byte, []int) {
-	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PaymentFinal) GetStatus() v1.PaymentStatus {
@@ -330,13 +457,23 @@ type PaymentState struct {
 	Ended           bool  `protobuf:"varint,6,opt,name=ended,proto3" json:"ended,omitempty"`
 	CreatedUnixNano int64 `protobuf:"varint,7,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
 	UpdatedUnixNano int64 `protobuf:"varint,8,opt,name=updated_unix_nano,json=updatedUnixNano,proto3" json:"updated_unix_nano,omitempty"`
+	// attempts is how many attempts were begun (attempt numbers are not
+	// consecutive across epochs). 0 in states written before epochs, where it
+	// is attempt.
+	Attempts uint32 `protobuf:"varint,9,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// staged: the latest attempt was begun with parallel commit
+	// (ATTEMPT_STAGED).
+	Staged bool `protobuf:"varint,10,opt,name=staged,proto3" json:"staged,omitempty"`
+	// settled_unix_nano is when every participant acknowledged the COMMIT of
+	// a committed payment (its ATTEMPT_ENDED); 0 until then.
+	SettledUnixNano int64 `protobuf:"varint,11,opt,name=settled_unix_nano,json=settledUnixNano,proto3" json:"settled_unix_nano,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PaymentState) Reset() {
 	*x = PaymentState{}
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[5]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +485,7 @@ func (x *PaymentState) String() string {
 func (*PaymentState) ProtoMessage() {}
 
 func (x *PaymentState) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[5]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +498,7 @@ func (x *PaymentState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentState.ProtoReflect.Descriptor instead.
 func (*PaymentState) Descriptor() ([]byte, []int) {
-	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PaymentState) GetParams() *PaymentAccepted {
@@ -420,6 +557,27 @@ func (x *PaymentState) GetUpdatedUnixNano() int64 {
 	return 0
 }
 
+func (x *PaymentState) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *PaymentState) GetStaged() bool {
+	if x != nil {
+		return x.Staged
+	}
+	return false
+}
+
+func (x *PaymentState) GetSettledUnixNano() int64 {
+	if x != nil {
+		return x.SettledUnixNano
+	}
+	return 0
+}
+
 // UserState is the payload of USER_REGISTERED and USER_UPDATED records (the
 // user after the change) and the value of the users bucket.
 type UserState struct {
@@ -437,7 +595,7 @@ type UserState struct {
 
 func (x *UserState) Reset() {
 	*x = UserState{}
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[6]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +607,7 @@ func (x *UserState) String() string {
 func (*UserState) ProtoMessage() {}
 
 func (x *UserState) ProtoReflect() protoreflect.Message {
-	mi := &file_strife_storage_v1_gateway_proto_msgTypes[6]
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +620,7 @@ func (x *UserState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserState.ProtoReflect.Descriptor instead.
 func (*UserState) Descriptor() ([]byte, []int) {
-	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UserState) GetUsername() string {
@@ -522,15 +680,23 @@ const file_strife_storage_v1_gateway_proto_rawDesc = "" +
 	"\x04memo\x18\x06 \x01(\tR\x04memo\x12$\n" +
 	"\x0etime_unix_nano\x18\a \x01(\x03R\ftimeUnixNano\"4\n" +
 	"\fAttemptBegun\x12$\n" +
-	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"/\n" +
+	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"K\n" +
+	"\rAttemptStaged\x12$\n" +
+	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
+	"\x05banks\x18\x02 \x03(\tR\x05banks\"K\n" +
 	"\aDecided\x12$\n" +
-	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"4\n" +
+	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x1a\n" +
+	"\bresolved\x18\x02 \x01(\bR\bresolved\"H\n" +
+	"\n" +
+	"EpochBegun\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\rR\x05epoch\x12$\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"4\n" +
 	"\fAttemptEnded\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"\x91\x01\n" +
 	"\fPaymentFinal\x120\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.strife.v1.PaymentStatusR\x06status\x12)\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x11.strife.v1.ReasonR\x06reason\x12$\n" +
-	"\x0etime_unix_nano\x18\x03 \x01(\x03R\ftimeUnixNano\"\xcb\x02\n" +
+	"\x0etime_unix_nano\x18\x03 \x01(\x03R\ftimeUnixNano\"\xab\x03\n" +
 	"\fPaymentState\x12:\n" +
 	"\x06params\x18\x01 \x01(\v2\".strife.storage.v1.PaymentAcceptedR\x06params\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.strife.v1.PaymentStatusR\x06status\x12)\n" +
@@ -539,7 +705,11 @@ const file_strife_storage_v1_gateway_proto_rawDesc = "" +
 	"\bdecision\x18\x05 \x01(\x05R\bdecision\x12\x14\n" +
 	"\x05ended\x18\x06 \x01(\bR\x05ended\x12*\n" +
 	"\x11created_unix_nano\x18\a \x01(\x03R\x0fcreatedUnixNano\x12*\n" +
-	"\x11updated_unix_nano\x18\b \x01(\x03R\x0fupdatedUnixNano\"\xe6\x01\n" +
+	"\x11updated_unix_nano\x18\b \x01(\x03R\x0fupdatedUnixNano\x12\x1a\n" +
+	"\battempts\x18\t \x01(\rR\battempts\x12\x16\n" +
+	"\x06staged\x18\n" +
+	" \x01(\bR\x06staged\x12*\n" +
+	"\x11settled_unix_nano\x18\v \x01(\x03R\x0fsettledUnixNano\"\xe6\x01\n" +
 	"\tUserState\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12'\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x13.strife.v1.UserRoleR\x04role\x12#\n" +
@@ -560,31 +730,33 @@ func file_strife_storage_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_strife_storage_v1_gateway_proto_rawDescData
 }
 
-var file_strife_storage_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_strife_storage_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_strife_storage_v1_gateway_proto_goTypes = []any{
 	(*PaymentAccepted)(nil), // 0: strife.storage.v1.PaymentAccepted
 	(*AttemptBegun)(nil),    // 1: strife.storage.v1.AttemptBegun
-	(*Decided)(nil),         // 2: strife.storage.v1.Decided
-	(*AttemptEnded)(nil),    // 3: strife.storage.v1.AttemptEnded
-	(*PaymentFinal)(nil),    // 4: strife.storage.v1.PaymentFinal
-	(*PaymentState)(nil),    // 5: strife.storage.v1.PaymentState
-	(*UserState)(nil),       // 6: strife.storage.v1.UserState
-	(v1.PaymentStatus)(0),   // 7: strife.v1.PaymentStatus
-	(v1.Reason)(0),          // 8: strife.v1.Reason
-	(v1.UserRole)(0),        // 9: strife.v1.UserRole
+	(*AttemptStaged)(nil),   // 2: strife.storage.v1.AttemptStaged
+	(*Decided)(nil),         // 3: strife.storage.v1.Decided
+	(*EpochBegun)(nil),      // 4: strife.storage.v1.EpochBegun
+	(*AttemptEnded)(nil),    // 5: strife.storage.v1.AttemptEnded
+	(*PaymentFinal)(nil),    // 6: strife.storage.v1.PaymentFinal
+	(*PaymentState)(nil),    // 7: strife.storage.v1.PaymentState
+	(*UserState)(nil),       // 8: strife.storage.v1.UserState
+	(v1.PaymentStatus)(0),   // 9: strife.v1.PaymentStatus
+	(v1.Reason)(0),          // 10: strife.v1.Reason
+	(v1.UserRole)(0),        // 11: strife.v1.UserRole
 }
 var file_strife_storage_v1_gateway_proto_depIdxs = []int32{
-	7, // 0: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
-	8, // 1: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
-	0, // 2: strife.storage.v1.PaymentState.params:type_name -> strife.storage.v1.PaymentAccepted
-	7, // 3: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
-	8, // 4: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
-	9, // 5: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	9,  // 0: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
+	10, // 1: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
+	0,  // 2: strife.storage.v1.PaymentState.params:type_name -> strife.storage.v1.PaymentAccepted
+	9,  // 3: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
+	10, // 4: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
+	11, // 5: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_strife_storage_v1_gateway_proto_init() }
@@ -598,7 +770,7 @@ func file_strife_storage_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strife_storage_v1_gateway_proto_rawDesc), len(file_strife_storage_v1_gateway_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
