@@ -96,6 +96,7 @@ const (
 type pending struct {
 	ctx   context.Context
 	item  *strifev1.BatchItem
+	rider bool
 	state state
 	wake  chan struct{} // a value when chosen, and another when answered
 	res   *strifev1.BatchResult
@@ -112,16 +113,15 @@ func (b *batcher) do(ctx context.Context, item *strifev1.BatchItem, rider bool) 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	p := &pending{ctx: ctx, item: item, wake: make(chan struct{}, 1)}
+	p := &pending{ctx: ctx, item: item, rider: rider, wake: make(chan struct{}, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	lead := !b.sending && !rider
 	switch {
 	case lead:
 		b.sending, p.state = true, chosen
-	case !b.sending && !b.lingering:
-		b.lingering = true
-		time.AfterFunc(b.cfg.Linger, b.lingered)
+	case !b.sending:
+		b.lingerLocked()
 	}
 	b.mu.Unlock()
 	if !lead {
@@ -138,6 +138,15 @@ func (b *batcher) do(ctx context.Context, item *strifev1.BatchItem, rider bool) 
 		<-p.wake // the call it just made answered it, or dropped it
 	}
 	return p.res, p.err
+}
+
+// lingerLocked makes sure a timer will start a call for the riders queued,
+// if no other message starts one first. mu must be held.
+func (b *batcher) lingerLocked() {
+	if !b.lingering {
+		b.lingering = true
+		time.AfterFunc(b.cfg.Linger, b.lingered)
+	}
 }
 
 // lingered starts a call for the riders still queued, unless a call is in
@@ -179,8 +188,9 @@ func (b *batcher) isChosen(p *pending) bool {
 }
 
 // sendNext makes one Batch call with the messages at the head of the
-// queue, answers them, and hands the next call to the first message
-// queued meanwhile, if any.
+// queue, answers them, and hands the next call to the first message queued
+// meanwhile, if a message that is not a rider is queued: riders alone
+// linger.
 func (b *batcher) sendNext() {
 	batch := b.take()
 	if len(batch) > 0 {
@@ -207,11 +217,14 @@ func (b *batcher) sendNext() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.queue) == 0 {
-		b.sending = false
+	if !slices.ContainsFunc(b.queue, func(p *pending) bool { return !p.rider }) {
+		b.sending = false // riders only, or nothing: they linger
+		if len(b.queue) > 0 {
+			b.lingerLocked()
+		}
 		return
 	}
-	b.queue[0].state = chosen
+	b.queue[0].state = chosen // it sends the next call, with every message before its turn
 	b.queue[0].wake <- struct{}{}
 }
 

@@ -341,4 +341,20 @@ func TestARiderWaitsForACallToRideWith(t *testing.T) {
 	require.NoError(t, p.Commit(context.Background(), ulid.Make(), 1))
 	require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond, "it waited for company")
 	require.Equal(t, []int{1}, f.sizes(), "then went alone")
+
+	// Riders queued behind a call do not start the next one when it
+	// returns: they wait for company as a rider that found no call does.
+	f = newFakeBank()
+	f.hold = true
+	p = coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{Linger: time.Hour})
+	first := inFlight(t, f, p)
+	committed = commitAsync(t, context.Background(), p, ulid.Make())
+	f.release <- struct{}{}
+	require.NoError(t, recvErr(t, first))
+	require.Never(t, func() bool { return len(f.sizes()) > 1 }, 50*time.Millisecond, time.Millisecond, "the Commit lingers")
+	second := inFlight(t, f, p)
+	f.release <- struct{}{}
+	require.NoError(t, recvErr(t, second))
+	require.NoError(t, recvErr(t, committed))
+	require.Equal(t, []int{1, 2}, f.sizes(), "the Commit rode with the next Prepare")
 }
