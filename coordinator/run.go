@@ -86,7 +86,13 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 	switch ready.Mode {
 	case InParallel:
 		c.sendAll(r, ready.Messages)
+		// gofail: var stagingBeforeDurable struct{}
 		p, err = c.persist(p, ready.Records)
+		// gofail: var stagedBeforeVotes struct{}
+		// // The process dies here, as if killed: a panic in a goroutine of
+		// // its own, which no RPC interceptor recovers.
+		// go panic("failpoint stagedBeforeVotes")
+		// select {}
 	case Lazily:
 		p, err = c.persistLazily(r, p, ready)
 	default:
@@ -173,6 +179,8 @@ func (c *Coordinator) persistLazily(r *run, p Payment, ready Ready) (Payment, er
 	linger := c.cfg.EndLinger
 	if decided != nil {
 		linger = c.cfg.DecisionLinger
+		// gofail: var lazyDecisionLinger string
+		// linger, _ = time.ParseDuration(lazyDecisionLinger)
 	}
 	c.log.AppendWithin(write, linger, func(err error) {
 		if err == nil {
@@ -354,6 +362,7 @@ func (c *Coordinator) askResolve(r *run, m Message) {
 	defer r.asks.Done()
 	c.retry(r, m, func(ctx context.Context, part Participant) error {
 		v, err := part.Resolve(ctx, r.id, m.Attempt)
+		// gofail: var resolvedBeforeDecision struct{}
 		if err == nil {
 			c.step(r, func(p Payment) (Payment, Ready) { return p.OnResolved(m.Attempt, m.Bank, v, c.cfg.Now()) })
 		}

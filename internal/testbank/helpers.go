@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -78,4 +80,73 @@ func RunWithBinary(m *testing.M, pkg string, bin *string) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// RunWithFailpoints is RunWithBinary for a build of pkg (a path relative to
+// the module's root, "./cmd/strife") with the gofail failpoints of the
+// packages in dirs enabled. It copies the module into a temporary
+// directory, enables them there (go tool gofail enable), and builds pkg
+// from the copy: the module's own files are never touched.
+func RunWithFailpoints(m *testing.M, pkg string, dirs []string, bin *string) int {
+	dir, err := os.MkdirTemp("", "strife-test-failpoints-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := buildWithFailpoints(dir, pkg, dirs, bin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+func buildWithFailpoints(dir, pkg string, dirs []string, bin *string) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	src, module := filepath.Dir(strings.TrimSpace(string(gomod))), filepath.Join(dir, "module")
+	if err := copyTree(src, module); err != nil {
+		return err
+	}
+	*bin = filepath.Join(dir, path.Base(pkg))
+	for _, args := range [][]string{
+		append([]string{"tool", "gofail", "enable"}, dirs...),
+		{"build", "-o", *bin, pkg},
+	} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = module
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// copyTree copies the regular files under src to dst, leaving out version
+// control, built tools and local deployments.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir() && (d.Name() == ".git" || d.Name() == ".bin" || d.Name() == "strife-data"):
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		case !d.Type().IsRegular():
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
 }
