@@ -1,50 +1,92 @@
-// Package coordinator is the gateway's side of presumed-abort two-phase
-// commit, and the lifecycle of a payment from acceptance to its final
-// status.
+// Package coordinator is the gateway's side of two-phase commit, and the
+// lifecycle of a payment from acceptance to its final status.
+//
+// The protocol is presumed-abort 2PC with parallel commit: an attempt is
+// staged (its record written) while its Prepares are already on their way,
+// and it commits implicitly, with no record of its own, the moment the
+// staging record is durable and every participant has voted YES. The
+// client is answered COMMITTED then; the decision's record follows lazily,
+// and the Commits follow the record.
 //
 // # Guarantees
 //
 //   - A payment is durable (PAYMENT_ACCEPTED fsynced) before any answer, and
 //     runs at most once per transaction ID: a repeat with the same
 //     parameters gets the stored payment, with other parameters ErrConflict.
-//   - A COMMIT decision is fsynced before any Commit is sent, and Commit is
-//     then resent until every participant acknowledges it: a committed
-//     payment is never rolled back.
+//   - An attempt commits if and only if it is staged (ATTEMPT_STAGED
+//     durable) and every participant votes YES (each YES is durable at its
+//     bank before it is sent). Both are durable before COMMITTED is
+//     answered, so a crash after the answer cannot undo it: the restarted
+//     gateway finds the attempt staged and asks the banks (Resolve), and
+//     their YES votes are still there.
+//   - A Commit is sent only once the decision is durable at the gateway,
+//     and then until every participant acknowledges it; GetDecision
+//     answers only a durable decision. A bank never learns a decision the
+//     gateway could forget.
 //   - At most one attempt of a payment can commit: an attempt begins only
 //     once the previous one is decided ABORT, and the log refuses any other
-//     order (see Payment.Apply).
+//     order (see Payment.Apply). Attempt numbers are never used twice, not
+//     even by Prepares that left before a crash with no record behind them:
+//     the high bits are an epoch the gateway takes, durably, at every start.
 //   - A final status (COMMITTED, FAILED) never changes.
 //
 // # Shape
 //
 // The core (core.go) is pure: methods of Payment take an input (begin, a
-// vote, an ack, a participant asking for the decision, expiry, recovery
-// after a crash) and return a Ready: the records to persist and the
-// messages to send, in that order. A Payment changes only by folding those
-// records (Payment.Apply), live and when replayed. The driver
-// (coordinator.go) is everything else: the bbolt log, the goroutines, the
-// gRPC calls through the Participant interface, the clock.
+// vote, an ack, a participant asking for the decision, an answer to
+// Resolve, expiry, recovery after a restart) and return a Ready: the
+// records to persist, the messages to send, and the Mode that orders them.
+// A Payment changes only by folding records (Payment.Apply), live and when
+// replayed; what the coordinator heard about the latest attempt (votes,
+// acknowledgements) is its Round, in memory only. The driver (coordinator.go
+// and run.go) is everything else: the bbolt log, the goroutines, the gRPC
+// calls through the Participant interface, the clock.
 //
-//	Pay ──accept──▶ PENDING ──Begin──▶ Prepare to each bank (timeout)
-//	                  ▲                    │ all YES        │ NO / timeout / rejected   │ a bank unreachable
-//	                  │                    ▼                ▼                           ▼
-//	                  │              DECISION_COMMIT   DECISION_ABORT               DECISION_ABORT
-//	                  │              + COMMITTED       + FAILED(reason)             (still PENDING)
-//	                  │              Commit until ack  Abort                        Abort
-//	                  └────────────── backoff, next attempt ◀─────────────────────────┘
-//	                                  (FAILED EXPIRED after Config.MaxHold)
+// A step's Mode says when its records are durable:
+//
+//	Durably      records fsynced, then the payment takes them, then messages
+//	             (acceptance without a first attempt, ABORT, a resolution)
+//	InParallel   messages sent while the records commit; the payment takes
+//	             them once durable (Begin: ATTEMPT_STAGED with its Prepares)
+//	Lazily       the payment takes them at once; they ride with the log's
+//	             next commit, and the messages follow them (an implicit
+//	             commit's DECISION_COMMIT and final status; ATTEMPT_ENDED)
+//
+// # States
+//
+//	Pay ──accept + stage attempt 1──▶ PENDING, Prepare to each bank (in parallel with the record)
+//	                  ▲                    │ staged and all YES │ NO / timeout / rejected │ a bank unreachable
+//	                  │                    ▼                    ▼                         ▼
+//	                  │            COMMITTED at once       DECISION_ABORT            DECISION_ABORT
+//	                  │            DECISION_COMMIT lazily  + FAILED(reason)          (still PENDING)
+//	                  │            then Commit until ack   Abort                     Abort
+//	                  └──────────────── backoff, next attempt ◀──────────────────────────┘
+//	                                    (FAILED EXPIRED after Config.MaxHold)
+//
+//	after a restart: staged, no decision ──Resolve to each bank──▶ all YES: DECISION_COMMIT (resolved) + COMMITTED
+//	                                                             any NO:  DECISION_ABORT (resolved), next attempt
 //
 // # Records
 //
 // In the gateway's write-ahead log, keyed by the payment's ULID (and the
 // attempt where one is meant): PAYMENT_ACCEPTED (the resolved parameters),
-// ATTEMPT_BEGUN, DECISION_COMMIT, DECISION_ABORT, ATTEMPT_ENDED (every
-// participant acknowledged), PAYMENT_FINAL (status and reason). The payments
-// bucket holds each payment's projection and user_payments indexes them by
-// payer and payee (see store.go). Each step's records are one transaction,
-// durable before its messages are sent, except ATTEMPT_ENDED alone: it is
-// no force point (it only spares resends after a crash), so it rides with
-// the log's next commit (wal.Log.AppendLater).
+// ATTEMPT_STAGED (an attempt whose Prepares may have left; it commits
+// implicitly on all YES), DECISION_COMMIT and DECISION_ABORT (resolved
+// when a restart's Resolve decided them), ATTEMPT_ENDED (every participant
+// acknowledged; after a COMMIT its time is the payment's settled_at),
+// PAYMENT_FINAL (status and reason), and EPOCH_BEGUN (one per start).
+// ATTEMPT_BEGUN, an attempt recorded before its Prepares were sent, is what
+// logs from before parallel commit hold: replayed, such an attempt without
+// a decision never committed and is aborted. The payments bucket holds each payment's
+// projection and user_payments indexes them by payer and payee (see
+// store.go); the coordinator bucket holds the current epoch.
+//
+// A payment's first commit at the gateway holds both its acceptance and its
+// staged first attempt; its decision rides with another payment's commit
+// (Config.DecisionLinger bounds the wait for one, 2ms) and its end with a
+// later one (Config.EndLinger, 1s). A lone payer's path is one commit at
+// each bank (the Prepare) in parallel with one at the gateway; its Commit
+// rides with the next Prepare to that bank (see Transport).
 //
 // # Failures
 //
@@ -55,22 +97,40 @@
 // attempt and holds the payment PENDING, to be retried with backoff until
 // it commits, fails for a business reason, or expires.
 //
+// GetDecision answers an in-doubt bank. An attempt that is not the latest,
+// or a payment the gateway does not know, is ABORT (presumed: it was never
+// staged, or it was aborted). The latest attempt still collecting votes is
+// aborted first, durably, so that a late YES can no longer commit it; it
+// cannot have committed yet, since its last YES would have committed it at
+// once. A COMMIT taken implicitly is answered once its record is durable.
+// An attempt being resolved after a restart is ErrResolving: ask again.
+//
+// On start, New takes a new epoch and replays the payments that are not
+// finished: a staged attempt without a decision is resolved by asking each
+// participant whether it holds a YES (Participant.Resolve; a bank that has
+// never seen the attempt aborts it, so that a late Prepare votes NO), an
+// undecided attempt from before staging is aborted, a decision not
+// acknowledged by everyone is resent, and PENDING payments resume. No
+// manual step.
+//
 // # Transport
 //
 // The core's messages reach a bank through its Participant. The one the
 // gateway uses, GRPCParticipant, batches: one BankService.Batch call in
 // flight per bank, and every message queued meanwhile (up to
-// BatchConfig.MaxItems) in the next call, with no timer, so a lone payer
-// sends batches of one and waits for nothing. Messages reach a bank in the
-// order they were queued. A call that fails as a whole fails each of its
-// messages with its error, which the coordinator classifies as it would
-// the single call's; past BatchConfig.MaxQueued messages, callers wait for
-// room (back-pressure).
+// BatchConfig.MaxItems) in the next call. A Prepare or a Resolve that
+// finds no call in flight goes at once, alone: a client waits for it. A
+// Commit or an Abort is a rider: no client waits for it, so it waits for
+// the next call to its bank, up to BatchConfig.Linger (5ms), instead of
+// starting one. Messages reach a bank in the order they were queued. A
+// call that fails as a whole fails each of its messages with its error,
+// which the coordinator classifies as it would the single call's; past
+// BatchConfig.MaxQueued messages, callers wait for room (back-pressure).
 //
-// GetDecision answers an in-doubt bank: COMMIT only if recorded; an attempt
-// still collecting votes is aborted first, so a late YES cannot commit it.
+// # Failpoints
 //
-// On start, New replays the payments that are not finished: an undecided
-// attempt is aborted, a decision not acknowledged by everyone is resent,
-// and PENDING payments resume. No manual step.
+// run.go has gofail failpoints at the points where a crash matters most
+// (stagingBeforeDurable, stagedBeforeVotes, lazyDecisionLinger,
+// resolvedBeforeDecision); internal/crashtest builds the gateway with them
+// enabled and kills it there. In a normal build they are comments.
 package coordinator

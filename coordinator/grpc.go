@@ -59,16 +59,10 @@ func (g *GRPCParticipant) Prepare(ctx context.Context, id ulid.ULID, attempt uin
 	if err != nil {
 		return Vote{}, err
 	}
-	resp := res.GetPrepare()
-	switch {
-	case resp == nil:
+	if res.GetPrepare() == nil {
 		return Vote{}, unexpected(res, "Prepare")
-	case resp.GetVote() == strifev1.Vote_VOTE_YES:
-		return Vote{Yes: true}, nil
-	case resp.GetVote() == strifev1.Vote_VOTE_NO:
-		return Vote{Reason: resp.GetReason()}, nil
 	}
-	return Vote{}, status.Errorf(codes.InvalidArgument, "bank answered vote %v", resp.GetVote())
+	return voteOf(res.GetPrepare().GetVote(), res.GetPrepare().GetReason())
 }
 
 func (g *GRPCParticipant) Resolve(ctx context.Context, id ulid.ULID, attempt uint32) (Vote, error) {
@@ -77,15 +71,21 @@ func (g *GRPCParticipant) Resolve(ctx context.Context, id ulid.ULID, attempt uin
 	if err != nil {
 		return Vote{}, err
 	}
-	switch resp := res.GetResolve(); {
-	case resp == nil:
+	if res.GetResolve() == nil {
 		return Vote{}, unexpected(res, "Resolve")
-	case resp.GetVote() == strifev1.Vote_VOTE_YES:
-		return Vote{Yes: true}, nil
-	case resp.GetVote() == strifev1.Vote_VOTE_NO:
-		return Vote{Reason: resp.GetReason()}, nil
 	}
-	return Vote{}, status.Errorf(codes.InvalidArgument, "bank answered vote %v", res.GetResolve().GetVote())
+	return voteOf(res.GetResolve().GetVote(), res.GetResolve().GetReason())
+}
+
+// voteOf is a bank's answer to Prepare or Resolve as the core takes it.
+func voteOf(v strifev1.Vote, reason strifev1.Reason) (Vote, error) {
+	switch v {
+	case strifev1.Vote_VOTE_YES:
+		return Vote{Yes: true}, nil
+	case strifev1.Vote_VOTE_NO:
+		return Vote{Reason: reason}, nil
+	}
+	return Vote{}, status.Errorf(codes.InvalidArgument, "bank answered vote %v", v)
 }
 
 func (g *GRPCParticipant) Commit(ctx context.Context, id ulid.ULID, attempt uint32) error {

@@ -20,6 +20,16 @@
 //	         never seen:    write an ABORTED tombstone, so a Prepare that
 //	                        arrives late votes NO.
 //	         committed:     ErrCommitted; a commit is never undone.
+//	Resolve  voted YES:     YES again (prepared or committed), and the vote
+//	                        is kept: the coordinator's implicit commit may
+//	                        rest on it.
+//	         otherwise:     NO; an attempt never seen gets an ABORTED
+//	                        tombstone first, so its late Prepare votes NO.
+//
+// Resolve (ResolveAttempt over gRPC, or a resolve batch item) is how a
+// coordinator restarted after a crash settles an attempt it staged but did
+// not decide (status resolution, see package coordinator): the attempt
+// committed if and only if every participant answers YES.
 //
 // The decision logic is a pure function of an attempt's history (history,
 // onPrepare, onCommit, onAbort in attempt.go); Participant is the driver that

@@ -44,7 +44,10 @@
 // leading one: it rides with the next Append's batch, or is committed on its
 // own after Options.Linger. It is for records that no one waits for and a
 // crash may lose, such as the gateway's END of an attempt: writing them
-// costs no commit of their own.
+// costs no commit of their own. AppendWithin is the same with a linger of
+// its own: the gateway's lazy decision of an implicitly committed payment
+// waits at most a couple of milliseconds for a commit to share, since its
+// Commits wait for it.
 //
 // # On-disk format
 //
