@@ -26,10 +26,10 @@ type BatchConfig struct {
 	// own. Default 10s.
 	Timeout time.Duration
 	// Linger is how long a rider (a Commit or an Abort: a decision already
-	// durable, delivered off any client's wait) that finds no call in flight
-	// waits for a message that starts one, to ride with it, before it
-	// starts one itself. Default 5ms; riders never wait while a call is in
-	// flight: they go in the next.
+	// durable, delivered off any client's wait) waits for a Prepare or a
+	// Resolve to ride with, before a call is made for the riders alone.
+	// It waits when no call is in flight, or when the call in flight
+	// returns and nothing but riders is queued. Default 5ms.
 	Linger time.Duration
 }
 
@@ -53,19 +53,20 @@ func (c BatchConfig) withDefaults() BatchConfig {
 type sendFunc func(ctx context.Context, items []*strifev1.BatchItem) ([]*strifev1.BatchResult, error)
 
 // batcher turns the messages that concurrent callers send to one bank into
-// Batch calls, adaptively and with no timer: while a call is in flight,
-// new messages queue; when it returns, everything queued (up to MaxItems)
-// goes in the next call. At most one call is in flight, so messages reach
-// the bank in the order they were queued. A caller that finds no call in
-// flight sends its message at once, on its own goroutine: a lone payer
-// sends batches of one and waits for nothing else. When a call returns, its
-// sender hands the next one to the first caller still queued, as the
-// write-ahead log hands on its commits (wal.Log.Append).
+// Batch calls: while a call is in flight, new messages queue; when it
+// returns, everything queued (up to MaxItems a call) goes in the next. At
+// most one call is in flight, so messages reach the bank in the order they
+// were queued. A caller that finds no call in flight leads: it sends calls
+// from the head of the queue, on its own goroutine, until its own message
+// has gone, then hands the lead to the first caller still waiting, as the
+// write-ahead log hands on its commits (wal.Log.AppendAll). A lone payer
+// sends batches of one and waits for nothing else.
 //
-// A rider is a message no client waits for (see BatchConfig.Linger): one
-// that finds no call in flight does not start one at once, but waits
-// Linger for a message that does, so that a bank applies the Commit of one
-// payment with the Prepare of the next in one commit instead of two.
+// A rider is a message no client waits for (see BatchConfig.Linger): it
+// never leads. One queued while no call is in flight waits Linger for a
+// message that leads, so that a bank applies the Commit of one payment
+// with the Prepare of the next in one commit instead of two; riders left
+// when the lead cannot be handed on linger again.
 type batcher struct {
 	send  sendFunc
 	cfg   BatchConfig
@@ -73,8 +74,10 @@ type batcher struct {
 
 	mu        sync.Mutex
 	queue     []*pending
-	sending   bool // a call is in flight, or about to be
-	lingering bool // a timer will start a call for the riders queued
+	sending   bool // a caller leads: a call is in flight, or about to be
+	lingering bool // a timer will lead a call for the riders queued
+
+	batch []*pending // the leader's, reused from call to call
 }
 
 func newBatcher(send sendFunc, cfg BatchConfig) *batcher {
@@ -87,8 +90,8 @@ type state int
 
 const (
 	queued   state = iota
-	chosen         // at the head of the queue, told to send the next call
-	sent           // in a call
+	told           // queued, and told to lead
+	taken          // in a call
 	answered       // res and err are set
 )
 
@@ -98,7 +101,7 @@ type pending struct {
 	item  *strifev1.BatchItem
 	rider bool
 	state state
-	wake  chan struct{} // a value when chosen, and another when answered
+	wake  chan bool // true: lead; false: answered
 	res   *strifev1.BatchResult
 	err   error
 }
@@ -113,35 +116,57 @@ func (b *batcher) do(ctx context.Context, item *strifev1.BatchItem, rider bool) 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	p := &pending{ctx: ctx, item: item, rider: rider, wake: make(chan struct{}, 1)}
+	p := &pending{ctx: ctx, item: item, rider: rider, wake: make(chan bool, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	lead := !b.sending && !rider
 	switch {
 	case lead:
-		b.sending, p.state = true, chosen
+		b.sending = true
 	case !b.sending:
 		b.lingerLocked()
 	}
 	b.mu.Unlock()
 	if !lead {
 		select {
-		case <-p.wake:
+		case lead = <-p.wake:
 		case <-ctx.Done():
-			if !b.abandon(p) {
-				return nil, ctx.Err()
+			var res *strifev1.BatchResult
+			var err error
+			if lead, res, err = b.abandon(p); !lead {
+				return res, err
 			}
 		}
 	}
-	if b.isChosen(p) {
-		b.sendNext()
-		<-p.wake // the call it just made answered it, or dropped it
+	if lead {
+		b.lead(p)
+		<-p.wake // the call that carried it answered it
 	}
 	return p.res, p.err
 }
 
-// lingerLocked makes sure a timer will start a call for the riders queued,
-// if no other message starts one first. mu must be held.
+// abandon is what p's caller gets when it gives up: the answer if it is
+// set; the lead if p was told to take it (the calls must go on, for the
+// others queued); and otherwise its context's error, after taking p out of
+// the queue if it is still there (a message in flight is answered, and
+// the answer dropped, as a unary call that times out).
+func (b *batcher) abandon(p *pending) (lead bool, res *strifev1.BatchResult, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch p.state {
+	case queued:
+		b.queue = slices.DeleteFunc(b.queue, func(q *pending) bool { return q == p })
+		<-b.slots
+	case told:
+		return <-p.wake, nil, nil
+	case answered:
+		return false, p.res, p.err
+	}
+	return false, nil, p.ctx.Err()
+}
+
+// lingerLocked makes sure a timer will lead a call for the riders queued,
+// if no other message leads first. mu must be held.
 func (b *batcher) lingerLocked() {
 	if !b.lingering {
 		b.lingering = true
@@ -149,139 +174,116 @@ func (b *batcher) lingerLocked() {
 	}
 }
 
-// lingered starts a call for the riders still queued, unless a call is in
-// flight (they go in the next) or the queue is empty.
+// lingered leads one call for the riders still queued, unless a caller
+// leads already (they go in its calls) or the queue is empty.
 func (b *batcher) lingered() {
 	b.mu.Lock()
 	b.lingering = false
-	if b.sending || len(b.queue) == 0 {
-		b.mu.Unlock()
-		return
-	}
-	b.sending = true
+	lead := !b.sending && len(b.queue) > 0
+	b.sending = b.sending || lead
 	b.mu.Unlock()
-	b.sendNext()
-}
-
-// abandon takes p, whose caller gives up, out of the queue if it is still
-// there, and reports whether p must still send the next call (it was
-// chosen: the call must be made, for the others queued).
-func (b *batcher) abandon(p *pending) (mustSend bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch p.state {
-	case queued:
-		b.queue = slices.DeleteFunc(b.queue, func(q *pending) bool { return q == p })
-		p.state, p.err = answered, p.ctx.Err()
-		<-b.slots
-	case chosen:
-		<-p.wake // the signal that chose it
-		return true
+	if lead {
+		b.lead(nil)
 	}
-	return false
 }
 
-func (b *batcher) isChosen(p *pending) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return p.state == chosen
-}
-
-// sendNext makes one Batch call with the messages at the head of the
-// queue, answers them, and hands the next call to the first message queued
-// meanwhile, if a message that is not a rider is queued: riders alone
-// linger.
-func (b *batcher) sendNext() {
-	batch := b.take()
-	if len(batch) > 0 {
-		items := make([]*strifev1.BatchItem, len(batch))
-		for i, p := range batch {
-			items[i] = p.item
+// lead makes calls with the messages at the head of the queue until own
+// (if not nil) has gone in one, or once for nil, then hands the lead on
+// (see handOffLocked).
+func (b *batcher) lead(own *pending) {
+	for done := false; !done; {
+		done = b.take(own) || own == nil
+		if len(b.batch) > 0 {
+			b.call()
 		}
-		ctx, cancel := context.WithDeadline(context.Background(), b.deadline(batch))
-		results, err := b.send(ctx, items)
-		cancel()
-		if err == nil && len(results) != len(items) {
-			err = status.Errorf(codes.Internal, "bank answered %d items of %d", len(results), len(items))
-		}
-		b.mu.Lock()
-		for i, p := range batch {
-			if err != nil {
-				p.err = err
-			} else {
-				p.res = results[i]
-			}
-			b.answerLocked(p)
-		}
-		b.mu.Unlock()
+		clear(b.batch)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !slices.ContainsFunc(b.queue, func(p *pending) bool { return !p.rider }) {
-		b.sending = false // riders only, or nothing: they linger
-		if len(b.queue) > 0 {
-			b.lingerLocked()
-		}
+	b.handOffLocked()
+}
+
+// handOffLocked gives the lead to the first message queued that is not a
+// rider; it sends every message before it too. With none, nobody leads,
+// and the riders queued linger. mu must be held.
+func (b *batcher) handOffLocked() {
+	if i := slices.IndexFunc(b.queue, func(p *pending) bool { return !p.rider }); i >= 0 {
+		b.queue[i].state = told
+		b.queue[i].wake <- true
 		return
 	}
-	b.queue[0].state = chosen // it sends the next call, with every message before its turn
-	b.queue[0].wake <- struct{}{}
+	b.sending = false
+	if len(b.queue) > 0 {
+		b.lingerLocked()
+	}
 }
 
-// take removes up to MaxItems messages from the head of the queue for the
-// next call. Those whose caller has given up already are answered with
-// their context's error and not sent.
-func (b *batcher) take() []*pending {
+// take moves up to MaxItems messages from the head of the queue into
+// b.batch, and reports whether own was among them. Those whose caller has
+// given up already are answered with their context's error and not sent.
+func (b *batcher) take(own *pending) (tookOwn bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := min(len(b.queue), b.cfg.MaxItems)
-	var batch []*pending
+	b.batch = b.batch[:0]
 	for _, p := range b.queue[:n] {
+		tookOwn = tookOwn || p == own
 		if err := p.ctx.Err(); err != nil {
 			p.err = err
 			b.answerLocked(p)
 			continue
 		}
-		p.state = sent
-		batch = append(batch, p)
+		p.state = taken
+		b.batch = append(b.batch, p)
 	}
 	b.queue = slices.Delete(b.queue, 0, n)
-	return batch
+	return tookOwn
+}
+
+// call makes one Batch call with b.batch and answers its messages.
+func (b *batcher) call() {
+	items := make([]*strifev1.BatchItem, len(b.batch))
+	for i, p := range b.batch {
+		items[i] = p.item
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), b.deadline())
+	results, err := b.send(ctx, items)
+	cancel()
+	if err == nil && len(results) != len(b.batch) {
+		err = status.Errorf(codes.Internal, "bank answered %d items of %d", len(results), len(b.batch))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, p := range b.batch {
+		if err != nil {
+			p.err = err
+		} else {
+			p.res = results[i]
+		}
+		b.answerLocked(p)
+	}
 }
 
 // answerLocked tells p's caller its answer is set. mu must be held.
 func (b *batcher) answerLocked(p *pending) {
 	p.state = answered
-	p.wake <- struct{}{}
+	p.wake <- false
 	<-b.slots
 }
 
 // deadline is the latest of the batch's deadlines: the call serves all of
-// them. Messages without one get Timeout from now.
-func (b *batcher) deadline(batch []*pending) time.Time {
+// them. Messages without one count as Timeout from now.
+func (b *batcher) deadline() time.Time {
 	var latest time.Time
-	for _, p := range batch {
+	none := time.Now().Add(b.cfg.Timeout)
+	for _, p := range b.batch {
 		d, ok := p.ctx.Deadline()
 		if !ok {
-			d = time.Now().Add(b.cfg.Timeout)
+			d = none
 		}
 		if d.After(latest) {
 			latest = d
 		}
 	}
 	return latest
-}
-
-// errorOf is the error an item's result carries, as the single call would
-// have returned it; nil if the result is not an error.
-func errorOf(res *strifev1.BatchResult) error {
-	if e := res.GetError(); e != nil {
-		return status.Error(codes.Code(e.GetCode()), e.GetMessage())
-	}
-	return nil
-}
-
-// unexpected is the error for a result of the wrong kind.
-func unexpected(res *strifev1.BatchResult, want string) error {
-	return status.Errorf(codes.Internal, "bank answered a %s with %T", want, res.GetResult())
 }

@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ type fakeBank struct {
 	hold    bool
 	answer  func(i int, item *strifev1.BatchItem) *strifev1.BatchResult // nil: the usual answer
 	callErr error                                                       // fails every call, if set
+	short   bool                                                        // answers no item at all
 
 	mu      sync.Mutex
 	calls   [][]*strifev1.BatchItem
@@ -56,6 +58,9 @@ func (f *fakeBank) Invoke(ctx context.Context, method string, args, reply any, _
 		return f.callErr
 	}
 	resp := reply.(*strifev1.BatchResponse)
+	if f.short {
+		return nil
+	}
 	for i, item := range items {
 		res := usualAnswer(item)
 		if f.answer != nil {
@@ -78,6 +83,8 @@ func usualAnswer(item *strifev1.BatchItem) *strifev1.BatchResult {
 		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: &strifev1.PrepareResponse{Vote: strifev1.Vote_VOTE_YES}}}
 	case *strifev1.BatchItem_Commit:
 		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Commit{Commit: &strifev1.CommitResponse{}}}
+	case *strifev1.BatchItem_Resolve:
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Resolve{Resolve: &strifev1.ResolveAttemptResponse{Vote: strifev1.Vote_VOTE_YES}}}
 	}
 	return &strifev1.BatchResult{Result: &strifev1.BatchResult_Abort{Abort: &strifev1.AbortResponse{}}}
 }
@@ -89,6 +96,17 @@ func (f *fakeBank) sizes() []int {
 	var out []int
 	for _, c := range f.calls {
 		out = append(out, len(c))
+	}
+	return out
+}
+
+// items returns every item sent, in the order the bank received them.
+func (f *fakeBank) items() []*strifev1.BatchItem {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*strifev1.BatchItem
+	for _, c := range f.calls {
+		out = append(out, c...)
 	}
 	return out
 }
@@ -142,6 +160,22 @@ func commitAsync(t *testing.T, ctx context.Context, p *coordinator.GRPCParticipa
 	return done
 }
 
+// prepareAsync is commitAsync for a Prepare.
+func prepareAsync(t *testing.T, p *coordinator.GRPCParticipant, id ulid.ULID) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	before := coordinator.Queued(p)
+	go func() {
+		vote, err := p.Prepare(context.Background(), id, 1, nil, "")
+		if err == nil && !vote.Yes {
+			err = fmt.Errorf("vote %+v", vote)
+		}
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return coordinator.Queued(p) > before }, 5*time.Second, time.Millisecond)
+	return done
+}
+
 func recvErr(t *testing.T, ch <-chan error) error {
 	t.Helper()
 	select {
@@ -188,6 +222,65 @@ func TestMessagesQueuedDuringACallGoInTheNextCallsInOrder(t *testing.T) {
 	}
 	require.Equal(t, []int{1, 4, 4, 2}, f.sizes())
 	require.Equal(t, ids, f.commitIDs())
+}
+
+// When a call returns, the next one is made at once by the first Prepare
+// queued meanwhile, with everything queued before it: no timer is waited
+// for, however long riders would linger.
+func TestTheNextCallIsHandedToAPrepareQueuedMeanwhile(t *testing.T) {
+	f := newFakeBank()
+	f.hold = true
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{Linger: time.Hour})
+	first := inFlight(t, f, p)
+	committed := commitAsync(t, context.Background(), p, ulid.Make())
+	prepared := prepareAsync(t, p, ulid.Make())
+	f.release <- struct{}{}
+	require.NoError(t, recvErr(t, first))
+	f.waitEntered(t)
+	f.release <- struct{}{}
+	require.NoError(t, recvErr(t, committed))
+	require.NoError(t, recvErr(t, prepared))
+	require.Equal(t, []int{1, 2}, f.sizes())
+}
+
+// A Prepare that leads while riders linger ahead of it sends them first,
+// as many calls as MaxItems makes it, and then its own: it is answered by
+// the bank, and the batcher goes on serving.
+func TestALeaderBehindLingeringRidersSendsThemAndItself(t *testing.T) {
+	f := newFakeBank()
+	f.hold = true
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxItems: 2, Linger: time.Hour})
+	first := inFlight(t, f, p)
+	ids := []ulid.ULID{ulid.Make(), ulid.Make()}
+	var committed []<-chan error
+	for _, id := range ids {
+		committed = append(committed, commitAsync(t, context.Background(), p, id))
+	}
+	f.release <- struct{}{}
+	require.NoError(t, recvErr(t, first))
+	require.Never(t, func() bool { return len(f.sizes()) > 1 }, 20*time.Millisecond, time.Millisecond, "the riders linger")
+
+	f.hold = false
+	vote, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+	require.NoError(t, err)
+	require.True(t, vote.Yes)
+	for _, ch := range committed {
+		require.NoError(t, recvErr(t, ch))
+	}
+	require.Equal(t, []int{1, 2, 1}, f.sizes())
+	vote, err = p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+	require.NoError(t, err, "the batcher still serves")
+	require.True(t, vote.Yes)
+}
+
+// Resolve is no rider: a restarted gateway waits for its answers.
+func TestResolveLeadsACallAtOnce(t *testing.T) {
+	f := newFakeBank()
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{Linger: time.Hour})
+	vote, err := p.Resolve(context.Background(), ulid.Make(), 1)
+	require.NoError(t, err)
+	require.True(t, vote.Yes)
+	require.Equal(t, []int{1}, f.sizes())
 }
 
 // A call that fails as a whole fails each of its messages with its error,
@@ -248,6 +341,14 @@ func TestBatchErrorsReachEachMessage(t *testing.T) {
 		require.Equal(t, codes.Internal, status.Code(err))
 		require.Equal(t, codes.Internal, status.Code(p.Commit(context.Background(), ulid.Make(), 1)))
 	})
+	t.Run("fewer answers than items", func(t *testing.T) {
+		f := newFakeBank()
+		f.short = true
+		p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{})
+		_, err := p.Prepare(context.Background(), ulid.Make(), 1, nil, "")
+		require.Equal(t, codes.Internal, status.Code(err))
+		require.ErrorContains(t, err, "answered 0 items of 1")
+	})
 }
 
 // A message whose caller gives up while it is queued is answered with the
@@ -271,53 +372,66 @@ func TestAMessageGivenUpWhileQueuedIsNotSent(t *testing.T) {
 }
 
 // Past MaxQueued messages queued or in flight, a caller waits for room,
-// until its context ends.
+// until its context ends; once a message is answered, a caller waiting
+// takes its room.
 func TestBatchingPushesBackWhenFull(t *testing.T) {
 	f := newFakeBank()
 	f.hold = true
-	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxQueued: 2})
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxQueued: 2, Linger: 10 * time.Millisecond})
 	first := inFlight(t, f, p)
 	queued := commitAsync(t, context.Background(), p, ulid.Make())
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, p.Commit(ctx, ulid.Make(), 1), context.DeadlineExceeded, "no room: the caller waited for it until its deadline")
-	f.release <- struct{}{}
-	f.release <- struct{}{}
+
+	waiting := make(chan error, 1)
+	go func() { waiting <- p.Commit(context.Background(), ulid.Make(), 1) }()
+	require.Never(t, func() bool { return coordinator.Queued(p) > 1 }, 30*time.Millisecond, time.Millisecond, "the third message waits for room")
+	f.release <- struct{}{} // the held Prepare's call
+	f.release <- struct{}{} // the riders' call, once they have lingered
 	require.NoError(t, recvErr(t, first))
 	require.NoError(t, recvErr(t, queued))
-	f.release <- struct{}{}
-	require.NoError(t, p.Commit(context.Background(), ulid.Make(), 1), "room again once answered")
+	require.NoError(t, recvErr(t, waiting), "it took the room the Prepare left")
+	require.Equal(t, []int{1, 2}, f.sizes())
 }
 
-// Many callers, some giving up at random moments, all get an answer, and
-// every message that was not given up is answered by the bank: nothing is
-// lost or left waiting, whoever is chosen to send the next call.
+// Many callers, Prepares that lead and Commits that ride, some giving up
+// at random moments, all get an answer, and every message that was not
+// given up is answered by the bank: nothing is lost or left waiting,
+// whoever leads the next call and however many calls it takes.
 func TestBatchingUnderChurnLosesNoMessage(t *testing.T) {
 	f := newFakeBank()
-	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxItems: 8, MaxQueued: 32})
+	p := coordinator.NewBatchingParticipant(f, coordinator.BatchConfig{MaxItems: 2, MaxQueued: 32, Linger: time.Millisecond})
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	answered := 0
+	errs := make(chan error, 400)
 	for i := range 400 {
 		wg.Go(func() {
-			ctx := context.Background()
+			wait := 10 * time.Second // bounds the test if the batcher jams
 			if i%3 == 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, time.Duration(i%7)*100*time.Microsecond)
-				defer cancel()
+				wait = time.Duration(i%7) * 100 * time.Microsecond
 			}
-			err := p.Commit(ctx, ulid.Make(), 1)
-			if err == nil {
-				mu.Lock()
-				answered++
-				mu.Unlock()
-				return
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			var err error
+			if i%2 == 0 {
+				_, err = p.Prepare(ctx, ulid.Make(), 1, nil, "")
+			} else {
+				err = p.Commit(ctx, ulid.Make(), 1)
 			}
-			require.ErrorIs(t, err, context.DeadlineExceeded)
+			errs <- err
 		})
 	}
 	wg.Wait()
-	require.GreaterOrEqual(t, len(f.commitIDs()), answered, "every answered message reached the bank")
+	close(errs)
+	answered := 0
+	for err := range errs {
+		if err == nil {
+			answered++
+			continue
+		}
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	require.GreaterOrEqual(t, len(f.items()), answered, "every answered message reached the bank")
 	require.GreaterOrEqual(t, answered, 400*2/3, "every message without a deadline is answered")
 	require.NoError(t, p.Commit(context.Background(), ulid.Make(), 1), "no room was leaked")
 }

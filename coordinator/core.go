@@ -325,9 +325,7 @@ func (p Payment) OnVote(attempt uint32, bank string, v Vote, now time.Time) (Pay
 		return p, Ready{}
 	}
 	ready := p.decide(DecisionCommit, Committed, strifev1.Reason_REASON_UNSPECIFIED, false, now)
-	if p.Staged {
-		ready.Mode = Lazily // the implicit commit: the log already implies it
-	}
+	ready.Mode = Lazily // the implicit commit: the log already implies it (Begin stages every attempt)
 	return p, ready
 }
 
@@ -356,14 +354,20 @@ func (p Payment) decide(d Decision, status strifev1.PaymentStatus, reason strife
 	if d == DecisionAbort {
 		typ, kind = wal.TypeDecisionAbort, KindAbort
 	}
-	r := Ready{Records: []Record{{Type: typ, Attempt: p.Attempt, Payload: &storagev1.Decided{TimeUnixNano: now.UnixNano(), Resolved: resolved}}}}
+	r := Ready{Records: []Record{{Type: typ, Attempt: p.Attempt, Payload: &storagev1.Decided{TimeUnixNano: now.UnixNano(), Resolved: resolved}}}, Messages: p.toAll(kind)}
 	if status != Pending {
 		r.Records = append(r.Records, final(status, reason, now))
 	}
-	for _, bank := range p.Participants() {
-		r.Messages = append(r.Messages, Message{Bank: bank, Kind: kind, Attempt: p.Attempt})
-	}
 	return r
+}
+
+// toAll is a message of kind about the latest attempt to each participant.
+func (p Payment) toAll(kind Kind) []Message {
+	var msgs []Message
+	for _, bank := range p.Participants() {
+		msgs = append(msgs, Message{Bank: bank, Kind: kind, Attempt: p.Attempt})
+	}
+	return msgs
 }
 
 func final(status strifev1.PaymentStatus, reason strifev1.Reason, now time.Time) Record {
@@ -444,23 +448,13 @@ func (p Payment) Recover(now time.Time) (Payment, Ready) {
 		return p, Ready{}
 	case p.Decision == DecisionNone && p.Staged:
 		p.Round = Round{Attempt: p.Attempt, Resolving: true}
-		var r Ready
-		for _, bank := range p.Participants() {
-			r.Messages = append(r.Messages, Message{Bank: bank, Kind: KindResolve, Attempt: p.Attempt})
-		}
-		return p, r
+		return p, Ready{Messages: p.toAll(KindResolve)}
 	case p.Decision == DecisionNone:
 		return p, p.decide(DecisionAbort, Pending, strifev1.Reason_REASON_UNSPECIFIED, false, now)
+	case p.Decision == DecisionAbort:
+		return p, Ready{Messages: p.toAll(KindAbort)}
 	}
-	kind := KindCommit
-	if p.Decision == DecisionAbort {
-		kind = KindAbort
-	}
-	var r Ready
-	for _, bank := range p.Participants() {
-		r.Messages = append(r.Messages, Message{Bank: bank, Kind: kind, Attempt: p.Attempt})
-	}
-	return p, r
+	return p, Ready{Messages: p.toAll(KindCommit)}
 }
 
 // OnResolved takes a participant's answer to Resolve for the attempt being

@@ -14,10 +14,10 @@ import (
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
-// GRPCParticipant is a bank reached over BankService. Its Prepare, Commit
-// and Abort messages, from however many payments, share Batch calls (see
-// batcher): one call in flight at a time, and everything queued meanwhile
-// in the next. A message's answer, or the error of the call that carried
+// GRPCParticipant is a bank reached over BankService. Its Prepare, Commit,
+// Abort and Resolve messages, from however many payments, share Batch
+// calls (see batcher): one call in flight at a time, and everything queued
+// meanwhile in the next. A message's answer, or the error of the call that carried
 // it, is what the single call would have returned.
 type GRPCParticipant struct {
 	Client strifev1.BankServiceClient
@@ -153,4 +153,18 @@ func (s *DecisionService) GetDecision(ctx context.Context, req *strifev1.GetDeci
 		resp.Decision = strifev1.Decision_DECISION_COMMIT
 	}
 	return resp, nil
+}
+
+// errorOf is the error an item's result carries, as the single call would
+// have returned it; nil if the result is not an error.
+func errorOf(res *strifev1.BatchResult) error {
+	if e := res.GetError(); e != nil {
+		return status.Error(codes.Code(e.GetCode()), e.GetMessage())
+	}
+	return nil
+}
+
+// unexpected is the error for a result of the wrong kind.
+func unexpected(res *strifev1.BatchResult, want string) error {
+	return status.Errorf(codes.Internal, "bank answered a %s with %T", want, res.GetResult())
 }

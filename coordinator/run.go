@@ -146,9 +146,9 @@ func (c *Coordinator) persist(p Payment, recs []Record) (Payment, error) {
 // persistLazily gives p the records of a Lazily step at once, has the log
 // commit them with its next commit, or on their own after Config's
 // DecisionLinger or EndLinger (wal.Log.AppendWithin), and sends the step's
-// messages once they are durable. A decision's durability is kept
-// in r for GetDecision. A commit that fails is persisted again, with
-// backoff, before the messages go.
+// messages once they are durable. A decision's durability is kept in r for
+// GetDecision. Records of a final payment whose commit fails are persisted
+// again, with backoff, before the messages go.
 func (c *Coordinator) persistLazily(r *run, p Payment, ready Ready) (Payment, error) {
 	next, err := p.Apply(ready.Records)
 	if err != nil {
@@ -183,12 +183,22 @@ func (c *Coordinator) persistLazily(r *run, p Payment, ready Ready) (Payment, er
 		// linger, _ = time.ParseDuration(lazyDecisionLinger)
 	}
 	c.log.AppendWithin(write, linger, func(err error) {
-		if err == nil {
+		switch {
+		case err == nil:
 			done()
-			return
+		case !next.Final():
+			// The END of an aborted attempt: the next attempt may follow it
+			// into the log before a retry would, and write folds into p as
+			// it was. An END only spares resending the decision after a
+			// crash, so it is left out, as a crash would have lost it.
+			c.lg.Warn().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist the end of an aborted attempt; a restart sends its decision again")
+			done()
+		default:
+			// Nothing follows a final payment's records but their messages:
+			// they are written again until they are durable.
+			c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist a payment's records; trying again")
+			c.spawn(func() { c.persistAgain(write, done) })
 		}
-		c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist a payment's records; trying again")
-		c.spawn(func() { c.persistAgain(write, done) })
 	})
 	return next, nil
 }

@@ -36,13 +36,9 @@ var epochKey = []byte("epoch")
 // and 1 if it does: its attempts were numbered 1, 2, … as epoch 0 numbers
 // them.
 func beginEpoch(tx *wal.Tx, now time.Time) (uint32, error) {
-	b, err := tx.Bucket(coordinatorBucket)
-	if err != nil {
-		return 0, err
-	}
 	var epoch uint32
-	if v := b.Get(epochKey); len(v) == 4 {
-		epoch = binary.BigEndian.Uint32(v) + 1
+	if last, ok := Epoch(tx); ok {
+		epoch = last + 1
 	} else if payments, err := tx.Bucket(paymentsBucket); err != nil {
 		return 0, err
 	} else if k, _ := payments.Cursor().First(); k != nil {
@@ -117,22 +113,12 @@ func Replay(log *wal.Log) error {
 			}
 		}
 		payments := map[ulid.ULID]Payment{}
-		err := tx.Scan(1, func(r wal.Record) error {
-			if r.Type == wal.TypeEpochBegun {
-				e, err := DecodeEpoch(r)
-				if err != nil {
-					return err
-				}
-				return putEpoch(tx, e)
-			}
-			rec, ok, err := DecodeRecord(r)
-			if err != nil || !ok {
-				return err
-			}
+		err := ScanLog(tx, func(e uint32) error { return putEpoch(tx, e) }, func(r wal.Record, rec Record) error {
 			p, seen := payments[r.TxID]
 			if !seen {
 				p.ID = r.TxID
 			}
+			var err error
 			payments[r.TxID], err = p.Apply([]Record{rec})
 			return err
 		})
@@ -148,6 +134,27 @@ func Replay(log *wal.Log) error {
 			}
 		}
 		return nil
+	})
+}
+
+// ScanLog reads the gateway's log in tx from its first record, in order,
+// and calls epoch with the epoch of each EPOCH_BEGUN and payment with each
+// payment record, decoded; other records are skipped. An error of either
+// stops it and is returned.
+func ScanLog(tx *wal.Tx, epoch func(uint32) error, payment func(wal.Record, Record) error) error {
+	return tx.Scan(1, func(r wal.Record) error {
+		if r.Type == wal.TypeEpochBegun {
+			e, err := DecodeEpoch(r)
+			if err != nil {
+				return err
+			}
+			return epoch(e)
+		}
+		rec, ok, err := DecodeRecord(r)
+		if err != nil || !ok {
+			return err
+		}
+		return payment(r, rec)
 	})
 }
 

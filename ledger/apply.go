@@ -113,6 +113,12 @@ func post(s store, seq uint64, number string, amount, balanceAfter int64) error 
 	if err != nil {
 		return err
 	}
+	return postTo(s, a, seq, amount, balanceAfter)
+}
+
+// postTo changes the posted balance of a by amount, indexes the entry seq
+// and puts a.
+func postTo(s store, a *storagev1.AccountState, seq uint64, amount, balanceAfter int64) error {
 	if err := changeBalance(a, amount, balanceAfter); err != nil {
 		return err
 	}
@@ -138,10 +144,15 @@ func changeBalance(a *storagev1.AccountState, amount, balanceAfter int64) error 
 	return nil
 }
 
+// applyHoldPlaced places a hold of a positive amount: settling any other
+// would post the opposite of its direction.
 func applyHoldPlaced(s store, r wal.Record, ev proto.Message) error {
 	e, err := decode(r, ev, &storagev1.HoldPlaced{})
 	if err != nil {
 		return err
+	}
+	if e.Amount <= 0 {
+		return fmt.Errorf("hold on %q has amount %d", e.Number, e.Amount)
 	}
 	a, err := mustAccount(s, e.Number)
 	if err != nil {
@@ -178,28 +189,20 @@ func applyHoldReleased(s store, r wal.Record, ev proto.Message) error {
 
 // applySettled folds a SETTLED as applyHoldReleased then applyPosted would
 // fold the two events it replaces, with the same checks in the same order,
-// but puts the account once. Its amount must also be positive: the sign of
-// the posting comes from the direction.
+// but puts the account once. The sign of the posting comes from the
+// direction; release makes sure the amount is that of a hold placed, so it
+// is positive.
 func applySettled(s store, r wal.Record, ev proto.Message) error {
 	e, err := decode(r, ev, &storagev1.Settled{})
 	if err != nil {
 		return err
-	}
-	if e.Amount <= 0 {
-		return fmt.Errorf("settled hold on %q has amount %d", e.Number, e.Amount)
 	}
 	k := holdKey{r.TxID, r.Attempt, e.Number}
 	a, err := release(s, k, e.Amount, e.Direction)
 	if err != nil {
 		return err
 	}
-	if err := changeBalance(a, settledAmount(e), e.BalanceAfter); err != nil {
-		return err
-	}
-	if err := s.addEntry(a, r.Seq); err != nil {
-		return err
-	}
-	if err := s.putAccount(a); err != nil {
+	if err := postTo(s, a, r.Seq, settledAmount(e), e.BalanceAfter); err != nil {
 		return err
 	}
 	return s.deleteHold(k)

@@ -61,8 +61,11 @@ func benchCommitPages(b *testing.B, batch int, settle func(*ledger.Tx, ledger.Ho
 			}
 		}
 		bkt, err := tx.Log().Bucket("accounts")
+		if err != nil {
+			return err
+		}
 		db = bkt.Tx().DB()
-		return err
+		return nil
 	})
 	if err != nil {
 		b.Fatal(err)

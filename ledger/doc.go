@@ -53,7 +53,10 @@
 // otherwise, without writing. A caller that needs several changes to happen
 // together, like a participant preparing two legs, does them in one
 // Ledger.Update and returns the first error, which rolls all of them back.
-// Ledger.Update returns only once its events are durable.
+// Ledger.Update returns only once its events are durable. Ledger.UpdateAll
+// runs several such functions in one commit and answers each on its own:
+// one that fails rolls back only what it did. A bank applies a batch of
+// payments' messages this way, for one fsync.
 //
 // # Invariants
 //

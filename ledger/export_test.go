@@ -19,10 +19,7 @@ func (tx *Tx) SettleHoldAsBefore(h Hold, memo, counterparty string) error {
 	if err != nil {
 		return err
 	}
-	amount := h.Amount
-	if h.Direction == Debit {
-		amount = -amount
-	}
+	amount := settledAmount(&storagev1.Settled{Direction: h.Direction, Amount: h.Amount})
 	return tx.emit(wal.TypePosted, h.TxID, h.Attempt, &storagev1.Posted{
 		Number: h.Number, Amount: amount, BalanceAfter: a.Balance + amount,
 		Memo: memo, Counterparty: counterparty, TimeUnixNano: tx.now,

@@ -32,13 +32,14 @@ func New(log *wal.Log, now func() time.Time) (*Ledger, error) {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Ledger{log: log, now: now}
-	var old bool
-	err := l.Update(func(tx *Tx) error { old = tx.store.oldLayout(); return nil })
-	if err == nil && old {
-		err = l.Replay() // once: the projection of a ledger from before postings
-	}
-	return l, err
+	err := log.Append(func(wtx *wal.Tx) error {
+		if wtx.ExistingBucket(entriesBucket) != nil {
+			return replay(wtx) // once: the projection of a ledger from before postings
+		}
+		_, err := openStore(wtx) // creates the buckets of a new ledger
+		return err
+	})
+	return &Ledger{log: log, now: now}, err
 }
 
 // Attach returns the ledger kept in log without writing anything, for
@@ -117,14 +118,20 @@ func (tx *Tx) emit(typ wal.Type, id ulid.ULID, attempt uint32, event proto.Messa
 
 // Account returns an account, or ErrAccountNotFound.
 func (tx *Tx) Account(number string) (Account, error) {
-	a, err := tx.store.account(number)
-	switch {
-	case err != nil:
+	a, err := tx.state(number)
+	if err != nil {
 		return Account{}, err
-	case a == nil:
-		return Account{}, fmt.Errorf("%w: %q", ErrAccountNotFound, number)
 	}
 	return accountFrom(a), nil
+}
+
+// state returns the stored state of an account, or ErrAccountNotFound.
+func (tx *Tx) state(number string) (*storagev1.AccountState, error) {
+	a, err := tx.store.account(number)
+	if err == nil && a == nil {
+		err = fmt.Errorf("%w: %q", ErrAccountNotFound, number)
+	}
+	return a, err
 }
 
 // OpenAccount creates an account with an opening deposit (which may be
@@ -294,12 +301,9 @@ func holdFrom(k, v []byte) (Hold, error) {
 // Entries returns up to limit posted entries of an account, newest first,
 // with sequence numbers below before (0: from the newest).
 func (tx *Tx) Entries(number string, before uint64, limit int) ([]Entry, error) {
-	a, err := tx.store.account(number)
-	switch {
-	case err != nil:
+	a, err := tx.state(number)
+	if err != nil {
 		return nil, err
-	case a == nil:
-		return nil, fmt.Errorf("%w: %q", ErrAccountNotFound, number)
 	}
 	seqs, err := tx.store.entrySeqs(a, before, limit)
 	if err != nil {

@@ -249,3 +249,43 @@ func TestStateSurvivesReopen(t *testing.T) {
 		return err
 	}))
 }
+
+// UpdateAll answers each function on its own: one that fails rolls back
+// what it did, and the others' events and projection stay, in one commit.
+func TestUpdateAllRollsBackOnlyTheFunctionThatFails(t *testing.T) {
+	tl := newLedger(t)
+	tl.open(t, "1001", "alice", 100)
+	openAccount := func(number string, opening int64) func(*ledger.Tx) error {
+		return func(tx *ledger.Tx) error {
+			_, _, err := tx.OpenAccount(number, "owner", opening)
+			return err
+		}
+	}
+	errs := tl.UpdateAll([]func(*ledger.Tx) error{
+		openAccount("1002", 50),
+		func(tx *ledger.Tx) error {
+			if err := openAccount("1003", 70)(tx); err != nil {
+				return err
+			}
+			return tx.PlaceHold(debit(newID(), "1001", 500))
+		},
+		openAccount("1004", 30),
+	})
+	require.NoError(t, errs[0])
+	require.ErrorIs(t, errs[1], ledger.ErrInsufficientFunds)
+	require.NoError(t, errs[2])
+
+	require.Equal(t, int64(50), tl.account(t, "1002").Balance)
+	require.Equal(t, int64(30), tl.account(t, "1004").Balance)
+	require.NoError(t, tl.View(func(tx *ledger.Tx) error {
+		_, err := tx.Account("1003")
+		require.ErrorIs(t, err, ledger.ErrAccountNotFound)
+		return nil
+	}))
+	var records int
+	require.NoError(t, tl.log.View(func(tx *wal.Tx) error {
+		return tx.Scan(1, func(wal.Record) error { records++; return nil })
+	}))
+	require.Equal(t, 6, records, "ACCOUNT_OPENED and DEPOSITED of 1001, 1002 and 1004")
+	require.NoError(t, tl.Verify())
+}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,8 +10,11 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/ledger"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -75,6 +79,10 @@ func TestLedgerFromBeforePostingsIsRebuiltOnOpen(t *testing.T) {
 
 	ro, err := wal.OpenReadOnly(path, time.Second)
 	require.NoError(t, err)
+	require.NoError(t, ro.View(func(tx *wal.Tx) error {
+		require.True(t, ledger.Kept(tx), "a ledger in the old layout is kept too")
+		return nil
+	}))
 	old := ledger.Attach(ro)
 	require.NoError(t, old.Verify(), "the offline tools verify it as it is")
 	before := allEntries(t, old, 100, numbers...)
@@ -85,8 +93,10 @@ func TestLedgerFromBeforePostingsIsRebuiltOnOpen(t *testing.T) {
 	log, err := wal.Open(path, wal.Options{})
 	require.NoError(t, err)
 	defer log.Close()
+	opened := commits(t, log)
 	l, err := ledger.New(log, clock)
 	require.NoError(t, err)
+	require.Equal(t, opened+1, commits(t, log), "the rebuild is New's only commit")
 	postings, entries := buckets(t, log)
 	require.True(t, postings)
 	require.False(t, entries, "the old index is gone")
@@ -118,15 +128,36 @@ func TestLedgerFromBeforePostingsIsRebuiltOnOpen(t *testing.T) {
 	require.Equal(t, before["1002"], after["1002"][1:])
 	require.NoError(t, l.Verify())
 
-	// Opening again rebuilds nothing.
-	var last uint64
-	require.NoError(t, log.View(func(tx *wal.Tx) error { last = tx.LastSeq(); return nil }))
-	_, err = ledger.New(log, clock)
-	require.NoError(t, err)
+	// Opening again rebuilds nothing: a projection tampered with stays so.
+	require.NoError(t, log.Close())
+	tl := &testLedger{path: path}
+	tl.reopen(t)
+	t.Cleanup(func() { tl.log.Close() })
+	tamperProjection(t, tl, func(state *bolt.Bucket) {
+		accounts := state.Bucket([]byte("accounts"))
+		a := &storagev1.AccountState{}
+		require.NoError(t, proto.Unmarshal(accounts.Get([]byte("1003")), a))
+		a.Owner = "mallory"
+		v, err := proto.Marshal(a)
+		require.NoError(t, err)
+		require.NoError(t, accounts.Put([]byte("1003"), v))
+	})
+	require.Equal(t, "mallory", tl.account(t, "1003").Owner)
+	require.ErrorIs(t, tl.Verify(), ledger.ErrInconsistent)
+}
+
+// commits returns the ID of the last bbolt transaction committed to log's
+// file: it grows by one with every commit.
+func commits(t *testing.T, log *wal.Log) int {
+	t.Helper()
+	var id int
 	require.NoError(t, log.View(func(tx *wal.Tx) error {
-		require.Equal(t, last, tx.LastSeq())
-		return nil
+		b, err := tx.Bucket("accounts")
+		require.NotNil(t, b)
+		id = b.Tx().ID()
+		return err
 	}))
+	return id
 }
 
 // A commit appends each of its entries at the end of the postings bucket,
@@ -137,7 +168,6 @@ func TestEntriesAreAChainPerAccount(t *testing.T) {
 	tl := newLedger(t)
 	tl.open(t, "1001", "alice", 1000)
 	tl.open(t, "1002", "bob", 0)
-	var seqs []uint64 // of 1001's entries, oldest first
 	for i := range 5 {
 		for _, h := range []ledger.Hold{
 			{TxID: ulid.Make(), Attempt: 1, Number: "1001", Direction: ledger.Debit, Amount: int64(i + 1)},
@@ -145,14 +175,12 @@ func TestEntriesAreAChainPerAccount(t *testing.T) {
 		} {
 			require.NoError(t, tl.prepare(h))
 			require.NoError(t, tl.Update(func(tx *ledger.Tx) error { return tx.SettleHold(h, "", "") }))
+			require.Equal(t, tl.entries(t, h.Number)[0].Seq, lastPosting(t, tl.log), "the entry is the last posting")
 		}
 	}
 	all := allEntries(t, tl.Ledger, 100, "1001", "1002")
 	require.Len(t, all["1001"], 6)
 	require.Len(t, all["1002"], 5)
-	for _, e := range all["1001"] {
-		seqs = append([]uint64{e.Seq}, seqs...)
-	}
 	require.Equal(t, all, allEntries(t, tl.Ledger, 1, "1001", "1002"))
 
 	// A token from bob's entries, between two of alice's.
@@ -195,6 +223,57 @@ func TestABrokenChainIsFoundAndNotFollowed(t *testing.T) {
 		require.ErrorIs(t, err, ledger.ErrInconsistent)
 		return nil
 	}))
+}
+
+// lastPosting returns the key of the last entry in the postings bucket.
+func lastPosting(t *testing.T, log *wal.Log) uint64 {
+	t.Helper()
+	var seq uint64
+	require.NoError(t, log.View(func(tx *wal.Tx) error {
+		k, _ := tx.ExistingBucket("postings").Cursor().Last()
+		seq = binary.BigEndian.Uint64(k)
+		return nil
+	}))
+	return seq
+}
+
+// A posting that cannot be read is found by Verify. A page that ends at
+// its entry lists whole, since the link past a full page is not followed;
+// a longer page refuses to follow it.
+func TestADamagedPostingIsFoundAndNotFollowed(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		damage func(seq uint64, v []byte) []byte
+		why    string
+	}{
+		{"too short", func(_ uint64, v []byte) []byte { return v[:8] }, "is 8 bytes"},
+		{"not before its entry", func(seq uint64, v []byte) []byte {
+			return append(binary.BigEndian.AppendUint64(nil, seq), v[8:]...)
+		}, "follows"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l, log := ledgerWithEntries(t)
+			var newest uint64
+			require.NoError(t, log.Append(func(tx *wal.Tx) error {
+				b := tx.ExistingBucket("postings")
+				k, v := b.Cursor().Last()
+				newest = binary.BigEndian.Uint64(k)
+				return b.Put(k, c.damage(newest, v))
+			}))
+			err := l.Verify()
+			require.ErrorIs(t, err, ledger.ErrInconsistent)
+			require.ErrorContains(t, err, fmt.Sprintf("posting %d %s", newest, c.why))
+			require.NoError(t, l.View(func(tx *ledger.Tx) error {
+				page, err := tx.Entries("1001", 0, 1)
+				require.NoError(t, err)
+				require.Len(t, page, 1)
+				require.Equal(t, newest, page[0].Seq)
+				_, err = tx.Entries("1001", 0, 2)
+				require.ErrorIs(t, err, ledger.ErrInconsistent)
+				return nil
+			}))
+		})
+	}
 }
 
 // ledgerWithEntries is a ledger whose 1001 has two entries: its opening

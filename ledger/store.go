@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -53,8 +54,9 @@ type holdKey struct {
 //	entries   number | 0x00 | seq (8)          -> empty
 //
 // with the same entries in each account's key range. New rebuilds such a
-// projection in the postings layout (Replay), once; until then, read-only
-// readers (the offline tools) read it as it is.
+// projection in the postings layout (as Replay does), once; until then,
+// read-only readers (the offline tools) read it as it is, and nothing
+// writes to it.
 const (
 	accountsBucket = "accounts"
 	holdsBucket    = "holds"
@@ -117,11 +119,16 @@ func parsePosting(seq uint64, v []byte) (posting, error) {
 }
 
 // boltStore keeps the projection in the buckets of a transaction. Exactly
-// one of postings and entries is set: the layout of the ledger's file.
+// one of postings and entries is set: the layout of the ledger's file. A
+// store in the old layout (entries) is only ever read.
 type boltStore struct {
 	accounts, holds   *bolt.Bucket
 	postings, entries *bolt.Bucket
 }
+
+// errOldLayout refuses a write to a projection in the layout before
+// postings: New rebuilds it first, and only an Attached ledger can see it.
+var errOldLayout = errors.New("ledger: the projection predates postings and is read-only until New rebuilds it")
 
 // openStore finds the projection's buckets. A write transaction on a file
 // that has no projection yet creates it, in the postings layout; New
@@ -129,25 +136,33 @@ type boltStore struct {
 func openStore(wtx *wal.Tx) (*boltStore, error) {
 	s := &boltStore{}
 	var err error
-	for name, b := range map[string]**bolt.Bucket{accountsBucket: &s.accounts, holdsBucket: &s.holds} {
-		if *b, err = wtx.Bucket(name); err != nil {
-			return nil, err
-		}
-		if *b == nil {
-			return nil, fmt.Errorf("%w: bucket %q is missing", ErrInconsistent, name)
-		}
-	}
-	if s.entries = wtx.ExistingBucket(entriesBucket); s.entries != nil {
-		return s, nil
-	}
-	if s.postings, err = wtx.Bucket(postingsBucket); err != nil {
+	if s.accounts, err = projectionBucket(wtx, accountsBucket); err != nil {
 		return nil, err
 	}
-	if s.postings == nil {
-		return nil, fmt.Errorf("%w: bucket %q is missing", ErrInconsistent, postingsBucket)
+	if s.holds, err = projectionBucket(wtx, holdsBucket); err != nil {
+		return nil, err
+	}
+	if s.entries = wtx.ExistingBucket(entriesBucket); s.entries != nil {
+		if s.accounts.Tx().Writable() {
+			return nil, errOldLayout
+		}
+		return s, nil
+	}
+	if s.postings, err = projectionBucket(wtx, postingsBucket); err != nil {
+		return nil, err
 	}
 	s.postings.FillPercent = postingsFill
 	return s, nil
+}
+
+// projectionBucket returns one of the projection's buckets, creating it in
+// a write transaction.
+func projectionBucket(wtx *wal.Tx, name string) (*bolt.Bucket, error) {
+	b, err := wtx.Bucket(name)
+	if err == nil && b == nil {
+		err = fmt.Errorf("%w: bucket %q is missing", ErrInconsistent, name)
+	}
+	return b, err
 }
 
 // Kept reports whether tx is on a file that keeps a ledger: one with the
@@ -196,9 +211,6 @@ func (s *boltStore) putHold(k holdKey, h *storagev1.HoldPlaced) error {
 func (s *boltStore) deleteHold(k holdKey) error { return s.holds.Delete(k.bytes()) }
 
 func (s *boltStore) addEntry(a *storagev1.AccountState, seq uint64) error {
-	if s.oldLayout() {
-		return s.entries.Put(entryKey(a.Number, seq), nil)
-	}
 	if err := s.postings.Put(encodeSeq(seq), posting{prev: a.LastEntrySeq, number: a.Number}.bytes()); err != nil {
 		return err
 	}
@@ -226,8 +238,11 @@ func (s *boltStore) entrySeqs(a *storagev1.AccountState, before uint64, limit in
 	}
 	seq, err := s.chainBelow(a, before)
 	var out []uint64
-	for ; seq != 0 && err == nil && len(out) < limit; seq, err = s.prev(a.Number, seq) {
+	for seq != 0 && err == nil && len(out) < limit {
 		out = append(out, seq)
+		if len(out) < limit { // a full page does not follow the link past it
+			seq, err = s.prev(a.Number, seq)
+		}
 	}
 	return out, err
 }

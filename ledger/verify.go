@@ -17,19 +17,21 @@ import (
 // buckets and folds every record back in, in one durable transaction. A
 // record the projection cannot take stops it with ErrInconsistent, and the
 // old projection stays.
-func (l *Ledger) Replay() error {
-	return l.log.Append(func(wtx *wal.Tx) error {
-		for _, name := range projectionBuckets {
-			if err := wtx.DeleteBucket(name); err != nil {
-				return err
-			}
-		}
-		s, err := openStore(wtx)
-		if err != nil {
+func (l *Ledger) Replay() error { return l.log.Append(replay) }
+
+// replay is Replay's transaction: it leaves the projection in the postings
+// layout, whichever layout it found.
+func replay(wtx *wal.Tx) error {
+	for _, name := range projectionBuckets {
+		if err := wtx.DeleteBucket(name); err != nil {
 			return err
 		}
-		return wtx.Scan(1, func(r wal.Record) error { return apply(s, r, nil) })
-	})
+	}
+	s, err := openStore(wtx)
+	if err != nil {
+		return err
+	}
+	return wtx.Scan(1, func(r wal.Record) error { return apply(s, r, nil) })
 }
 
 // Verify rebuilds the projection from the log in memory, compares it with

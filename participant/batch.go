@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/oklog/ulid/v2"
-	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -14,11 +13,11 @@ import (
 // MaxBatch is the most items one Batch call may carry.
 const MaxBatch = 1024
 
-// Batch applies the Prepare, Commit, Abort and Resolve items of many payments in one
-// ledger transaction (Participant.Apply) and answers each as the single
-// call would have: an item that fails validation gets its error and is
-// not applied; the rest are applied in order. The call itself fails only
-// if it is malformed as a whole, or its caller has no identity.
+// Batch applies the Prepare, Commit, Abort and Resolve items of many
+// payments in one ledger transaction (Participant.Apply) and answers each
+// as the single call would have: an item that fails validation gets its
+// error and is not applied; the rest are applied in order. The call itself
+// fails only if it is malformed as a whole, or its caller has no identity.
 func (s *Service) Batch(ctx context.Context, req *strifev1.BatchRequest) (*strifev1.BatchResponse, error) {
 	items := req.GetItems()
 	if len(items) == 0 || len(items) > MaxBatch {
@@ -58,14 +57,14 @@ func batchOp(item *strifev1.BatchItem, coordinator string) (Op, error) {
 		r.Coordinator = coordinator
 		return Op{Kind: OpPrepare, Prepare: r}, err
 	case *strifev1.BatchItem_Commit:
-		id, err := parseAttempt(m.Commit.GetTransactionId(), m.Commit.GetAttempt())
-		return Op{Kind: OpCommit, Attempt: AttemptID{id, m.Commit.GetAttempt()}}, err
+		k, err := attemptOf(m.Commit)
+		return Op{Kind: OpCommit, Attempt: k}, err
 	case *strifev1.BatchItem_Abort:
-		id, err := parseAttempt(m.Abort.GetTransactionId(), m.Abort.GetAttempt())
-		return Op{Kind: OpAbort, Attempt: AttemptID{id, m.Abort.GetAttempt()}}, err
+		k, err := attemptOf(m.Abort)
+		return Op{Kind: OpAbort, Attempt: k}, err
 	case *strifev1.BatchItem_Resolve:
-		id, err := parseAttempt(m.Resolve.GetTransactionId(), m.Resolve.GetAttempt())
-		return Op{Kind: OpResolve, Attempt: AttemptID{id, m.Resolve.GetAttempt()}}, err
+		k, err := attemptOf(m.Resolve)
+		return Op{Kind: OpResolve, Attempt: k}, err
 	}
 	return Op{}, fmt.Errorf("%w: a batch item must be a prepare, a commit, an abort or a resolve", ErrInvalid)
 }
@@ -77,18 +76,20 @@ func (s *Service) result(kind OpKind, out Outcome) *strifev1.BatchResult {
 	}
 	switch kind {
 	case OpPrepare:
-		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: voteResponse(out.Vote)}}
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Prepare{Prepare: prepareResponse(out.Vote)}}
 	case OpCommit:
 		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Commit{Commit: &strifev1.CommitResponse{}}}
+	case OpAbort:
+		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Abort{Abort: &strifev1.AbortResponse{}}}
 	case OpResolve:
 		return &strifev1.BatchResult{Result: &strifev1.BatchResult_Resolve{Resolve: resolveResponse(out.Vote)}}
 	}
-	return &strifev1.BatchResult{Result: &strifev1.BatchResult_Abort{Abort: &strifev1.AbortResponse{}}}
+	return s.itemError(fmt.Errorf("participant: no result for op kind %d", kind)) // batchOp makes no other
 }
 
 // itemError is an item's error as the single call would have returned it.
 func (s *Service) itemError(err error) *strifev1.BatchResult {
-	st := status.Convert(s.reply("Batch", err))
+	st := s.replyStatus("Batch", err)
 	return &strifev1.BatchResult{Result: &strifev1.BatchResult_Error{Error: &strifev1.ItemError{Code: int32(st.Code()), Message: st.Message()}}}
 }
 

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
@@ -15,7 +19,9 @@ import (
 	"github.com/strife-pay/strife/internal/bankd"
 	"github.com/strife-pay/strife/internal/inspect"
 	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/participant"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -58,6 +64,7 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 	b.open(t, "1001", 500)
 	b.open(t, "1002", 0)
 	repeated, funded, unfunded, tombstoned, unknown, lost := ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make(), ulid.Make()
+	overflow, held := ulid.Make(), ulid.Make()
 	require.Equal(t, yes, b.prepare(t, prepareRequest(repeated, 1, debit("1001", 100))))
 
 	items := []*strifev1.BatchItem{
@@ -70,10 +77,11 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 		abortItem(tombstoned),
 		prepareItem(prepareRequest(tombstoned, 1, debit("1001", 10))),
 		prepareItem(&strifev1.PrepareRequest{TransactionId: "not a ULID", Attempt: 1, Legs: []*strifev1.Leg{debit("1001", 1)}}),
-		prepareItem(prepareRequest(ulid.Make(), 1, credit("1001", math.MaxInt64))),
+		prepareItem(prepareRequest(overflow, 1, credit("1001", math.MaxInt64))),
 		{},
 		commitItem(funded),
-		prepareItem(prepareRequest(ulid.Make(), 1, credit("1002", 5))),
+		prepareItem(prepareRequest(held, 1, credit("1002", 5))),
+		resolveItem(held),
 		resolveItem(funded),
 		resolveItem(lost),
 		prepareItem(prepareRequest(lost, 1, debit("1001", 1))),
@@ -98,6 +106,7 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 		codes.InvalidArgument,              // empty
 		"ok",                               // committed after its own prepare in the same batch
 		yes,
+		yes,                                // resolving a prepared attempt keeps its hold
 		yes,                                // resolving a committed attempt
 		no(strifev1.Reason_REASON_ABORTED), // resolving an attempt never seen aborts it
 		no(strifev1.Reason_REASON_ABORTED), // so its late Prepare votes NO
@@ -116,10 +125,13 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 	}
 	require.Len(t, lines, 1)
 	require.EqualValues(t, len(items), lines[0]["items"])
-	ids := []string{repeated.String(), funded.String(), unfunded.String(), tombstoned.String(), unknown.String(), lost.String()}
-	require.Equal(t, minOf(ids), lines[0]["first_transaction_id"])
-	require.NotEmpty(t, lines[0]["last_transaction_id"])
-	require.NotContains(t, lines[0], "transaction_id", "a batch has no one transaction")
+	var ids []string
+	for _, id := range []ulid.ULID{repeated, funded, unfunded, tombstoned, unknown, lost, overflow, held} {
+		ids = append(ids, id.String())
+	}
+	require.Equal(t, slices.Min(ids), lines[0]["first_transaction_id"])
+	require.Equal(t, slices.Max(ids), lines[0]["last_transaction_id"])
+	require.Equal(t, "OK", lines[0]["code"], "the items' errors are theirs, not the call's")
 
 	// Each message stays findable by its ID in the bank's log, as an
 	// operator looks for it.
@@ -133,14 +145,6 @@ func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
 		require.Contains(t, out.String(), typ)
 	}
 	b.start(t)
-}
-
-func minOf(ids []string) string {
-	m := ids[0]
-	for _, id := range ids {
-		m = min(m, id)
-	}
-	return m
 }
 
 // A batch with no items, or more than participant.MaxBatch, is refused as
@@ -158,4 +162,64 @@ func TestBatchOfNoneOrTooManyItemsIsRefused(t *testing.T) {
 		_, err = b.client.Batch(t.Context(), &strifev1.BatchRequest{Items: items})
 		requireCode(t, codes.InvalidArgument, err)
 	})
+}
+
+// An op refused before it writes anything (a protocol error, a malformed
+// leg) needs nothing rolled back: a batch with many such ops still runs
+// each op once, in one pass, and answers each as its single call would. An
+// op that fails after writing is still rolled back alone.
+func TestApplyRunsOpsRefusedBeforeWritingOnce(t *testing.T) {
+	var runs atomic.Int64 // the ledger reads its clock once per function it runs
+	clock := func() time.Time { runs.Add(1); return time.Now() }
+	b := openBankWithClock(t, filepath.Join(t.TempDir(), "bank.db"), unreachable{}, time.Hour, clock)
+	require.NoError(t, b.l.Update(func(tx *ledger.Tx) error { _, _, err := tx.OpenAccount("1001", "alice", 1000); return err }))
+	committed, prepared, tombstoned := ulid.Make(), ulid.Make(), ulid.Make()
+	b.debit(t, committed, 100)
+	require.NoError(t, b.p.Commit(committed, 1))
+	b.debit(t, prepared, 100)
+	require.NoError(t, b.p.Abort(tombstoned, 1))
+
+	leg := func(d ledger.Direction, amount int64) []*storagev1.Leg {
+		return []*storagev1.Leg{{Number: "1001", Direction: d, Amount: amount}}
+	}
+	prepare := func(id ulid.ULID, legs []*storagev1.Leg) participant.Op {
+		return participant.Op{Kind: participant.OpPrepare, Prepare: participant.Request{TxID: id, Attempt: 1, Legs: legs}}
+	}
+	on := func(kind participant.OpKind, id ulid.ULID) participant.Op {
+		return participant.Op{Kind: kind, Attempt: participant.AttemptID{TxID: id, Attempt: 1}}
+	}
+	fresh := ulid.Make()
+	ops := []participant.Op{
+		prepare(fresh, leg(ledger.Debit, 200)),
+		on(participant.OpCommit, ulid.Make()),
+		on(participant.OpCommit, tombstoned),
+		on(participant.OpAbort, committed),
+		prepare(prepared, leg(ledger.Debit, 50)),
+		prepare(ulid.Make(), leg(ledger.Debit, 0)),
+		prepare(ulid.Make(), leg(ledger.Credit, math.MaxInt64)),
+		{Kind: participant.OpKind(99)},
+		on(participant.OpCommit, prepared),
+		on(participant.OpCommit, fresh),
+	}
+	want := []error{nil, participant.ErrNotPrepared, participant.ErrAborted, participant.ErrCommitted, participant.ErrConflict,
+		ledger.ErrInvalid, ledger.ErrBalanceOverflow, participant.ErrInvalid, nil, nil}
+	runs.Store(0)
+	out := b.p.Apply(ops)
+	for i, o := range out {
+		if want[i] == nil {
+			require.NoError(t, o.Err, "op %d", i)
+		} else {
+			require.ErrorIs(t, o.Err, want[i], "op %d", i)
+		}
+	}
+	require.True(t, out[0].Vote.Yes)
+	require.EqualValues(t, len(ops), runs.Load(), "each op ran once")
+
+	// Two debits of one account that it can afford one at a time (the
+	// service refuses such legs; Apply does not) fail when the second hold
+	// is placed, after PREPARED is written: that is rolled back.
+	_, err := b.p.Prepare(participant.Request{TxID: ulid.Make(), Attempt: 1, Legs: append(leg(ledger.Debit, 400), leg(ledger.Debit, 400)...)})
+	require.ErrorIs(t, err, ledger.ErrInsufficientFunds)
+	a := b.account(t, "1001")
+	require.Equal(t, [2]int64{600, 0}, [2]int64{a.Balance, a.Held}, "three payments posted, nothing held")
 }

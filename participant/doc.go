@@ -32,8 +32,8 @@
 // committed if and only if every participant answers YES.
 //
 // The decision logic is a pure function of an attempt's history (history,
-// onPrepare, onCommit, onAbort in attempt.go); Participant is the driver that
-// runs it inside a ledger transaction and writes what it says.
+// onPrepare, onCommit, onAbort, onResolve in attempt.go); Participant is the
+// driver that runs it inside a ledger transaction and writes what it says.
 //
 // # Batches
 //
@@ -41,9 +41,10 @@
 // in order in one ledger transaction, one commit for all, answering each
 // exactly as its single call would: a NO vote or an error of one never
 // fails another, and messages about one attempt see each other in order.
-// Prepare, Commit and Abort are Apply of one message. BankService.Batch is
-// Apply over gRPC: one call, one audit line (with the number of items and
-// the range of their transaction IDs), one answer per item.
+// Prepare, Commit, Abort and Resolve are Apply of one message.
+// BankService.Batch is Apply over gRPC: one call, one audit line (with the
+// number of items and the range of their transaction IDs), one answer per
+// item.
 //
 // # In doubt
 //

@@ -172,6 +172,14 @@ func (b *testBank) prepare(t *testing.T, req *strifev1.PrepareRequest) vote {
 	return vote{Vote: resp.GetVote(), Reason: resp.GetReason()}
 }
 
+// resolve sends a ResolveAttempt that must be answered with a vote.
+func (b *testBank) resolve(t *testing.T, id ulid.ULID, attempt uint32) vote {
+	t.Helper()
+	resp, err := b.client.ResolveAttempt(t.Context(), &strifev1.ResolveAttemptRequest{TransactionId: id.String(), Attempt: attempt})
+	require.NoError(t, err)
+	return vote{Vote: resp.GetVote(), Reason: resp.GetReason()}
+}
+
 func (b *testBank) commit(t *testing.T, id ulid.ULID, attempt uint32) error {
 	t.Helper()
 	_, err := b.client.Commit(t.Context(), &strifev1.CommitRequest{TransactionId: id.String(), Attempt: attempt})

@@ -60,11 +60,17 @@ type bank struct {
 
 func openBank(t *testing.T, path string, coord participant.Coordinator, timeout time.Duration) *bank {
 	t.Helper()
+	return openBankWithClock(t, path, coord, timeout, nil)
+}
+
+// openBankWithClock is openBank with now as the ledger's clock.
+func openBankWithClock(t *testing.T, path string, coord participant.Coordinator, timeout time.Duration, now func() time.Time) *bank {
+	t.Helper()
 	b := &bank{path: path}
 	var err error
 	b.log, err = wal.Open(path, wal.Options{})
 	require.NoError(t, err)
-	b.l, err = ledger.New(b.log, nil)
+	b.l, err = ledger.New(b.log, now)
 	require.NoError(t, err)
 	b.p, err = participant.New(b.l, coord, participant.Config{
 		InDoubtTimeout: timeout, RetryMin: 10 * time.Millisecond, RetryMax: 40 * time.Millisecond, Log: zerolog.New(zerolog.NewTestWriter(t)),
@@ -138,6 +144,20 @@ func TestDecisionInTimeMeansNoQuestion(t *testing.T) {
 	require.NoError(t, b.p.Commit(id, 1))
 	time.Sleep(300 * time.Millisecond) // three timeouts: a timer left running would fire
 	require.Zero(t, coord.callsFor(id))
+}
+
+// A Prepare repeated after the Commit is answered YES from the log, and
+// does not put the attempt in doubt again: nobody is asked about it.
+func TestRepeatedPrepareOfACommittedAttemptMeansNoQuestion(t *testing.T) {
+	coord := newScripted(0)
+	b := newBankWithAccount(t, coord, 10*time.Millisecond)
+	id := ulid.Make()
+	b.debit(t, id, 100)
+	require.NoError(t, b.p.Commit(id, 1))
+	b.debit(t, id, 100)
+	time.Sleep(100 * time.Millisecond) // ten timeouts: a watch started by the repeat would fire
+	require.Zero(t, coord.callsFor(id))
+	require.Equal(t, int64(900), b.account(t, "1001").Balance)
 }
 
 func TestInDoubtAttemptsAreResolvedAfterRestart(t *testing.T) {

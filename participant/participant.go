@@ -160,34 +160,45 @@ func (o Op) id() AttemptID {
 	return o.Attempt
 }
 
-// Outcome answers one Op: the vote of a Prepare, or the error the single
-// call (Prepare, Commit, Abort) would have returned.
+// Outcome answers one Op: the vote of a Prepare or a Resolve, or the error
+// the single call (Prepare, Commit, Abort, Resolve) would have returned.
 type Outcome struct {
 	Vote Vote
 	Err  error
 }
 
 // Apply runs ops in order in one ledger transaction, so that the whole batch
-// costs one commit, and answers each exactly as Prepare, Commit or Abort
-// would have answered it alone: one op's NO vote or error never fails the
-// others (an op that fails is rolled back and the others run again without
-// it; see wal.Log.AppendAll). Each answer follows the fsync of the commit.
-// Ops of one attempt see each other in order: a Prepare followed by an
-// Abort of the same attempt prepares it, then aborts it.
+// costs one commit, and answers each exactly as Prepare, Commit, Abort or
+// Resolve would have answered it alone: one op's NO vote or error never
+// fails the others. An op refused before it writes anything (a protocol
+// error, a malformed leg) just gets its error; one that fails after writing
+// is rolled back and the others run again without it (see
+// wal.Log.AppendAll). Each answer follows the fsync of the commit. Ops of
+// one attempt see each other in order: a Prepare followed by an Abort of
+// the same attempt prepares it, then aborts it.
 func (p *Participant) Apply(ops []Op) []Outcome {
 	out := make([]Outcome, len(ops))
+	acts := make([]action, len(ops)) // what each op wrote
 	fns := make([]func(*ledger.Tx) error, len(ops))
 	for i, op := range ops {
-		fns[i] = func(tx *ledger.Tx) (err error) {
-			out[i].Vote, err = p.apply(tx, op)
-			return err
+		// fns[i] may run more than once (see wal.Log.AppendAll): each run
+		// overwrites the answer of the one before.
+		fns[i] = func(tx *ledger.Tx) error {
+			s, err := decide(tx, op)
+			out[i], acts[i] = Outcome{Vote: s.vote, Err: err}, s.act
+			if err != nil {
+				return nil // nothing written, nothing to roll back
+			}
+			return write(tx, op, s)
 		}
 	}
 	for i, err := range p.ledger.UpdateAll(fns) {
-		out[i].Err = err
+		if out[i].Err == nil && err != nil {
+			out[i] = Outcome{Err: err}
+		}
 		switch {
-		case err != nil:
-		case ops[i].Kind == OpPrepare && out[i].Vote.Yes:
+		case out[i].Err != nil:
+		case acts[i] == actVote && out[i].Vote.Yes:
 			p.doubts.watch(ops[i].id(), ops[i].Prepare.Coordinator)
 		case ops[i].Kind == OpCommit || ops[i].Kind == OpAbort:
 			p.doubts.settle(ops[i].id())
@@ -196,46 +207,55 @@ func (p *Participant) Apply(ops []Op) []Outcome {
 	return out
 }
 
-// apply runs one op in tx. It may run more than once (see Apply), and so
-// returns its answer rather than keeping it.
-func (p *Participant) apply(tx *ledger.Tx, op Op) (Vote, error) {
-	k := op.id()
-	a, err := load(tx, k)
+// step is what decide makes of an op: what to write, the answer once it is
+// written, and the attempt's history it was decided on.
+type step struct {
+	act  action
+	vote Vote
+	a    history
+}
+
+// decide reads in tx what op needs and says what to write, writing nothing
+// itself: an error it returns is op's answer, with nothing to roll back.
+func decide(tx *ledger.Tx, op Op) (step, error) {
+	a, err := load(tx, op.id())
 	if err != nil {
-		return Vote{}, err
+		return step{}, err
 	}
-	var act action
+	s := step{a: a}
 	switch op.Kind {
 	case OpPrepare:
-		return p.prepare(tx, a, op.Prepare)
+		s.act, s.vote, err = a.onPrepare(digest(op.Prepare.Legs, op.Prepare.Memo))
+		if err == nil && s.act == actVote {
+			s.vote, err = check(tx, op.Prepare)
+		}
 	case OpCommit:
-		if act, err = a.onCommit(); err == nil && act != actNone {
-			err = commit(tx, k, a)
-		}
+		s.act, err = a.onCommit()
 	case OpAbort:
-		if act, err = a.onAbort(); err == nil && act != actNone {
-			err = abort(tx, k, a, act)
-		}
+		s.act, err = a.onAbort()
 	case OpResolve:
-		var vote Vote
-		if act, vote = a.onResolve(); act != actNone {
-			err = abort(tx, k, a, act)
-		}
-		return vote, err
+		s.act, s.vote = a.onResolve()
 	default:
 		err = fmt.Errorf("%w: op kind %d", ErrInvalid, op.Kind)
 	}
-	return Vote{}, err
+	if err != nil {
+		return step{}, err
+	}
+	return s, nil
 }
 
-// prepare answers a Prepare from the attempt's history, voting if it is new.
-func (p *Participant) prepare(tx *ledger.Tx, a history, req Request) (Vote, error) {
-	d := digest(req.Legs, req.Memo)
-	act, vote, err := a.onPrepare(d)
-	if err != nil || act == actNone {
-		return vote, err
+// write does what decide said. It may fail after writing part of it, and
+// then tx must be rolled back.
+func write(tx *ledger.Tx, op Op, s step) error {
+	switch s.act {
+	case actVote:
+		return vote(tx, op.Prepare, s.vote)
+	case actCommit:
+		return commit(tx, op.id(), s.a)
+	case actAbort, actTombstone:
+		return abort(tx, op.id(), s.a, s.act)
 	}
-	return p.vote(tx, req, d)
+	return nil
 }
 
 // refusals maps the ledger's business errors to the reason of a NO vote.
@@ -248,31 +268,41 @@ var refusals = []struct {
 	{ledger.ErrInsufficientFunds, strifev1.Reason_REASON_INSUFFICIENT_FUNDS},
 }
 
-// vote checks every leg, then writes either PREPARED with the holds or an
-// ABORTED record with the reason and the request's digest.
-func (p *Participant) vote(tx *ledger.Tx, req Request, digest []byte) (Vote, error) {
+// check is the vote on a new attempt, read without writing: YES if every
+// leg can be held, else NO with the reason of the first leg that cannot. A
+// malformed leg, or a credit that would overflow, is an error.
+func check(tx *ledger.Tx, req Request) (Vote, error) {
 	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
 		err := tx.CheckHold(h)
 		for _, r := range refusals {
 			if errors.Is(err, r.err) {
-				rec := &storagev1.Aborted{Reason: r.reason, RequestDigest: digest}
-				return Vote{Reason: r.reason}, appendRecord(tx, wal.TypeAborted, req.id(), rec)
+				return Vote{Reason: r.reason}, nil
 			}
 		}
 		if err != nil {
 			return Vote{}, err
 		}
 	}
+	return Vote{Yes: true}, nil
+}
+
+// vote writes the vote check came to: PREPARED with the holds for a YES, or
+// an ABORTED record with the reason and the request's digest for a NO.
+func vote(tx *ledger.Tx, req Request, v Vote) error {
+	if !v.Yes {
+		rec := &storagev1.Aborted{Reason: v.Reason, RequestDigest: digest(req.Legs, req.Memo)}
+		return appendRecord(tx, wal.TypeAborted, req.id(), rec)
+	}
 	rec := &storagev1.Prepared{Legs: req.Legs, Memo: req.Memo, Coordinator: req.Coordinator, TimeUnixNano: time.Now().UnixNano()}
 	if err := appendRecord(tx, wal.TypePrepared, req.id(), rec); err != nil {
-		return Vote{}, err
+		return err
 	}
 	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
 		if err := tx.PlaceHold(h); err != nil {
-			return Vote{}, err
+			return err
 		}
 	}
-	return Vote{Yes: true}, nil
+	return nil
 }
 
 // commit writes COMMITTED and posts the attempt's holds.

@@ -10,6 +10,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/strife-pay/strife/internal/rpc"
@@ -66,6 +67,11 @@ func NewService(bank string, l *ledger.Ledger, p *Participant, log zerolog.Logge
 // caller does not get to see.
 func (s *Service) reply(method string, err error) error {
 	return rpc.Reply(s.log, method, err, statusRules)
+}
+
+// replyStatus is reply for an error carried inside a response.
+func (s *Service) replyStatus(method string, err error) *status.Status {
+	return rpc.ReplyStatus(s.log, method, err, statusRules)
 }
 
 func (s *Service) OpenAccount(_ context.Context, req *strifev1.OpenAccountRequest) (*strifev1.OpenAccountResponse, error) {
@@ -155,38 +161,30 @@ func (s *Service) Prepare(ctx context.Context, req *strifev1.PrepareRequest) (*s
 	if err != nil {
 		return nil, s.reply("Prepare", err)
 	}
-	return voteResponse(vote), nil
-}
-
-func voteResponse(vote Vote) *strifev1.PrepareResponse {
-	resp := &strifev1.PrepareResponse{Vote: strifev1.Vote_VOTE_NO, Reason: vote.Reason}
-	if vote.Yes {
-		resp.Vote = strifev1.Vote_VOTE_YES
-	}
-	return resp
+	return prepareResponse(vote), nil
 }
 
 func (s *Service) Commit(_ context.Context, req *strifev1.CommitRequest) (*strifev1.CommitResponse, error) {
-	id, err := parseAttempt(req.GetTransactionId(), req.GetAttempt())
+	k, err := attemptOf(req)
 	if err == nil {
-		err = s.p.Commit(id, req.GetAttempt())
+		err = s.p.Commit(k.TxID, k.Attempt)
 	}
 	return &strifev1.CommitResponse{}, s.reply("Commit", err)
 }
 
 func (s *Service) Abort(_ context.Context, req *strifev1.AbortRequest) (*strifev1.AbortResponse, error) {
-	id, err := parseAttempt(req.GetTransactionId(), req.GetAttempt())
+	k, err := attemptOf(req)
 	if err == nil {
-		err = s.p.Abort(id, req.GetAttempt())
+		err = s.p.Abort(k.TxID, k.Attempt)
 	}
 	return &strifev1.AbortResponse{}, s.reply("Abort", err)
 }
 
 func (s *Service) ResolveAttempt(_ context.Context, req *strifev1.ResolveAttemptRequest) (*strifev1.ResolveAttemptResponse, error) {
-	id, err := parseAttempt(req.GetTransactionId(), req.GetAttempt())
+	k, err := attemptOf(req)
 	var vote Vote
 	if err == nil {
-		vote, err = s.p.Resolve(id, req.GetAttempt())
+		vote, err = s.p.Resolve(k.TxID, k.Attempt)
 	}
 	if err != nil {
 		return nil, s.reply("ResolveAttempt", err)
@@ -194,27 +192,46 @@ func (s *Service) ResolveAttempt(_ context.Context, req *strifev1.ResolveAttempt
 	return resolveResponse(vote), nil
 }
 
-func resolveResponse(vote Vote) *strifev1.ResolveAttemptResponse {
-	v := voteResponse(vote)
-	return &strifev1.ResolveAttemptResponse{Vote: v.Vote, Reason: v.Reason}
+func prepareResponse(v Vote) *strifev1.PrepareResponse {
+	return &strifev1.PrepareResponse{Vote: wireVote(v), Reason: v.Reason}
 }
 
-func parseAttempt(txID string, attempt uint32) (ulid.ULID, error) {
-	id, err := ulid.ParseStrict(txID)
+func resolveResponse(v Vote) *strifev1.ResolveAttemptResponse {
+	return &strifev1.ResolveAttemptResponse{Vote: wireVote(v), Reason: v.Reason}
+}
+
+// wireVote is a Vote's yes or no as the responses carry it; the reason
+// travels beside it.
+func wireVote(v Vote) strifev1.Vote {
+	if v.Yes {
+		return strifev1.Vote_VOTE_YES
+	}
+	return strifev1.Vote_VOTE_NO
+}
+
+// attemptMessage is any request that names one attempt.
+type attemptMessage interface {
+	GetTransactionId() string
+	GetAttempt() uint32
+}
+
+// attemptOf validates the attempt a request names.
+func attemptOf(m attemptMessage) (AttemptID, error) {
+	id, err := ulid.ParseStrict(m.GetTransactionId())
 	if err != nil {
-		return ulid.ULID{}, fmt.Errorf("%w: transaction_id %q is not a ULID: %v", ErrInvalid, txID, err)
+		return AttemptID{}, fmt.Errorf("%w: transaction_id %q is not a ULID: %v", ErrInvalid, m.GetTransactionId(), err)
 	}
-	if attempt == 0 {
-		return ulid.ULID{}, fmt.Errorf("%w: attempt must be 1 or more", ErrInvalid)
+	if m.GetAttempt() == 0 {
+		return AttemptID{}, fmt.Errorf("%w: attempt must be 1 or more", ErrInvalid)
 	}
-	return id, nil
+	return AttemptID{id, m.GetAttempt()}, nil
 }
 
 // prepareRequest validates a Prepare. Two legs must be one debit and one
 // credit of the same amount on different accounts: a bank never lets a
 // payment inside it create or destroy money.
 func prepareRequest(req *strifev1.PrepareRequest) (Request, error) {
-	id, err := parseAttempt(req.GetTransactionId(), req.GetAttempt())
+	k, err := attemptOf(req)
 	if err != nil {
 		return Request{}, err
 	}
@@ -225,7 +242,7 @@ func prepareRequest(req *strifev1.PrepareRequest) (Request, error) {
 	if len(legs) == 0 || len(legs) > MaxLegs {
 		return Request{}, fmt.Errorf("%w: %d legs, want 1 or 2", ErrInvalid, len(legs))
 	}
-	r := Request{TxID: id, Attempt: req.GetAttempt(), Memo: req.GetMemo()}
+	r := Request{TxID: k.TxID, Attempt: k.Attempt, Memo: req.GetMemo()}
 	for _, l := range legs {
 		leg, err := validLeg(l)
 		if err != nil {

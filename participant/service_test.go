@@ -140,6 +140,29 @@ func TestCommit(t *testing.T) {
 	require.Equal(t, uint32(1), entries[0].GetAttempt())
 }
 
+// ResolveAttempt, the unary form of a resolve batch item: YES for a
+// prepared attempt, whose vote and hold are kept for the decision that
+// follows; NO for an attempt never seen, which is aborted first, so that
+// its late Prepare votes NO.
+func TestResolveAttempt(t *testing.T) {
+	b := startBank(t)
+	b.open(t, "1001", 500)
+	prepared, lost := ulid.Make(), ulid.Make()
+	require.Equal(t, yes, b.prepare(t, prepareRequest(prepared, 1, debit("1001", 100))))
+
+	require.Equal(t, yes, b.resolve(t, prepared, 1))
+	require.Equal(t, balances{Posted: 500, Held: 100, Available: 400}, b.balances(t, "1001"))
+	require.Equal(t, no(strifev1.Reason_REASON_ABORTED), b.resolve(t, lost, 1))
+	require.Equal(t, no(strifev1.Reason_REASON_ABORTED), b.prepare(t, prepareRequest(lost, 1, debit("1001", 100))))
+	b.requireNoRecords(t, func() {
+		require.Equal(t, yes, b.resolve(t, prepared, 1), "resolving again answers the same")
+		require.Equal(t, no(strifev1.Reason_REASON_ABORTED), b.resolve(t, lost, 1))
+	})
+
+	require.NoError(t, b.commit(t, prepared, 1))
+	require.Equal(t, balances{Posted: 400, Available: 400}, b.balances(t, "1001"))
+}
+
 func TestCommitAfterTombstoneFails(t *testing.T) {
 	b := startBank(t)
 	b.open(t, "1001", 500)
@@ -318,6 +341,12 @@ func TestInvalidArgumentChangesNothing(t *testing.T) {
 			return err
 		}
 	}
+	resolve := func(id string, attempt uint32) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := b.client.ResolveAttempt(ctx, &strifev1.ResolveAttemptRequest{TransactionId: id, Attempt: attempt})
+			return err
+		}
+	}
 	open := func(owner string, opening int64) func(context.Context) error {
 		return func(ctx context.Context) error {
 			_, err := b.client.OpenAccount(ctx, &strifev1.OpenAccountRequest{Number: "3001", Owner: owner, OpeningBalance: opening})
@@ -368,6 +397,8 @@ func TestInvalidArgumentChangesNothing(t *testing.T) {
 		{"commit/attempt 0", commit(prepared.String(), 0)},
 		{"abort/bad ULID", abort("nope", 1)},
 		{"abort/attempt 0", abort(prepared.String(), 0)},
+		{"resolve/bad ULID", resolve("nope", 1)},
+		{"resolve/attempt 0", resolve(ulid.Make().String(), 0)},
 		{"open/negative opening balance", open("carol", -1)},
 		{"open/empty owner", open("", 10)},
 		{"open/owner of 65 bytes", open(strings.Repeat("o", 65), 10)},
@@ -525,7 +556,11 @@ func TestServiceRejectsCallersThatAreNotTheGateway(t *testing.T) {
 				conn := b.pki.Dial(t, b.daemon.Addr(), role, "not-the-gateway-"+string(role))
 				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 				defer cancel()
-				_, err := strifev1.NewBankServiceClient(conn).Prepare(ctx, prepareRequest(ulid.Make(), 1, debit("1001", 100)))
+				client := strifev1.NewBankServiceClient(conn)
+				_, err := client.Prepare(ctx, prepareRequest(ulid.Make(), 1, debit("1001", 100)))
+				requireCode(t, codes.PermissionDenied, err)
+				// Allowed, it would write a tombstone.
+				_, err = client.ResolveAttempt(ctx, &strifev1.ResolveAttemptRequest{TransactionId: ulid.Make().String(), Attempt: 1})
 				requireCode(t, codes.PermissionDenied, err)
 			})
 		}

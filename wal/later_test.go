@@ -152,14 +152,39 @@ func TestTheLeadPassesOverAppendLaters(t *testing.T) {
 func TestAppendWithinLingersAsLongAsItSays(t *testing.T) {
 	l := openLingering(t, filepath.Join(t.TempDir(), "wal.db"), wal.Options{Linger: time.Hour})
 	report, reported := reports()
-	l.AppendWithin(deposit, time.Hour, report)
+	var txs [2]int
+	within := func(i int, d time.Duration) {
+		l.AppendWithin(func(tx *wal.Tx) error {
+			txs[i] = txOf(t, tx)
+			return deposit(tx)
+		}, d, report)
+	}
+	within(0, time.Hour)
 	require.Never(t, func() bool { return len(reported) > 0 }, 50*time.Millisecond, time.Millisecond,
 		"a long linger alone waits")
 
 	start := time.Now()
-	l.AppendWithin(deposit, 20*time.Millisecond, report)
+	within(1, 20*time.Millisecond)
 	require.NoError(t, recv(t, reported))
 	require.NoError(t, recv(t, reported))
 	require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
-	require.Len(t, scanAll(t, l), 2, "both, in one commit")
+	require.Equal(t, txs[0], txs[1], "both, in one commit")
+	require.Len(t, scanAll(t, l), 2)
+}
+
+// Committing the AppendLaters of one deadline ends its timer: a record
+// queued afterwards waits for its own linger, not for the deadline of a
+// record already committed.
+func TestACommittedLingerDoesNotCommitLaterAppendLaters(t *testing.T) {
+	l := openLingering(t, filepath.Join(t.TempDir(), "wal.db"), wal.Options{Linger: time.Hour})
+	report, reported := reports()
+	l.AppendWithin(deposit, 100*time.Millisecond, report)
+	l.AppendWithin(deposit, time.Millisecond, report)
+	require.NoError(t, recv(t, reported))
+	require.NoError(t, recv(t, reported))
+
+	l.AppendLater(deposit, report)
+	require.Never(t, func() bool { return len(reported) > 0 }, 500*time.Millisecond, time.Millisecond,
+		"the 100ms deadline went with its record: this one lingers an hour")
+	require.Len(t, scanAll(t, l), 2)
 }

@@ -17,8 +17,9 @@ var ErrClosed = errors.New("wal: log closed")
 // Options configure a Log. The zero value is usable: every field has a
 // documented default.
 type Options struct {
-	// MaxBatch bounds how many appends share one bbolt transaction and so
-	// one fsync. Default 1024.
+	// MaxBatch bounds how many calls (Append, AppendAll, AppendLater,
+	// AppendWithin) share one bbolt transaction and so one fsync, however
+	// many functions each brings. Default 1024.
 	MaxBatch int
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Default 1s; the file is locked for as long as the Log is open.
@@ -68,15 +69,18 @@ type Log struct {
 	closed   bool
 	progress func(seq, last uint64) // see OnScanProgress
 
-	// qmu guards the appends waiting for a commit, leading and lingering.
-	qmu       sync.Mutex
-	queue     []*appendReq
-	leading   bool      // an Append is committing: the others queue
-	lingering bool      // a timer will commit the AppendLaters queued…
-	lingerAt  time.Time // …at this time
-	linger    time.Duration
-	batch     []*appendReq // the leader's, reused from commit to commit
-	calls     []call       // the leader's, reused from commit to commit
+	// qmu guards the appends waiting for a commit, leading and the linger
+	// timer.
+	qmu     sync.Mutex
+	queue   []*appendReq
+	leading bool // an Append is committing: the others queue
+	// While nobody leads, lingerTimer is set for lingerAt, the earliest
+	// deadline of the AppendLaters queued; lingerAt is zero when none are.
+	lingerTimer *time.Timer
+	lingerAt    time.Time
+	linger      time.Duration
+	batch       []*appendReq // the leader's, reused from commit to commit
+	calls       []call       // the leader's, reused from commit to commit
 }
 
 // appendReq is one Append or AppendAll, waiting on done, or one
@@ -84,7 +88,7 @@ type Log struct {
 type appendReq struct {
 	fns    []func(*Tx) error
 	errs   []error     // each function's result, set by commit
-	done   chan error  // nil once errs is set, or errLead
+	done   chan error  // for an Append: nil once errs is set, or errLead
 	report func(error) // for an AppendLater
 	// deadline is when an AppendLater is committed on its own.
 	deadline time.Time
@@ -159,7 +163,7 @@ func (l *Log) Append(fn func(*Tx) error) error {
 // function's error does not fail the others: as with Append, it is rolled
 // back and the others run again without it. The functions of one
 // AppendAll are never split across commits, whatever Options.MaxBatch
-// says: it bounds how many Appends and AppendAlls share a commit.
+// says: it counts calls, not functions.
 func (l *Log) AppendAll(fns []func(*Tx) error) (errs []error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -232,9 +236,10 @@ func (l *Log) refusal() error {
 	return nil
 }
 
-// lingerLocked makes sure a timer will commit the AppendLaters queued, by
-// the earliest of their deadlines, if no Append comes to lead first. qmu
-// must be held.
+// lingerLocked sets the linger timer for the earliest deadline of the
+// AppendLaters queued, or stops it if none are. It is called whenever the
+// queue changes while nobody leads, so a deadline whose records are gone
+// fires no commit. qmu must be held.
 func (l *Log) lingerLocked() {
 	var at time.Time
 	for _, r := range l.queue {
@@ -242,21 +247,33 @@ func (l *Log) lingerLocked() {
 			at = r.deadline
 		}
 	}
-	if at.IsZero() || (l.lingering && !at.Before(l.lingerAt)) {
+	if at.Equal(l.lingerAt) {
 		return
 	}
-	l.lingering, l.lingerAt = true, at
-	time.AfterFunc(time.Until(at), l.commitLingering)
+	l.lingerAt = at
+	switch {
+	case at.IsZero():
+		l.lingerTimer.Stop()
+	case l.lingerTimer == nil:
+		l.lingerTimer = time.AfterFunc(time.Until(at), l.commitLingering)
+	default:
+		l.lingerTimer.Reset(time.Until(at))
+	}
 }
 
-// commitLingering leads a commit of the AppendLaters still queued, unless
-// an Append leads already.
+// commitLingering leads a commit of the AppendLaters queued once lingerAt
+// has come, unless an Append leads already. A firing before lingerAt, or
+// with none set, is one that Reset or Stop came too late to cancel: it
+// does nothing.
 func (l *Log) commitLingering() {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	l.qmu.Lock()
-	l.lingering = false
-	lead := !l.closed && !l.leading && len(l.queue) > 0
+	due := !l.lingerAt.IsZero() && !time.Now().Before(l.lingerAt)
+	if due {
+		l.lingerAt = time.Time{} // the timer is spent: handOffLocked sets it again
+	}
+	lead := due && !l.closed && !l.leading && len(l.queue) > 0
 	l.leading = l.leading || lead
 	l.qmu.Unlock()
 	if lead {
@@ -292,9 +309,7 @@ func (l *Log) handOffLocked() {
 		return
 	}
 	l.leading = false
-	if len(l.queue) > 0 {
-		l.lingerLocked()
-	}
+	l.lingerLocked()
 }
 
 // View runs fn in a read-only transaction.

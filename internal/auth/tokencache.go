@@ -106,13 +106,6 @@ func (c *TokenCache) Verify(token string, cert *x509.Certificate) (user, role st
 	return e.user, e.role, nil
 }
 
-// Len is the number of entries held, expired ones included.
-func (c *TokenCache) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}
-
 func (c *TokenCache) put(key tokenKey, e tokenEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

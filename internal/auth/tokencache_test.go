@@ -52,6 +52,31 @@ func TestTokenCacheAnswersAsTheSigner(t *testing.T) {
 	require.Equal(t, 2, w.cache.Len(), "one entry per token, whatever the number of calls")
 }
 
+// A hit does not ask the Signer. Behind the cache, a Signer of another key
+// refuses the token; the cache still accepts it, until its expiry, over
+// the certificate it was accepted over. A miss goes to the new Signer.
+func TestTokenCacheHitSkipsTheSigner(t *testing.T) {
+	w := newCacheWorld(t, 0)
+	token, exp := w.issue(t, "alice", auth.RoleCustomer, w.certA)
+	_, _, err := w.cache.Verify(token, w.certA)
+	require.NoError(t, err)
+	other, err := auth.NewSigner(newKey(t), 0, func() time.Time { return w.now })
+	require.NoError(t, err)
+	_, _, err = other.Verify(token, w.certA)
+	require.ErrorIs(t, err, auth.ErrBadToken)
+	w.cache.SetSigner(other)
+
+	w.now = exp.Add(-time.Second)
+	user, role, err := w.cache.Verify(token, w.certA)
+	require.NoError(t, err, "a hit")
+	require.Equal(t, [2]string{"alice", auth.RoleCustomer}, [2]string{user, role})
+	_, _, err = w.cache.Verify(token, w.certB)
+	require.ErrorIs(t, err, auth.ErrBadToken, "a miss, over another certificate")
+	w.now = exp
+	_, _, err = w.cache.Verify(token, w.certA)
+	require.ErrorIs(t, err, auth.ErrBadToken, "a miss, at its expiry")
+}
+
 func TestTokenCacheRefuses(t *testing.T) {
 	cases := []struct {
 		name string
@@ -148,13 +173,11 @@ func TestTokenCacheBound(t *testing.T) {
 		require.Equal(t, 1, w.cache.Len(), "the four expired entries dropped, the new one kept")
 	})
 	t.Run("default bound", func(t *testing.T) {
-		w := newCacheWorld(t, 0)
-		for i := range auth.DefaultTokenCacheSize + 1 {
-			token, _ := w.issue(t, fmt.Sprintf("user%d", i), auth.RoleCustomer, w.certA)
-			_, _, err := w.cache.Verify(token, w.certA)
-			require.NoError(t, err)
+		w := newCacheWorld(t, 4)
+		require.Equal(t, 4, w.cache.Bound())
+		for _, max := range []int{0, -1} {
+			require.Equal(t, auth.DefaultTokenCacheSize, auth.NewTokenCache(w.signer, max).Bound(), "max %d", max)
 		}
-		require.LessOrEqual(t, w.cache.Len(), auth.DefaultTokenCacheSize)
 	})
 }
 

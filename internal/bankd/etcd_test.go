@@ -134,7 +134,7 @@ func TestInDoubtBankFindsTheGatewayThroughEtcd(t *testing.T) {
 	bank := startBank(t, pki, bankFlags{DataDir: testbank.DataDir(t), Seed: seedPath(t), Etcd: etcd.Endpoints(), InDoubtTimeout: 200 * time.Millisecond})
 
 	prepareYes(t, bank.Client(), tx, 1, debit(alice, 100), credit(bob, 100)) // sent with gateway-1's certificate
-	waitFor(t, 5*time.Second, "asking", func() bool { return bank.count("cannot resolve in-doubt attempt yet") >= 2 })
+	waitFor(t, 5*time.Second, "asking", func() bool { return bank.Count("cannot resolve in-doubt attempt yet") >= 2 })
 	require.Empty(t, gateway.Calls(), "gateway-1 is not registered yet")
 	require.Equal(t, int64(100), getAccount(t, bank.Client(), alice).GetHeld())
 
@@ -150,6 +150,6 @@ func TestInDoubtBankFindsTheGatewayThroughEtcd(t *testing.T) {
 	calls := gateway.Calls()
 	require.NotEmpty(t, calls)
 	require.Equal(t, decisionCall{attemptKey{tx.String(), 1}, bankName, certs.RoleBank}, calls[0])
-	require.Equal(t, 1, bank.count("in-doubt attempt resolved", "decision", "COMMIT"))
+	require.Equal(t, 1, bank.Count("in-doubt attempt resolved", "decision", "COMMIT"))
 	require.Zero(t, bank.Stop())
 }

@@ -39,7 +39,7 @@ func TestInDoubtAttemptsAreResolvedThroughGetDecisionAfterACrash(t *testing.T) {
 	client := restarted.Client()
 	require.Equal(t, int64(700), getAccount(t, client, alice).GetHeld(), "holds survive the crash")
 	require.Equal(t, int64(400), getAccount(t, client, bob).GetPendingCredits(), "pending credits survive the crash")
-	require.Equal(t, 1, restarted.count("in-doubt attempts reloaded from the log"))
+	require.Equal(t, 1, restarted.Count("in-doubt attempts reloaded from the log"))
 
 	gateway.open()
 	waitFor(t, 10*time.Second, "resolved", func() bool {
@@ -108,7 +108,7 @@ func TestInDoubtAttemptWithoutCoordinatorWaitsForTheDecision(t *testing.T) {
 
 			time.Sleep(3 * timeout)
 			waitFor(t, 5*time.Second, "past the in-doubt timeout", func() bool {
-				return bank.count("no decision within the in-doubt timeout; asking the coordinator", "transaction_id", id.String()) > 0
+				return bank.Count("no decision within the in-doubt timeout; asking the coordinator", "transaction_id", id.String()) > 0
 			})
 			account := getAccount(t, c, alice)
 			require.Equal(t, int64(500), account.GetHeld(), "still in doubt")
@@ -123,7 +123,7 @@ func TestInDoubtAttemptWithoutCoordinatorWaitsForTheDecision(t *testing.T) {
 			t.Run("and the bank stops asking about it", func(t *testing.T) {
 				// One question may have been on its way as the decision came.
 				asked := func() int {
-					return bank.count("cannot resolve in-doubt attempt yet", "transaction_id", id.String())
+					return bank.Count("cannot resolve in-doubt attempt yet", "transaction_id", id.String())
 				}
 				before := asked()
 				for range 30 {

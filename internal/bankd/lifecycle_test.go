@@ -23,7 +23,7 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	inDoubt := ulid.Make()
 	prepareYes(t, c, inDoubt, 1, debit(bob, 700))
 	waitFor(t, 5*time.Second, "asking about the attempt in doubt", func() bool {
-		return bank.count("cannot resolve in-doubt attempt yet", "transaction_id", inDoubt.String()) > 0
+		return bank.Count("cannot resolve in-doubt attempt yet", "transaction_id", inDoubt.String()) > 0
 	})
 
 	// Payments keep coming while the bank drains: each call completes or is
@@ -32,8 +32,8 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	load.waitAcked(t, 20)
 	require.Zero(t, bank.Stop(), "exit code")
 	load.wait(t)
-	require.Equal(t, 1, bank.count("draining"))
-	require.Equal(t, 1, bank.count("bank stopped"))
+	require.Equal(t, 1, bank.Count("draining"))
+	require.Equal(t, 1, bank.Count("bank stopped"))
 
 	l := openLedger(t, dataDir)
 	require.NoError(t, l.Verify())
@@ -88,10 +88,10 @@ func TestSecondBankOnTheSameDataDirIsRefused(t *testing.T) {
 
 	second := launchBank(t, pki, bankFlags{DataDir: dataDir})
 	require.NotZero(t, second.Wait(), "exit code")
-	stderr := second.stderr()
+	stderr := second.Logs()
 	require.NotContains(t, stderr, "panic:", "a locked file is an error, not a crash")
 	require.Contains(t, stderr, filepath.Join(dataDir, bankName+".db"), "the error names the file")
-	require.Zero(t, second.count("bank serving"))
+	require.Zero(t, second.Count("bank serving"))
 
 	require.Equal(t, int64(aliceOpening), getAccount(t, first.Client(), alice).GetPostedBalance(), "the first bank still serves")
 	require.Zero(t, first.Stop())

@@ -1,15 +1,9 @@
 package bankd_test
 
 import (
-	"bufio"
-	"encoding/json"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,7 +34,7 @@ const (
 )
 
 // How long the harness waits for a process to start serving or to exit.
-const processTimeout = 15 * time.Second
+const processTimeout = testbank.ProcessTimeout
 
 // seedPath is the absolute path of testdata/seed.yaml.
 func seedPath(t *testing.T) string {
@@ -95,88 +89,30 @@ func (f bankFlags) args(tls certs.Files) []string {
 	return args
 }
 
-// bankProcess is one run of strife-bank. Its stderr goes to the test log
-// and is kept for count and stderr.
+// bankProcess is one run of strife-bank (see testbank.Process: its stderr
+// goes to the test log and is kept for Count and Logs).
 type bankProcess struct {
+	*testbank.Process
 	t      *testing.T
 	pki    *testbank.PKI
-	cmd    *exec.Cmd
-	addr   chan string   // the address of the "bank serving" line
-	exited chan struct{} // closed once the process has exited and its stderr is read
-
-	// Addr is where the bank serves; set by startBank.
-	Addr   string
 	client strifev1.BankServiceClient
-
-	mu    sync.Mutex
-	lines []logLine
 }
 
-// logLine is one line of stderr: a zerolog JSON object, or nil fields for
-// anything else (such as cobra's "Error: ..." line).
-type logLine struct {
-	raw    string
-	fields map[string]any
+func bankCmd(t *testing.T, pki *testbank.PKI, f bankFlags) testbank.Cmd {
+	return testbank.Cmd{Path: bankBinary, Args: f.args(pki.Files(t, certs.RoleBank, bankName)), Serving: "bank serving"}
 }
 
 // launchBank starts strife-bank and kills it, if it is still running, when
 // the test ends.
 func launchBank(t *testing.T, pki *testbank.PKI, f bankFlags) *bankProcess {
 	t.Helper()
-	b := &bankProcess{t: t, pki: pki, addr: make(chan string, 1), exited: make(chan struct{})}
-	b.cmd = exec.Command(bankBinary, f.args(pki.Files(t, certs.RoleBank, bankName))...)
-	stderr, err := b.cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, b.cmd.Start())
-	go b.read(stderr)
-	t.Cleanup(func() {
-		b.cmd.Process.Kill() // an error means it has exited already
-		select {
-		case <-b.exited:
-		case <-time.After(processTimeout):
-			t.Errorf("strife-bank (pid %d) still running after SIGKILL", b.cmd.Process.Pid)
-		}
-	})
-	return b
+	return &bankProcess{Process: bankCmd(t, pki, f).Launch(t), t: t, pki: pki}
 }
 
 // startBank starts strife-bank and waits until it logs "bank serving".
 func startBank(t *testing.T, pki *testbank.PKI, f bankFlags) *bankProcess {
 	t.Helper()
-	b := launchBank(t, pki, f)
-	select {
-	case b.Addr = <-b.addr:
-	case <-b.exited:
-		t.Fatalf("strife-bank exited before serving: %v", b.cmd.ProcessState)
-	case <-time.After(processTimeout):
-		t.Fatalf("strife-bank did not log \"bank serving\" within %v", processTimeout)
-	}
-	return b
-}
-
-func (b *bankProcess) read(r io.Reader) {
-	defer close(b.exited)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := logLine{raw: sc.Text()}
-		b.t.Logf("strife-bank[%d]: %s", b.cmd.Process.Pid, line.raw)
-		if json.Unmarshal(sc.Bytes(), &line.fields) != nil {
-			line.fields = nil
-		}
-		b.mu.Lock()
-		b.lines = append(b.lines, line)
-		b.mu.Unlock()
-		if line.fields["message"] == "bank serving" {
-			addr, _ := line.fields["addr"].(string)
-			select {
-			case b.addr <- addr:
-			default:
-			}
-		}
-	}
-	io.Copy(io.Discard, r) // a line too long for the scanner must not block the child
-	b.cmd.Wait()
+	return &bankProcess{Process: bankCmd(t, pki, f).Start(t), t: t, pki: pki}
 }
 
 // Client is a BankService client with the gateway's certificate.
@@ -185,67 +121,6 @@ func (b *bankProcess) Client() strifev1.BankServiceClient {
 		b.client = b.pki.GatewayClient(b.t, b.Addr)
 	}
 	return b.client
-}
-
-// Wait waits for the process to exit and returns its exit code (-1 if a
-// signal killed it).
-func (b *bankProcess) Wait() int {
-	b.t.Helper()
-	select {
-	case <-b.exited:
-	case <-time.After(processTimeout):
-		b.t.Fatalf("strife-bank did not exit within %v", processTimeout)
-	}
-	return b.cmd.ProcessState.ExitCode()
-}
-
-// Stop sends SIGTERM and returns the exit code.
-func (b *bankProcess) Stop() int {
-	b.t.Helper()
-	require.NoError(b.t, b.cmd.Process.Signal(syscall.SIGTERM))
-	return b.Wait()
-}
-
-// Kill crashes the process with SIGKILL.
-func (b *bankProcess) Kill() {
-	b.t.Helper()
-	require.NoError(b.t, b.cmd.Process.Signal(syscall.SIGKILL))
-	require.Equal(b.t, -1, b.Wait(), "exit code of a killed process")
-}
-
-// count returns how many log lines have the message and the given string
-// fields, as pairs of key and value.
-func (b *bankProcess) count(message string, fields ...string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, l := range b.lines {
-		if l.fields["message"] == message && hasFields(l.fields, fields) {
-			n++
-		}
-	}
-	return n
-}
-
-func hasFields(m map[string]any, kv []string) bool {
-	for i := 0; i+1 < len(kv); i += 2 {
-		if m[kv[i]] != kv[i+1] {
-			return false
-		}
-	}
-	return true
-}
-
-// stderr is everything the process wrote to stderr so far.
-func (b *bankProcess) stderr() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var s strings.Builder
-	for _, l := range b.lines {
-		s.WriteString(l.raw)
-		s.WriteByte('\n')
-	}
-	return s.String()
 }
 
 // waitFor polls cond every 20ms until it holds, failing the test after

@@ -20,7 +20,7 @@ func TestSeedOpensOwnAccountsOfANewLedgerOnly(t *testing.T) {
 	requireSeeded(t, first.Client())
 	_, err := first.Client().GetAccount(callContext(t), &strifev1.GetAccountRequest{Number: carol})
 	requireCode(t, codes.NotFound, err)
-	require.Equal(t, 1, first.count("new ledger seeded"))
+	require.Equal(t, 1, first.Count("new ledger seeded"))
 	require.Zero(t, first.Stop())
 
 	// The same data dir with another seed file: the ledger is not new, so
@@ -39,7 +39,7 @@ func TestSeedOpensOwnAccountsOfANewLedgerOnly(t *testing.T) {
 	requireSeeded(t, second.Client())
 	_, err = second.Client().GetAccount(callContext(t), &strifev1.GetAccountRequest{Number: "1003"})
 	requireCode(t, codes.NotFound, err)
-	require.Zero(t, second.count("new ledger seeded"))
+	require.Zero(t, second.Count("new ledger seeded"))
 	require.Zero(t, second.Stop())
 	requireVerified(t, dataDir)
 }
@@ -105,12 +105,12 @@ banks: [BankA]
 
 			rejected := launchBank(t, pki, bankFlags{DataDir: dataDir, Seed: seed})
 			require.NotZero(t, rejected.Wait(), "exit code")
-			stderr := rejected.stderr()
+			stderr := rejected.Logs()
 			require.NotContains(t, stderr, "panic:", "a bad seed file is an error, not a crash")
 			require.Regexp(t, `(?m)^Error: .*`+regexp.QuoteMeta(seed), stderr, "the error names the seed file")
 			require.Contains(t, stderr, tc.want)
-			require.Zero(t, rejected.count("bank serving"))
-			require.Zero(t, rejected.count("new ledger seeded"), "nothing was seeded")
+			require.Zero(t, rejected.Count("bank serving"))
+			require.Zero(t, rejected.Count("new ledger seeded"), "nothing was seeded")
 
 			// Nothing was seeded, so the ledger is still new: a good seed
 			// file is applied on the next start.

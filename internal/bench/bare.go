@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"net"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -38,11 +37,10 @@ func RunBare(opts Options) ([]Result, error) {
 	if opts.Executable == "" || opts.Gateway != "" {
 		return nil, ErrBareNeedsProcesses
 	}
-	dir, err := os.MkdirTemp("", "strife-bench-bare-")
+	d, err := newDeployment(opts, "strife-bench-bare-")
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{dir: dir, profileDir: opts.ProfileDir}
 	defer d.stop() // and remove dir
 	logs := opts.Logs
 	if logs == nil {

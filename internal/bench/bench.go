@@ -58,7 +58,8 @@ type Options struct {
 	JSON bool
 	// ProfileDir, if set, is where each daemon process started for the
 	// run writes a CPU profile of its whole life, <name>.pprof (see
-	// daemon.ProfileEnv).
+	// daemon.ProfileEnv). It is made if missing; daemons in this process
+	// (no Executable) and a running deployment (Gateway) write none.
 	ProfileDir string
 }
 
@@ -76,12 +77,13 @@ type Result struct {
 }
 
 // MarshalJSON is the --json form of a level: payers, payments,
-// payments_per_s, p50_ms, p99_ms, failed.
+// payments_per_s, p50_ms, p99_ms, failed, and cpu_us_per_payment (by
+// process, as CPU; absent when CPU is empty).
 func (r Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.json()) }
 
 func (r Result) json() resultJSON {
 	j := resultJSON{
-		Payers: r.Payers, Payments: r.Payments, PerSecond: math.Round(r.PerSecond*10) / 10,
+		Payers: r.Payers, Payments: r.Payments, PerSecond: roundTo(r.PerSecond, 1),
 		P50: ms(r.P50), P99: ms(r.P99), Failed: r.Failed,
 	}
 	for name, t := range r.CPU {
@@ -110,6 +112,12 @@ func (r Result) String() string {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// roundTo rounds f to the given number of decimal places, for JSON.
+func roundTo(f float64, places int) float64 {
+	p := math.Pow10(places)
+	return math.Round(f*p) / p
+}
 
 const (
 	adminPassword = "bench admin password"
@@ -165,16 +173,30 @@ func startOrConnect(opts Options) (*deployment, error) {
 		d := &deployment{}
 		return d, d.connect(opts.Gateway, opts.CertDir, "alice", opts.AdminPassword)
 	}
-	dir, err := os.MkdirTemp("", "strife-bench-")
+	d, err := newDeployment(opts, "strife-bench-")
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{dir: dir, profileDir: opts.ProfileDir}
 	if err := d.start(opts); err != nil {
 		d.stop() // and remove dir
 		return nil, err
 	}
 	return d, nil
+}
+
+// newDeployment makes the temporary directory of a deployment of its own,
+// named with prefix, and opts.ProfileDir if it is set and missing.
+func newDeployment(opts Options, prefix string) (*deployment, error) {
+	if opts.ProfileDir != "" {
+		if err := os.MkdirAll(opts.ProfileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &deployment{dir: dir, profileDir: opts.ProfileDir}, nil
 }
 
 // start makes the certificates in d.dir, starts the banks and the gateway

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +37,8 @@ func TestMain(m *testing.M) {
 
 // The benchmark's deployments work, in this process and as processes, and
 // their payments commit. Only that: the figures are for people to read, not
-// for a test to assert.
+// for a test to assert. The processes write their profiles into a
+// directory that did not exist.
 func TestBenchRunsPaymentsThroughTheWholePath(t *testing.T) {
 	for _, processes := range []bool{false, true} {
 		t.Run(fmt.Sprintf("processes=%v", processes), func(t *testing.T) {
@@ -43,8 +46,30 @@ func TestBenchRunsPaymentsThroughTheWholePath(t *testing.T) {
 			if processes {
 				t.Setenv(daemonEnv, "1")
 				opts.Executable = os.Args[0]
+				opts.ProfileDir = filepath.Join(t.TempDir(), "profiles", "new")
 			}
 			requireEveryLevelCommits(t, bench.Run, opts)
+			if processes {
+				for _, name := range []string{"BankA", "BankB", "gateway-1"} {
+					info, err := os.Stat(filepath.Join(opts.ProfileDir, name+".pprof"))
+					require.NoError(t, err)
+					require.Positive(t, info.Size())
+				}
+			}
+		})
+	}
+}
+
+// --profile-dir profiles the processes strife-bench starts: there are none
+// with --in-process or --gateway.
+func TestProfileDirNeedsProcesses(t *testing.T) {
+	for _, flags := range [][]string{{"--in-process"}, {"--gateway=127.0.0.1:7000"}} {
+		t.Run(strings.Join(flags, " "), func(t *testing.T) {
+			cmd := bench.Command()
+			cmd.SetArgs(append(flags, "--profile-dir", t.TempDir(), "--payers", "1", "--duration", "50ms"))
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			require.ErrorContains(t, cmd.Execute(), "--profile-dir profiles the daemon processes strife-bench starts")
 		})
 	}
 }

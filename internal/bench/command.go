@@ -46,6 +46,9 @@ a JSON object on a line of its own.`,
 			if (bare || compare) && (inProcess || opts.Gateway != "") {
 				return errors.New("--bare and --compare-bare start processes of their own: they do not go with --in-process or --gateway")
 			}
+			if opts.ProfileDir != "" && (inProcess || opts.Gateway != "") {
+				return errors.New("--profile-dir profiles the daemon processes strife-bench starts: it does not go with --in-process (use --cpuprofile) or --gateway")
+			}
 			opts.Out = cmd.OutOrStdout()
 			opts.Logs = io.Discard
 			if logFile != "" {
@@ -94,7 +97,7 @@ a JSON object on a line of its own.`,
 	cmd.Flags().BoolVar(&bare, "bare", false, "measure the bare pipeline, the same RPCs with no logic and no disk, instead of Strife")
 	cmd.Flags().BoolVar(&compare, "compare-bare", false, "measure the bare pipeline and Strife alternately and print the ratio per level")
 	cmd.Flags().IntVar(&rounds, "rounds", 2, "with --compare-bare: how many runs of each")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each level as a JSON object: payers, payments, payments_per_s, p50_ms, p99_ms, failed")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each level as a JSON object: payers, payments, payments_per_s, p50_ms, p99_ms, failed, cpu_us_per_payment")
 	cmd.Flags().StringVar(&opts.ProfileDir, "profile-dir", "", "have each daemon process write a CPU profile, <name>.pprof, into this directory")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "measure a running deployment at this address (e.g. strife up's 127.0.0.1:7000) instead of starting one")
 	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")

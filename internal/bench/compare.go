@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -57,15 +56,13 @@ func (r Ratio) MarshalJSON() ([]byte, error) {
 		P50Ratio   float64   `json:"p50_ratio"`
 		StrifeRate []float64 `json:"strife_payments_per_s"`
 		BareRate   []float64 `json:"bare_payments_per_s"`
-	}{Payers: r.Payers, Ratio: round2(r.Throughput()), P50Ratio: round2(r.Latency())}
+	}{Payers: r.Payers, Ratio: roundTo(r.Throughput(), 2), P50Ratio: roundTo(r.Latency(), 2)}
 	for i := range r.Strife {
 		out.StrifeRate = append(out.StrifeRate, r.Strife[i].PerSecond)
 		out.BareRate = append(out.BareRate, r.Bare[i].PerSecond)
 	}
 	return json.Marshal(out)
 }
-
-func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
 // ErrRounds is Compare's answer to fewer than one round.
 var ErrRounds = errors.New("bench: a comparison needs at least one round")
@@ -116,21 +113,17 @@ func compareRun(opts Options, round int, pipeline string) ([]Result, error) {
 	if pipeline == "bare" {
 		run = RunBare
 	}
+	quiet := opts // its levels are printed below, labelled
+	quiet.Out = io.Discard
 	if opts.ProfileDir != "" {
-		opts.ProfileDir = filepath.Join(opts.ProfileDir, fmt.Sprintf("%d-%s", round, pipeline))
-		if err := os.MkdirAll(opts.ProfileDir, 0o755); err != nil {
-			return nil, err
-		}
+		quiet.ProfileDir = filepath.Join(opts.ProfileDir, fmt.Sprintf("%d-%s", round, pipeline))
 	}
-	out := opts.Out
-	opts.Out = io.Discard
-	results, err := run(opts)
+	results, err := run(quiet)
 	if err != nil {
 		return nil, err
 	}
-	opts.Out = out
 	if !opts.JSON {
-		fmt.Fprintf(out, "round %d, %s:\n", round, pipeline)
+		fmt.Fprintf(opts.Out, "round %d, %s:\n", round, pipeline)
 	}
 	for _, r := range results {
 		printLine(opts, labelled{round: round, pipeline: pipeline, r: r})

@@ -42,12 +42,16 @@ func procCPU(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The command name, field 2, is in parentheses and may hold spaces:
-	// the fields counted are those after its closing parenthesis.
-	i := strings.LastIndexByte(string(stat), ')')
-	fields := strings.Fields(string(stat[i+1:]))
+	return parseStat(string(stat))
+}
+
+// parseStat is the user and system time in a /proc/<pid>/stat line.
+func parseStat(stat string) (time.Duration, error) {
+	// The command name, field 2, is in parentheses and may hold spaces and
+	// parentheses: the fields counted are those after the last ')'.
+	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("bench: /proc/%d/stat has %d fields", pid, len(fields))
+		return 0, fmt.Errorf("bench: /proc stat line with %d fields after the command", len(fields))
 	}
 	var ticks int64
 	for _, f := range fields[11:13] { // utime and stime, fields 14 and 15

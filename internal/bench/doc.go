@@ -26,9 +26,10 @@
 // real figures, it says how far from the cost of the transport alone Strife
 // is.
 //
-// Each level reports payments/s, p50 and p99, and, when the daemons are
-// processes of their own, the CPU each process used in the window divided
-// by the payments (from /proc). Compare (strife-bench --compare-bare) runs
+// Each level reports payments/s, p50 and p99, and the CPU used in the
+// window divided by the payments, by process: "bench", the benchmark's own
+// (its payers, and the daemons too when they run in-process), and each
+// daemon process it started (from /proc, on Linux). Compare (strife-bench --compare-bare) runs
 // the bare pipeline and Strife alternately, a number of rounds, and prints
 // the ratio Strife/bare per level; on a noisy machine only runs interleaved
 // like this compare. Options.JSON prints one JSON object per level, and

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/internal/client"
@@ -70,6 +71,7 @@ func TestCommandsJSON(t *testing.T) {
 	require.Equal(t, "FAILED", v["status"])
 	require.Equal(t, "INSUFFICIENT_FUNDS", v["reason"])
 
+	w.posted(t, "BankA", "1001") // COMMITTED is answered before the banks apply it
 	out, err = run(t, "", cliArgs(w, dir, "balance", "--json")...)
 	require.NoError(t, err)
 	v = decodeJSON(t, out)
@@ -83,6 +85,30 @@ func TestCommandsJSON(t *testing.T) {
 	payments := decodeJSON(t, out)["payments"].([]any)
 	require.Len(t, payments, 2)
 	requireFields(t, payments[0].(map[string]any), paymentFields...)
+
+	// Once both banks have applied the COMMITTED payment, history says
+	// when, in created_at's format; the FAILED one never settles.
+	var committed map[string]any
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		out, err := run(t, "", cliArgs(w, dir, "history", "--json")...)
+		require.NoError(c, err)
+		var v struct{ Payments []map[string]any }
+		require.NoError(c, json.Unmarshal([]byte(out), &v), out)
+		committed = nil
+		for _, p := range v.Payments {
+			if p["status"] == "COMMITTED" {
+				committed = p
+			} else {
+				assert.NotContains(c, p, "settled_at", "a %s payment", p["status"])
+			}
+		}
+		require.NotNil(c, committed, out)
+		assert.Contains(c, committed, "settled_at")
+	}, 10*time.Second, 20*time.Millisecond)
+	const seconds = `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$` // RFC 3339, in UTC, to the second
+	require.Regexp(t, seconds, committed["created_at"])
+	require.Regexp(t, seconds, committed["settled_at"])
+	require.LessOrEqual(t, committed["created_at"], committed["settled_at"])
 
 	w.stop(t)
 	out, err = run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "1", "--json")...)

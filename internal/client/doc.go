@@ -83,7 +83,9 @@
 //
 //	login        {"user", "role", "cert_name", "expires_at"}
 //	logout       {"logged_out": true}
-//	pay          a payment; exit status 1 when FAILED or REJECTED
+//	pay          a payment, without "settled_at" (the answer comes before
+//	             the banks apply it; history has it); exit status 1 when
+//	             FAILED or REJECTED
 //	balance      {"accounts": [{"account", "posted", "available", "held",
 //	             "pending_credits", "available_text"}]}
 //	history      {"payments": [payment...]}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
@@ -118,11 +119,12 @@ func (w *world) open(t *testing.T, dir string) *client.Client {
 func (w *world) posted(t *testing.T, bank, number string) int64 {
 	t.Helper()
 	var account *strifev1.Account
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		resp, err := w.bankClients[bank].GetAccount(context.Background(), &strifev1.GetAccountRequest{Number: number})
-		require.NoError(t, err)
+		require.NoError(c, err)
 		account = resp.GetAccount()
-		return account.GetHeld() == 0 && account.GetPendingCredits() == 0
+		assert.Zero(c, account.GetHeld(), "held")
+		assert.Zero(c, account.GetPendingCredits(), "pending credits")
 	}, 10*time.Second, 5*time.Millisecond, "%s/%s settled", bank, number)
 	return account.GetPostedBalance()
 }

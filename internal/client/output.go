@@ -51,7 +51,7 @@ func paymentJSON(p *strifev1.Payment) PaymentJSON {
 		out.CreatedAt = p.GetCreatedAt().AsTime().Format(time.RFC3339)
 	}
 	if p.GetSettledAt() != nil {
-		out.SettledAt = p.GetSettledAt().AsTime().Format(time.RFC3339Nano)
+		out.SettledAt = p.GetSettledAt().AsTime().Format(time.RFC3339)
 	}
 	return out
 }

@@ -1,20 +1,18 @@
 package crashtest_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -34,7 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	processTimeout = 20 * time.Second
+	processTimeout = testbank.ProcessTimeout
 	alicePassword  = "alice crash password"
 	aliceOpening   = 100_000
 	bobOpening     = 50_000
@@ -49,21 +47,26 @@ type deployment struct {
 	dir         string
 	tokenKey    string // the same across restarts: a login outlives them
 	gatewayAddr string
-	banks       map[string]*process
-	gateway     *process
+	banks       map[string]*testbank.Process
+	gateway     *testbank.Process
+	// bankClients are connections to the banks with the gateway's
+	// certificate, one each for the whole test.
+	bankClients map[string]strifev1.BankServiceClient
 }
 
 func deploy(t *testing.T) *deployment {
-	d := &deployment{pki: testbank.NewPKI(t), dir: t.TempDir(), tokenKey: testbank.TokenKey(t), banks: map[string]*process{}}
+	d := &deployment{pki: testbank.NewPKI(t), dir: t.TempDir(), tokenKey: testbank.TokenKey(t),
+		banks: map[string]*testbank.Process{}, bankClients: map[string]strifev1.BankServiceClient{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	d.gatewayAddr = l.Addr().String()
 	require.NoError(t, l.Close())
 	for _, name := range []string{"BankA", "BankB"} {
 		files := d.pki.Files(t, certs.RoleBank, name)
-		d.banks[name] = startProcess(t, "bank serving", nil, "bank", "--name", name, "--listen", "127.0.0.1:0",
+		d.banks[name] = testbank.Cmd{Path: strife, Serving: "bank serving", Args: []string{"bank", "--name", name, "--listen", "127.0.0.1:0",
 			"--data-dir", filepath.Join(d.dir, name), "--cert", files.CertFile, "--key", files.KeyFile, "--ca", files.CAFile,
-			"--coordinator", d.gatewayAddr, "--in-doubt-timeout", "200ms", "--log-format", "json")
+			"--coordinator", d.gatewayAddr, "--in-doubt-timeout", "200ms", "--log-format", "json"}}.Start(t)
+		d.bankClients[name] = d.pki.GatewayClient(t, d.banks[name].Addr)
 	}
 	users := filepath.Join(d.dir, "users.yaml")
 	require.NoError(t, os.WriteFile(users, fmt.Appendf(nil, `users:
@@ -83,81 +86,19 @@ func (d *deployment) startGateway(t *testing.T, failpoints string, extra ...stri
 		"--cert", files.CertFile, "--key", files.KeyFile, "--ca", files.CAFile, "--token-key", d.tokenKey,
 		"--bcrypt-cost", "4", "--log-format", "json"}
 	for name, b := range d.banks {
-		args = append(args, "--bank", name+"="+b.addr)
+		args = append(args, "--bank", name+"="+b.Addr)
 	}
 	var env []string
 	if failpoints != "" {
 		env = []string{"GOFAIL_FAILPOINTS=" + failpoints}
 	}
-	d.gateway = startProcess(t, "gateway serving", env, append(args, extra...)...)
+	d.gateway = testbank.Cmd{Path: strife, Args: append(args, extra...), Env: env, Serving: "gateway serving"}.Start(t)
 }
 
-// process is one run of strife.
-type process struct {
-	cmd    *exec.Cmd
-	addr   string        // from its "serving" log line
-	exited chan struct{} // closed once it has exited
-	logs   testbank.LogBuffer
-}
-
-func startProcess(t *testing.T, serving string, env []string, args ...string) *process {
+// stop stops p cleanly and requires a clean exit.
+func stop(t *testing.T, p *testbank.Process) {
 	t.Helper()
-	p := &process{cmd: exec.Command(strife, args...), exited: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	stderr, err := p.cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start())
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
-	addr := make(chan string, 1)
-	go func() {
-		defer close(p.exited)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			p.logs.Write(append(sc.Bytes(), '\n'))
-			var line struct{ Message, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == serving {
-				addr <- line.Addr
-			}
-		}
-		p.cmd.Wait()
-	}()
-	select {
-	case p.addr = <-addr:
-	case <-p.exited:
-		t.Fatalf("%v exited before serving:\n%s", args[:2], p.logs.String())
-	case <-time.After(processTimeout):
-		t.Fatalf("%v did not serve within %v", args[:2], processTimeout)
-	}
-	return p
-}
-
-// kill crashes the process with SIGKILL.
-func (p *process) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
-	p.wait(t)
-}
-
-// wait waits for the process to exit, as a failpoint's panic makes it.
-func (p *process) wait(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(processTimeout):
-		t.Fatalf("still running after %v", processTimeout)
-	}
-}
-
-// stop stops it cleanly and requires a clean exit.
-func (p *process) stop(t *testing.T) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	p.wait(t)
-	require.True(t, p.cmd.ProcessState.Success(), "exit: %v\n%s", p.cmd.ProcessState, p.logs.String())
+	require.Zero(t, p.Stop(), "exit code\n%s", p.Logs())
 }
 
 // alice is alice's client program, logged in.
@@ -185,28 +126,31 @@ func (a alice) pay(id ulid.ULID) (*strifev1.Payment, error) {
 // until the answer is final, and returns it.
 func (a alice) payUntilFinal(t *testing.T, id ulid.ULID) *strifev1.Payment {
 	t.Helper()
+	retried := []codes.Code{codes.Unavailable, codes.DeadlineExceeded}
 	var p *strifev1.Payment
+	var err error
 	require.Eventually(t, func() bool {
-		var err error
 		p, err = a.pay(id)
 		if err != nil {
-			require.Contains(t, []codes.Code{codes.Unavailable, codes.DeadlineExceeded}, status.Code(err), "%v", err)
-			return false
+			return !slices.Contains(retried, status.Code(err)) // any other error ends the wait, and fails below
 		}
 		return p.GetStatus() != strifev1.PaymentStatus_PAYMENT_STATUS_PENDING
 	}, processTimeout, 50*time.Millisecond, "payment %s final", id)
+	require.NoError(t, err, "only %v are retried", retried)
 	return p
 }
 
-// held is what BankA holds of alice's account and BankB credits to bob's,
-// pending.
-func (d *deployment) held(t *testing.T) (alice, bob int64) {
+// requireHeld waits until BankA holds held of alice's account and BankB
+// has pending credits of bob's.
+func (d *deployment) requireHeld(t *testing.T, held, pending int64, tick time.Duration, msg string) {
 	t.Helper()
-	a, err := d.pki.GatewayClient(t, d.banks["BankA"].addr).GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: "1001"})
-	require.NoError(t, err)
-	b, err := d.pki.GatewayClient(t, d.banks["BankB"].addr).GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: "2001"})
-	require.NoError(t, err)
-	return a.GetAccount().GetHeld(), b.GetAccount().GetPendingCredits()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		a, err := d.bankClients["BankA"].GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: "1001"})
+		require.NoError(c, err)
+		b, err := d.bankClients["BankB"].GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: "2001"})
+		require.NoError(c, err)
+		assert.Equal(c, [2]int64{held, pending}, [2]int64{a.GetAccount().GetHeld(), b.GetAccount().GetPendingCredits()}, "held at BankA, pending at BankB")
+	}, processTimeout, tick, msg)
 }
 
 // requireIntact waits until nothing is held, stops everything, and checks
@@ -216,7 +160,7 @@ func (d *deployment) held(t *testing.T) (alice, bob int64) {
 // finds nothing wrong.
 func (d *deployment) requireIntact(t *testing.T, id ulid.ULID, p *strifev1.Payment) {
 	t.Helper()
-	require.Eventually(t, func() bool { a, b := d.held(t); return a == 0 && b == 0 }, processTimeout, 20*time.Millisecond, "no hold left")
+	d.requireHeld(t, 0, 0, 20*time.Millisecond, "no hold left")
 	moved := int64(0)
 	if p.GetStatus() == strifev1.PaymentStatus_PAYMENT_STATUS_COMMITTED {
 		moved = amount
@@ -225,7 +169,7 @@ func (d *deployment) requireIntact(t *testing.T, id ulid.ULID, p *strifev1.Payme
 		number  string
 		balance int64
 	}{"BankA": {"1001", aliceOpening - moved}, "BankB": {"2001", bobOpening + moved}} {
-		client := d.pki.GatewayClient(t, d.banks[bank].addr)
+		client := d.bankClients[bank]
 		acct, err := client.GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: want.number})
 		require.NoError(t, err)
 		require.Equal(t, want.balance, acct.GetAccount().GetPostedBalance(), bank)
@@ -239,9 +183,9 @@ func (d *deployment) requireIntact(t *testing.T, id ulid.ULID, p *strifev1.Payme
 		}
 		require.Equal(t, int(moved/amount), n, "entries of %s at %s", id, bank)
 	}
-	d.gateway.stop(t)
+	stop(t, d.gateway)
 	for _, b := range d.banks {
-		b.stop(t)
+		stop(t, b)
 	}
 	var out, errOut bytes.Buffer
 	files := []string{filepath.Join(d.dir, "gateway", "gateway-1.db"), filepath.Join(d.dir, "BankA", "BankA.db"), filepath.Join(d.dir, "BankB", "BankB.db")}
@@ -254,14 +198,14 @@ func (d *deployment) requireIntact(t *testing.T, id ulid.ULID, p *strifev1.Payme
 // asking both banks; the client's resend gets the outcome.
 func TestGatewayDiesWithTheAttemptStagedBeforeTheVotes(t *testing.T) {
 	d := deploy(t)
-	d.gateway.stop(t)
+	stop(t, d.gateway)
 	d.startGateway(t, "stagedBeforeVotes=return")
 	a := d.login(t)
 	id := ulid.Make()
 	_, err := a.pay(id)
 	require.Error(t, err, "no answer: the gateway died")
-	d.gateway.wait(t)
-	require.Contains(t, d.gateway.logs.String(), "failpoint stagedBeforeVotes")
+	d.gateway.Wait()
+	require.Contains(t, d.gateway.Logs(), "failpoint stagedBeforeVotes")
 
 	d.startGateway(t, "")
 	p := a.payUntilFinal(t, id)
@@ -276,17 +220,16 @@ func TestGatewayDiesWithTheAttemptStagedBeforeTheVotes(t *testing.T) {
 // bank has seen.
 func TestGatewayKilledWithTheVotesBeforeTheStagingRecord(t *testing.T) {
 	d := deploy(t)
-	d.gateway.stop(t)
+	stop(t, d.gateway)
 	d.startGateway(t, "stagingBeforeDurable=sleep(10000)")
 	a := d.login(t)
 	id := ulid.Make()
 	go a.pay(id) // never answered
-	require.Eventually(t, func() bool { a, b := d.held(t); return a == amount && b == amount }, processTimeout, 10*time.Millisecond, "both banks voted YES")
-	d.gateway.kill(t)
+	d.requireHeld(t, amount, amount, 10*time.Millisecond, "both banks voted YES")
+	d.gateway.Kill()
 
 	d.startGateway(t, "")
-	require.Eventually(t, func() bool { a, b := d.held(t); return a == 0 && b == 0 }, processTimeout, 20*time.Millisecond,
-		"the banks' in-doubt resolvers learn ABORT once the gateway is back")
+	d.requireHeld(t, 0, 0, 20*time.Millisecond, "the banks' in-doubt resolvers learn ABORT once the gateway is back")
 	p := a.payUntilFinal(t, id)
 	require.Equal(t, strifev1.PaymentStatus_PAYMENT_STATUS_COMMITTED, p.GetStatus())
 	require.Equal(t, uint32(1), p.GetAttempts(), "one attempt of the gateway's own: the first was never recorded")
@@ -300,23 +243,23 @@ func TestGatewayKilledWithTheVotesBeforeTheStagingRecord(t *testing.T) {
 // restarted again, it resolves it to COMMIT, and the payment settles once.
 func TestGatewayKilledAfterTheImplicitCommitAndDuringResolution(t *testing.T) {
 	d := deploy(t)
-	d.gateway.stop(t)
+	stop(t, d.gateway)
 	d.startGateway(t, `lazyDecisionLinger=return("1h")`)
 	a := d.login(t)
 	id := ulid.Make()
 	p, err := a.pay(id)
 	require.NoError(t, err)
 	require.Equal(t, strifev1.PaymentStatus_PAYMENT_STATUS_COMMITTED, p.GetStatus())
-	d.gateway.kill(t)
+	d.gateway.Kill()
 
 	var out, errOut bytes.Buffer
 	recovery.Run(&out, &errOut, []string{filepath.Join(d.dir, "gateway", "gateway-1.db")}, recovery.Options{})
 	require.Regexp(t, id.String()+`/\d+: staged, no decision`, out.String(), "the decision was not durable")
 
 	d.startGateway(t, "resolvedBeforeDecision=panic")
-	d.gateway.wait(t)
-	require.Contains(t, d.gateway.logs.String(), "failpoint panic")
-	require.Contains(t, d.gateway.logs.String(), "askResolve")
+	d.gateway.Wait()
+	require.Contains(t, d.gateway.Logs(), "failpoint panic")
+	require.Contains(t, d.gateway.Logs(), "askResolve")
 
 	d.startGateway(t, "")
 	again := a.payUntilFinal(t, id)

@@ -3,7 +3,6 @@ package gatewayd_test
 import (
 	"context"
 	"encoding/json"
-	"google.golang.org/protobuf/proto"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/bankd"

@@ -90,7 +90,7 @@ func TestAStagedAttemptWithoutADecisionIsInDoubt(t *testing.T) {
 	})
 	code, out = runAt(t, recovery.Options{}, path)
 	require.Equal(t, 1, code, out)
-	require.Contains(t, out, "the epoch is stored as 7 (true), the log says 0 (true)")
+	require.Contains(t, out, "the epoch is stored as 7, the log says 0")
 	code, out = runAt(t, recovery.Options{Repair: true}, path)
 	require.Equal(t, 0, code, out)
 }

@@ -202,15 +202,13 @@ type rebuilt struct {
 func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
 	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, decided: map[attemptKey]coordinator.Payment{}}
 	broken := map[ulid.ULID]bool{}
-	err := tx.Scan(1, func(rec wal.Record) error {
-		if rec.Type == wal.TypeEpochBegun {
-			e, err := coordinator.DecodeEpoch(rec)
-			b.epoch, b.epochs = e, true
-			return err
-		}
-		r, ok, err := coordinator.DecodeRecord(rec)
-		if err != nil || !ok || broken[rec.TxID] {
-			return err
+	epoch := func(e uint32) error {
+		b.epoch, b.epochs = e, true
+		return nil
+	}
+	err := coordinator.ScanLog(tx, epoch, func(rec wal.Record, r coordinator.Record) error {
+		if broken[rec.TxID] {
+			return nil
 		}
 		p, seen := b.payments[rec.TxID]
 		if !seen {
@@ -232,6 +230,14 @@ func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
 	return b, err
 }
 
+// epochString is an epoch for an operator: "none" for a log without one.
+func epochString(e uint32, ok bool) string {
+	if !ok {
+		return "none"
+	}
+	return fmt.Sprint(e)
+}
+
 func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 	err := l.View(func(tx *wal.Tx) error {
 		b, err := rebuildPayments(tx)
@@ -246,7 +252,7 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 		}
 		comparePayments(r, stored, b.payments)
 		if e, ok := coordinator.Epoch(tx); e != b.epoch || ok != b.epochs {
-			r.Differences = append(r.Differences, fmt.Sprintf("the epoch is stored as %d (%v), the log says %d (%v)", e, ok, b.epoch, b.epochs))
+			r.Differences = append(r.Differences, fmt.Sprintf("the epoch is stored as %s, the log says %s", epochString(e, ok), epochString(b.epoch, b.epochs)))
 		}
 		for _, id := range b.order {
 			if p := b.payments[id]; p.Attempt != 0 && !p.Ended {

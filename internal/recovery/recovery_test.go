@@ -129,7 +129,7 @@ func TestGatewayStoppedAfterCommitDecisionIsInDoubt(t *testing.T) {
 	require.Equal(t, 0, code, "in doubt is not a difference:\n%s", out)
 	id := fixture.InDoubt.String()
 	require.Contains(t, out, "IN DOUBT "+id+"/1: decided COMMIT, not ended (in phase 2); coordinator gateway-1; banks [BankA BankB]")
-	require.Contains(t, out, "IN DOUBT "+id+"/1: prepared, no decision; coordinator gateway-1; banks [BankA]; since 2026-01-02T03:04:25Z (59m40s ago)")
+	require.Contains(t, out, "IN DOUBT "+id+"/1: prepared, no decision; coordinator gateway-1; banks [BankA]; since 2026-01-02T03:04:23Z (59m42s ago)")
 	require.Contains(t, out, "IN DOUBT "+id+"/1: prepared, no decision; coordinator gateway-1; banks [BankB]")
 	require.Contains(t, out, "PHASE 2 "+id+"/1: gateway gateway-1 decided COMMIT, BankA has not committed yet: in phase 2")
 	require.Contains(t, out, "PHASE 2 "+id+"/1: gateway gateway-1 decided COMMIT, BankB has not committed yet: in phase 2")

@@ -58,6 +58,7 @@ func (tokens) Verify(token string, _ *x509.Certificate) (string, string, error) 
 func TestPolicy(t *testing.T) {
 	const (
 		prepare  = "/strife.v1.BankService/Prepare"
+		resolve  = "/strife.v1.BankService/ResolveAttempt"
 		decision = "/strife.v1.CoordinatorService/GetDecision"
 		pay      = "/strife.v1.GatewayService/Pay"
 		register = "/strife.v1.GatewayService/RegisterClient"
@@ -73,6 +74,8 @@ func TestPolicy(t *testing.T) {
 		{"gateway calls a bank", callerContext(t, certs.RoleGateway, ""), prepare, codes.OK},
 		{"client calls a bank", callerContext(t, certs.RoleClient, "alice"), prepare, codes.PermissionDenied},
 		{"bank calls a bank", callerContext(t, certs.RoleBank, ""), prepare, codes.PermissionDenied},
+		{"gateway resolves an attempt", callerContext(t, certs.RoleGateway, ""), resolve, codes.OK},
+		{"client resolves an attempt", callerContext(t, certs.RoleClient, "alice"), resolve, codes.PermissionDenied},
 		{"bank asks the coordinator", callerContext(t, certs.RoleBank, ""), decision, codes.OK},
 		{"gateway asks the coordinator", callerContext(t, certs.RoleGateway, ""), decision, codes.PermissionDenied},
 		{"client asks the coordinator", callerContext(t, certs.RoleClient, "alice"), decision, codes.PermissionDenied},

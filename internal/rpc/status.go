@@ -46,9 +46,15 @@ func Status(err error, rules []StatusRule) *status.Status {
 // err (passed through Redact) at error level with method, the handler's
 // name ("GetBalance"). Reply(log, method, nil, rules) is nil.
 func Reply(log zerolog.Logger, method string, err error, rules []StatusRule) error {
+	return ReplyStatus(log, method, err, rules).Err()
+}
+
+// ReplyStatus is Reply's status, for an error that travels inside a
+// response rather than as the call's (the items of a batch).
+func ReplyStatus(log zerolog.Logger, method string, err error, rules []StatusRule) *status.Status {
 	st := Status(err, rules)
 	if st.Code() == codes.Internal {
 		log.Error().Str("error", Redact(err.Error())).Str("method", method).Msg("internal error")
 	}
-	return st.Err()
+	return st
 }

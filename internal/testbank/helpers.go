@@ -68,18 +68,10 @@ func Testdata(t testing.TB, name string) string {
 // exit code (for os.Exit). A build that fails fails them all, with the
 // compiler's output.
 func RunWithBinary(m *testing.M, pkg string, bin *string) int {
-	dir, err := os.MkdirTemp("", "strife-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	*bin = filepath.Join(dir, path.Base(pkg))
-	if out, err := exec.Command("go", "build", "-o", *bin, pkg).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
-		return 1
-	}
-	return m.Run()
+	return runWithBuild(m, func(dir string) error {
+		*bin = filepath.Join(dir, path.Base(pkg))
+		return goCommand("", "build", "-o", *bin, pkg)
+	})
 }
 
 // RunWithFailpoints is RunWithBinary for a build of pkg (a path relative to
@@ -88,44 +80,57 @@ func RunWithBinary(m *testing.M, pkg string, bin *string) int {
 // directory, enables them there (go tool gofail enable), and builds pkg
 // from the copy: the module's own files are never touched.
 func RunWithFailpoints(m *testing.M, pkg string, dirs []string, bin *string) int {
-	dir, err := os.MkdirTemp("", "strife-test-failpoints-")
+	return runWithBuild(m, func(dir string) error {
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			return fmt.Errorf("go env GOMOD: %w", err)
+		}
+		src, module := filepath.Dir(strings.TrimSpace(string(gomod))), filepath.Join(dir, "module")
+		if err := copyTree(src, module); err != nil {
+			return err
+		}
+		*bin = filepath.Join(dir, path.Base(pkg))
+		if err := goCommand(module, append([]string{"tool", "gofail", "enable"}, dirs...)...); err != nil {
+			return err
+		}
+		return goCommand(module, "build", "-o", *bin, pkg)
+	})
+}
+
+// runWithBuild makes a temporary directory, has build build into it, runs
+// the tests and removes the directory. A build that fails fails them all,
+// with its error.
+func runWithBuild(m *testing.M, build func(dir string) error) int {
+	dir, err := os.MkdirTemp("", "strife-test-build-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := buildWithFailpoints(dir, pkg, dirs, bin); err != nil {
+	if err := build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
 }
 
-func buildWithFailpoints(dir, pkg string, dirs []string, bin *string) error {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	src, module := filepath.Dir(strings.TrimSpace(string(gomod))), filepath.Join(dir, "module")
-	if err := copyTree(src, module); err != nil {
-		return err
-	}
-	*bin = filepath.Join(dir, path.Base(pkg))
-	for _, args := range [][]string{
-		append([]string{"tool", "gofail", "enable"}, dirs...),
-		{"build", "-o", *bin, pkg},
-	} {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = module
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+// goCommand runs the go command with args in dir ("" for the current
+// directory); its error carries the command's output.
+func goCommand(dir string, args ...string) error {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }
 
-// copyTree copies the regular files under src to dst, leaving out version
-// control, built tools and local deployments.
+// notCopied are what copyTree leaves out, by path from the module's root:
+// version control, and what .gitignore lists there (built tools, the
+// strife binary, a local deployment's data).
+var notCopied = map[string]bool{".git": true, ".bin": true, "strife": true, "strife-data": true}
+
+// copyTree copies the regular files under src to dst but notCopied.
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -136,8 +141,10 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		switch {
-		case d.IsDir() && (d.Name() == ".git" || d.Name() == ".bin" || d.Name() == "strife-data"):
+		case notCopied[filepath.ToSlash(rel)] && d.IsDir():
 			return filepath.SkipDir
+		case notCopied[filepath.ToSlash(rel)]:
+			return nil
 		case d.IsDir():
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		case !d.Type().IsRegular():

@@ -1,6 +1,7 @@
 // Package testbank is test plumbing: a CA and certificates in a temporary
-// directory, banks started in-process on 127.0.0.1:0, and mutual-TLS client
-// connections as any role.
+// directory, banks started in-process on 127.0.0.1:0, mutual-TLS client
+// connections as any role, and Strife programs built once (RunWithBinary,
+// RunWithFailpoints) and run as child processes (Cmd).
 package testbank
 
 import (

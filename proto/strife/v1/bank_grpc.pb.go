@@ -67,12 +67,13 @@ type BankServiceClient interface {
 	// still on its way votes NO. Idempotent: it answers the same again.
 	ResolveAttempt(ctx context.Context, in *ResolveAttemptRequest, opts ...grpc.CallOption) (*ResolveAttemptResponse, error)
 	// Batch carries the Prepare, Commit, Abort and ResolveAttempt messages of
-	// many payments in one call. The bank applies them in order, all in one durable
-	// write-ahead log transaction, and answers each on its own, exactly as the
-	// single call would have: one item's NO vote or error never fails the
-	// others. The call fails as a whole only when no item was applied (a
-	// malformed batch, a bank shutting down, a missed deadline); a missed
-	// deadline may still leave the whole batch applied.
+	// many payments in one call. The bank applies them in order, all in one
+	// durable write-ahead log transaction, and answers each on its own,
+	// exactly as the single call would have: one item's NO vote or error
+	// never fails the others, and a bank whose log is already closed answers
+	// every item UNAVAILABLE. The call itself fails, with no item applied,
+	// only when the batch is malformed or its caller is refused; like any
+	// call, one that misses its deadline may have been applied wholly.
 	Batch(ctx context.Context, in *BatchRequest, opts ...grpc.CallOption) (*BatchResponse, error)
 }
 
@@ -211,12 +212,13 @@ type BankServiceServer interface {
 	// still on its way votes NO. Idempotent: it answers the same again.
 	ResolveAttempt(context.Context, *ResolveAttemptRequest) (*ResolveAttemptResponse, error)
 	// Batch carries the Prepare, Commit, Abort and ResolveAttempt messages of
-	// many payments in one call. The bank applies them in order, all in one durable
-	// write-ahead log transaction, and answers each on its own, exactly as the
-	// single call would have: one item's NO vote or error never fails the
-	// others. The call fails as a whole only when no item was applied (a
-	// malformed batch, a bank shutting down, a missed deadline); a missed
-	// deadline may still leave the whole batch applied.
+	// many payments in one call. The bank applies them in order, all in one
+	// durable write-ahead log transaction, and answers each on its own,
+	// exactly as the single call would have: one item's NO vote or error
+	// never fails the others, and a bank whose log is already closed answers
+	// every item UNAVAILABLE. The call itself fails, with no item applied,
+	// only when the batch is malformed or its caller is refused; like any
+	// call, one that misses its deadline may have been applied wholly.
 	Batch(context.Context, *BatchRequest) (*BatchResponse, error)
 	mustEmbedUnimplementedBankServiceServer()
 }
