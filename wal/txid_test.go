@@ -81,3 +81,19 @@ func TestAppendRefusesTheZeroIDForTransactionalTypes(t *testing.T) {
 		return err
 	}))
 }
+
+// FuzzParseTxID: whatever the text, ParseTxID never accepts an ID the log
+// cannot index, and what it accepts is the text's ULID.
+func FuzzParseTxID(f *testing.F) {
+	for _, s := range []string{"", "00000000000000000000000000", "7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "80000000000000000000000000", newID().String()} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := wal.ParseTxID(s)
+		if err != nil {
+			return
+		}
+		require.NoError(t, wal.CheckTxID(id))
+		require.Equal(t, strings.ToUpper(s), id.String())
+	})
+}
