@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"testing"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/coordinator"
@@ -53,4 +54,16 @@ func TestRefusedPaymentFailsWithTheReasonAndLeavesNoHold(t *testing.T) {
 	}
 	posted, _ := w.total(t)
 	require.Equal(t, int64(1500), posted)
+}
+
+// The coordinator refuses the zero ID itself, whoever calls it: no
+// participant could look its attempt up (see wal.CheckTxID).
+func TestPayRefusesTheZeroIDAndSendsNothing(t *testing.T) {
+	w := newWorld(t, coordinator.Config{})
+	_, _, err := w.c.Pay(t.Context(), ulid.ULID{}, pay("BankA/1001", "BankB/2001", 250))
+	require.ErrorIs(t, err, coordinator.ErrInvalid)
+	_, err = w.c.Get(ulid.ULID{})
+	require.ErrorIs(t, err, coordinator.ErrNotFound, "nothing stored")
+	posted, held := w.total(t)
+	require.Equal(t, [2]int64{1500, 0}, [2]int64{posted, held}, "nothing held")
 }

@@ -29,6 +29,9 @@
 //     even by Prepares that left before a crash with no record behind them:
 //     the high bits are an epoch the gateway takes, durably, at every start.
 //   - A final status (COMMITTED, FAILED) never changes.
+//   - A payment's ID is never the zero ULID (wal.CheckTxID): Pay refuses it
+//     (ErrInvalid) before a record is written or a Prepare leaves, since
+//     no bank could find its attempt to commit it.
 //
 // # Shape
 //
@@ -111,7 +114,10 @@
 // never seen the attempt aborts it, so that a late Prepare votes NO), an
 // undecided attempt from before staging is aborted, a decision not
 // acknowledged by everyone is resent, and PENDING payments resume. No
-// manual step.
+// manual step. The exception is a payment under the zero ID, which a log
+// written before that ID was refused may hold: it is logged once and left
+// as it stands, since its banks cannot find its attempt and the log
+// refuses its records.
 //
 // # Transport
 //

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 // GRPCParticipant is a bank reached over BankService. Its Prepare, Commit,
@@ -136,9 +136,12 @@ func NewDecisionService(c *Coordinator, log zerolog.Logger) *DecisionService {
 // GetDecision answers the bank named by the caller's certificate. An
 // attempt still being settled is UNAVAILABLE: the bank asks again.
 func (s *DecisionService) GetDecision(ctx context.Context, req *strifev1.GetDecisionRequest) (*strifev1.GetDecisionResponse, error) {
-	id, err := ulid.ParseStrict(req.GetTransactionId())
-	if err != nil || req.GetAttempt() == 0 {
-		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("transaction_id %q and attempt %d must be a ULID and 1 or more", req.GetTransactionId(), req.GetAttempt()))
+	id, err := wal.ParseTxID(req.GetTransactionId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, "transaction_id: "+err.Error())
+	}
+	if req.GetAttempt() == 0 {
+		return nil, status.Error(codes.InvalidArgument, "attempt must be 1 or more")
 	}
 	bank, _, err := rpc.Peer(ctx)
 	if err != nil {

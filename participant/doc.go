@@ -63,4 +63,12 @@
 // INVALID_ARGUMENT with nothing written; business refusals are NO votes, not
 // errors. The coordinator's identity recorded with a YES vote is the CN of
 // its verified client certificate, never something the request says.
+//
+// A transaction ID is a ULID other than the zero one (wal.ParseTxID): the
+// log does not index the zero ID, so an attempt under it could be
+// prepared and never found again to commit. Prepare, Commit, Abort,
+// ResolveAttempt and each Batch item answer it INVALID_ARGUMENT on their
+// own, and Participant refuses it too (ErrInvalid) for callers inside the
+// bank. A hold under the zero ID in a log written before that rule is
+// reported once at start and not resolved: no decision could be applied.
 package participant

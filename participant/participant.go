@@ -74,12 +74,27 @@ func New(l *ledger.Ledger, coord Coordinator, cfg Config) (*Participant, error) 
 		return nil, err
 	}
 	for k, coordinator := range inDoubt {
+		if wal.CheckTxID(k.TxID) != nil {
+			p.unresolvable(k)
+			delete(inDoubt, k)
+			continue
+		}
 		p.doubts.watch(k, coordinator)
 	}
 	if len(inDoubt) > 0 {
 		p.log.Info().Int("attempts", len(inDoubt)).Msg("in-doubt attempts reloaded from the log")
 	}
 	return p, nil
+}
+
+// unresolvable reports, once at start, an attempt held under the zero
+// transaction ID: a log written before the ID was refused can have one.
+// The log never indexed its records, so no Commit or Abort can find it, and
+// asking the coordinator would be refused: it is left held and reported
+// (strife-recover check lists its holds too), rather than retried forever.
+func (p *Participant) unresolvable(k AttemptID) {
+	p.log.Error().Str("transaction_id", k.TxID.String()).Uint32("attempt", k.Attempt).
+		Msg("attempt held under the zero transaction ID (written before such IDs were refused) cannot be resolved; its holds stay")
 }
 
 // Close stops resolving attempts in doubt. It does not close the ledger.
@@ -218,6 +233,9 @@ type step struct {
 // decide reads in tx what op needs and says what to write, writing nothing
 // itself: an error it returns is op's answer, with nothing to roll back.
 func decide(tx *ledger.Tx, op Op) (step, error) {
+	if err := wal.CheckTxID(op.id().TxID); err != nil {
+		return step{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	a, err := load(tx, op.id())
 	if err != nil {
 		return step{}, err

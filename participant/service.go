@@ -37,6 +37,7 @@ const (
 var statusRules = []rpc.StatusRule{
 	{Err: ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ledger.ErrInvalid, Code: codes.InvalidArgument},
+	{Err: wal.ErrZeroTxID, Code: codes.InvalidArgument},
 	{Err: ledger.ErrBalanceOverflow, Code: codes.InvalidArgument},
 	{Err: ledger.ErrAccountNotFound, Code: codes.NotFound},
 	{Err: ledger.ErrAccountExists, Code: codes.AlreadyExists},
@@ -215,11 +216,13 @@ type attemptMessage interface {
 	GetAttempt() uint32
 }
 
-// attemptOf validates the attempt a request names.
+// attemptOf validates the attempt a request names. The transaction ID
+// follows the log's rule (wal.ParseTxID): a ULID other than the zero one,
+// which the log cannot look up.
 func attemptOf(m attemptMessage) (AttemptID, error) {
-	id, err := ulid.ParseStrict(m.GetTransactionId())
+	id, err := wal.ParseTxID(m.GetTransactionId())
 	if err != nil {
-		return AttemptID{}, fmt.Errorf("%w: transaction_id %q is not a ULID: %v", ErrInvalid, m.GetTransactionId(), err)
+		return AttemptID{}, fmt.Errorf("%w: transaction_id: %v", ErrInvalid, err)
 	}
 	if m.GetAttempt() == 0 {
 		return AttemptID{}, fmt.Errorf("%w: attempt must be 1 or more", ErrInvalid)

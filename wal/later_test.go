@@ -48,7 +48,7 @@ func TestAppendLaterRidesWithTheNextAppend(t *testing.T) {
 
 	require.NoError(t, l.Append(func(tx *wal.Tx) error {
 		appendTx = txOf(t, tx)
-		_, err := tx.Append(wal.Record{Type: wal.TypePosted})
+		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
 		return err
 	}))
 	require.NoError(t, recv(t, reported))
@@ -85,7 +85,7 @@ func TestAppendCommitsTheAppendLatersQueuedBeforeIt(t *testing.T) {
 	var own int
 	require.NoError(t, l.Append(func(tx *wal.Tx) error {
 		own = txOf(t, tx)
-		_, err := tx.Append(wal.Record{Type: wal.TypePosted})
+		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
 		return err
 	}))
 	for range txs {
@@ -95,7 +95,7 @@ func TestAppendCommitsTheAppendLatersQueuedBeforeIt(t *testing.T) {
 	require.NotEqual(t, txs[0], own)
 	recs := scanAll(t, l)
 	require.Len(t, recs, 4)
-	require.Equal(t, wal.TypePosted, recs[3].Type, "the Append's record last")
+	require.Equal(t, wal.TypeDeposited, recs[3].Type, "the Append's record last")
 }
 
 // A failing AppendLater is told so, and spoils nothing else of its batch.

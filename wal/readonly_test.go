@@ -19,7 +19,7 @@ func TestOpenReadOnly(t *testing.T) {
 	l, err := wal.Open(path, wal.Options{})
 	require.NoError(t, err)
 	require.NoError(t, l.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeCommitted, Payload: []byte("x")})
+		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Payload: []byte("x")})
 		return err
 	}))
 

@@ -16,6 +16,39 @@ var (
 	ErrUnknownType = errors.New("wal: unknown record type")
 )
 
+// ErrZeroTxID is the error for the zero ULID used as a transaction ID. The
+// log does not index records whose ID is zero (it marks records that belong
+// to no transaction, such as ACCOUNT_OPENED), so a transaction with that ID
+// could be written but never looked up again: a bank could hold its money
+// and never find the prepared attempt to commit.
+var ErrZeroTxID = errors.New("wal: the zero ULID is not a transaction ID")
+
+// CheckTxID is the one rule for transaction IDs that every process shares:
+// an ID is valid if the log can index it, which is every ULID but the zero
+// one. The gateway and the banks refuse any other ID at their edge, and
+// Tx.Append refuses to write it.
+func CheckTxID(id ulid.ULID) error {
+	if id == (ulid.ULID{}) {
+		return ErrZeroTxID
+	}
+	return nil
+}
+
+// ParseTxID parses a transaction ID in its 26-character text form
+// (ulid.ParseStrict: Crockford base32, at most 7ZZZZZZZZZZZZZZZZZZZZZZZZZ)
+// and checks it with CheckTxID. The error says what is wrong, for the
+// caller to wrap in its own "invalid request" error.
+func ParseTxID(s string) (ulid.ULID, error) {
+	id, err := ulid.ParseStrict(s)
+	if err != nil {
+		return ulid.ULID{}, fmt.Errorf("transaction ID %q is not a ULID (26 characters of Crockford base32): %w", s, err)
+	}
+	if err := CheckTxID(id); err != nil {
+		return ulid.ULID{}, fmt.Errorf("transaction ID %q: %w", s, err)
+	}
+	return id, nil
+}
+
 // Type says what a record means. The numbers are part of the on-disk format.
 type Type uint8
 
@@ -75,6 +108,21 @@ var typeNames = map[Type]string{
 	TypeUserRegistered:  "USER_REGISTERED",
 	TypeUserUpdated:     "USER_UPDATED",
 }
+
+// transactional are the types whose records belong to one transaction,
+// found again by its ID (Tx.Lookup, and the tools that group a log by
+// payment): they must carry a valid ID (CheckTxID). The other types
+// (accounts, deposits, users, epochs) carry the zero ID.
+var transactional = map[Type]bool{
+	TypePrepared: true, TypeCommitted: true, TypeAborted: true,
+	TypeHoldPlaced: true, TypeHoldReleased: true, TypePosted: true, TypeSettled: true,
+	TypePaymentAccepted: true, TypeAttemptBegun: true, TypeAttemptStaged: true,
+	TypeDecisionCommit: true, TypeDecisionAbort: true, TypeAttemptEnded: true, TypePaymentFinal: true,
+}
+
+// Transactional reports whether records of type t belong to a transaction
+// and so must carry a transaction ID that the log can index.
+func (t Type) Transactional() bool { return transactional[t] }
 
 // Known reports whether t is a record type this version understands.
 func (t Type) Known() bool {

@@ -47,13 +47,21 @@ type Tx struct {
 }
 
 // Append adds r to the log and returns its sequence number. The record
-// becomes durable when the enclosing Log.Append returns nil.
+// becomes durable when the enclosing Log.Append returns nil. A record of a
+// Transactional type must have a valid TxID (CheckTxID): one with the zero
+// ID is refused with an error wrapping ErrZeroTxID, since it could never
+// be looked up.
 func (tx *Tx) Append(r Record) (uint64, error) {
 	if !tx.btx.Writable() {
 		return 0, ErrReadOnly
 	}
 	if !r.Type.Known() {
 		return 0, fmt.Errorf("%w: %v", ErrUnknownType, r.Type)
+	}
+	if r.Type.Transactional() {
+		if err := CheckTxID(r.TxID); err != nil {
+			return 0, fmt.Errorf("wal: a %v record must name its transaction: %w", r.Type, err)
+		}
 	}
 	if len(r.Payload) > MaxPayload {
 		return 0, fmt.Errorf("wal: payload of %d bytes exceeds %d", len(r.Payload), MaxPayload)
@@ -74,7 +82,8 @@ func (tx *Tx) Append(r Record) (uint64, error) {
 }
 
 // Lookup returns the records of one attempt of a transaction, in the order
-// they were appended. Records with a zero TxID are not indexed.
+// they were appended. Records with a zero TxID are not indexed, so the zero
+// ID finds nothing.
 func (tx *Tx) Lookup(id ulid.ULID, attempt uint32) ([]Record, error) {
 	prefix := indexKey(id, attempt, 0)[:20]
 	records := tx.btx.Bucket(recordsBucket)

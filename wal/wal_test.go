@@ -145,7 +145,7 @@ func TestFailedAppendLeavesNoTraceAndSparesItsBatch(t *testing.T) {
 	for i := range errs {
 		wg.Go(func() {
 			errs[i] = l.Append(func(tx *wal.Tx) error {
-				if _, err := tx.Append(wal.Record{Type: wal.TypePrepared, Attempt: uint32(i)}); err != nil {
+				if _, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Attempt: uint32(i)}); err != nil {
 					return err
 				}
 				bucket, err := tx.Bucket("scratch")

@@ -35,6 +35,12 @@
 //     ALREADY_EXISTS and changes nothing. A repeat is judged against the
 //     stored payment, not the users as they are now: a changed default
 //     account does not turn a retry into a conflict.
+//   - A transaction ID (Pay, GetPayment, and a bank's GetDecision) is a
+//     ULID other than the zero one, by the log's rule (wal.ParseTxID):
+//     the zero ULID is INVALID_ARGUMENT, before anything is stored or sent,
+//     since no bank could look its attempt up. A payment under it accepted
+//     before that rule (an old log) is reported once at start and left as
+//     it stands; ListPayments still shows it.
 //   - Business outcomes (COMMITTED, FAILED with a reason, PENDING) are
 //     statuses, never RPC errors.
 //   - A user and the account owners change together with the record that

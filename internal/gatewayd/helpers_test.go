@@ -73,6 +73,15 @@ type env struct {
 // banks' ledgers are verified against their logs.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvFrom(t, "")
+}
+
+// newEnvFrom is newEnv on copies of the data files in the directory
+// fixture (gateway.db, BankA.db, BankB.db), if it is not empty. Their
+// ledgers are not verified when the test ends: a fixture may hold what
+// Verify reports.
+func newEnvFrom(t *testing.T, fixture string) *env {
+	t.Helper()
 	e := &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}, bankLogs: map[string]*logBuffer{}}
 	e.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
@@ -82,11 +91,18 @@ func newEnv(t *testing.T) *env {
 		Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
 	}
 	t.Cleanup(func() { verifyUsers(t, e.walPath()) })
+	if fixture != "" {
+		copyFile(t, filepath.Join(fixture, "gateway.db"), e.walPath())
+	}
 	for name, accounts := range bankAccounts {
 		cfg := e.pki.Config(t, name, testbank.DataDir(t))
 		e.bankLogs[name] = &logBuffer{}
 		cfg.Log = zerolog.New(io.MultiWriter(e.bankLogs[name], zerolog.NewTestWriter(t))).With().Str("bank", name).Logger()
-		t.Cleanup(func() { verifyLedger(t, filepath.Join(cfg.DataDir, name+".db")) })
+		if fixture != "" {
+			copyFile(t, filepath.Join(fixture, name+".db"), filepath.Join(cfg.DataDir, name+".db"))
+		} else {
+			t.Cleanup(func() { verifyLedger(t, filepath.Join(cfg.DataDir, name+".db")) })
+		}
 		b := testbank.Start(t, cfg)
 		e.banks[name], e.bankClients[name], e.cfg.Banks[name] = b, e.pki.GatewayClient(t, b.Addr()), b.Addr()
 		for _, a := range accounts {
@@ -246,6 +262,15 @@ func writeFile(t *testing.T, name, content string) string {
 	path := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 	return path
+}
+
+// copyFile copies a file, creating the directory of the copy.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(to), 0o700))
+	require.NoError(t, os.WriteFile(to, data, 0o600))
 }
 
 func openWAL(t *testing.T, path string) *wal.Log {

@@ -17,6 +17,7 @@ import (
 	"github.com/strife-pay/strife/internal/auth"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 // Pay runs a payment through the coordinator, exactly once per
@@ -63,10 +64,10 @@ func (s *service) payment(user string, req *strifev1.PayRequest) (ulid.ULID, coo
 
 // checkPay checks what a Pay request says on its own.
 func checkPay(req *strifev1.PayRequest) (ulid.ULID, error) {
-	id, err := ulid.ParseStrict(req.GetTransactionId())
+	id, err := wal.ParseTxID(req.GetTransactionId())
 	switch {
 	case err != nil:
-		return id, fmt.Errorf("%w: transaction_id must be a ULID (26 characters of Crockford base32)", ErrInvalid)
+		return id, fmt.Errorf("%w: transaction_id: %v", ErrInvalid, err)
 	case req.GetAmount() <= 0:
 		return id, fmt.Errorf("%w: amount %d is not positive", ErrInvalid, req.GetAmount())
 	case len(req.GetMemo()) > MaxMemoLen || !utf8.ValidString(req.GetMemo()):
@@ -166,9 +167,9 @@ func (s *service) getPayment(ctx context.Context, txID string) (coordinator.Paym
 	if err != nil {
 		return coordinator.Payment{}, err
 	}
-	id, err := ulid.ParseStrict(txID)
+	id, err := wal.ParseTxID(txID)
 	if err != nil {
-		return coordinator.Payment{}, fmt.Errorf("%w: transaction_id must be a ULID", ErrInvalid)
+		return coordinator.Payment{}, fmt.Errorf("%w: transaction_id: %v", ErrInvalid, err)
 	}
 	pay, err := s.coord.Get(id)
 	if err != nil {

@@ -566,7 +566,8 @@ func (x *Leg) GetCounterparty() string {
 
 type PrepareRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// transaction_id is the payment's ULID, in its 26-character text form.
+	// transaction_id is the payment's ULID, in its 26-character text form;
+	// not the zero ULID.
 	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	// attempt numbers the coordinator's tries at the payment, from 1.
 	Attempt uint32 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`

@@ -39,6 +39,11 @@ const (
 // Prepare, Commit and Abort are the participant's side of presumed-abort
 // two-phase commit. Every one of them is idempotent on (transaction_id,
 // attempt): a repeated call gets the answer of the first.
+//
+// A transaction_id is a ULID in its 26-character text form, and never the
+// zero ULID (00000000000000000000000000), which the bank's log cannot look
+// up: every method that takes one, and every Batch item, answers
+// INVALID_ARGUMENT for it, with nothing written.
 type BankServiceClient interface {
 	// OpenAccount creates an account, optionally with an opening deposit.
 	// Repeating it with the same number and owner returns the existing account;
@@ -184,6 +189,11 @@ func (c *bankServiceClient) Batch(ctx context.Context, in *BatchRequest, opts ..
 // Prepare, Commit and Abort are the participant's side of presumed-abort
 // two-phase commit. Every one of them is idempotent on (transaction_id,
 // attempt): a repeated call gets the answer of the first.
+//
+// A transaction_id is a ULID in its 26-character text form, and never the
+// zero ULID (00000000000000000000000000), which the bank's log cannot look
+// up: every method that takes one, and every Batch item, answers
+// INVALID_ARGUMENT for it, with nothing written.
 type BankServiceServer interface {
 	// OpenAccount creates an account, optionally with an opening deposit.
 	// Repeating it with the same number and owner returns the existing account;

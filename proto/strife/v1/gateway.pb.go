@@ -654,7 +654,8 @@ func (x *GetBalanceResponse) GetAccounts() []*Account {
 type PayRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// transaction_id is a ULID the client makes before the first send and
-	// reuses for every retry: the idempotency key.
+	// reuses for every retry: the idempotency key. The zero ULID
+	// (00000000000000000000000000) is INVALID_ARGUMENT: no log indexes it.
 	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	// from_account is "<bank>/<number>"; empty means the caller's default.
 	FromAccount string `protobuf:"bytes,2,opt,name=from_account,json=fromAccount,proto3" json:"from_account,omitempty"`
@@ -964,8 +965,9 @@ func (x *PayResponse) GetPayment() *Payment {
 }
 
 type GetPaymentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TransactionId string                 `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// transaction_id is a ULID; the zero ULID is INVALID_ARGUMENT, as in Pay.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

@@ -1,0 +1,99 @@
+package wal_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/wal"
+)
+
+func TestParseTxIDRefusesWhatTheLogCannotIndex(t *testing.T) {
+	id := newID()
+	got, err := wal.ParseTxID(id.String())
+	require.NoError(t, err)
+	require.Equal(t, id, got)
+	_, err = wal.ParseTxID("7ZZZZZZZZZZZZZZZZZZZZZZZZZ")
+	require.NoError(t, err, "the largest ULID is an ID like any other")
+
+	for name, s := range map[string]string{
+		"empty":         "",
+		"too short":     id.String()[:25],
+		"too long":      id.String() + "0",
+		"not base32":    "0000000000000000000000000U",
+		"overflows":     "80000000000000000000000000",
+		"the zero ULID": "00000000000000000000000000",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := wal.ParseTxID(s)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), s)
+		})
+	}
+	_, err = wal.ParseTxID(strings.Repeat("0", 26))
+	require.ErrorIs(t, err, wal.ErrZeroTxID)
+	require.ErrorIs(t, wal.CheckTxID(ulid.ULID{}), wal.ErrZeroTxID)
+	require.NoError(t, wal.CheckTxID(id))
+}
+
+// A record of a transaction with the zero ID would be written but never
+// found by Lookup (the index skips it): Append refuses it, for every type
+// that belongs to a transaction, and writes nothing.
+func TestAppendRefusesTheZeroIDForTransactionalTypes(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
+	var transactional, other []wal.Type
+	for n := range 256 {
+		typ := wal.Type(n)
+		switch {
+		case typ.Transactional():
+			transactional = append(transactional, typ)
+		case typ.Known():
+			other = append(other, typ)
+		}
+	}
+	require.Len(t, transactional, 14)
+	require.ElementsMatch(t, []wal.Type{wal.TypeAccountOpened, wal.TypeAccountUpdated, wal.TypeDeposited,
+		wal.TypeEpochBegun, wal.TypeUserRegistered, wal.TypeUserUpdated}, other)
+
+	for _, typ := range transactional {
+		err := l.Append(func(tx *wal.Tx) error {
+			_, err := tx.Append(wal.Record{Type: typ, Attempt: 1})
+			return err
+		})
+		require.ErrorIs(t, err, wal.ErrZeroTxID, "%v", typ)
+		require.ErrorContains(t, err, typ.String())
+	}
+	require.Empty(t, scanAll(t, l), "nothing written")
+
+	id := newID()
+	for _, typ := range transactional {
+		appendOne(t, l, wal.Record{Type: typ, TxID: id, Attempt: 1})
+	}
+	for _, typ := range other {
+		appendOne(t, l, wal.Record{Type: typ})
+	}
+	require.NoError(t, l.View(func(tx *wal.Tx) error {
+		recs, err := tx.Lookup(id, 1)
+		require.Len(t, recs, len(transactional), "every record of the transaction is found again")
+		return err
+	}))
+}
+
+// FuzzParseTxID: whatever the text, ParseTxID never accepts an ID the log
+// cannot index, and what it accepts is the text's ULID.
+func FuzzParseTxID(f *testing.F) {
+	for _, s := range []string{"", "00000000000000000000000000", "7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "80000000000000000000000000", newID().String()} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := wal.ParseTxID(s)
+		if err != nil {
+			return
+		}
+		require.NoError(t, wal.CheckTxID(id))
+		require.Equal(t, strings.ToUpper(s), id.String())
+	})
+}
