@@ -109,8 +109,8 @@ type Bank struct {
 }
 
 // Start opens the bank's ledger, reloads its in-doubt attempts, seeds it if
-// it is new, starts serving, and registers in etcd if it is configured. On
-// error, everything it opened is closed.
+// it is new, starts serving, and registers in etcd if it is configured,
+// without waiting for etcd. On error, everything it opened is closed.
 func Start(cfg Config) (*Bank, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -202,18 +202,22 @@ func (b *Bank) coordinator() (participant.Coordinator, error) {
 	return noCoordinator{}, nil
 }
 
-// register puts the bank's key in etcd, once it serves.
+// register starts keeping the bank's key in etcd, once it serves. It does
+// not wait for etcd: a bank serves while etcd is down (a gateway that saw
+// it before, or was told its address, can reach it), and registers in the
+// background as soon as etcd answers.
 func (b *Bank) register() error {
 	addr := b.cfg.Advertise
 	if addr == "" {
 		addr = b.Addr()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Etcd.Timeout())
-	defer cancel()
 	var err error
-	b.reg, err = discovery.Register(ctx, b.etcd, discovery.Banks, b.cfg.Name, addr, b.cfg.LeaseTTL, b.cfg.Log)
+	b.reg, err = discovery.Register(b.etcd, discovery.Banks, b.cfg.Name, addr, b.cfg.LeaseTTL, b.cfg.Log)
 	return err
 }
+
+// Registration is the bank's registration in etcd, nil without etcd.
+func (b *Bank) Registration() *discovery.Registration { return b.reg }
 
 func (b *Bank) serve(l *ledger.Ledger) error {
 	tlsConfig, err := certs.ServerConfig(b.cfg.TLS)

@@ -7,7 +7,9 @@
 //
 // Start opens <DataDir>/<Name>.db, seeds a new ledger from Config.SeedFile
 // (once: later starts ignore it), reloads the attempts left in doubt, serves,
-// and with etcd registers under /strife/banks/<Name> on a lease. Stop
+// and with etcd registers under /strife/banks/<Name> on a lease, in the
+// background: a bank serves while etcd is down, and registers once etcd
+// answers (package discovery). Stop
 // deregisters first, reports NOT_SERVING, lets calls in flight finish (up to
 // Config.DrainTimeout), stops the in-doubt resolvers and closes the file.
 // A SIGKILL loses nothing that was acknowledged: every answer follows the

@@ -73,12 +73,27 @@ func (d *deployment) start(ctx context.Context, c *child) error {
 	if err != nil {
 		return err
 	}
-	if err := c.waitReady(ctx, r, d.cfg.StartTimeout); err != nil {
+	err = c.waitReady(ctx, r, d.cfg.StartTimeout)
+	if c.mayLag && errors.Is(err, errSlow) {
+		d.out.say("%s has not said it serves within %v; starting the rest anyway (they serve without it, and register when it does)", c.name, d.cfg.StartTimeout)
+		go d.announceLate(c, r)
+		return nil
+	}
+	if err != nil {
 		c.stop(d.cfg.StopTimeout)
 		return err
 	}
 	d.out.say("%s is serving on %s (pid %d)", c.name, c.addr, r.pid())
 	return nil
+}
+
+// announceLate says when a child that was slow to start serves at last.
+func (d *deployment) announceLate(c *child, r *run) {
+	select {
+	case <-r.ready:
+		d.out.say("%s is serving on %s (pid %d), late", c.name, c.addr, r.pid())
+	case <-r.done:
+	}
 }
 
 // restart stops c if it runs, then starts it again.

@@ -15,10 +15,14 @@
 //	gateway-1  strife gateway    127.0.0.1:7000
 //
 // The banks and the gateway register in etcd and find each other there; the
-// gateway registers the demo users (testdata/demo-users.yaml) the first time,
+// gateway is also given the banks' addresses (--bank), which it uses until
+// etcd answers, so a slow or stopped etcd delays no payment. The gateway
+// registers the demo users (testdata/demo-users.yaml) the first time,
 // opening their accounts at the banks. A tier starts once the one before
 // serves: a child serves when it logs its "etcd serving", "bank serving" or
-// "gateway serving" line, within Config.StartTimeout.
+// "gateway serving" line, within Config.StartTimeout. etcd alone may be
+// late: if it has not said so in time, up says it and starts the rest
+// anyway, since they serve without etcd and register once it does.
 //
 // # State
 //

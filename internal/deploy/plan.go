@@ -30,20 +30,26 @@ type spec struct {
 	args  []string // after the executable
 	ready string   // the message of its JSON log line that says it serves
 	tier  int      // started in increasing tiers, stopped in decreasing ones
+	// mayLag: the next tier starts even if this child has not said it
+	// serves within the start timeout (etcd: the others serve without it).
+	mayLag bool
 }
 
 // plan returns the children in the order they start: etcd, the banks, the
 // gateway. Each logs JSON (up renders it for people) and finds the others
-// through etcd.
+// through etcd; the gateway is also given the banks' addresses, which it
+// uses until etcd answers, so that a slow or absent etcd delays nothing.
 func plan(c Config) []spec {
 	etcdURL := "http://" + c.addr(etcdPortOffset)
 	specs := []spec{{
-		name: etcdName, addr: c.addr(etcdPortOffset), ready: "etcd serving", tier: 0,
+		name: etcdName, addr: c.addr(etcdPortOffset), ready: "etcd serving", tier: 0, mayLag: true,
 		args: []string{etcdCommand, "--data-dir", filepath.Join(c.DataDir, "etcd"), "--listen-client", etcdURL,
 			"--listen-peer", "http://" + c.addr(etcdPeerPortOffset), "--log-format", "json"},
 	}}
+	var known []string
 	for i, bank := range bankNames {
 		addr := c.addr(1 + i)
+		known = append(known, "--bank", bank+"="+addr)
 		specs = append(specs, spec{
 			name: bank, addr: addr, ready: "bank serving", tier: 1,
 			args: append([]string{bankCommand, "--name", bank, "--listen", addr, "--advertise", addr,
@@ -57,7 +63,7 @@ func plan(c Config) []spec {
 		args: append([]string{gatewayCommand, "--name", gatewayName, "--listen", addr, "--advertise", addr,
 			"--data-dir", filepath.Join(c.DataDir, "gateway"), "--etcd-endpoints", etcdURL,
 			"--token-key", filepath.Join(c.certDir(), certscli.TokenKeyFile), "--users", c.UsersFile, "--log-format", "json"},
-			tlsArgs(c, gatewayName)...),
+			append(known, tlsArgs(c, gatewayName)...)...),
 	})
 }
 

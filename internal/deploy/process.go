@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -122,6 +123,10 @@ func exitText(err error) string {
 	return err.Error()
 }
 
+// errSlow is waitReady's error when the child runs but has not said it
+// serves in time.
+var errSlow = errors.New("too slow")
+
 // waitReady waits until r serves, exits, or timeout or ctx ends.
 func (c *child) waitReady(ctx context.Context, r *run, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
@@ -132,7 +137,7 @@ func (c *child) waitReady(ctx context.Context, r *run, timeout time.Duration) er
 	case <-r.done:
 		return fmt.Errorf("deploy: %s exited before serving (%s); its log above says why", c.name, exitText(r.err))
 	case <-t.C:
-		return fmt.Errorf("deploy: %s did not log %q within %v", c.name, c.ready, timeout)
+		return fmt.Errorf("deploy: %s did not log %q within %v: %w", c.name, c.ready, timeout, errSlow)
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}

@@ -62,6 +62,12 @@ func (c ClientConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// perRetry are the etcd client's warnings written at every failed try of a
+// call while etcd cannot be reached. The caller gets the error and says,
+// once, what it means (Registration logs its changes of state): a line per
+// try would fill the log during an outage.
+var perRetry = []string{"retrying of unary invoker failed", "retrying RecvMsg"}
+
 // NewClient connects to etcd. It does not wait for etcd to answer: the
 // first call does. The client logs etcd's warnings and errors to log.
 func NewClient(c ClientConfig, log zerolog.Logger) (*clientv3.Client, error) {
@@ -85,7 +91,8 @@ func NewClient(c ClientConfig, log zerolog.Logger) (*clientv3.Client, error) {
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			MinConnectTimeout: c.Timeout(),
 		})},
-		Logger: ZapLogger(log.With().Str("component", "etcd-client").Logger(), zapcore.WarnLevel),
+		Logger: ZapLogger(log.With().Str("component", "etcd-client").Logger(), zapcore.WarnLevel).
+			WithOptions(dropMessages(perRetry...)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("discovery: etcd client: %w", err)

@@ -27,7 +27,8 @@ type DialFunc func(name, addr string) (coordinator.Participant, io.Closer, error
 const Linger = 10 * time.Second
 
 // Directory is the gateway's view of the banks: a coordinator.Directory
-// and coordinator.Notifier fed by a watch on the bank keys. A bank is
+// and coordinator.Notifier fed by a watch on the bank keys, and by the
+// banks it is told of at start until etcd has answered. A bank is
 // available from the moment its key appears until the moment it is
 // deleted or expires; there is no etcd read per request. It is safe for
 // concurrent use.
@@ -58,9 +59,12 @@ var (
 	_ coordinator.Notifier  = (*Directory)(nil)
 )
 
-// NewDirectory starts watching the bank keys and waits, within ctx, until
-// it has read the banks registered now. Close stops it.
-func NewDirectory(ctx context.Context, client *clientv3.Client, dial DialFunc, log zerolog.Logger) (*Directory, error) {
+// NewDirectory starts watching the bank keys. It does not wait for etcd,
+// which may be down when the gateway starts: the view is known (the banks
+// given, each dialled now; none if known is empty) until the watch has
+// read the banks registered in etcd, which then replace it, whenever etcd
+// answers. Synced tells when that happened. Close stops it.
+func NewDirectory(client *clientv3.Client, dial DialFunc, known map[string]string, log zerolog.Logger) (*Directory, error) {
 	f, err := newFollower(client, Banks, log)
 	if err != nil {
 		return nil, err
@@ -70,20 +74,24 @@ func NewDirectory(ctx context.Context, client *clientv3.Client, dial DialFunc, l
 		changes: make(chan struct{}, 1), synced: make(chan struct{}),
 		banks: map[string]*bankConn{}, changed: make(chan struct{}),
 	}
+	d.sync(known)
 	var once sync.Once
-	f.sync = func(m map[string]string) { d.sync(m); once.Do(func() { close(d.synced) }) }
+	f.sync = func(m map[string]string) {
+		d.sync(m)
+		once.Do(func() {
+			close(d.synced)
+			d.log.Info().Strs("banks", d.Banks()).Msg("banks read from etcd")
+		})
+	}
 	f.update = d.set
 	wctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	go func() { defer close(d.done); f.run(wctx) }()
-	select {
-	case <-d.synced:
-		return d, nil
-	case <-ctx.Done():
-		d.Close()
-		return nil, fmt.Errorf("discovery: reading the banks from etcd: %w", ctx.Err())
-	}
+	return d, nil
 }
+
+// Synced is closed once the view has been read from etcd (the first time).
+func (d *Directory) Synced() <-chan struct{} { return d.synced }
 
 // Participant returns the bank's participant while its key exists.
 func (d *Directory) Participant(bank string) (coordinator.Participant, bool) {
@@ -131,7 +139,8 @@ func (d *Directory) Wait(ctx context.Context, banks ...string) error {
 }
 
 // sync makes the view equal to members: banks missing from it go away,
-// new ones and those at a new address are dialled.
+// new ones and those at a new address are dialled. Called before the watch
+// starts, with the banks known at start, and then by each watch's start.
 func (d *Directory) sync(members map[string]string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

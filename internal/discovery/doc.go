@@ -17,20 +17,45 @@
 //
 // # Registration and its end
 //
-// Register grants a lease (TTL default 5 s), puts the key on it and keeps
-// the lease alive in the background. Registration.Close revokes the lease:
-// the key is deleted at once, and the gateway's watch sees the bank go away
-// before the bank starts draining. A process that crashes stops sending
-// keep-alives; etcd deletes the key when the lease expires, at most one TTL
-// later. If the keep-alives stop while the process runs (etcd unreachable
-// for longer than the TTL, the lease revoked by an operator), the key is
-// put again on a new lease, with backoff, until Close.
+// Register returns at once, without waiting for etcd: a bank or gateway
+// serves whether or not etcd can be reached (its address may be known to a
+// gateway's last view or to a static configuration), and registers in the
+// background. It grants a lease (TTL default 5 s), puts the key on it and
+// keeps the lease alive; each try is bounded by the TTL, and failed tries
+// are repeated with backoff (100 ms doubling to 2 s, jittered) for as long
+// as it takes. Registration.Wait waits for the first success.
+//
+// If the keep-alives stop while the process runs (etcd unreachable for
+// longer than the TTL, the lease revoked by an operator), the key is put
+// again on a new lease, the same way, until Close. A shorter outage costs
+// nothing: the keep-alives resume on the same lease.
+//
+// The log has one line per change of state, never one per try:
+//
+//	not registered in etcd yet; serving anyway, retrying in the background   (warn, the first try failed)
+//	registered in etcd                                                       (info, with tries and after if it waited)
+//	etcd registration lost; registering again in the background              (warn)
+//	registered in etcd again                                                 (info, with tries and after)
+//
+// etcd's client would add a warning per failed try ("retrying of unary
+// invoker failed"); NewClient drops those, since the caller reports the
+// outcome.
+//
+// Registration.Close revokes the lease: the key is deleted at once, and
+// the gateway's watch sees the bank go away before the bank starts
+// draining. Close waits for etcd at most 3 s: if etcd cannot be reached,
+// the key expires with its lease, so a SIGTERM never hangs on etcd. A
+// process that crashes stops sending keep-alives; etcd deletes the key when
+// the lease expires, at most one TTL later.
 //
 // # Watching
 //
 // Directory is the gateway's coordinator.Directory: it watches
 // /strife/banks/ (the endpoints Manager's watch channel: the registered
-// banks first, then every change), dials each bank that appears with the
+// banks first, then every change). NewDirectory does not wait for etcd: it
+// starts with the banks it is given (a gateway's static configuration, or
+// none), and the banks read from etcd replace them when etcd first answers
+// (Synced). It dials each bank that appears with the
 // gateway's DialFunc, and forgets each one that goes away at once, so that
 // new payments to it are held PENDING without waiting for a prepare
 // timeout. It is a coordinator.Notifier: every change wakes the held
@@ -44,8 +69,11 @@
 //
 // If a watch breaks (etcd compacted past it, or answered an error), it is
 // started again and the view is rebuilt from etcd's current state. While
-// etcd is unreachable the view stays as it was last seen: payments to banks
-// that were up go on.
+// etcd is unreachable, at start or later, the view stays as it was last seen
+// (or given): payments to banks in it go on, and payments to others are held
+// PENDING until their banks appear. Coordinators does not wait for etcd
+// either: until it has read the gateways, GetDecision fails within its
+// context and the participant asks again later.
 //
 // # Connecting to etcd
 //

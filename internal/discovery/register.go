@@ -53,6 +53,16 @@ const revokeTimeout = 3 * time.Second
 
 // Registration keeps one key alive in etcd: the name of a process and the
 // address it serves on, attached to a lease kept alive in the background.
+//
+// It lives through states, and logs once at each change, never once per
+// retry:
+//
+//	registering  -> registered         "registered in etcd"
+//	registering  (first try failed)    "not registered in etcd yet; serving anyway, retrying in the background"
+//	registered   -> lost               "etcd registration lost; registering again in the background"
+//	lost         -> registered         "registered in etcd again"
+//
+// The lines that end a wait carry how many tries it took and how long.
 type Registration struct {
 	client *clientv3.Client
 	em     endpoints.Manager
@@ -61,23 +71,27 @@ type Registration struct {
 	ttl    int64 // seconds
 	log    zerolog.Logger
 
-	ctx    context.Context // cancelled by Close; parent of the keep-alives
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the keep-alive loop has ended
-	once   sync.Once
-	err    error
+	ctx        context.Context // cancelled by Close; parent of every etcd call
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when the background loop has ended
+	registered chan struct{} // closed once the key was put the first time
+	once       sync.Once
+	err        error
 
 	mu    sync.Mutex
-	lease clientv3.LeaseID // the lease the key is attached to now
+	lease clientv3.LeaseID // the lease the key is attached to now, 0 before
 }
 
-// Register puts Key(service, name) with addr, on a new lease of ttl (0:
-// DefaultTTL; etcd rounds up to whole seconds and to its minimum TTL) and
-// keeps the lease alive until Close. ctx bounds this first registration
-// only. If the lease is lost later (etcd was unreachable for longer than
-// the TTL, or the lease was revoked), the key is put again on a new lease,
-// with backoff, until Close.
-func Register(ctx context.Context, client *clientv3.Client, service, name, addr string, ttl time.Duration, log zerolog.Logger) (*Registration, error) {
+// Register keeps Key(service, name) with addr in etcd, on a lease of ttl
+// (0: DefaultTTL; etcd rounds up to whole seconds and to its minimum TTL),
+// until Close. It returns at once, without waiting for etcd: the key is put
+// in the background, and put again on a new lease whenever the lease is lost
+// (etcd unreachable for longer than the TTL, the lease revoked), with
+// backoff, for as long as it takes. A process serves whether or not etcd
+// can be reached: its address may be known otherwise (a gateway's last
+// view, a static configuration). Wait waits for the first registration.
+// Only bad arguments are errors.
+func Register(client *clientv3.Client, service, name, addr string, ttl time.Duration, log zerolog.Logger) (*Registration, error) {
 	if err := checkRegistration(service, name, addr, ttl); err != nil {
 		return nil, err
 	}
@@ -90,17 +104,12 @@ func Register(ctx context.Context, client *clientv3.Client, service, name, addr 
 	}
 	r := &Registration{
 		client: client, em: em, key: Key(service, name), addr: addr,
-		ttl: int64((ttl + time.Second - 1) / time.Second), done: make(chan struct{}),
+		ttl:  int64((ttl + time.Second - 1) / time.Second),
+		done: make(chan struct{}), registered: make(chan struct{}),
 		log: log.With().Str("key", Key(service, name)).Str("addr", addr).Logger(),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	ka, err := r.attach(ctx)
-	if err != nil {
-		r.cancel()
-		return nil, fmt.Errorf("discovery: register %s: %w", r.key, err)
-	}
-	go r.keep(ka)
-	r.log.Info().Int64("ttl_seconds", r.ttl).Msg("registered in etcd")
+	go r.run()
 	return r, nil
 }
 
@@ -145,36 +154,45 @@ func (r *Registration) attach(ctx context.Context) (<-chan *clientv3.LeaseKeepAl
 	return ka, nil
 }
 
-// keep consumes keep-alive answers; when the channel closes before Close,
-// the lease is lost (expired or revoked) and the key is put again.
-func (r *Registration) keep(ka <-chan *clientv3.LeaseKeepAliveResponse) {
+// run registers, keeps the lease alive, and registers again whenever the
+// lease is lost, until Close.
+func (r *Registration) run() {
 	defer close(r.done)
-	for ka != nil {
+	for again := false; ; again = true {
+		ka := r.attachUntilDone(again)
+		if ka == nil {
+			return // closed
+		}
 		for range ka {
 		}
 		if r.ctx.Err() != nil {
 			return
 		}
-		r.log.Warn().Msg("etcd lease lost; registering again")
-		ka = r.reattach()
+		r.log.Warn().Msg("etcd registration lost; registering again in the background")
 	}
 }
 
-// reattach registers again with backoff until it succeeds (nil once Close
-// was called).
-func (r *Registration) reattach() <-chan *clientv3.LeaseKeepAliveResponse {
-	for delay := retryMin; ; delay = min(2*delay, retryMax) {
+// attachUntilDone puts the key on a new lease, trying again with backoff
+// until it succeeds (nil once Close was called). Each try is bounded by the
+// TTL: longer, and a key put at its end could already be expiring. Only
+// the first failure of a first registration is logged: the state changed
+// from "starting" to "not registered"; a lost registration said so already.
+func (r *Registration) attachUntilDone(again bool) <-chan *clientv3.LeaseKeepAliveResponse {
+	start := time.Now()
+	for tries, delay := 1, retryMin; ; tries, delay = tries+1, min(2*delay, retryMax) {
 		ctx, cancel := context.WithTimeout(r.ctx, time.Duration(r.ttl)*time.Second)
 		ka, err := r.attach(ctx)
 		cancel()
 		if err == nil {
-			r.log.Info().Msg("registered in etcd again")
+			r.logRegistered(again, tries, time.Since(start))
 			return ka
 		}
 		if r.ctx.Err() != nil {
 			return nil
 		}
-		r.log.Warn().Err(err).Msg("cannot register in etcd yet")
+		if tries == 1 && !again {
+			r.log.Warn().Err(err).Msg("not registered in etcd yet; serving anyway, retrying in the background")
+		}
 		select {
 		case <-time.After(backoff.Jitter(delay)):
 		case <-r.ctx.Done():
@@ -183,15 +201,43 @@ func (r *Registration) reattach() <-chan *clientv3.LeaseKeepAliveResponse {
 	}
 }
 
-// Close stops the keep-alives and revokes the lease, which deletes the key
-// at once. If etcd cannot be reached, the key expires with the lease.
+func (r *Registration) logRegistered(again bool, tries int, took time.Duration) {
+	ev := r.log.Info().Int64("ttl_seconds", r.ttl)
+	if tries > 1 {
+		ev = ev.Int("tries", tries).Dur("after", took.Round(time.Millisecond))
+	}
+	if again {
+		ev.Msg("registered in etcd again")
+		return
+	}
+	ev.Msg("registered in etcd")
+	close(r.registered)
+}
+
+// Wait waits until the key has been put the first time, or ctx ends, or
+// Close is called.
+func (r *Registration) Wait(ctx context.Context) error {
+	select {
+	case <-r.registered:
+		return nil
+	case <-r.done:
+		return fmt.Errorf("discovery: %s: closed before it was registered", r.key)
+	case <-ctx.Done():
+		return fmt.Errorf("discovery: register %s: %w", r.key, ctx.Err())
+	}
+}
+
+// Close stops the keep-alives (or the tries to register) and revokes the
+// lease, which deletes the key at once. It never waits for etcd longer than
+// revokeTimeout: if etcd cannot be reached, the key expires with the lease.
 func (r *Registration) Close() error {
 	r.once.Do(func() {
 		r.cancel()
 		<-r.done
-		r.mu.Lock()
-		lease := r.lease
-		r.mu.Unlock()
+		lease := r.Lease()
+		if lease == 0 {
+			return // never registered: nothing to delete
+		}
 		if r.err = r.revoke(lease); r.err != nil {
 			r.log.Warn().Err(r.err).Msg("cannot revoke etcd lease; the key expires with it")
 			return

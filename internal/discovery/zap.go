@@ -72,3 +72,25 @@ func zerologLevel(l zapcore.Level) zerolog.Level {
 	}
 	return zerolog.FatalLevel
 }
+
+// dropMessages wraps a zap core, dropping the entries with one of the
+// given messages.
+func dropMessages(messages ...string) zap.Option {
+	return zap.WrapCore(func(c zapcore.Core) zapcore.Core { return dropFilter{c, messages} })
+}
+
+type dropFilter struct {
+	zapcore.Core
+	messages []string
+}
+
+func (f dropFilter) With(fields []zapcore.Field) zapcore.Core {
+	return dropFilter{f.Core.With(fields), f.messages}
+}
+
+func (f dropFilter) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if slices.Contains(f.messages, e.Message) {
+		return ce
+	}
+	return f.Core.Check(e, ce)
+}

@@ -1,7 +1,6 @@
 package gatewayd
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -70,7 +69,9 @@ func (g *Gateway) dialBanks(s *service) (coordinator.Directory, error) {
 }
 
 // discoverBanks follows the banks registered in etcd, dialling each one
-// that appears.
+// that appears. It does not wait for etcd: until etcd answers, the banks
+// are those of Config.Banks, if any (and none otherwise: payments are held
+// PENDING until their banks appear).
 func (g *Gateway) discoverBanks(s *service) (coordinator.Directory, error) {
 	base, err := certs.ClientConfig(g.cfg.TLS, "")
 	if err != nil {
@@ -82,9 +83,7 @@ func (g *Gateway) discoverBanks(s *service) (coordinator.Directory, error) {
 	dial := func(name, addr string) (coordinator.Participant, io.Closer, error) {
 		return dialBank(base, name, addr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Etcd.Timeout())
-	defer cancel()
-	if g.dir, err = discovery.NewDirectory(ctx, g.etcd, dial, g.cfg.Log); err != nil {
+	if g.dir, err = discovery.NewDirectory(g.etcd, dial, g.cfg.Banks, g.cfg.Log); err != nil {
 		return nil, err
 	}
 	s.banks = discoveredBanks{g.dir}

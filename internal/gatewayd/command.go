@@ -16,7 +16,7 @@ func Command() *cobra.Command {
 	var cfg Config
 	var logFormat string
 	cmd := &cobra.Command{
-		Use:   "strife-gateway --name gateway-1 --data-dir DIR --cert F --key F --ca F --token-key F (--bank BankA=127.0.0.1:7001 ... | --etcd-endpoints URL,...)",
+		Use:   "strife-gateway --name gateway-1 --data-dir DIR --cert F --key F --ca F --token-key F (--bank BankA=127.0.0.1:7001 ... | --etcd-endpoints URL,... [--bank ...])",
 		Short: "Run the Strife gateway: users, logins and payments, the coordinator of two-phase commit",
 		Long: `strife-gateway serves GatewayService to clients and CoordinatorService to banks
 over mutual TLS. Users, payments and 2PC decisions live in one bbolt
@@ -24,6 +24,10 @@ write-ahead log in --data-dir; on start it finishes every payment the log
 left open. The banks are found either statically, with --bank given once per
 bank, or in etcd with --etcd-endpoints: the gateway watches /strife/banks/
 and registers itself under /strife/gateways/<name> on a lease kept alive.
+Both may be given: then the --bank addresses are used until etcd first
+answers, so that a gateway started while etcd is down can pay; etcd's view
+replaces them from then on. The gateway serves whether or not etcd can be
+reached, and registers in the background when it can.
 SIGTERM or SIGINT deletes its key, drains calls in flight and exits cleanly.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
@@ -44,7 +48,7 @@ SIGTERM or SIGINT deletes its key, drains calls in flight and exits cleanly.`,
 	f.StringVar(&cfg.TLS.KeyFile, "key", "", "the gateway's private key (PEM)")
 	f.StringVar(&cfg.TLS.CAFile, "ca", "", "the CA certificate that every peer must be signed by (PEM)")
 	f.StringVar(&cfg.TokenKeyFile, "token-key", "", "the login token signing key (hex, from strife-certs init)")
-	f.StringToStringVar(&cfg.Banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank (not with --etcd-endpoints)")
+	f.StringToStringVar(&cfg.Banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank (with --etcd-endpoints: used until etcd answers)")
 	discovery.Flags(f, &cfg.Etcd, &cfg.Advertise, &cfg.LeaseTTL, "gateway", "find the banks and register there")
 	f.StringVar(&cfg.UsersFile, "users", "", "YAML file of users to register when the user store is new")
 	f.DurationVar(&cfg.PrepareTimeout, "prepare-timeout", 2*time.Second, "how long to wait for the banks' votes")

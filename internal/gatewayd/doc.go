@@ -15,16 +15,21 @@
 //
 // # Finding the banks
 //
-// Either statically (Config.Banks, --bank NAME=ADDR) or through etcd
-// (Config.Etcd, --etcd-endpoints), never both. With etcd, the gateway
+// Statically (Config.Banks, --bank NAME=ADDR), through etcd (Config.Etcd,
+// --etcd-endpoints), or both: then the static banks are the view until etcd
+// first answers, and etcd's view replaces them. The gateway never waits for
+// etcd to start: it serves with the banks it knows (none, without --bank:
+// payments are held PENDING) and learns the others when etcd is back. With
+// etcd, the gateway
 // watches /strife/banks/ (discovery.Directory): a bank is used from the
 // moment its key appears, and new payments to it are held PENDING from
 // the moment its key is deleted (clean stop) or expires (crash), without
 // waiting for a prepare timeout; every change wakes the held payments. Any
 // well-formed bank name is accepted in an account address, since a bank
 // missing from etcd may only be down. The gateway registers itself under
-// /strife/gateways/<Name>, where banks in doubt find it, once it serves,
-// and deletes the key first thing when it stops. Every bank connection
+// /strife/gateways/<Name>, where banks in doubt find it, once it serves
+// (in the background, whenever etcd answers), and deletes the key first
+// thing when it stops (waiting for etcd at most 3 s). Every bank connection
 // accepts only a bank certificate with the name looked up.
 //
 // # Guarantees

@@ -17,7 +17,6 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/bankd"
-	"github.com/strife-pay/strife/internal/devetcd"
 	"github.com/strife-pay/strife/internal/devetcd/etcdtest"
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/gatewayd"
@@ -31,7 +30,7 @@ const pending = strifev1.PaymentStatus_PAYMENT_STATUS_PENDING
 // gateway finds them there and registers itself.
 type etcdEnv struct {
 	*env
-	etcd     *devetcd.Server
+	etcd     *etcdtest.Etcd
 	kv       *clientv3.Client
 	bankCfgs map[string]bankd.Config
 }
@@ -40,15 +39,24 @@ type etcdEnv struct {
 // with startBank, the gateway with start.
 func newEtcdEnv(t *testing.T) *etcdEnv {
 	t.Helper()
-	etcd := etcdtest.Start(t)
+	e := newStoppedEtcdEnv(t)
+	e.etcd.Start()
+	return e
+}
+
+// newStoppedEtcdEnv is newEtcdEnv with etcd not started yet: e.etcd.Start
+// starts it, e.etcd.Stop stops it.
+func newStoppedEtcdEnv(t *testing.T) *etcdEnv {
+	t.Helper()
+	etcd := etcdtest.New(t)
 	e := &etcdEnv{
 		env:  &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}, bankLogs: map[string]*logBuffer{}},
-		etcd: etcd, kv: etcdtest.Client(t, etcd), bankCfgs: map[string]bankd.Config{},
+		etcd: etcd, kv: etcd.Client(t), bankCfgs: map[string]bankd.Config{},
 	}
 	e.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
 		TLS:          e.pki.Files(t, certs.RoleGateway, "gateway-1"),
-		TokenKeyFile: testbank.TokenKey(t), Etcd: etcdtest.Config(etcd),
+		TokenKeyFile: testbank.TokenKey(t), Etcd: etcd.Config(),
 		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
 		Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
 	}
@@ -65,7 +73,7 @@ func (e *etcdEnv) startBank(t *testing.T, name string) *bankd.Bank {
 		cfg = e.pki.Config(t, name, testbank.DataDir(t))
 		e.bankLogs[name] = &logBuffer{}
 		cfg.Log = zerolog.New(io.MultiWriter(e.bankLogs[name], zerolog.NewTestWriter(t))).With().Str("bank", name).Logger()
-		cfg.Etcd = etcdtest.Config(e.etcd)
+		cfg.Etcd = e.etcd.Config()
 		t.Cleanup(func() { verifyLedger(t, filepath.Join(cfg.DataDir, name+".db")) })
 	}
 	b := testbank.Start(t, cfg)
@@ -177,6 +185,7 @@ func TestGatewayRegistersUntilItStops(t *testing.T) {
 	e.startBank(t, "BankA")
 	e.startBank(t, "BankB")
 	e.start(t)
+	require.NoError(t, e.gw.Registration().Wait(t.Context()))
 	require.Equal(t, e.gw.Addr(), e.registered(t, "/strife/gateways/gateway-1"))
 	require.NoError(t, e.gw.Stop())
 	require.Empty(t, e.registered(t, "/strife/gateways/gateway-1"), "gone when Stop returns")
@@ -203,11 +212,13 @@ func TestGatewayWaitsForTheSeedFilesBanksBeforeSeeding(t *testing.T) {
 	require.Equal(t, int64(50000), resp.GetAccounts()[0].GetPostedBalance(), "bob's account opened at BankB")
 }
 
-func TestGatewayConfigRejectsStaticBanksWithEtcd(t *testing.T) {
+func TestGatewayConfigChecksBanksAndEtcd(t *testing.T) {
 	e := newEtcdEnv(t)
 	cfg := e.cfg
 	cfg.Banks = map[string]string{"BankA": "127.0.0.1:7001"}
-	require.ErrorContains(t, cfg.Validate(), "give one or the other")
+	require.NoError(t, cfg.Validate(), "static banks with etcd: the banks known until etcd answers")
+	cfg.Banks = map[string]string{"BankA": ""}
+	require.ErrorContains(t, cfg.Validate(), "no address")
 	cfg = e.cfg
 	cfg.Etcd = discovery.ClientConfig{}
 	require.ErrorContains(t, cfg.Validate(), "no bank configured")

@@ -1,7 +1,6 @@
 package gatewayd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,8 +46,10 @@ type Config struct {
 	// by strife-certs init).
 	TokenKeyFile string
 	// Banks maps each bank's name to its address. A bank must present a
-	// bank certificate with exactly that name. Give Banks or Etcd, not
-	// both.
+	// bank certificate with exactly that name. Without Etcd, these are the
+	// banks. With Etcd, they are the banks known until etcd first answers
+	// (so that a gateway started while etcd is down can pay), and etcd's
+	// view replaces them from then on.
 	Banks map[string]string
 	// Etcd, if it has endpoints, is where the banks are found (each under
 	// /strife/banks/<name>, watched) and where the gateway registers,
@@ -110,13 +111,11 @@ func (c Config) Validate() error {
 
 func (c Config) validateBanks() error {
 	switch {
-	case c.Etcd.Enabled() && len(c.Banks) > 0:
-		return errors.New("banks given both statically and through etcd: give one or the other")
-	case c.Etcd.Enabled():
+	case c.Etcd.Enabled() && len(c.Banks) == 0:
 		return nil
-	case c.Advertise != "":
+	case !c.Etcd.Enabled() && c.Advertise != "":
 		return errors.New("an advertised address needs etcd endpoints")
-	case len(c.Banks) == 0:
+	case !c.Etcd.Enabled() && len(c.Banks) == 0:
 		return errors.New("no bank configured: give the banks' addresses or etcd endpoints")
 	}
 	var errs []error
@@ -213,7 +212,8 @@ func (g *Gateway) start() error {
 	return g.register()
 }
 
-// register puts the gateway's key in etcd, once it serves.
+// register starts keeping the gateway's key in etcd, once it serves,
+// without waiting for etcd: see bankd's register.
 func (g *Gateway) register() error {
 	if g.etcd == nil {
 		return nil
@@ -222,12 +222,13 @@ func (g *Gateway) register() error {
 	if addr == "" {
 		addr = g.Addr()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Etcd.Timeout())
-	defer cancel()
 	var err error
-	g.reg, err = discovery.Register(ctx, g.etcd, discovery.Gateways, g.cfg.Name, addr, g.cfg.LeaseTTL, g.cfg.Log)
+	g.reg, err = discovery.Register(g.etcd, discovery.Gateways, g.cfg.Name, addr, g.cfg.LeaseTTL, g.cfg.Log)
 	return err
 }
+
+// Registration is the gateway's registration in etcd, nil without etcd.
+func (g *Gateway) Registration() *discovery.Registration { return g.reg }
 
 // deregister revokes the gateway's lease, deleting its key. If etcd
 // cannot be reached, the key expires with the lease.
