@@ -308,11 +308,15 @@ type walker struct {
 	freelist uint64
 	root     uint64   // the root bucket's root page
 	seen     []uint64 // a bit per page: reached already
+	bufs     [][]byte // a page buffer per depth of the tree, reused
 }
 
 func newWalker(r *fileReader, m meta) *walker {
 	return &walker{r: r, pageSize: uint64(m.pageSize), hwm: m.pgid, freelist: m.freelist, root: m.root, seen: make([]uint64, (m.pgid+63)/64)}
 }
+
+// maxDepth bounds the tree: bbolt's are a handful of levels deep.
+const maxDepth = 64
 
 // walk checks the tree of every bucket and the freelist page, if the file
 // keeps one: every page reached exactly once, below the high-water mark,
@@ -341,7 +345,7 @@ func (w *walker) walk() error {
 }
 
 func (w *walker) mark(id uint64) bool {
-	if w.seen[id/64]&(1<<(id%64)) != 0 {
+	if w.marked(id) {
 		return false
 	}
 	w.seen[id/64] |= 1 << (id % 64)
@@ -350,23 +354,28 @@ func (w *walker) mark(id uint64) bool {
 
 func (w *walker) marked(id uint64) bool { return w.seen[id/64]&(1<<(id%64)) != 0 }
 
-// read reads page id with its overflow pages, checking the header, and
-// marks them reached.
-func (w *walker) read(id uint64, flags uint16, what string) ([]byte, error) {
+// read reads page id with its overflow pages into the buffer of depth,
+// checks its header (flags 0: a branch or a leaf page) and marks the pages
+// reached. The page is valid until the next read at the same depth.
+func (w *walker) read(id uint64, flags uint16, depth int, what string) ([]byte, error) {
 	if id < 2 || id >= w.hwm {
 		return nil, fmt.Errorf("%s refers to page %d, outside 2..%d", what, id, w.hwm-1)
 	}
-	head, err := w.r.at(int64(id*w.pageSize), pageHeaderSize)
-	if err != nil {
-		return nil, err
+	for len(w.bufs) <= depth {
+		w.bufs = append(w.bufs, make([]byte, w.pageSize))
 	}
-	if got := ne.Uint64(head); got != id {
+	p := w.bufs[depth][:w.pageSize]
+	if _, err := w.r.f.ReadAt(p, int64(id*w.pageSize)); err != nil {
+		return nil, fmt.Errorf("page %d: %w", id, err)
+	}
+	if got := ne.Uint64(p); got != id {
 		return nil, fmt.Errorf("page %d (%s) identifies itself as page %d", id, what, got)
 	}
-	if got := ne.Uint16(head[8:]); got != flags {
-		return nil, fmt.Errorf("page %d (%s) has flags %#x, want %#x", id, what, got, flags)
+	got := ne.Uint16(p[8:])
+	if flags == 0 && got != branchPageFlag && got != leafPageFlag || flags != 0 && got != flags {
+		return nil, fmt.Errorf("page %d (%s) has flags %#x", id, what, got)
 	}
-	overflow := uint64(ne.Uint32(head[12:]))
+	overflow := uint64(ne.Uint32(p[12:]))
 	if id+overflow >= w.hwm {
 		return nil, fmt.Errorf("page %d (%s) overflows %d pages past the high-water mark %d", id, what, overflow, w.hwm)
 	}
@@ -375,12 +384,23 @@ func (w *walker) read(id uint64, flags uint16, what string) ([]byte, error) {
 			return nil, fmt.Errorf("page %d is reached twice (again from %s)", i, what)
 		}
 	}
-	return w.r.at(int64(id*w.pageSize), int((overflow+1)*w.pageSize))
+	if overflow == 0 {
+		return p, nil
+	}
+	n := (overflow + 1) * w.pageSize
+	if uint64(cap(w.bufs[depth])) < n {
+		w.bufs[depth] = append(make([]byte, 0, n), p...)
+	}
+	p = w.bufs[depth][:n]
+	if _, err := w.r.f.ReadAt(p[w.pageSize:], int64((id+1)*w.pageSize)); err != nil {
+		return nil, fmt.Errorf("page %d: %w", id, err)
+	}
+	return p, nil
 }
 
 // freePages reads the freelist page and checks its ids.
 func (w *walker) freePages() ([]uint64, error) {
-	p, err := w.read(w.freelist, freelistPageFlag, "the meta page's freelist")
+	p, err := w.read(w.freelist, freelistPageFlag, 0, "the meta page's freelist")
 	if err != nil {
 		return nil, err
 	}
@@ -406,75 +426,81 @@ func (w *walker) freePages() ([]uint64, error) {
 // page checks page id and the tree below it; every key must be in
 // [lo, hi) (nil: unbounded).
 func (w *walker) page(id uint64, lo, hi []byte, depth int) error {
-	if depth > 64 {
-		return fmt.Errorf("page %d: the tree is deeper than 64 levels", id)
+	if depth >= maxDepth {
+		return fmt.Errorf("page %d: the tree is deeper than %d levels", id, maxDepth)
 	}
-	if id < 2 || id >= w.hwm {
-		return fmt.Errorf("a parent refers to page %d, outside 2..%d", id, w.hwm-1)
-	}
-	head, err := w.r.at(int64(id*w.pageSize), pageHeaderSize)
-	if err != nil || len(head) < pageHeaderSize {
-		return fmt.Errorf("page %d: cannot read its header: %v", id, err)
-	}
-	flags := ne.Uint16(head[8:])
-	if flags != branchPageFlag && flags != leafPageFlag {
-		flags = leafPageFlag // read reports the mismatch
-	}
-	p, err := w.read(id, flags, "a branch or leaf page")
+	p, err := w.read(id, 0, depth, "a branch or leaf page")
 	if err != nil {
 		return err
 	}
-	if flags == branchPageFlag {
+	if ne.Uint16(p[8:]) == branchPageFlag {
 		return w.branch(id, p, lo, hi, depth)
 	}
-	return w.leaf(fmt.Sprintf("page %d", id), p, lo, hi, depth)
+	return w.leaf(place{page: id}, p, lo, hi, depth)
+}
+
+// place is where a leaf is, for messages: a page, or a bucket's page
+// inline in its parent's leaf.
+type place struct {
+	page   uint64
+	inline []byte // the bucket's name, if inline
+	parent *place
+}
+
+func (p place) String() string {
+	if p.parent != nil {
+		return fmt.Sprintf("bucket %q inline in %v", p.inline, *p.parent)
+	}
+	return fmt.Sprintf("page %d", p.page)
 }
 
 // elements returns the count of p's elements, checking that they fit.
-func elements(what string, p []byte) (int, error) {
+func elements(what fmt.Stringer, p []byte) (int, error) {
 	if len(p) < pageHeaderSize {
-		return 0, fmt.Errorf("%s: %d bytes, shorter than a page header", what, len(p))
+		return 0, fmt.Errorf("%v: %d bytes, shorter than a page header", what, len(p))
 	}
 	n := int(ne.Uint16(p[10:]))
 	if pageHeaderSize+n*elementSize > len(p) {
-		return 0, fmt.Errorf("%s: %d elements do not fit in %d bytes", what, n, len(p))
+		return 0, fmt.Errorf("%v: %d elements do not fit in %d bytes", what, n, len(p))
 	}
 	return n, nil
 }
 
 // span returns p[at+pos : at+pos+n], or an error if it is not in p.
-func span(what string, p []byte, at int, pos, n uint32) ([]byte, error) {
-	start := uint64(at) + uint64(pos)
-	end := start + uint64(n)
+func span(what fmt.Stringer, p []byte, at int, pos, n uint64) ([]byte, error) {
+	start := uint64(at) + pos
+	end := start + n
 	if end > uint64(len(p)) {
-		return nil, fmt.Errorf("%s: an element's bytes %d..%d are past its end (%d)", what, start, end, len(p))
+		return nil, fmt.Errorf("%v: an element's bytes %d..%d are past its end (%d)", what, start, end, len(p))
 	}
 	return p[start:end], nil
 }
 
 func (w *walker) branch(id uint64, p, lo, hi []byte, depth int) error {
-	what := fmt.Sprintf("branch page %d", id)
+	what := place{page: id}
 	n, err := elements(what, p)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("%s has no elements", what)
+		return fmt.Errorf("branch page %d has no elements", id)
 	}
 	keys := make([][]byte, n)
-	children := make([]uint64, n)
 	for i := range n {
 		at := pageHeaderSize + i*elementSize
 		e := p[at:]
-		if keys[i], err = span(what, p, at, ne.Uint32(e), ne.Uint32(e[4:])); err != nil {
+		if keys[i], err = span(what, p, at, uint64(ne.Uint32(e)), uint64(ne.Uint32(e[4:]))); err != nil {
 			return err
 		}
-		children[i] = ne.Uint64(e[8:])
-		if err := inOrder(what, i, keys, lo, hi); err != nil {
+		var prev []byte
+		if i > 0 {
+			prev = keys[i-1]
+		}
+		if err := inOrder(what, i, prev, keys[i], lo, hi); err != nil {
 			return err
 		}
 	}
-	for i, child := range children {
+	for i := range n {
 		from, to := keys[i], hi
 		if i == 0 {
 			from = lo // the first key is a copy of the child's first key
@@ -482,6 +508,7 @@ func (w *walker) branch(id uint64, p, lo, hi []byte, depth int) error {
 		if i+1 < n {
 			to = keys[i+1]
 		}
+		child := ne.Uint64(p[pageHeaderSize+i*elementSize+8:])
 		if err := w.page(child, from, to, depth+1); err != nil {
 			return err
 		}
@@ -489,48 +516,47 @@ func (w *walker) branch(id uint64, p, lo, hi []byte, depth int) error {
 	return nil
 }
 
-// inOrder checks keys[i]: not empty, after keys[i-1] (or at least lo),
-// before hi.
-func inOrder(what string, i int, keys [][]byte, lo, hi []byte) error {
-	k := keys[i]
+// inOrder checks k, element i of a page: not empty, after prev (the key
+// of element i-1), at least lo if first, before hi.
+func inOrder(what fmt.Stringer, i int, prev, k, lo, hi []byte) error {
 	switch {
 	case len(k) == 0:
-		return fmt.Errorf("%s: element %d has an empty key", what, i)
-	case i > 0 && bytes.Compare(keys[i-1], k) >= 0:
-		return fmt.Errorf("%s: key %d (%x) is not after key %d (%x)", what, i, k, i-1, keys[i-1])
-	case lo != nil && bytes.Compare(k, lo) < 0:
-		return fmt.Errorf("%s: key %d (%x) is before its parent's bound %x", what, i, k, lo)
+		return fmt.Errorf("%v: element %d has an empty key", what, i)
+	case i > 0 && bytes.Compare(prev, k) >= 0:
+		return fmt.Errorf("%v: key %d (%x) is not after key %d (%x)", what, i, k, i-1, prev)
+	case i == 0 && lo != nil && bytes.Compare(k, lo) < 0:
+		return fmt.Errorf("%v: key %d (%x) is before its parent's bound %x", what, i, k, lo)
 	case hi != nil && bytes.Compare(k, hi) >= 0:
-		return fmt.Errorf("%s: key %d (%x) is not before its parent's bound %x", what, i, k, hi)
+		return fmt.Errorf("%v: key %d (%x) is not before its parent's bound %x", what, i, k, hi)
 	}
 	return nil
 }
 
 // leaf checks a leaf page (a page, or a bucket's page inline in its
 // parent's value) and the buckets it holds.
-func (w *walker) leaf(what string, p, lo, hi []byte, depth int) error {
+func (w *walker) leaf(what place, p, lo, hi []byte, depth int) error {
 	n, err := elements(what, p)
 	if err != nil {
 		return err
 	}
-	keys := make([][]byte, n)
+	var prev []byte
 	for i := range n {
 		at := pageHeaderSize + i*elementSize
 		e := p[at:]
 		flags, pos, ksize, vsize := ne.Uint32(e), ne.Uint32(e[4:]), ne.Uint32(e[8:]), ne.Uint32(e[12:])
 		if flags&^bucketLeafFlag != 0 {
-			return fmt.Errorf("%s: element %d has flags %#x", what, i, flags)
+			return fmt.Errorf("%v: element %d has flags %#x", what, i, flags)
 		}
-		kv, err := span(what, p, at, pos, ksize+vsize)
-		if err != nil || ksize+vsize < ksize {
-			return fmt.Errorf("%s: element %d: key and value do not fit (%v)", what, i, err)
-		}
-		keys[i] = kv[:ksize]
-		if err := inOrder(what, i, keys, lo, hi); err != nil {
+		kv, err := span(what, p, at, uint64(pos), uint64(ksize)+uint64(vsize))
+		if err != nil {
 			return err
 		}
+		if err := inOrder(what, i, prev, kv[:ksize], lo, hi); err != nil {
+			return err
+		}
+		prev = kv[:ksize]
 		if flags&bucketLeafFlag != 0 {
-			if err := w.bucket(fmt.Sprintf("bucket %q in %s", keys[i], what), kv[ksize:], depth); err != nil {
+			if err := w.bucket(what, prev, kv[ksize:], depth); err != nil {
 				return err
 			}
 		}
@@ -539,16 +565,16 @@ func (w *walker) leaf(what string, p, lo, hi []byte, depth int) error {
 }
 
 // bucket checks a bucket's tree, from its value in the parent's leaf.
-func (w *walker) bucket(what string, v []byte, depth int) error {
+func (w *walker) bucket(in place, name, v []byte, depth int) error {
 	if len(v) < 16 {
-		return fmt.Errorf("%s: its header is %d bytes, want 16", what, len(v))
+		return fmt.Errorf("bucket %q in %v: its header is %d bytes, want 16", name, in, len(v))
 	}
 	if root := ne.Uint64(v); root != 0 {
 		return w.page(root, nil, nil, depth+1)
 	}
 	inline := v[16:]
 	if len(inline) < pageHeaderSize || ne.Uint16(inline[8:]) != leafPageFlag {
-		return fmt.Errorf("%s: its inline page is not a leaf page", what)
+		return fmt.Errorf("bucket %q in %v: its inline page is not a leaf page", name, in)
 	}
-	return w.leaf(what+" (inline)", inline, nil, nil, depth+1)
+	return w.leaf(place{inline: name, parent: &in}, inline, nil, nil, depth+1)
 }

@@ -178,6 +178,9 @@ func printText(w io.Writer, res *Result) {
 			status = fmt.Sprintf("%d difference(s)", len(r.Differences))
 		}
 		fmt.Fprintf(w, "%s: %s %q, %d records, %s\n", r.Path, r.Kind, r.Name, r.Records, status)
+		for _, d := range r.Warnings {
+			fmt.Fprintf(w, "  WARNING %s\n", d)
+		}
 		for _, d := range r.Differences {
 			fmt.Fprintf(w, "  DIFF %s\n", d)
 		}
