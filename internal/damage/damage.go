@@ -92,8 +92,8 @@ func Cases(t testing.TB, path string, freelist bool) []Case {
 			off   int64
 		}{{"at its start (header)", id, 0}, {"in its elements", id, 16 + 16}, {"in its last bytes", id, int64(ps) - 16},
 			{"at the start of a later one", int64(mid.ID), 0}, {"in the middle of a later one", int64(mid.ID), int64(ps) / 2}} {
-			if typ == "freelist" && mid.ID == pages[i].ID && at.id == id && at.off >= int64(ps)/2 && at.where != "in its last bytes" {
-				continue
+			if at.id == id && at.off == 0 && at.where != "at its start (header)" {
+				continue // there is one page of this type
 			}
 			flip(typ+" page: 16 bytes flipped "+at.where, at.id*int64(ps)+at.off)
 		}
