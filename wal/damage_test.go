@@ -17,13 +17,16 @@ import (
 
 // writeLog writes a log of n records, with index entries, in commits of
 // 500: enough pages for branch pages in both buckets.
-func writeLog(t testing.TB, path string, n int) {
+func writeLog(t testing.TB, path string, n int) { writeLogIn(t, path, n, 500) }
+
+// writeLogIn is writeLog in commits of batch records.
+func writeLogIn(t testing.TB, path string, n, batch int) {
 	t.Helper()
 	l, err := wal.Open(path, wal.Options{})
 	require.NoError(t, err)
 	for done := 0; done < n; {
 		require.NoError(t, l.Append(func(tx *wal.Tx) error {
-			for i := done; i < min(n, done+500); i++ {
+			for i := done; i < min(n, done+batch); i++ {
 				r := wal.Record{Type: wal.TypePrepared, TxID: newID(), Attempt: 1, Payload: []byte(fmt.Sprintf("payment %06d of a realistic size, about sixty bytes", i))}
 				if _, err := tx.Append(r); err != nil {
 					return err
@@ -31,7 +34,7 @@ func writeLog(t testing.TB, path string, n int) {
 			}
 			return nil
 		}))
-		done = min(n, done+500)
+		done = min(n, done+batch)
 	}
 	require.NoError(t, l.Close())
 }
