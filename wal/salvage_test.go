@@ -1,45 +1,14 @@
 package wal_test
 
 import (
-	"encoding/binary"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/strife-pay/strife/internal/damage"
 	"github.com/strife-pay/strife/wal"
 )
-
-// recordsTree returns the page size, the root page of the records' tree
-// (a branch page in a log of thousands of records) and its first leaf.
-func recordsTree(t *testing.T, path string) (pageSize int, root, leaf int64) {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.View(func(tx *bolt.Tx) error {
-		root = int64(tx.Bucket([]byte("wal.records")).RootPage())
-		return nil
-	}))
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	page := make([]byte, db.Info().PageSize)
-	for id, depth := root, 0; ; depth++ {
-		_, err = f.ReadAt(page, id*int64(len(page)))
-		require.NoError(t, err)
-		switch binary.NativeEndian.Uint16(page[8:]) {
-		case 1: // a branch: its first element's child
-			id = int64(binary.NativeEndian.Uint64(page[16+8:]))
-		case 2:
-			require.Positive(t, depth, "the root is a branch page")
-			return len(page), root, id
-		}
-	}
-}
 
 // TestSalvageRecoversEveryIntactRecord damages a log of 5,000 records so
 // that it cannot be opened, salvages it, and opens the new log: every
@@ -48,13 +17,6 @@ func TestSalvageRecoversEveryIntactRecord(t *testing.T) {
 	dir := t.TempDir()
 	batched := filepath.Join(dir, "batched.db")
 	writeLog(t, batched, 5000)
-	zero := func(path string, page int64, ps int) {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		require.NoError(t, err)
-		defer f.Close()
-		_, err = f.WriteAt(make([]byte, ps), page*int64(ps))
-		require.NoError(t, err)
-	}
 	cases := []struct {
 		name   string
 		intact string
@@ -67,7 +29,7 @@ func TestSalvageRecoversEveryIntactRecord(t *testing.T) {
 			damage.Flip(t, p, int64(ps)+32, 16)
 		}, false},
 		{"the first leaf page of records, and the root", batched, func(p string, ps int, root, leaf int64) {
-			zero(p, leaf, ps)
+			damage.Zero(t, p, ps, leaf)
 			damage.Flip(t, p, root*int64(ps), 16)
 		}, true},
 	}
@@ -77,7 +39,7 @@ func TestSalvageRecoversEveryIntactRecord(t *testing.T) {
 			require.NoError(t, err)
 			want := scanAll(t, l)
 			require.NoError(t, l.Close())
-			ps, root, leaf := recordsTree(t, c.intact)
+			ps, root, leaf := damage.Tree(t, c.intact, "wal.records")
 			damaged, salvaged := filepath.Join(t.TempDir(), "damaged.db"), filepath.Join(t.TempDir(), "new.db")
 			damage.Copy(t, c.intact, damaged)
 			c.damage(damaged, ps, root, leaf)

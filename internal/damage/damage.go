@@ -6,6 +6,7 @@ package damage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -209,4 +210,45 @@ func Crashed(output string) bool {
 		}
 	}
 	return false
+}
+
+// Tree returns the page size, the root page of the top-level bucket
+// named bucket (which must be a branch page: a bucket of thousands of
+// keys) and its first leaf page, in the intact bbolt file at path.
+func Tree(t testing.TB, path, bucket string) (pageSize int, root, firstLeaf int64) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		root = int64(tx.Bucket([]byte(bucket)).RootPage())
+		return nil
+	}))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	page := make([]byte, db.Info().PageSize)
+	for id, depth := root, 0; ; depth++ {
+		_, err = f.ReadAt(page, id*int64(len(page)))
+		require.NoError(t, err)
+		switch binary.NativeEndian.Uint16(page[8:]) {
+		case 1: // a branch page: its first element's child
+			id = int64(binary.NativeEndian.Uint64(page[16+8:]))
+		case 2:
+			require.Positive(t, depth, "the root of %s is a branch page", bucket)
+			return len(page), root, id
+		default:
+			t.Fatalf("page %d of %s is neither a branch nor a leaf", id, bucket)
+		}
+	}
+}
+
+// Zero overwrites page id with zeros.
+func Zero(t testing.TB, path string, pageSize int, id int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteAt(make([]byte, pageSize), id*int64(pageSize))
+	require.NoError(t, err)
 }
