@@ -92,7 +92,7 @@ func Cases(t testing.TB, path string, freelist bool) []Case {
 			id    int64
 			off   int64
 		}{{"at its start (header)", id, 0}, {"in its elements", id, 16 + 16}, {"in its last bytes", id, int64(ps) - 16},
-			{"at the start of a later one", int64(mid.ID), 0}, {"in the middle of a later one", int64(mid.ID), int64(ps) / 2}} {
+			{"at the start of a later one", int64(mid.ID), 0}, {"a quarter into a later one", int64(mid.ID), int64(ps) / 4}} {
 			if at.id == id && at.off == 0 && at.where != "at its start (header)" {
 				continue // there is one page of this type
 			}
