@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/damage"
@@ -84,4 +85,22 @@ func TestSalvageThatLosesWhatTheLedgerNeedsLeavesNoFile(t *testing.T) {
 	require.Contains(t, stderr, "cannot be rebuilt")
 	_, err := os.Stat(salvaged)
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestLostIndexKeyIsUnusable deletes one key of wal.index: the records
+// all read, but a bank's idempotency lookups would miss the attempt, so
+// check calls the file unusable.
+func TestLostIndexKeyIsUnusable(t *testing.T) {
+	files := fixture.Build(t, t.TempDir())
+	db, err := bolt.Open(files.BankA, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte("wal.index")).Cursor()
+		k, _ := c.First()
+		return c.Bucket().Delete(k)
+	}))
+	require.NoError(t, db.Close())
+	code, _, stderr := run(t, "check", files.BankA)
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "has no index key")
 }
