@@ -62,6 +62,7 @@ type Log struct {
 	db       *bolt.DB
 	maxBatch int
 	readOnly bool // opened by OpenReadOnly: Append fails
+	warnings []string
 
 	// mu is held shared by every Append for its whole duration and
 	// exclusively by Close, so Close waits for appends in flight.
@@ -120,7 +121,7 @@ func Open(path string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	db, check, err := openChecked(path, true, &bolt.Options{
 		Timeout: opts.LockTimeout,
 		// As etcd does: the freelist is rebuilt on open instead of being
 		// written on every commit, which keeps commits small.
@@ -130,12 +131,16 @@ func Open(path string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
-	if err := db.Update(initBuckets); err != nil {
+	if err := shielded(func() error { return db.Update(initBuckets) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
-	return &Log{db: db, maxBatch: opts.MaxBatch, linger: opts.Linger}, nil
+	return &Log{db: db, maxBatch: opts.MaxBatch, linger: opts.Linger, warnings: check.Warnings}, nil
 }
+
+// Warnings are the damage found in the file when it was opened that bbolt
+// works around (see FileCheck.Warnings): a daemon logs them.
+func (l *Log) Warnings() []string { return l.warnings }
 
 // Path returns the file the log lives in.
 func (l *Log) Path() string { return l.db.Path() }
@@ -313,12 +318,17 @@ func (l *Log) handOffLocked() {
 }
 
 // View runs fn in a read-only transaction.
-func (l *Log) View(fn func(*Tx) error) error {
+//
+// A memory fault while fn reads (the file was truncated under the process)
+// is returned as an error wrapping ErrDamaged rather than killing it.
+func (l *Log) View(fn func(*Tx) error) (err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
 		return ErrClosed
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer faultShield(l.db.Path(), &err)
 	return l.db.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, progress: l.progress}) })
 }
 

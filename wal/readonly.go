@@ -3,7 +3,6 @@ package wal
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,14 +27,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Log, error) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("wal: open %s: %w", path, err)
-	}
-	if info.IsDir() || info.Size() == 0 {
-		return nil, fmt.Errorf("wal: open %s: %w (empty file or directory)", path, ErrNotLog)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	db, check, err := openChecked(path, false, &bolt.Options{
 		ReadOnly:     true,
 		Timeout:      timeout,
 		FreelistType: bolt.FreelistMapType,
@@ -44,7 +36,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Log, error) {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("wal: open %s: %w", path, ErrLocked)
 	case err != nil:
-		return nil, fmt.Errorf("wal: open %s: %w (%w)", path, ErrNotLog, err)
+		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
 	err = db.View(func(btx *bolt.Tx) error {
 		for _, name := range logBuckets {
@@ -58,5 +50,5 @@ func OpenReadOnly(path string, timeout time.Duration) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
-	return &Log{db: db, readOnly: true}, nil
+	return &Log{db: db, readOnly: true, warnings: check.Warnings}, nil
 }

@@ -176,3 +176,46 @@ func indexKey(id ulid.ULID, attempt uint32, seq uint64) []byte {
 	k = binary.BigEndian.AppendUint32(k, attempt)
 	return binary.BigEndian.AppendUint64(k, seq)
 }
+
+// Verify reads the whole log as a daemon may: every record must decode,
+// and wal.index must hold exactly one key for each record with a TxID, of
+// that record's TxID and attempt. It returns an error wrapping ErrCorrupt
+// (or ErrUnknownType) for the first thing wrong. Offline checks run it; a
+// lost or stray index key would make Lookup, and so a bank's idempotency,
+// wrong without any record being damaged.
+func (tx *Tx) Verify() error {
+	records := tx.btx.Bucket(recordsBucket)
+	indexed := 0
+	err := tx.Scan(1, func(r Record) error {
+		if r.TxID == (ulid.ULID{}) {
+			return nil
+		}
+		indexed++
+		if tx.btx.Bucket(indexBucket).Get(indexKey(r.TxID, r.Attempt, r.Seq)) == nil {
+			return fmt.Errorf("%w: record %d (%v of %s/%d) has no index key", ErrCorrupt, r.Seq, r.Type, r.TxID, r.Attempt)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	keys := 0
+	err = tx.btx.Bucket(indexBucket).ForEach(func(k, _ []byte) error {
+		keys++
+		if len(k) != 28 {
+			return fmt.Errorf("%w: an index key of %d bytes: %x", ErrCorrupt, len(k), k)
+		}
+		r, err := Decode(k[20:], records.Get(k[20:]))
+		if err != nil {
+			return fmt.Errorf("%w: index key %x names a record that does not read: %w", ErrCorrupt, k, err)
+		}
+		if !bytes.Equal(r.TxID[:], k[:16]) || r.Attempt != binary.BigEndian.Uint32(k[16:20]) {
+			return fmt.Errorf("%w: index key %x names record %d, of %s/%d", ErrCorrupt, k, r.Seq, r.TxID, r.Attempt)
+		}
+		return nil
+	})
+	if err == nil && keys != indexed {
+		err = fmt.Errorf("%w: %d index keys for %d records with a transaction ID", ErrCorrupt, keys, indexed)
+	}
+	return err
+}

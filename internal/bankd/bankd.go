@@ -147,6 +147,9 @@ func (b *Bank) openLedger() (*ledger.Ledger, error) {
 	if b.log, err = wal.Open(filepath.Join(b.cfg.DataDir, b.cfg.Name+".db"), wal.Options{}); err != nil {
 		return nil, err
 	}
+	for _, w := range b.log.Warnings() {
+		b.cfg.Log.Warn().Str("file", b.log.Path()).Msg(w)
+	}
 	var fresh bool
 	if err := b.log.View(func(tx *wal.Tx) error { fresh = tx.LastSeq() == 0; return nil }); err != nil {
 		return nil, err

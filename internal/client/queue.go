@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 // Queue errors.
@@ -73,7 +75,12 @@ type Queue struct {
 
 // OpenQueue opens (creating) the queue file at path. bbolt locks the file:
 // a second client on the same state dir waits up to a second, then fails.
+// An existing file is checked first (wal.CheckFile): a damaged one is an
+// error naming it, never a crash.
 func OpenQueue(path string) (*Queue, error) {
+	if _, err := wal.CheckFile(path, time.Second); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("client: open queue: %w", err)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("client: open queue %s: %w", path, err)

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,7 +10,9 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/strife-pay/strife/internal/client"
+	"github.com/strife-pay/strife/internal/damage"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 func openQueue(t *testing.T, path string) *client.Queue {
@@ -124,4 +127,32 @@ func TestQueueFinishMovesToDone(t *testing.T) {
 	got, err := q.Get(a.ID())
 	require.NoError(t, err)
 	require.Equal(t, client.StateDone, got.State)
+}
+
+// TestDamagedQueueIsAnErrorNotACrash writes a queue of a few hundred
+// payments (a freelist page, branch pages) and damages it: the client
+// refuses it with one line instead of crashing in bbolt.
+func TestDamagedQueueIsAnErrorNotACrash(t *testing.T) {
+	intact := filepath.Join(t.TempDir(), "queue.db")
+	q := openQueue(t, intact)
+	for range 500 {
+		_, err := q.Add(payTo("bob", 1))
+		require.NoError(t, err)
+	}
+	require.NoError(t, q.Close())
+	for _, c := range damage.Cases(t, intact, true) {
+		t.Run(c.Name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "queue.db")
+			damage.Copy(t, intact, path)
+			c.Do(t, path)
+			q, err := client.OpenQueue(path)
+			if err != nil {
+				t.Log(err)
+				require.NotContains(t, err.Error(), "\n")
+				require.True(t, errors.Is(err, wal.ErrDamaged) || errors.Is(err, wal.ErrNotLog) || errors.Is(err, wal.ErrFormatVersion), "%v", err)
+				return
+			}
+			q.Close()
+		})
+	}
 }

@@ -256,9 +256,14 @@ func (g *Gateway) openLog(s *service) error {
 		return err
 	}
 	var err error
-	g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{})
+	if g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{}); err != nil {
+		return err
+	}
+	for _, w := range g.log.Warnings() {
+		g.cfg.Log.Warn().Str("file", g.log.Path()).Msg(w)
+	}
 	s.users = NewUsers(g.log)
-	return err
+	return nil
 }
 
 func (g *Gateway) serve(s *service) error {

@@ -74,6 +74,26 @@ Exit status: 0 consistent, 1 differences found, 2 unusable input.`,
 	f.BoolVar(&opts.JSON, "json", false, "print the reports as JSON")
 	f.DurationVar(&opts.Timeout, "timeout", time.Second, "how long to wait for a daemon's lock on a file")
 	root.AddCommand(check)
+	root.AddCommand(&cobra.Command{
+		Use:   "salvage DAMAGED NEW",
+		Short: "Copy the intact records of a damaged data file into a new file and rebuild its projection",
+		Long: `salvage reads every intact record of DAMAGED (a file check calls unusable):
+the records check themselves, so they are found on the pages of the records'
+tree that still read and, where that tree is broken, on every page of the
+file that looks like a leaf. It writes them, under their own sequence
+numbers, into NEW (which must not exist), rebuilds the bank's ledger or the
+gateway's payments and users from them, and checks NEW. DAMAGED is only
+read. Replace the daemon's file with NEW once the report is understood.
+Exit status: 0 every record was recovered, 1 records were lost (listed as
+LOST), 2 nothing usable was written.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := Salvage(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], args[1], time.Now); code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	})
 	return root
 }
 
@@ -178,6 +198,9 @@ func printText(w io.Writer, res *Result) {
 			status = fmt.Sprintf("%d difference(s)", len(r.Differences))
 		}
 		fmt.Fprintf(w, "%s: %s %q, %d records, %s\n", r.Path, r.Kind, r.Name, r.Records, status)
+		for _, d := range r.Warnings {
+			fmt.Fprintf(w, "  WARNING %s\n", d)
+		}
 		for _, d := range r.Differences {
 			fmt.Fprintf(w, "  DIFF %s\n", d)
 		}

@@ -19,6 +19,34 @@
 // gateway's payments bucket), never touching a log record, and checks
 // again.
 //
+// Before any of that the file is checked as the daemons open it (see
+// wal's "Damaged files"): its meta pages, its size, its whole tree; then
+// every record is read and the index compared with the records
+// (wal.Tx.Verify). So exit 0 means a daemon can open and serve the file.
+// A damaged meta page that bbolt works around is printed as a WARNING and
+// does not change the exit status.
+//
 // Exit codes: 0 consistent, 1 differences found, 2 unusable input (not a
-// Strife data file, locked by a daemon, or a log that cannot be read).
+// Strife data file, a damaged one, one of another bbolt version, locked by
+// a daemon, or a log that cannot be read).
+//
+// # Salvage
+//
+// strife-recover salvage DAMAGED NEW is for a file check calls damaged:
+// it copies every intact record into NEW under its own sequence number
+// (wal.Salvage: through the records' tree as far as it reads, then page by
+// page), rebuilds NEW's projection from them as --repair does (a bank's
+// ledger; the gateway's payments, epoch and users, which all come from
+// the log), and checks NEW. DAMAGED is only read; the operator swaps the
+// files. It keeps every record it finds; it cannot keep a record whose
+// bytes are damaged, or one on a page that is gone with no stale copy, and
+// it lists those as LOST (exit 1). If what is lost leaves the rest
+// impossible to replay (a HOLD_PLACED on an account whose opening is lost)
+// it writes nothing and exits 2: a bank must not start on a ledger that
+// is wrong. A gateway log that lost records gets an epoch EpochMargin past
+// the highest its records show, so that no attempt number a lost record
+// held is used again. Nothing of Strife's lives outside the log but the
+// projections: users' password hashes are in USER_REGISTERED and
+// USER_UPDATED records; the token key and certificates are files of their
+// own.
 package recovery

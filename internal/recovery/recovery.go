@@ -74,6 +74,9 @@ type Report struct {
 	Records     uint64    `json:"records"`
 	Differences []string  `json:"differences"`
 	InDoubt     []InDoubt `json:"in_doubt"`
+	// Warnings are damage bbolt works around (one bad meta page): the
+	// file is still served, and its next commit repairs it.
+	Warnings []string `json:"warnings"`
 
 	// For the cross-check.
 	committed map[attemptKey]bool                // bank: attempts with a COMMITTED record
@@ -82,12 +85,19 @@ type Report struct {
 
 // Check checks one open log.
 func Check(l *wal.Log, path string, now time.Time) (*Report, error) {
-	r := &Report{Path: path, Name: NameOf(path), Differences: []string{}, InDoubt: []InDoubt{}}
+	r := &Report{Path: path, Name: NameOf(path), Differences: []string{}, InDoubt: []InDoubt{}, Warnings: []string{}}
+	r.Warnings = append(r.Warnings, l.Warnings()...)
 	err := l.View(func(tx *wal.Tx) error {
 		k, err := Detect(tx)
 		r.Kind, r.Records = k, tx.LastSeq()
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.Verify()
 	})
+	if errors.Is(err, wal.ErrCorrupt) || errors.Is(err, wal.ErrUnknownType) {
+		return nil, fmt.Errorf("%w: the log cannot be read completely: %w", ErrUnusable, err)
+	}
 	if err != nil {
 		return nil, err
 	}
