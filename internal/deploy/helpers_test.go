@@ -268,11 +268,15 @@ func (l *lines) tail(n int) string {
 }
 
 // freeBasePort returns a base port whose whole range (base to base+3, and
-// etcd's base+379 and base+380) is free on 127.0.0.1 right now.
+// etcd's base+379 and base+380) is free on 127.0.0.1 right now. The range
+// lies below Linux's ephemeral ports (32768 up), so that no outgoing
+// connection of another test takes one of them between a stop and the
+// restart that listens on it again.
 func freeBasePort(t *testing.T) int {
 	t.Helper()
+	const low, high = 10000, 32768 - 381
 	for range 100 {
-		base := 20000 + rand.IntN(30000)
+		base := low + rand.IntN(high-low)
 		if portsFree(base, 0, 1, 2, 3, 379, 380) {
 			return base
 		}
