@@ -233,10 +233,16 @@ func (c *Coordinator) recover() error {
 			var id ulid.ULID
 			copy(id[:], k)
 			p, err := decodePayment(id, v)
-			if err == nil && (!p.Final() || (p.Attempt > 0 && !p.Ended)) {
+			switch {
+			case err != nil:
+				return err
+			case p.Final() && (p.Attempt == 0 || p.Ended):
+			case wal.CheckTxID(id) != nil:
+				c.unresumable(p)
+			default:
 				open = append(open, p)
 			}
-			return err
+			return nil
 		})
 	})
 	if err != nil {
@@ -257,6 +263,16 @@ func (c *Coordinator) recover() error {
 	return nil
 }
 
+// unresumable reports, at start, an unfinished payment whose ID is the
+// zero ULID: a log written before such IDs were refused can have one. The
+// banks cannot look up its attempt (their logs do not index the zero ID),
+// so no Commit or Abort of it can succeed, and the log now refuses its
+// records: it is left as it stands rather than retried forever.
+func (c *Coordinator) unresumable(p Payment) {
+	c.lg.Error().Str("transaction_id", p.ID.String()).Uint32("attempt", p.Attempt).Stringer("status", p.Status).
+		Msg("payment with the zero transaction ID (accepted before such IDs were refused) cannot be settled; left as it stands")
+}
+
 // Pay runs a payment exactly once per ID. A new ID is accepted and its
 // first attempt staged (durably, in parallel with its Prepares); Pay waits
 // for the first attempt's outcome, or ctx, and returns the payment as it
@@ -266,6 +282,9 @@ func (c *Coordinator) recover() error {
 // is in flight; retry is true. A known ID with other parameters is
 // ErrConflict.
 func (c *Coordinator) Pay(ctx context.Context, id ulid.ULID, params Params) (p Payment, retry bool, err error) {
+	if err := wal.CheckTxID(id); err != nil {
+		return Payment{}, false, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	if err := params.Validate(); err != nil {
 		return Payment{}, false, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 // GRPCParticipant is a bank reached over BankService. Its Prepare, Commit,
@@ -118,6 +119,7 @@ func (d StaticDirectory) Participant(bank string) (Participant, bool) {
 var decisionRules = []rpc.StatusRule{
 	{Err: ErrNotParticipant, Code: codes.PermissionDenied},
 	{Err: ErrResolving, Code: codes.Unavailable},
+	{Err: wal.ErrWriteFailed, Code: codes.Unavailable},
 }
 
 // DecisionService serves CoordinatorService: in-doubt banks ask it for the

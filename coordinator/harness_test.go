@@ -30,6 +30,7 @@ import (
 type world struct {
 	pki     *testbank.PKI
 	banks   map[string]*bankd.Bank
+	files   map[string]string // each bank's ledger file
 	clients map[string]strifev1.BankServiceClient
 	dir     *switchboard
 	logPath string
@@ -82,7 +83,7 @@ func (s *switchboard) wrap(bank string, f func(coordinator.Participant) coordina
 
 func newWorld(t *testing.T, cfg coordinator.Config) *world {
 	w := &world{
-		pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, clients: map[string]strifev1.BankServiceClient{},
+		pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, files: map[string]string{}, clients: map[string]strifev1.BankServiceClient{},
 		dir:     &switchboard{parts: map[string]coordinator.Participant{}, down: map[string]bool{}, changes: make(chan struct{}, 1)},
 		logPath: filepath.Join(t.TempDir(), "gateway.db"), cfg: cfg,
 	}
@@ -106,6 +107,7 @@ func (w *world) startBank(t *testing.T, cfg bankd.Config, accounts map[string]in
 		require.NoError(t, err)
 	}
 	w.banks[cfg.Name], w.clients[cfg.Name] = b, client
+	w.files[cfg.Name] = filepath.Join(cfg.DataDir, cfg.Name+".db")
 	w.dir.mu.Lock()
 	defer w.dir.mu.Unlock()
 	w.dir.parts[cfg.Name] = coordinator.NewGRPCParticipant(w.pki.Dial(t, b.Addr(), "gateway", "gateway-1"))

@@ -87,7 +87,9 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 	case InParallel:
 		c.sendAll(r, ready.Messages)
 		// gofail: var stagingBeforeDurable struct{}
-		p, err = c.persist(p, ready.Records)
+		if p, err = c.persist(p, ready.Records); err != nil {
+			c.unstage(r, ready.Messages)
+		}
 		// gofail: var stagedBeforeVotes struct{}
 		// // The process dies here, as if killed: a panic in a goroutine of
 		// // its own, which no RPC interceptor recovers.
@@ -112,6 +114,24 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 	}
 	c.retireIfDone(r)
 	return err
+}
+
+// unstage follows an attempt whose staging record could not be written,
+// though its Prepares have left: the attempt was never staged, so it never
+// committed and nobody was told it did (OnVote waits for the record).
+// Each bank is sent an Abort at once, so that the money it may hold for a
+// YES is released without waiting for its in-doubt timeout; an Abort that
+// arrives first leaves a tombstone, and the Prepare then votes NO. The
+// attempt's number is not used again: a payment keeps it in its Round, and
+// an acceptance that failed burns the epoch (see burnEpoch).
+func (c *Coordinator) unstage(r *run, prepares []Message) {
+	aborts := make([]Message, 0, len(prepares))
+	for _, m := range prepares {
+		if m.Kind == KindPrepare {
+			aborts = append(aborts, Message{Bank: m.Bank, Kind: KindAbort, Attempt: m.Attempt})
+		}
+	}
+	c.sendAll(r, aborts)
 }
 
 // retireIfDone retires r once its payment is final and needs nothing more:

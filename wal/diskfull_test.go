@@ -88,4 +88,3 @@ func TestARealFullDiskIsErrWriteFailedAndTheLogGoesOn(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, scanAll(t, l), written+1, "what was acknowledged is there after a reopen, and nothing else")
 }
-

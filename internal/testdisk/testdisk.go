@@ -65,4 +65,3 @@ func (d *Disk) Free(t testing.TB) {
 		t.Fatal(err)
 	}
 }
-

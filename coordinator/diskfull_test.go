@@ -1,0 +1,141 @@
+package coordinator_test
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/internal/recovery"
+	"github.com/strife-pay/strife/wal"
+)
+
+// diskFull is a wal.Options.FailWrites: every commit fails with ENOSPC
+// while it is set.
+type diskFull struct{ full atomic.Bool }
+
+func (d *diskFull) fail() error {
+	if d.full.Load() {
+		return syscall.ENOSPC
+	}
+	return nil
+}
+
+// withFailingDisk restarts w's coordinator over a log whose writes fail
+// while the returned disk is full.
+func (w *world) withFailingDisk(t *testing.T) *diskFull {
+	d := &diskFull{}
+	w.stop(t)
+	w.logOpts.FailWrites = d.fail
+	w.start(t)
+	return d
+}
+
+// A Pay whose acceptance cannot be written is ErrWriteFailed (UNAVAILABLE
+// at the gateway): nothing was decided. Its Prepares had left with the
+// staging record; the banks are told to abort at once, so nothing stays
+// held, and the client's retry, once the disk has room, pays exactly once
+// under a new attempt number (the old one was aborted at the banks).
+func TestPayWhileTheGatewayCannotWriteFailsRetryablyAndHoldsNothing(t *testing.T) {
+	w := newWorld(t, coordinator.Config{})
+	disk := w.withFailingDisk(t)
+	params := pay("BankA/1001", "BankB/2001", 100)
+	id := ulid.Make()
+
+	// Both banks apply the Prepare; their votes are held until the Pay has
+	// failed.
+	first := uint32(1<<coordinator.EpochBits + 1) // epoch 1: withFailingDisk restarted
+	gates := []*gate{w.gate("BankA"), w.gate("BankB")}
+	for _, g := range gates {
+		g.set(coordinator.KindPrepare, first, holdAfter)
+	}
+	disk.full.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := w.c.Pay(ctx, id, params)
+	require.ErrorIs(t, err, wal.ErrWriteFailed)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	for _, g := range gates {
+		g.await(t, coordinator.KindPrepare, first).let()
+	}
+	_, held := w.total(t)
+	require.Positive(t, held, "the banks voted YES and hold the money")
+	w.settled(t) // the banks' in-doubt timeout is an hour: only the Aborts release them
+
+	_, _, err = w.c.Pay(ctx, id, params)
+	require.ErrorIs(t, err, wal.ErrWriteFailed, "still full: refused again, before any Prepare")
+
+	disk.full.Store(false)
+	p, _, err := w.c.Pay(ctx, id, params)
+	require.NoError(t, err)
+	require.Equal(t, coordinator.Committed, p.Status)
+	w.requireAllOrNothing(t, id, params)
+}
+
+// The records an implicit commit persists lazily (DECISION_COMMIT and the
+// final status, then ATTEMPT_ENDED) fail to be written: the client has its
+// true answer, COMMITTED, and the records are written again until they
+// land. Once the disk has room, strife-recover check on the gateway's file
+// and the banks' files is content and lists nothing in doubt; the same
+// after a restart while the disk was still full.
+func TestLazyRecordsThatCannotBeWrittenLandOnceTheDiskHasRoom(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		name := map[bool]string{false: "written again", true: "rebuilt after a restart"}[restart]
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t, coordinator.Config{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, EndLinger: 5 * time.Millisecond})
+			disk := w.withFailingDisk(t)
+			params := pay("BankA/1001", "BankB/2001", 100)
+			id := ulid.Make()
+
+			// The staging record lands; the disk fills before the last vote.
+			g := w.gate("BankB")
+			g.set(coordinator.KindPrepare, 0, holdAfter)
+			answer := w.payInBackground(t, id, params)
+			h := g.await(t, coordinator.KindPrepare, 1<<coordinator.EpochBits+1) // epoch 1: withFailingDisk restarted
+			require.Eventually(t, func() bool { return staged(w, id) }, 5*time.Second, time.Millisecond)
+			disk.full.Store(true)
+			h.let()
+			g.open()
+			p := <-answer
+			require.Equal(t, coordinator.Committed, p.Status, "the true answer")
+			time.Sleep(100 * time.Millisecond) // a few failed writes
+
+			if restart {
+				w.stop(t)
+				disk.full.Store(false)
+				w.start(t)
+			} else {
+				disk.full.Store(false)
+			}
+			w.settled(t)
+			require.Eventually(t, func() bool { got, err := w.c.Get(id); return err == nil && got.Ended }, 10*time.Second, 10*time.Millisecond)
+			w.stop(t)
+			for _, b := range w.banks {
+				require.NoError(t, b.Stop())
+			}
+			var out, errOut bytes.Buffer
+			files := []string{w.logPath}
+			for _, bank := range slices.Sorted(maps.Keys(w.files)) {
+				files = append(files, w.files[bank])
+			}
+			code := recovery.Run(&out, &errOut, files, recovery.Options{})
+			require.Equal(t, recovery.ExitConsistent, code, "%s%s", out.String(), errOut.String())
+			require.NotContains(t, out.String(), "IN DOUBT")
+			require.NotContains(t, out.String(), "PHASE 2")
+		})
+	}
+}
+
+// staged reports whether the payment's staging record is durable.
+func staged(w *world, id ulid.ULID) bool {
+	p, err := w.c.Get(id)
+	return err == nil && p.Staged
+}
