@@ -130,6 +130,12 @@ type Coordinator struct {
 	wg      sync.WaitGroup // runners and messages in flight
 
 	epochMu sync.Mutex // serializes taking a new epoch
+	// burned is 1 + an epoch in which an acceptance failed to write its
+	// staging record after its Prepares left (0: none): the payment is
+	// forgotten, and so is the attempt number they carried. The next
+	// acceptance takes a new epoch first, so that a retry of that payment
+	// cannot reuse the number.
+	burned atomic.Uint32
 
 	mu     sync.Mutex
 	active map[ulid.ULID]*run // payments pending, or with a decision not yet durable or acknowledged by all
@@ -168,11 +174,37 @@ func New(log *wal.Log, dir Directory, cfg Config) (*Coordinator, error) {
 func (c *Coordinator) newEpoch() error {
 	c.epochMu.Lock()
 	defer c.epochMu.Unlock()
-	return c.log.Append(func(tx *wal.Tx) error {
-		e, err := beginEpoch(tx, c.cfg.Now())
-		c.epoch.Store(e)
+	return c.appendEpoch()
+}
+
+// appendEpoch is newEpoch under epochMu. The epoch is taken only once its
+// record is durable: an epoch whose record failed is taken again by the
+// next start, and must not have numbered anything.
+func (c *Coordinator) appendEpoch() error {
+	var e uint32
+	err := c.log.Append(func(tx *wal.Tx) (err error) {
+		e, err = beginEpoch(tx, c.cfg.Now())
 		return err
 	})
+	if err == nil {
+		c.epoch.Store(e)
+	}
+	return err
+}
+
+// renewBurnedEpoch takes a new epoch if an acceptance burned the current
+// one (see Coordinator.burned). While the disk fails, so does this, and
+// the acceptance fails before any Prepare leaves.
+func (c *Coordinator) renewBurnedEpoch() error {
+	if c.burned.Load() != c.epoch.Load()+1 {
+		return nil
+	}
+	c.epochMu.Lock()
+	defer c.epochMu.Unlock()
+	if c.burned.Load() != c.epoch.Load()+1 {
+		return nil // renewed meanwhile
+	}
+	return c.appendEpoch()
 }
 
 // followDirectory wakes every held payment when the directory changes.
@@ -233,16 +265,10 @@ func (c *Coordinator) recover() error {
 			var id ulid.ULID
 			copy(id[:], k)
 			p, err := decodePayment(id, v)
-			switch {
-			case err != nil:
-				return err
-			case p.Final() && (p.Attempt == 0 || p.Ended):
-			case wal.CheckTxID(id) != nil:
-				c.unresumable(p)
-			default:
+			if err == nil && (!p.Final() || (p.Attempt > 0 && !p.Ended)) {
 				open = append(open, p)
 			}
-			return nil
+			return err
 		})
 	})
 	if err != nil {
@@ -263,16 +289,6 @@ func (c *Coordinator) recover() error {
 	return nil
 }
 
-// unresumable reports, at start, an unfinished payment whose ID is the
-// zero ULID: a log written before such IDs were refused can have one. The
-// banks cannot look up its attempt (their logs do not index the zero ID),
-// so no Commit or Abort of it can succeed, and the log now refuses its
-// records: it is left as it stands rather than retried forever.
-func (c *Coordinator) unresumable(p Payment) {
-	c.lg.Error().Str("transaction_id", p.ID.String()).Uint32("attempt", p.Attempt).Stringer("status", p.Status).
-		Msg("payment with the zero transaction ID (accepted before such IDs were refused) cannot be settled; left as it stands")
-}
-
 // Pay runs a payment exactly once per ID. A new ID is accepted and its
 // first attempt staged (durably, in parallel with its Prepares); Pay waits
 // for the first attempt's outcome, or ctx, and returns the payment as it
@@ -282,9 +298,6 @@ func (c *Coordinator) unresumable(p Payment) {
 // is in flight; retry is true. A known ID with other parameters is
 // ErrConflict.
 func (c *Coordinator) Pay(ctx context.Context, id ulid.ULID, params Params) (p Payment, retry bool, err error) {
-	if err := wal.CheckTxID(id); err != nil {
-		return Payment{}, false, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
 	if err := params.Validate(); err != nil {
 		return Payment{}, false, err
 	}
@@ -334,7 +347,13 @@ func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, e
 		}
 	}
 	if err == nil && !found {
+		err = c.renewBurnedEpoch()
+	}
+	if err == nil && !found {
 		err = c.step(r, c.acceptance(params))
+		if n := r.snapshot().Round.Attempt; err != nil && n != 0 {
+			c.burned.Store(n>>EpochBits + 1)
+		}
 	}
 	if err != nil || found {
 		r.acceptErr = err

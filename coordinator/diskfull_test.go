@@ -63,11 +63,15 @@ func TestPayWhileTheGatewayCannotWriteFailsRetryablyAndHoldsNothing(t *testing.T
 	_, _, err := w.c.Pay(ctx, id, params)
 	require.ErrorIs(t, err, wal.ErrWriteFailed)
 	require.ErrorIs(t, err, syscall.ENOSPC)
+	var votes []*heldCall
 	for _, g := range gates {
-		g.await(t, coordinator.KindPrepare, first).let()
+		votes = append(votes, g.await(t, coordinator.KindPrepare, first))
 	}
 	_, held := w.total(t)
 	require.Positive(t, held, "the banks voted YES and hold the money")
+	for _, v := range votes {
+		v.let()
+	}
 	w.settled(t) // the banks' in-doubt timeout is an hour: only the Aborts release them
 
 	_, _, err = w.c.Pay(ctx, id, params)
