@@ -82,4 +82,12 @@
 // whose bytes are damaged, and ErrUnknownType for an intact record of a
 // type this version does not know (written by a newer version). Neither is
 // skipped: a log that cannot be read completely cannot be trusted.
+//
+// A commit the disk refuses (full, an I/O error, a failed fsync) fails
+// every call of its batch with ErrWriteFailed, which wraps the disk's own
+// error: nothing of it is in the log, and the log takes appends again,
+// since bbolt rolls a failed commit back and stays usable. A commit that
+// failed after its meta page became visible cannot be told durable or
+// not: the log then refuses every append with ErrLogFailed until it is
+// reopened. Options.FailWrites injects such failures in tests.
 package wal
