@@ -50,12 +50,13 @@ func TestPayWhileTheGatewayCannotWriteFailsRetryablyAndHoldsNothing(t *testing.T
 	params := pay("BankA/1001", "BankB/2001", 100)
 	id := ulid.Make()
 
-	// Both banks apply the Prepare; their votes are held until the Pay has
-	// failed.
+	// Both banks apply the Prepare; their votes, and the Aborts, are held
+	// until the test has seen the money held.
 	first := uint32(1<<coordinator.EpochBits + 1) // epoch 1: withFailingDisk restarted
 	gates := []*gate{w.gate("BankA"), w.gate("BankB")}
 	for _, g := range gates {
 		g.set(coordinator.KindPrepare, first, holdAfter)
+		g.set(coordinator.KindAbort, first, holdBefore)
 	}
 	disk.full.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -63,14 +64,13 @@ func TestPayWhileTheGatewayCannotWriteFailsRetryablyAndHoldsNothing(t *testing.T
 	_, _, err := w.c.Pay(ctx, id, params)
 	require.ErrorIs(t, err, wal.ErrWriteFailed)
 	require.ErrorIs(t, err, syscall.ENOSPC)
-	var votes []*heldCall
 	for _, g := range gates {
-		votes = append(votes, g.await(t, coordinator.KindPrepare, first))
+		g.await(t, coordinator.KindPrepare, first)
 	}
 	_, held := w.total(t)
 	require.Positive(t, held, "the banks voted YES and hold the money")
-	for _, v := range votes {
-		v.let()
+	for _, g := range gates {
+		g.open() // the votes and the Aborts
 	}
 	w.settled(t) // the banks' in-doubt timeout is an hour: only the Aborts release them
 
