@@ -5,6 +5,8 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -125,15 +127,10 @@ func TestLazyRecordsThatCannotBeWrittenLandOnceTheDiskHasRoom(t *testing.T) {
 			for _, b := range w.banks {
 				require.NoError(t, b.Stop())
 			}
-			var out, errOut bytes.Buffer
-			files := []string{w.logPath}
-			for _, bank := range slices.Sorted(maps.Keys(w.files)) {
-				files = append(files, w.files[bank])
-			}
-			code := recovery.Run(&out, &errOut, files, recovery.Options{})
-			require.Equal(t, recovery.ExitConsistent, code, "%s%s", out.String(), errOut.String())
-			require.NotContains(t, out.String(), "IN DOUBT")
-			require.NotContains(t, out.String(), "PHASE 2")
+			out, code := w.check()
+			require.Equal(t, recovery.ExitConsistent, code, out)
+			require.NotContains(t, out, "IN DOUBT")
+			require.NotContains(t, out, "PHASE 2")
 		})
 	}
 }
@@ -142,4 +139,97 @@ func TestLazyRecordsThatCannotBeWrittenLandOnceTheDiskHasRoom(t *testing.T) {
 func staged(w *world, id ulid.ULID) bool {
 	p, err := w.c.Get(id)
 	return err == nil && p.Staged
+}
+
+// The END of an aborted attempt of a payment still PENDING fails to be
+// written, and the payment then expires with no other attempt: the END is
+// written again once the disk has room, so strife-recover check on the
+// gateway's file and the banks' files is content and lists nothing in
+// doubt, without waiting for a restart to send the Abort again.
+func TestTheEndOfAnAbortedAttemptLandsOnceTheDiskHasRoom(t *testing.T) {
+	clock := &testClock{}
+	w := newWorld(t, coordinator.Config{
+		Now:     clock.now,
+		MaxHold: time.Hour, RetryMin: 200 * time.Millisecond, RetryMax: 200 * time.Millisecond, EndLinger: 5 * time.Millisecond,
+	})
+	logged := &logLines{}
+	w.logged = logged
+	disk := w.withFailingDisk(t)
+	params := pay("BankA/1001", "BankB/2001", 100)
+	id := ulid.Make()
+
+	// BankB cannot be reached: the attempt aborts and the payment stays
+	// PENDING. BankA's Abort is held until the disk is full.
+	w.gate("BankB").set(coordinator.KindPrepare, 0, fail)
+	a := w.gate("BankA")
+	a.set(coordinator.KindAbort, 0, holdBefore)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, _, err := w.c.Pay(ctx, id, params)
+	require.NoError(t, err)
+	require.Equal(t, coordinator.Pending, p.Status)
+	a.await(t, coordinator.KindAbort, 1<<coordinator.EpochBits+1) // epoch 1: withFailingDisk restarted
+
+	// The disk fills and the payment's time is up: no other attempt
+	// begins. The last acknowledgement ends the attempt, and its END fails.
+	disk.full.Store(true)
+	clock.advance(time.Hour)
+	a.open()
+	require.Eventually(t, func() bool { return logged.contains("the end of an aborted attempt") }, 10*time.Second, 5*time.Millisecond)
+
+	disk.full.Store(false)
+	require.Eventually(t, func() bool {
+		got, err := w.c.Get(id)
+		return err == nil && got.Final() && got.Ended
+	}, 10*time.Second, 10*time.Millisecond)
+	got, err := w.c.Get(id)
+	require.NoError(t, err)
+	require.Equal(t, coordinator.Failed, got.Status)
+	require.Equal(t, uint32(1<<coordinator.EpochBits+1), got.Attempt, "no other attempt")
+	w.settled(t)
+	w.stop(t)
+	for _, b := range w.banks {
+		require.NoError(t, b.Stop())
+	}
+	out, code := w.check()
+	require.Equal(t, recovery.ExitConsistent, code, out)
+	require.NotContains(t, out, "IN DOUBT")
+	require.NotContains(t, out, "PHASE 2")
+}
+
+// check runs strife-recover check on the stopped world's files: the
+// gateway's and each bank's.
+func (w *world) check() (string, int) {
+	var out bytes.Buffer
+	files := []string{w.logPath}
+	for _, bank := range slices.Sorted(maps.Keys(w.files)) {
+		files = append(files, w.files[bank])
+	}
+	code := recovery.Run(&out, &out, files, recovery.Options{})
+	return out.String(), code
+}
+
+// testClock is the wall clock, moved ahead by advance.
+type testClock struct{ ahead atomic.Int64 }
+
+func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
+
+func (c *testClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
+
+// logLines collects log lines, for a test to wait for one.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(b)
+}
+
+func (l *logLines) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.buf.String(), s)
 }

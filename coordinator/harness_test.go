@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,6 +39,8 @@ type world struct {
 	log     *wal.Log
 	c       *coordinator.Coordinator
 	cfg     coordinator.Config
+	// logged, if set, receives the coordinator's log lines too.
+	logged io.Writer
 }
 
 // switchboard is a Directory whose banks a test can take down and bring
@@ -119,7 +122,11 @@ func (w *world) start(t *testing.T) {
 	var err error
 	w.log, err = wal.Open(w.logPath, w.logOpts)
 	require.NoError(t, err)
-	w.cfg.Log = zerolog.New(zerolog.NewTestWriter(t))
+	var out io.Writer = zerolog.NewTestWriter(t)
+	if w.logged != nil {
+		out = io.MultiWriter(out, w.logged)
+	}
+	w.cfg.Log = zerolog.New(out)
 	w.c, err = coordinator.New(w.log, w.dir, w.cfg)
 	require.NoError(t, err)
 }
