@@ -14,9 +14,13 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/internal/bankd"
 	"github.com/strife-pay/strife/internal/recovery"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -133,6 +137,55 @@ func TestLazyRecordsThatCannotBeWrittenLandOnceTheDiskHasRoom(t *testing.T) {
 			require.NotContains(t, out, "PHASE 2")
 		})
 	}
+}
+
+// A bank whose writes fail (a full disk) answers Prepare UNAVAILABLE, not
+// INTERNAL: it voted nothing, and the same Prepare may be sent again. The
+// coordinator holds the payment PENDING and tries again, as for a bank it
+// cannot reach, and once the bank's disk has room the payment commits,
+// exactly once.
+func TestABankThatCannotWriteIsUnavailableAndThePaymentCommitsOnceItCan(t *testing.T) {
+	disk := &diskFull{}
+	w := newWorld(t, coordinator.Config{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}, func(cfg *bankd.Config) {
+		if cfg.Name == "BankA" {
+			cfg.FailWrites = disk.fail
+		}
+	})
+	disk.full.Store(true)
+
+	// Asked directly, over mutual TLS with the gateway's certificate.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	debit := &strifev1.Leg{Account: "1001", Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: 1, Counterparty: "BankB/2001"}
+	_, err := w.clients["BankA"].Prepare(ctx, &strifev1.PrepareRequest{TransactionId: ulid.Make().String(), Attempt: 1, Legs: []*strifev1.Leg{debit}})
+	require.Equal(t, codes.Unavailable.String(), status.Code(err).String(), "%v", err)
+
+	// Through the coordinator, whose Prepares ride in Batch calls.
+	g := w.gate("BankA")
+	params := pay("BankA/1001", "BankB/2001", 100)
+	id := ulid.Make()
+	p, _, err := w.c.Pay(ctx, id, params)
+	require.NoError(t, err)
+	require.Equal(t, coordinator.Pending, p.Status, "held: BankA could not vote")
+	prepareErrors := func() []codes.Code {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		var out []codes.Code
+		for _, c := range g.calls {
+			if c.kind == coordinator.KindPrepare && c.err != nil {
+				out = append(out, status.Code(c.err))
+			}
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(prepareErrors()) >= 2 }, 10*time.Second, 5*time.Millisecond, "tried again")
+	for _, code := range prepareErrors() {
+		require.Equal(t, codes.Unavailable.String(), code.String())
+	}
+
+	disk.full.Store(false)
+	p = w.requireAllOrNothing(t, id, params)
+	require.Equal(t, coordinator.Committed, p.Status)
 }
 
 // staged reports whether the payment's staging record is durable.

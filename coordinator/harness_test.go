@@ -84,7 +84,9 @@ func (s *switchboard) wrap(bank string, f func(coordinator.Participant) coordina
 	s.parts[bank] = f(s.parts[bank])
 }
 
-func newWorld(t *testing.T, cfg coordinator.Config) *world {
+// newWorld starts the world; each of banks, if given, may change a bank's
+// configuration before it starts.
+func newWorld(t *testing.T, cfg coordinator.Config, banks ...func(*bankd.Config)) *world {
 	w := &world{
 		pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, files: map[string]string{}, clients: map[string]strifev1.BankServiceClient{},
 		dir:     &switchboard{parts: map[string]coordinator.Participant{}, down: map[string]bool{}, changes: make(chan struct{}, 1)},
@@ -93,6 +95,9 @@ func newWorld(t *testing.T, cfg coordinator.Config) *world {
 	for bank, accounts := range map[string]map[string]int64{"BankA": {"1001": 1000, "1002": 0}, "BankB": {"2001": 500}} {
 		bcfg := w.pki.Config(t, bank, testbank.DataDir(t))
 		bcfg.Participant.InDoubtTimeout = time.Hour
+		for _, f := range banks {
+			f(&bcfg)
+		}
 		w.startBank(t, bcfg, accounts)
 	}
 	w.start(t)

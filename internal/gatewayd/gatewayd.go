@@ -76,6 +76,9 @@ type Config struct {
 	// DrainTimeout bounds how long Stop waits for calls in flight. Default 10s.
 	DrainTimeout time.Duration
 	Log          zerolog.Logger
+	// FailWrites is for tests: it makes the data file's commits fail as a
+	// full disk would (see wal.Options.FailWrites). Nil in production.
+	FailWrites func() error
 }
 
 // Validate reports everything wrong with c at once.
@@ -255,7 +258,7 @@ func (g *Gateway) openLog(s *service) error {
 		return err
 	}
 	var err error
-	g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{})
+	g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{FailWrites: g.cfg.FailWrites})
 	s.users = NewUsers(g.log)
 	return err
 }
