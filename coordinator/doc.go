@@ -115,12 +115,21 @@
 // before any Prepare, while the disk is still full), so a client's retry
 // stages a number the banks have not aborted. A later attempt whose
 // staging fails is aborted the same way and keeps its number in the Round.
-// Records persisted Lazily after an implicit commit (the decision, the
-// final status, the END) do not change the answer, which is already true:
-// a final payment's are written again, with backoff, until they land (one
-// retry per payment, and only payments already in flight can have them),
-// and a restart rebuilds what a stop lost (Resolve, or the decision sent
-// again). An epoch is taken only once its record is durable. A commit that
+// Records persisted Lazily (an implicit commit's decision and final status,
+// an attempt's END) do not change the answer, which is already true, and
+// are written again, with backoff, until they land; the messages that
+// follow them wait. A final payment's are written as they were: nothing
+// else can follow them. The END of an aborted attempt of a payment still
+// PENDING cannot be: the payment goes on meanwhile (it may expire, or
+// stage its next attempt, and an END logged after the next attempt's
+// staging record would be refused on replay). It is written again as a
+// step of its own, from the payment as it then stands, and dropped once a
+// later attempt is staged (only the latest attempt's decision is ever sent
+// again); until it lands the payment does not count the attempt as ended.
+// At most one such retry runs per run and attempt, so memory stays bounded
+// by the payments in flight. A restart rebuilds what a stop lost (Resolve,
+// or the decision sent again). An epoch is taken only once its record is
+// durable. A commit that
 // failed after it became visible fails the log for good (wal.ErrLogFailed,
 // also UNAVAILABLE): the gateway must be restarted, and recovery reads what
 // the file holds.
