@@ -54,6 +54,13 @@ func (w *world) faultyBankB(t *testing.T) *batchFault {
 	return f
 }
 
+// slowMachine is a PrepareTimeout for tests in which no call is meant to
+// time out (the faults answer at once, DEADLINE_EXCEEDED included): a real
+// Prepare on a loaded machine, under the race detector, can take longer
+// than a few hundred milliseconds, and would fail the payment with
+// PREPARE_TIMEOUT.
+const slowMachine = 10 * time.Second
+
 func isPrepare(item *strifev1.BatchItem) bool { return item.GetPrepare() != nil }
 func isCommit(item *strifev1.BatchItem) bool  { return item.GetCommit() != nil }
 
@@ -71,7 +78,7 @@ func TestABatchFailedAsAWholeIsEachMessageFailing(t *testing.T) {
 		{codes.InvalidArgument, coordinator.Failed, strifev1.Reason_REASON_REJECTED},
 	} {
 		t.Run(tc.code.String(), func(t *testing.T) {
-			w := newWorld(t, coordinator.Config{PrepareTimeout: time.Second, RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+			w := newWorld(t, coordinator.Config{PrepareTimeout: slowMachine, RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond})
 			fault := w.faultyBankB(t)
 			fault.set(tc.code, isPrepare)
 			id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)
@@ -87,7 +94,7 @@ func TestABatchFailedAsAWholeIsEachMessageFailing(t *testing.T) {
 		})
 	}
 	t.Run("commits", func(t *testing.T) {
-		w := newWorld(t, coordinator.Config{PrepareTimeout: 200 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+		w := newWorld(t, coordinator.Config{PrepareTimeout: slowMachine, RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond})
 		fault := w.faultyBankB(t)
 		fault.set(codes.Unavailable, isCommit)
 		id, params := ulid.Make(), pay("BankA/1001", "BankB/2001", 100)

@@ -130,6 +130,12 @@ type Coordinator struct {
 	wg      sync.WaitGroup // runners and messages in flight
 
 	epochMu sync.Mutex // serializes taking a new epoch
+	// burned is 1 + an epoch in which an acceptance failed to write its
+	// staging record after its Prepares left (0: none): the payment is
+	// forgotten, and so is the attempt number they carried. The next
+	// acceptance takes a new epoch first, so that a retry of that payment
+	// cannot reuse the number.
+	burned atomic.Uint32
 
 	mu     sync.Mutex
 	active map[ulid.ULID]*run // payments pending, or with a decision not yet durable or acknowledged by all
@@ -168,11 +174,37 @@ func New(log *wal.Log, dir Directory, cfg Config) (*Coordinator, error) {
 func (c *Coordinator) newEpoch() error {
 	c.epochMu.Lock()
 	defer c.epochMu.Unlock()
-	return c.log.Append(func(tx *wal.Tx) error {
-		e, err := beginEpoch(tx, c.cfg.Now())
-		c.epoch.Store(e)
+	return c.appendEpoch()
+}
+
+// appendEpoch is newEpoch under epochMu. The epoch is taken only once its
+// record is durable: an epoch whose record failed is taken again by the
+// next start, and must not have numbered anything.
+func (c *Coordinator) appendEpoch() error {
+	var e uint32
+	err := c.log.Append(func(tx *wal.Tx) (err error) {
+		e, err = beginEpoch(tx, c.cfg.Now())
 		return err
 	})
+	if err == nil {
+		c.epoch.Store(e)
+	}
+	return err
+}
+
+// renewBurnedEpoch takes a new epoch if an acceptance burned the current
+// one (see Coordinator.burned). While the disk fails, so does this, and
+// the acceptance fails before any Prepare leaves.
+func (c *Coordinator) renewBurnedEpoch() error {
+	if c.burned.Load() != c.epoch.Load()+1 {
+		return nil
+	}
+	c.epochMu.Lock()
+	defer c.epochMu.Unlock()
+	if c.burned.Load() != c.epoch.Load()+1 {
+		return nil // renewed meanwhile
+	}
+	return c.appendEpoch()
 }
 
 // followDirectory wakes every held payment when the directory changes.
@@ -334,7 +366,13 @@ func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, e
 		}
 	}
 	if err == nil && !found {
+		err = c.renewBurnedEpoch()
+	}
+	if err == nil && !found {
 		err = c.step(r, c.acceptance(params))
+		if n := r.snapshot().Round.Attempt; err != nil && n != 0 {
+			c.burned.Store(n>>EpochBits + 1)
+		}
 	}
 	if err != nil || found {
 		r.acceptErr = err

@@ -108,6 +108,35 @@
 // once. A COMMIT taken implicitly is answered once its record is durable.
 // An attempt being resolved after a restart is ErrResolving: ask again.
 //
+// A write that fails at the gateway (a full disk, an I/O error, a failed
+// fsync: wal.ErrWriteFailed) never becomes a final refusal. An acceptance
+// that cannot be written returns the error, which the gateway answers
+// UNAVAILABLE: nothing was decided. Its Prepares had already left with the
+// staging record, so each bank is sent an Abort at once (the attempt was
+// never staged, so it never committed and nobody was told it did), and the
+// epoch is burned: the next acceptance takes a new epoch first (failing,
+// before any Prepare, while the disk is still full), so a client's retry
+// stages a number the banks have not aborted. A later attempt whose
+// staging fails is aborted the same way and keeps its number in the Round.
+// Records persisted Lazily (an implicit commit's decision and final status,
+// an attempt's END) do not change the answer, which is already true, and
+// are written again, with backoff, until they land; the messages that
+// follow them wait. A final payment's are written as they were: nothing
+// else can follow them. The END of an aborted attempt of a payment still
+// PENDING cannot be: the payment goes on meanwhile (it may expire, or
+// stage its next attempt, and an END logged after the next attempt's
+// staging record would be refused on replay). It is written again as a
+// step of its own, from the payment as it then stands, and dropped once a
+// later attempt is staged (only the latest attempt's decision is ever sent
+// again); until it lands the payment does not count the attempt as ended.
+// At most one such retry runs per run and attempt, so memory stays bounded
+// by the payments in flight. A restart rebuilds what a stop lost (Resolve,
+// or the decision sent again). An epoch is taken only once its record is
+// durable. A commit that
+// failed after it became visible fails the log for good (wal.ErrLogFailed,
+// also UNAVAILABLE): the gateway must be restarted, and recovery reads what
+// the file holds.
+//
 // On start, New takes a new epoch and replays the payments that are not
 // finished: a staged attempt without a decision is resolved by asking each
 // participant whether it holds a YES (Participant.Resolve; a bank that has

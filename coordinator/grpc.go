@@ -118,6 +118,7 @@ func (d StaticDirectory) Participant(bank string) (Participant, bool) {
 var decisionRules = []rpc.StatusRule{
 	{Err: ErrNotParticipant, Code: codes.PermissionDenied},
 	{Err: ErrResolving, Code: codes.Unavailable},
+	{Err: wal.ErrWriteFailed, Code: codes.Unavailable},
 }
 
 // DecisionService serves CoordinatorService: in-doubt banks ask it for the

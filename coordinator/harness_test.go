@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 type world struct {
 	pki     *testbank.PKI
 	banks   map[string]*bankd.Bank
+	files   map[string]string // each bank's ledger file
 	clients map[string]strifev1.BankServiceClient
 	dir     *switchboard
 	logPath string
@@ -37,6 +39,8 @@ type world struct {
 	log     *wal.Log
 	c       *coordinator.Coordinator
 	cfg     coordinator.Config
+	// logged, if set, receives the coordinator's log lines too.
+	logged io.Writer
 }
 
 // switchboard is a Directory whose banks a test can take down and bring
@@ -80,15 +84,20 @@ func (s *switchboard) wrap(bank string, f func(coordinator.Participant) coordina
 	s.parts[bank] = f(s.parts[bank])
 }
 
-func newWorld(t *testing.T, cfg coordinator.Config) *world {
+// newWorld starts the world; each of banks, if given, may change a bank's
+// configuration before it starts.
+func newWorld(t *testing.T, cfg coordinator.Config, banks ...func(*bankd.Config)) *world {
 	w := &world{
-		pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, clients: map[string]strifev1.BankServiceClient{},
+		pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, files: map[string]string{}, clients: map[string]strifev1.BankServiceClient{},
 		dir:     &switchboard{parts: map[string]coordinator.Participant{}, down: map[string]bool{}, changes: make(chan struct{}, 1)},
 		logPath: filepath.Join(t.TempDir(), "gateway.db"), cfg: cfg,
 	}
 	for bank, accounts := range map[string]map[string]int64{"BankA": {"1001": 1000, "1002": 0}, "BankB": {"2001": 500}} {
 		bcfg := w.pki.Config(t, bank, testbank.DataDir(t))
 		bcfg.Participant.InDoubtTimeout = time.Hour
+		for _, f := range banks {
+			f(&bcfg)
+		}
 		w.startBank(t, bcfg, accounts)
 	}
 	w.start(t)
@@ -106,6 +115,7 @@ func (w *world) startBank(t *testing.T, cfg bankd.Config, accounts map[string]in
 		require.NoError(t, err)
 	}
 	w.banks[cfg.Name], w.clients[cfg.Name] = b, client
+	w.files[cfg.Name] = filepath.Join(cfg.DataDir, cfg.Name+".db")
 	w.dir.mu.Lock()
 	defer w.dir.mu.Unlock()
 	w.dir.parts[cfg.Name] = coordinator.NewGRPCParticipant(w.pki.Dial(t, b.Addr(), "gateway", "gateway-1"))
@@ -117,7 +127,11 @@ func (w *world) start(t *testing.T) {
 	var err error
 	w.log, err = wal.Open(w.logPath, w.logOpts)
 	require.NoError(t, err)
-	w.cfg.Log = zerolog.New(zerolog.NewTestWriter(t))
+	var out io.Writer = zerolog.NewTestWriter(t)
+	if w.logged != nil {
+		out = io.MultiWriter(out, w.logged)
+	}
+	w.cfg.Log = zerolog.New(out)
 	w.c, err = coordinator.New(w.log, w.dir, w.cfg)
 	require.NoError(t, err)
 }

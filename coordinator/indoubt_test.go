@@ -49,7 +49,8 @@ func TestBankInDoubtResolvesWhenTheGatewayReturns(t *testing.T) {
 		acct := w.account(t, "BankC/3001")
 		return acct.GetPostedBalance() == 200 && acct.GetHeld() == 0
 	}, 10*time.Second, 20*time.Millisecond, "BankC resolves to COMMIT")
-	require.Equal(t, 1, strings.Count(bankLog.String(), `"decision":"COMMIT"`), "resolved by asking")
+	// The bank logs the resolution after applying it.
+	require.Eventually(t, func() bool { return strings.Count(bankLog.String(), `"decision":"COMMIT"`) == 1 }, 10*time.Second, 10*time.Millisecond, "resolved by asking")
 	require.Zero(t, bankC.acked(coordinator.KindCommit, 1), "not by the coordinator's Commit")
 
 	bankC.open() // the coordinator's resent Commit is acknowledged too

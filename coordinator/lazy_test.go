@@ -13,18 +13,21 @@ import (
 	"github.com/strife-pay/strife/wal"
 )
 
-// The END of an attempt persisted Lazily whose commit fails: a final
-// payment's is written again until it is durable (nothing can follow it);
-// a PENDING payment's is left out, since its next attempt could reach the
-// log before the retry, which would then fold into the payment as it was.
-func TestAFailedEndIsWrittenAgainOnlyForAFinalPayment(t *testing.T) {
+// The END of an attempt persisted Lazily whose commit fails is written
+// again until it is durable. A PENDING payment's goes on in the meantime:
+// its END is written from the payment as it then stands, and dropped once
+// a later attempt is staged (an END appended after that attempt's staging
+// record would fold into nothing, and a replay would refuse it).
+func TestAFailedEndIsWrittenAgainUntilItLandsOrALaterAttemptIsStaged(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		decision wal.Type
 		final    bool
+		later    bool // an attempt 2 is staged after the END failed
 	}{
-		{"aborted, pending", wal.TypeDecisionAbort, false},
-		{"committed", wal.TypeDecisionCommit, true},
+		{"aborted, pending", wal.TypeDecisionAbort, false, false},
+		{"aborted, pending, a later attempt staged", wal.TypeDecisionAbort, false, true},
+		{"committed", wal.TypeDecisionCommit, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log, err := wal.Open(filepath.Join(t.TempDir(), "gateway.db"), wal.Options{})
@@ -46,15 +49,29 @@ func TestAFailedEndIsWrittenAgainOnlyForAFinalPayment(t *testing.T) {
 
 			require.NoError(t, log.Close()) // every commit fails from now on
 			end := Ready{Mode: Lazily, Records: []Record{{Type: wal.TypeAttemptEnded, Attempt: 1, Payload: &storagev1.AttemptEnded{}}}}
-			_, err = c.persistLazily(r, p, end)
+			ended, err := c.persistLazily(r, p, end)
 			require.NoError(t, err)
-			r.mu.Lock()
-			pending := r.lazy
-			r.mu.Unlock()
-			if tc.final {
-				require.Equal(t, 1, pending, "written again until durable")
-			} else {
-				require.Equal(t, 0, pending, "left out: not written again")
+			require.True(t, ended.Ended, "taken at once")
+			r.set(ended) // as step does
+			lazy := func() int {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				return r.lazy
+			}
+			if tc.later { // as Begin's step does, once the staging record is durable
+				later, err := ended.Apply([]Record{{Type: wal.TypeAttemptStaged, Attempt: 2, Payload: &storagev1.AttemptStaged{}}})
+				require.NoError(t, err)
+				r.stepMu.Lock()
+				r.set(later)
+				r.stepMu.Unlock()
+				require.Eventually(t, func() bool { return lazy() == 0 }, 5*time.Second, time.Millisecond, "dropped")
+				require.Equal(t, uint32(2), r.snapshot().Attempt)
+				return
+			}
+			require.Equal(t, 1, lazy(), "written again until durable")
+			if !tc.final {
+				require.Eventually(t, func() bool { return !r.snapshot().Ended }, 5*time.Second, time.Millisecond,
+					"not ended until the END is durable")
 			}
 		})
 	}

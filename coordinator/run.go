@@ -87,7 +87,9 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 	case InParallel:
 		c.sendAll(r, ready.Messages)
 		// gofail: var stagingBeforeDurable struct{}
-		p, err = c.persist(p, ready.Records)
+		if p, err = c.persist(p, ready.Records); err != nil {
+			c.unstage(r, ready.Messages)
+		}
 		// gofail: var stagedBeforeVotes struct{}
 		// // The process dies here, as if killed: a panic in a goroutine of
 		// // its own, which no RPC interceptor recovers.
@@ -112,6 +114,24 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 	}
 	c.retireIfDone(r)
 	return err
+}
+
+// unstage follows an attempt whose staging record could not be written,
+// though its Prepares have left: the attempt was never staged, so it never
+// committed and nobody was told it did (OnVote waits for the record).
+// Each bank is sent an Abort at once, so that the money it may hold for a
+// YES is released without waiting for its in-doubt timeout; an Abort that
+// arrives first leaves a tombstone, and the Prepare then votes NO. The
+// attempt's number is not used again: a payment keeps it in its Round, and
+// an acceptance that failed burns the epoch (see burnEpoch).
+func (c *Coordinator) unstage(r *run, prepares []Message) {
+	aborts := make([]Message, 0, len(prepares))
+	for _, m := range prepares {
+		if m.Kind == KindPrepare {
+			aborts = append(aborts, Message{Bank: m.Bank, Kind: KindAbort, Attempt: m.Attempt})
+		}
+	}
+	c.sendAll(r, aborts)
 }
 
 // retireIfDone retires r once its payment is final and needs nothing more:
@@ -147,8 +167,8 @@ func (c *Coordinator) persist(p Payment, recs []Record) (Payment, error) {
 // commit them with its next commit, or on their own after Config's
 // DecisionLinger or EndLinger (wal.Log.AppendWithin), and sends the step's
 // messages once they are durable. A decision's durability is kept in r for
-// GetDecision. Records of a final payment whose commit fails are persisted
-// again, with backoff, before the messages go.
+// GetDecision. Records whose commit fails are written again until they land
+// (persistAgain, endAgain); the step's messages wait for them.
 func (c *Coordinator) persistLazily(r *run, p Payment, ready Ready) (Payment, error) {
 	next, err := p.Apply(ready.Records)
 	if err != nil {
@@ -186,18 +206,16 @@ func (c *Coordinator) persistLazily(r *run, p Payment, ready Ready) (Payment, er
 		switch {
 		case err == nil:
 			done()
-		case !next.Final():
-			// The END of an aborted attempt: the next attempt may follow it
-			// into the log before a retry would, and write folds into p as
-			// it was. An END only spares resending the decision after a
-			// crash, so it is left out, as a crash would have lost it.
-			c.lg.Warn().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist the end of an aborted attempt; a restart sends its decision again")
-			done()
-		default:
+		case next.Final():
 			// Nothing follows a final payment's records but their messages:
-			// they are written again until they are durable.
+			// they are written again, as they were, until they are durable.
 			c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist a payment's records; trying again")
 			c.spawn(func() { c.persistAgain(write, done) })
+		default:
+			// The END of an aborted attempt of a PENDING payment (the only
+			// records a PENDING payment persists Lazily).
+			c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist the end of an aborted attempt; trying again")
+			c.spawn(func() { c.endAgain(r, ready.Records, done) })
 		}
 	})
 	return next, nil
@@ -211,10 +229,40 @@ func (c *Coordinator) persistAgain(write func(*wal.Tx) error, done func()) {
 			done()
 			return
 		}
-		select {
-		case <-time.After(backoff.Jitter(delay)):
-		case <-c.ctx.Done():
+		c.pause(backoff.Jitter(delay))
+	}
+}
+
+// endAgain writes the END of an aborted attempt of a PENDING payment
+// again, with backoff, until it lands or the coordinator closes, then
+// calls done. Unlike a final payment's records, it cannot be written as it
+// was: the payment goes on meanwhile (its next attempt may be staged, or it
+// may expire), and an END appended after the next attempt's staging record
+// would name an attempt that is no longer the latest, which Apply refuses
+// when the log is replayed. So each try is a step of its own, under the
+// run's step lock, from the payment as it is then: while the attempt is
+// still the latest, its END is written with the payment as it stands;
+// once another attempt is staged, the END is dropped, since only the
+// latest attempt's decision is ever sent again (an earlier attempt's END
+// spares nothing). Until the END lands the payment does not count the
+// attempt as ended, so that what another step stores (an expiry's final
+// status) does not claim an END the log lacks. One retry at most per
+// attempt, and an attempt's retry ends when the next one is staged.
+func (c *Coordinator) endAgain(r *run, ends []Record, done func()) {
+	attempt := ends[0].Attempt
+	for delay := c.cfg.RetryMin; c.ctx.Err() == nil; delay = min(2*delay, c.cfg.RetryMax) {
+		err := c.step(r, func(p Payment) (Payment, Ready) {
+			if p.Attempt != attempt {
+				return p, Ready{} // a later attempt is staged
+			}
+			p.Ended = false
+			return p, Ready{Records: ends}
+		})
+		if err == nil {
+			done()
+			return
 		}
+		c.pause(backoff.Jitter(delay))
 	}
 }
 

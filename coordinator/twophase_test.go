@@ -225,6 +225,15 @@ func TestAPaymentCostsTheGatewayOneCommitOfItsOwn(t *testing.T) {
 		return len(w.entries(t, "BankA/1001", first)) == 1 && len(w.entries(t, "BankB/2001", first)) == 1
 	}, 10*time.Second, 10*time.Millisecond, "the second acceptance carried the first decision, and the Commits went")
 	require.Equal(t, before+2, w.lastCommit(t), "one commit each")
+	// The banks' entries show they applied the Commits, not that their
+	// answers are back: Close cancels the calls still in flight, and an
+	// answer it cancels is never heard (a restart sends the Commit again).
+	// Once both are heard, the attempt has ended, its END queued.
+	require.Eventually(t, func() bool {
+		got, err := w.c.Get(first)
+		return err == nil && got.Ended
+	}, 10*time.Second, 10*time.Millisecond, "both Commits acknowledged")
+	require.Equal(t, before+2, w.lastCommit(t), "the END waits in the queue")
 
 	w.c.Close()
 	require.NoError(t, w.log.Close()) // commits what is queued: the first END, the second decision

@@ -47,6 +47,9 @@ var statusRules = []rpc.StatusRule{
 	{Err: ErrAborted, Code: codes.FailedPrecondition},
 	{Err: ErrCommitted, Code: codes.FailedPrecondition},
 	{Err: wal.ErrClosed, Code: codes.Unavailable},
+	// A full disk or a failed write: nothing was written, and the same
+	// call may be made again.
+	{Err: wal.ErrWriteFailed, Code: codes.Unavailable},
 }
 
 // Service serves BankService for one bank: account management on its

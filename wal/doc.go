@@ -97,6 +97,14 @@
 // skipped: a log that cannot be read completely cannot be trusted.
 // Tx.Verify reads the whole log and its index that way, for offline checks.
 //
+// A commit the disk refuses (full, an I/O error, a failed fsync) fails
+// every call of its batch with ErrWriteFailed, which wraps the disk's own
+// error: nothing of it is in the log, and the log takes appends again,
+// since bbolt rolls a failed commit back and stays usable. A commit that
+// failed after its meta page became visible cannot be told durable or
+// not: the log then refuses every append with ErrLogFailed until it is
+// reopened. Options.FailWrites injects such failures in tests.
+//
 // # Damaged files
 //
 // bbolt trusts its file: a flipped byte in a page header or a file cut

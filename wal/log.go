@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -13,6 +14,21 @@ import (
 
 // ErrClosed is returned by calls on a closed Log.
 var ErrClosed = errors.New("wal: log closed")
+
+// ErrWriteFailed wraps what the disk said when a commit could not be
+// written: a full disk (syscall.ENOSPC), an I/O error, a failed fsync.
+// Nothing of that commit is in the log, and the log takes appends again:
+// bbolt rolls a failed commit back and stays usable, so an append may be
+// retried once the disk has room. The exception is ErrLogFailed, which
+// wraps ErrWriteFailed too.
+var ErrWriteFailed = errors.New("wal: cannot write to disk")
+
+// ErrLogFailed is returned by every append after a commit failed once its
+// meta page had been written (its fsync failed): the commit is visible,
+// but whether it is durable is unknown, so the log can no longer say what
+// it holds. It takes no more appends; reopening it (restarting the
+// process) reads what the file holds. It wraps ErrWriteFailed.
+var ErrLogFailed = fmt.Errorf("%w: a commit failed after it became visible; reopen the log", ErrWriteFailed)
 
 // Options configure a Log. The zero value is usable: every field has a
 // documented default.
@@ -27,6 +43,12 @@ type Options struct {
 	// Linger is how long an AppendLater waits for an Append to share a
 	// commit with before it is committed on its own. Default 10ms.
 	Linger time.Duration
+	// FailWrites is for tests: called in every commit once its functions
+	// have run, a non-nil error fails that commit as a failed write would
+	// (bbolt rolls it back; each call of the batch gets the error wrapped
+	// in ErrWriteFailed). Tests of what a full disk does inject
+	// syscall.ENOSPC with it. Nil in production.
+	FailWrites func() error
 }
 
 // Validate rejects options that cannot be meant.
@@ -59,10 +81,14 @@ func (o Options) withDefaults() Options {
 // Log is an append-only log of records in a bbolt file, with room for the
 // caller's own buckets in the same file. It is safe for concurrent use.
 type Log struct {
-	db       *bolt.DB
-	maxBatch int
-	readOnly bool // opened by OpenReadOnly: Append fails
-	warnings []string
+	db         *bolt.DB
+	maxBatch   int
+	readOnly   bool         // opened by OpenReadOnly: Append fails
+	warnings   []string     // see Warnings
+	failWrites func() error // see Options.FailWrites
+	// failed is set, for good, when a commit failed after it became
+	// visible (see ErrLogFailed).
+	failed atomic.Pointer[error]
 
 	// mu is held shared by every Append for its whole duration and
 	// exclusively by Close, so Close waits for appends in flight.
@@ -135,7 +161,10 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
-	return &Log{db: db, maxBatch: opts.MaxBatch, linger: opts.Linger, warnings: check.Warnings}, nil
+	return &Log{
+		db: db, maxBatch: opts.MaxBatch, linger: opts.Linger,
+		warnings: check.Warnings, failWrites: opts.FailWrites,
+	}, nil
 }
 
 // Warnings are the damage found in the file when it was opened that bbolt
@@ -237,6 +266,8 @@ func (l *Log) refusal() error {
 		return ErrClosed
 	case l.readOnly:
 		return ErrReadOnly
+	case l.failed.Load() != nil:
+		return *l.failed.Load()
 	}
 	return nil
 }
@@ -370,9 +401,16 @@ func (l *Log) commit(batch []*appendReq) {
 			calls = append(calls, call{req, i})
 		}
 	}
+	if failed := l.failed.Load(); failed != nil { // failed while this batch queued
+		for _, c := range calls {
+			c.req.errs[c.i] = *failed
+		}
+		calls = calls[:0]
+	}
 	for len(calls) > 0 {
-		failed, fnErr := -1, error(nil)
+		failed, fnErr, txid := -1, error(nil), 0
 		err := l.db.Update(func(btx *bolt.Tx) error {
+			txid = btx.ID()
 			tx := &Tx{btx: btx}
 			for j, c := range calls {
 				if fnErr = callSafely(c.req.fns[c.i], tx); fnErr != nil {
@@ -380,9 +418,15 @@ func (l *Log) commit(batch []*appendReq) {
 					return errFnFailed
 				}
 			}
+			if l.failWrites != nil {
+				return l.failWrites()
+			}
 			return nil
 		})
 		if failed < 0 {
+			if err != nil {
+				err = l.writeFailed(txid, err)
+			}
 			for _, c := range calls {
 				c.req.errs[c.i] = err
 			}
@@ -396,6 +440,27 @@ func (l *Log) commit(batch []*appendReq) {
 	for _, req := range batch {
 		req.answer()
 	}
+}
+
+// writeFailed classifies the error of commit txid, which failed on its
+// way to the disk: ErrWriteFailed, or ErrLogFailed, for good, if the
+// commit is visible all the same. bbolt writes the meta page last and
+// fsyncs it; if that fsync fails, the page may be in the page cache, where
+// every later transaction would read it, without being on disk. A failed
+// commit before it (a full disk while the pages are written or the file
+// grows) leaves the previous meta page in force, and bbolt has rolled back.
+func (l *Log) writeFailed(txid int, err error) error {
+	visible := true
+	_ = l.db.View(func(btx *bolt.Tx) error {
+		visible = btx.ID() >= txid
+		return nil
+	})
+	if !visible { // a View that fails (the file unmapped) leaves it true
+		return fmt.Errorf("%w: %w", ErrWriteFailed, err)
+	}
+	failed := fmt.Errorf("%w: %w", ErrLogFailed, err)
+	l.failed.CompareAndSwap(nil, &failed)
+	return failed
 }
 
 // call is one function of a request in a commit.

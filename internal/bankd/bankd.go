@@ -60,6 +60,9 @@ type Config struct {
 	// DrainTimeout bounds how long Stop waits for calls in flight. Default 10s.
 	DrainTimeout time.Duration
 	Log          zerolog.Logger
+	// FailWrites is for tests: it makes the data file's commits fail as a
+	// full disk would (see wal.Options.FailWrites). Nil in production.
+	FailWrites func() error
 }
 
 // Validate reports everything wrong with c at once.
@@ -144,7 +147,7 @@ func (b *Bank) openLedger() (*ledger.Ledger, error) {
 		return nil, err
 	}
 	var err error
-	if b.log, err = wal.Open(filepath.Join(b.cfg.DataDir, b.cfg.Name+".db"), wal.Options{}); err != nil {
+	if b.log, err = wal.Open(filepath.Join(b.cfg.DataDir, b.cfg.Name+".db"), wal.Options{FailWrites: b.cfg.FailWrites}); err != nil {
 		return nil, err
 	}
 	for _, w := range b.log.Warnings() {

@@ -186,11 +186,15 @@ func (s *Sender) failed(e *Entry, err error) (*Result, error) {
 	}
 }
 
-// Unreachable reports whether err means the gateway could not be reached
-// (or did not answer in time), so that the payment should be resent.
+// Unreachable reports whether err means the gateway could not be reached,
+// did not answer in time, or could not decide (UNAVAILABLE: e.g. its disk
+// is full), so that the payment should be resent. INTERNAL and UNKNOWN
+// count too: they say the gateway failed, not that it refused, and the
+// payment may have gone through, so calling it refused could be a lie; a
+// resend under the same ID is always safe and gets the true answer.
 func Unreachable(err error) bool {
 	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Internal, codes.Unknown:
 		return true
 	}
 	return false

@@ -77,6 +77,9 @@ type Config struct {
 	// DrainTimeout bounds how long Stop waits for calls in flight. Default 10s.
 	DrainTimeout time.Duration
 	Log          zerolog.Logger
+	// FailWrites is for tests: it makes the data file's commits fail as a
+	// full disk would (see wal.Options.FailWrites). Nil in production.
+	FailWrites func() error
 }
 
 // Validate reports everything wrong with c at once.
@@ -256,7 +259,7 @@ func (g *Gateway) openLog(s *service) error {
 		return err
 	}
 	var err error
-	if g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{}); err != nil {
+	if g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{FailWrites: g.cfg.FailWrites}); err != nil {
 		return err
 	}
 	for _, w := range g.log.Warnings() {

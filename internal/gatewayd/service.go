@@ -42,6 +42,9 @@ var statusRules = []rpc.StatusRule{
 	{Err: ErrWatchBehind, Code: codes.Unavailable},
 	{Err: ErrShuttingDown, Code: codes.Unavailable},
 	{Err: wal.ErrClosed, Code: codes.Unavailable},
+	// A full disk or a failed write: nothing was decided, or what was is
+	// answered truly to a retry (see coordinator's Failures).
+	{Err: wal.ErrWriteFailed, Code: codes.Unavailable},
 }
 
 // errNoCaller means a call reached a handler without passing the policy
