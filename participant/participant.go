@@ -177,16 +177,6 @@ type Outcome struct {
 // one attempt see each other in order: a Prepare followed by an Abort of
 // the same attempt prepares it, then aborts it.
 func (p *Participant) Apply(ops []Op) []Outcome {
-	// gofail: var votesBeforeDurable string
-	// // A deliberately broken bank, for strife-chaos's test: it answers
-	// // before anything is written (see applyLater).
-	// if delay, err := time.ParseDuration(votesBeforeDurable); err == nil {
-	// 	return p.applyLater(ops, delay)
-	// }
-	return p.apply(ops)
-}
-
-func (p *Participant) apply(ops []Op) []Outcome {
 	out := make([]Outcome, len(ops))
 	acts := make([]action, len(ops)) // what each op wrote
 	fns := make([]func(*ledger.Tx) error, len(ops))

@@ -152,7 +152,6 @@ func check(payments []payment, openings map[string]int64, bankFiles map[string]s
 	return append(invs, recover), out, nil
 }
 
-
 // exactly reports whether got is the debit and the credit of p, once each.
 func exactly(p payment, got []posting) bool {
 	if len(got) != 2 {
@@ -217,7 +216,6 @@ func noneUnsent(s *bankState) Invariant {
 	inv.Checked = len(s.postings)
 	return inv
 }
-
 
 func moneyUnchanged(openings map[string]int64, s *bankState) Invariant {
 	inv := Invariant{Name: "total money unchanged", Checked: len(openings)}

@@ -304,7 +304,6 @@ func (r *run) finish(counts map[string]map[string]int) (*Summary, error) {
 	return s, nil
 }
 
-
 // freeBasePort finds a base port for the deployment whose ports (base to
 // base+3, base+379 and base+380) were free a moment ago.
 func freeBasePort() (int, error) {
