@@ -62,6 +62,7 @@ answer), faults.log and daemons.log for a post-mortem.`,
 	f.DurationVar(&cfg.FaultEvery, "fault-every", DefaultFaultEvery, "mean time between faults (half are kills)")
 	f.DurationVar(&cfg.MaxDown, "max-down", DefaultMaxDown, "longest a killed process stays down, or a stopped one stopped")
 	f.DurationVar(&cfg.Settle, "settle", DefaultSettle, "longest wait, after the faults, for every payment's answer and every hold's release")
+	f.StringSliceVar(&cfg.Only, "only", nil, "fault only these kinds of process: etcd, bank, gateway (default all)")
 	f.StringVar(&cfg.Dir, "dir", "", "run directory, new or empty (default strife-chaos/<time>-<seed>)")
 	f.IntVar(&cfg.BasePort, "base-port", 0, "the deployment's base port, as strife up's (0: find free ports)")
 	cmd.AddCommand(deploy.DaemonCommands()...) // what the processes run

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/strife-pay/strife/internal/deploy"
 )
 
 // Config configures a chaos run. Zero values take the defaults documented
@@ -35,6 +37,10 @@ type Config struct {
 	// (SIGTERM and start, a quarter). Default 2s: about 150 kills in ten
 	// minutes.
 	FaultEvery time.Duration
+	// Only, if set, limits the faults to these kinds of process
+	// (deploy.KindEtcd, KindBank, KindGateway: "etcd", "bank",
+	// "gateway"). Default: all.
+	Only []string
 	// MaxDown bounds how long a killed process stays down and a stopped
 	// one stays stopped. Default 3s.
 	MaxDown time.Duration
@@ -71,6 +77,11 @@ func (c Config) Validate() error {
 	}
 	if c.Payers < 0 || c.Payers > 1000 {
 		errs = append(errs, fmt.Errorf("payers %d not in 1-1000", c.Payers))
+	}
+	for _, k := range c.Only {
+		if k != deploy.KindEtcd && k != deploy.KindBank && k != deploy.KindGateway {
+			errs = append(errs, fmt.Errorf("unknown kind of process %q (etcd, bank or gateway)", k))
+		}
 	}
 	if c.Executable == "" {
 		errs = append(errs, errors.New("no strife executable"))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +38,7 @@ type faults struct {
 	every   time.Duration
 	maxDown time.Duration
 	log     io.Writer // faults.log
+	targets []string  // the processes faults hit (Config.Only)
 
 	mu     sync.Mutex
 	busy   map[string]bool // a fault or a start is under way
@@ -44,15 +46,20 @@ type faults struct {
 	wg     sync.WaitGroup
 }
 
-func newFaults(dep *deploy.Deployment, rng *rand.Rand, every, maxDown time.Duration, log io.Writer) *faults {
-	return &faults{dep: dep, rng: rng, every: every, maxDown: maxDown, log: log,
+func newFaults(dep *deploy.Deployment, rng *rand.Rand, cfg Config, log io.Writer) *faults {
+	f := &faults{dep: dep, rng: rng, every: cfg.FaultEvery, maxDown: cfg.MaxDown, log: log,
 		busy: map[string]bool{}, counts: map[string]map[string]int{}}
+	for _, name := range dep.Names() {
+		if len(cfg.Only) == 0 || slices.Contains(cfg.Only, dep.Kind(name)) {
+			f.targets = append(f.targets, name)
+		}
+	}
+	return f
 }
 
 // inject injects faults until ctx ends, then waits for the faults under
 // way to end (a killed process restarted, a stopped one continued).
 func (f *faults) inject(ctx context.Context) {
-	names := f.dep.Names()
 	for {
 		// The next fault comes after a uniform wait of 0.5 to 1.5 times
 		// the mean.
@@ -60,7 +67,7 @@ func (f *faults) inject(ctx context.Context) {
 		if !sleep(ctx, wait) {
 			break
 		}
-		name := names[f.rng.IntN(len(names))]
+		name := f.targets[f.rng.IntN(len(f.targets))]
 		down := time.Duration(f.rng.Int64N(int64(f.maxDown) + 1))
 		switch n := f.rng.IntN(4); {
 		case n < 2:

@@ -215,7 +215,7 @@ func (r *run) chaos() (map[string]map[string]int, error) {
 	}
 	go r.flushEverySecond(answering)
 
-	f := newFaults(r.dep, rand.New(rand.NewPCG(r.cfg.Seed, 0)), r.cfg.FaultEvery, r.cfg.MaxDown, r.faultLog)
+	f := newFaults(r.dep, rand.New(rand.NewPCG(r.cfg.Seed, 0)), r.cfg, r.faultLog)
 	f.inject(paying)
 	fmt.Fprintf(r.cfg.Out, "faults stopped after %v; settling (at most %v)\n", time.Since(start).Round(time.Second), r.cfg.Settle)
 	if !f.reviveAll(answering) {
