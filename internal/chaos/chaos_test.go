@@ -15,7 +15,7 @@ import (
 var strife string
 
 func TestMain(m *testing.M) {
-	os.Exit(testbank.RunWithBinary(m, "./cmd/strife", &strife))
+	os.Exit(testbank.RunWithBinary(m, "github.com/strife-pay/strife/cmd/strife", &strife))
 }
 
 // ciSeed is the seed of the round every change runs: a failure replays
