@@ -75,8 +75,8 @@ func (c Config) Validate() error {
 	if c.Duration < 0 || c.FaultEvery < 0 || c.MaxDown < 0 || c.Settle < 0 {
 		errs = append(errs, errors.New("negative duration"))
 	}
-	if c.Payers < 0 || c.Payers > 1000 {
-		errs = append(errs, fmt.Errorf("payers %d not in 1-1000", c.Payers))
+	if c.Payers < 0 || c.Payers == 1 || c.Payers > 1000 {
+		errs = append(errs, fmt.Errorf("payers %d not in 2-1000 (a payer pays the others)", c.Payers))
 	}
 	for _, k := range c.Only {
 		if k != deploy.KindEtcd && k != deploy.KindBank && k != deploy.KindGateway {
