@@ -280,11 +280,16 @@ func (c *Coordinator) recover() error {
 	if err != nil {
 		return err
 	}
+	recoverStep := func(p Payment) (Payment, Ready) { return p.Recover(c.cfg.Now()) }
+	// gofail: var forgetImplicitCommits struct{}
+	// // A coordinator broken on purpose, for strife-chaos's test: see
+	// // forgetImplicitCommit.
+	// recoverStep = c.forgetImplicitCommit
 	for _, p := range open {
 		r := newRun(p)
 		close(r.accepted)
 		c.active[p.ID] = r
-		if err := c.step(r, func(p Payment) (Payment, Ready) { return p.Recover(c.cfg.Now()) }); err != nil {
+		if err := c.step(r, recoverStep); err != nil {
 			return err
 		}
 		c.startRunner(r)
@@ -303,6 +308,23 @@ func (c *Coordinator) recover() error {
 func (c *Coordinator) unresumable(p Payment) {
 	c.lg.Error().Str("transaction_id", p.ID.String()).Uint32("attempt", p.Attempt).Stringer("status", p.Status).
 		Msg("payment with the zero transaction ID (accepted before such IDs were refused) cannot be settled; left as it stands")
+}
+
+// forgetImplicitCommit is the coordinator broken on purpose that the
+// forgetImplicitCommits failpoint turns on (see recover), so that
+// strife-chaos's test can show its checks catch a coordinator that forgets
+// a decision: after a restart it fails, with ABORTED, every staged attempt
+// whose decision did not reach the log, where Recover asks the banks
+// whether they all hold a YES. Such an attempt may have committed
+// implicitly and been answered COMMITTED (the decision follows lazily), so
+// a gateway killed in that window breaks its word; one that lives on, or
+// stops cleanly, writes every decision and loses nothing. In a normal build
+// nothing calls it.
+func (c *Coordinator) forgetImplicitCommit(p Payment) (Payment, Ready) {
+	if p.Attempt > 0 && !p.Ended && p.Staged && p.Decision == DecisionNone {
+		return p, p.decide(DecisionAbort, Failed, strifev1.Reason_REASON_ABORTED, false, c.cfg.Now())
+	}
+	return p.Recover(c.cfg.Now())
 }
 
 // Pay runs a payment exactly once per ID. A new ID is accepted and its

@@ -46,6 +46,12 @@ type Config struct {
 	Stdout io.Writer
 	// Color renders log levels in color, for a terminal.
 	Color bool
+	// Env is added to every child's environment (for example gofail's
+	// GOFAIL_FAILPOINTS, in a build with failpoints).
+	Env []string
+	// BankArgs and GatewayArgs are added to the banks' and the gateway's
+	// command lines, after the deployment's own flags.
+	BankArgs, GatewayArgs []string
 }
 
 // Defaults of Config.

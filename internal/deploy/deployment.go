@@ -69,7 +69,7 @@ func (d *deployment) startAll(ctx context.Context) error {
 
 // start starts c and waits until it serves.
 func (d *deployment) start(ctx context.Context, c *child) error {
-	r, err := c.start(d.cfg.Executable, d.out)
+	r, err := c.start(d.cfg.Executable, d.cfg.Env, d.out)
 	if err != nil {
 		return err
 	}

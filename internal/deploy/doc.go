@@ -56,5 +56,14 @@
 // cleanly. A second signal kills everything at once. Children run in a
 // process group of their own, so that the terminal's Ctrl-C reaches only
 // up, which stops them in that order; on Linux the kernel sends each child
-// SIGTERM if up itself dies.
+// SIGTERM if up itself dies. A child frozen with SIGSTOP is sent SIGCONT
+// with its SIGTERM, or it would not act on it.
+//
+// # For programs
+//
+// Start runs the same deployment for another program (strife-chaos):
+// no banner, no commands, no signal handling; a Deployment signals its
+// children (Signal), restarts them (Restart), says whether they run and
+// how they ended, and stops them all in order (Stop). Config.Env,
+// BankArgs and GatewayArgs add to the children's environment and flags.
 package deploy

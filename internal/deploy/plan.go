@@ -54,7 +54,7 @@ func plan(c Config) []spec {
 			name: bank, addr: addr, ready: "bank serving", tier: 1,
 			args: append([]string{bankCommand, "--name", bank, "--listen", addr, "--advertise", addr,
 				"--data-dir", filepath.Join(c.DataDir, "banks"), "--etcd-endpoints", etcdURL, "--log-format", "json"},
-				tlsArgs(c, bank)...),
+				append(tlsArgs(c, bank), c.BankArgs...)...),
 		})
 	}
 	addr := c.addr(0)
@@ -63,7 +63,7 @@ func plan(c Config) []spec {
 		args: append([]string{gatewayCommand, "--name", gatewayName, "--listen", addr, "--advertise", addr,
 			"--data-dir", filepath.Join(c.DataDir, "gateway"), "--etcd-endpoints", etcdURL,
 			"--token-key", filepath.Join(c.certDir(), certscli.TokenKeyFile), "--users", c.UsersFile, "--log-format", "json"},
-			append(known, tlsArgs(c, gatewayName)...)...),
+			append(append(known, tlsArgs(c, gatewayName)...), c.GatewayArgs...)...),
 	})
 }
 

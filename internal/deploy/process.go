@@ -64,13 +64,16 @@ func (c *child) running() *run {
 // start starts a new process of the child from exe. Its stdout and stderr
 // go, line by line, through out; an exit that up did not ask for is
 // reported there with the way to restart it.
-func (c *child) start(exe string, out *output) (*run, error) {
+func (c *child) start(exe string, env []string, out *output) (*run, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe, c.args...)
 	cmd.Stdout, cmd.Stderr = pw, pw
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
 	pw.Close()
@@ -153,6 +156,7 @@ func (c *child) stop(timeout time.Duration) error {
 	}
 	r.stopping.Store(true)
 	r.cmd.Process.Signal(syscall.SIGTERM)
+	r.cmd.Process.Signal(syscall.SIGCONT) // a stopped process (SIGSTOP) acts on SIGTERM only once continued
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {

@@ -127,8 +127,8 @@ func goCommand(dir string, args ...string) error {
 
 // notCopied are what copyTree leaves out, by path from the module's root:
 // version control, and what .gitignore lists there (built tools, the
-// strife binary, a local deployment's data).
-var notCopied = map[string]bool{".git": true, ".bin": true, "strife": true, "strife-data": true}
+// strife binary, a local deployment's data, strife-chaos's runs).
+var notCopied = map[string]bool{".git": true, ".bin": true, "strife": true, "strife-data": true, "strife-chaos": true}
 
 // copyTree copies the regular files under src to dst but notCopied.
 func copyTree(src, dst string) error {
