@@ -4,10 +4,8 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -156,7 +154,7 @@ func (r *run) start() error {
 	base := r.cfg.BasePort
 	if base == 0 {
 		var err error
-		if base, err = freeBasePort(); err != nil {
+		if base, err = deploy.FreeBasePort(); err != nil {
 			return err
 		}
 	}
@@ -302,27 +300,4 @@ func (r *run) finish(counts map[string]map[string]int) (*Summary, error) {
 	s := summarize(r.cfg, payments, counts, append(invs, stopped))
 	s.Print(r.cfg.Out)
 	return s, nil
-}
-
-// freeBasePort finds a base port for the deployment whose ports (base to
-// base+3, base+379 and base+380) were free a moment ago.
-func freeBasePort() (int, error) {
-	for range 100 {
-		base := 20000 + rand.IntN(30000)
-		if portsFree(base, 0, 1, 2, 3, 379, 380) {
-			return base, nil
-		}
-	}
-	return 0, errors.New("chaos: no free base port found; give --base-port")
-}
-
-func portsFree(base int, offsets ...int) bool {
-	for _, o := range offsets {
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+o))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
 }

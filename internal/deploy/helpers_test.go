@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -22,6 +20,7 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/deploy"
 	"github.com/strife-pay/strife/internal/rpc"
 	"github.com/strife-pay/strife/internal/testbank"
 )
@@ -267,33 +266,13 @@ func (l *lines) tail(n int) string {
 	return strings.Join(l.lines[max(0, len(l.lines)-n):], "\n")
 }
 
-// freeBasePort returns a base port whose whole range (base to base+3, and
-// etcd's base+379 and base+380) is free on 127.0.0.1 right now. The range
-// lies below Linux's ephemeral ports (32768 up), so that no outgoing
-// connection of another test takes one of them between a stop and the
-// restart that listens on it again.
+// freeBasePort returns a base port whose whole range is free (see
+// deploy.FreeBasePort).
 func freeBasePort(t *testing.T) int {
 	t.Helper()
-	const low, high = 10000, 32768 - 381
-	for range 100 {
-		base := low + rand.IntN(high-low)
-		if portsFree(base, 0, 1, 2, 3, 379, 380) {
-			return base
-		}
-	}
-	t.Fatal("found no free range of ports")
-	return 0
-}
-
-func portsFree(base int, offsets ...int) bool {
-	for _, off := range offsets {
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+off)))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
+	base, err := deploy.FreeBasePort()
+	require.NoError(t, err)
+	return base
 }
 
 // dial connects to a Strife server with the certificate of name in
