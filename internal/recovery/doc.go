@@ -10,8 +10,9 @@
 // without ATTEMPT_ENDED (phase 2) or begun without a decision. Given the
 // gateway's file and banks' files together, it cross-checks the two
 // phases: every COMMIT decision has a COMMITTED record at each participant
-// bank given, or is still in phase 2; no bank committed an attempt the
-// gateway did not decide COMMIT. A bank's name is its file's base name
+// bank given, or is still in phase 2 (never when that bank ABORTED the
+// attempt); no bank committed an attempt the gateway did not decide
+// COMMIT. A bank's name is its file's base name
 // without ".db", as the daemons name them.
 //
 // --repair first copies the file to FILE.bak-<timestamp>, then rebuilds the

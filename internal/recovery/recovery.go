@@ -80,6 +80,7 @@ type Report struct {
 
 	// For the cross-check.
 	committed map[attemptKey]bool                // bank: attempts with a COMMITTED record
+	aborted   map[attemptKey]bool                // bank: attempts with an ABORTED record
 	decided   map[attemptKey]coordinator.Payment // gateway: COMMIT decisions, with the payment at that point
 }
 
@@ -176,12 +177,14 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	r.committed = map[attemptKey]bool{}
+	r.committed, r.aborted = map[attemptKey]bool{}, map[attemptKey]bool{}
 	for _, k := range order {
 		s := attempts[k]
 		switch s.last {
 		case wal.TypeCommitted:
 			r.committed[k] = true
+		case wal.TypeAborted:
+			r.aborted[k] = true
 		case wal.TypePrepared:
 			since := time.Unix(0, s.prepared.GetTimeUnixNano()).UTC()
 			r.InDoubt = append(r.InDoubt, InDoubt{
@@ -372,6 +375,10 @@ func CrossCheck(reports []*Report) (problems, phase2 []string) {
 			for _, name := range p.Participants() {
 				bank, given := banks[name]
 				if !given || bank.committed[k] {
+					continue
+				}
+				if bank.aborted[k] {
+					problems = append(problems, fmt.Sprintf("%s: gateway %s decided COMMIT, but %s aborted the attempt", k, g.Name, name))
 					continue
 				}
 				if !endedAfter(g, k) {

@@ -247,6 +247,18 @@ func TestCrossCheckCatchesAnEndedCommitABankDidNotRecord(t *testing.T) {
 	require.NotContains(t, out, "DIFF", "the gateway's projection is up to date")
 }
 
+func TestCrossCheckCatchesACommitABankAborted(t *testing.T) {
+	f := fixture.Build(t, t.TempDir())
+	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeAborted, TxID: fixture.InDoubt, Attempt: 1}, nil)
+
+	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
+	require.Equal(t, 1, code, out)
+	id := fixture.InDoubt.String()
+	require.Contains(t, out, "CROSS-CHECK "+id+"/1: gateway gateway-1 decided COMMIT, but BankA aborted the attempt")
+	require.NotContains(t, out, "BankA has not committed yet", "an ABORTED record is not phase 2")
+	require.Contains(t, out, "BankB has not committed yet: in phase 2")
+}
+
 func TestAttemptBothCommittedAndAbortedIsADifference(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeAborted, TxID: fixture.Done, Attempt: 1}, nil)
