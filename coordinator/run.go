@@ -123,7 +123,7 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 // YES is released without waiting for its in-doubt timeout; an Abort that
 // arrives first leaves a tombstone, and the Prepare then votes NO. The
 // attempt's number is not used again: a payment keeps it in its Round, and
-// an acceptance that failed burns the epoch (see burnEpoch).
+// an acceptance that failed burns the epoch (see Coordinator.burned).
 func (c *Coordinator) unstage(r *run, prepares []Message) {
 	aborts := make([]Message, 0, len(prepares))
 	for _, m := range prepares {
