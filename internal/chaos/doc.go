@@ -21,10 +21,10 @@
 // to 100.00) to a random other payer's account, at any bank. Every payment
 // has a fresh ULID and is sent again under the same ID, as a client's queue
 // does (client.Sender), until its answer is final: COMMITTED or FAILED, or
-// REJECTED for an error the client treats as a final refusal (anything but
-// UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED and UNAUTHENTICATED, which
-// are retried, after logging in again for the last). PENDING is sent
-// again, with a backoff from 50ms to 1s. Payers without money, and payers
+// REJECTED for an error the client treats as a final refusal: any error
+// but those client.Unreachable calls retryable and UNAUTHENTICATED, which
+// is retried after logging in again. PENDING is sent again, with a
+// backoff from 50ms to 1s. Payers without money, and payers
 // who have spent theirs, make payments FAIL for insufficient funds.
 //
 // Every request and answer is kept in memory and written to payments.log
@@ -40,8 +40,8 @@
 // continues it (SIGCONT) after up to MaxDown; one quarter, restarts it
 // cleanly (SIGTERM, then start). A process already under a fault is left
 // alone. A process found exited that no fault killed (a crash, or a
-// daemon that gave up: today a bank that cannot reach etcd when it starts
-// exits) is counted as "exited on its own" and started again, as is one
+// daemon that gave up) is counted as "exited on its own" and started
+// again, as is one
 // whose start failed ("failed starts"): nothing waits for ever on a
 // process. Every fault is logged in faults.log, and the daemons' logs go
 // to daemons.log.
