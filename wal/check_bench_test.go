@@ -13,8 +13,9 @@ import (
 
 // BenchmarkCheckFile1M measures the walk CheckFile does before every open,
 // on a log of a million records (each indexed, as a bank's are), against
-// bbolt's own Tx.Check and the freelist rebuild bbolt does on every open
-// with NoFreelistSync. Writing the file takes a while: run it alone,
+// bbolt's own Tx.Check, the freelist rebuild bbolt does on every open
+// with NoFreelistSync, and Tx.Verify (every record read and checked, and
+// the index against the records), which strife-recover check adds. Writing the file takes a while: run it alone,
 //
 //	go test -run '^$' -bench CheckFile1M -benchtime 3x ./wal/
 func BenchmarkCheckFile1M(b *testing.B) {
@@ -46,6 +47,18 @@ func BenchmarkCheckFile1M(b *testing.B) {
 				return nil
 			})
 			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Tx.Verify", func(b *testing.B) {
+		l, err := wal.OpenReadOnly(path, time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		for b.Loop() {
+			if err := l.View(func(tx *wal.Tx) error { return tx.Verify() }); err != nil {
 				b.Fatal(err)
 			}
 		}
