@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/bankd"
 	"github.com/strife-pay/strife/internal/recovery"
+	"github.com/strife-pay/strife/internal/testbank"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
@@ -125,16 +125,8 @@ func TestLazyRecordsThatCannotBeWrittenLandOnceTheDiskHasRoom(t *testing.T) {
 			} else {
 				disk.full.Store(false)
 			}
-			w.settled(t)
 			require.Eventually(t, func() bool { got, err := w.c.Get(id); return err == nil && got.Ended }, 10*time.Second, 10*time.Millisecond)
-			w.stop(t)
-			for _, b := range w.banks {
-				require.NoError(t, b.Stop())
-			}
-			out, code := w.check()
-			require.Equal(t, recovery.ExitConsistent, code, out)
-			require.NotContains(t, out, "IN DOUBT")
-			require.NotContains(t, out, "PHASE 2")
+			w.requireCheckedClean(t)
 		})
 	}
 }
@@ -205,7 +197,7 @@ func TestTheEndOfAnAbortedAttemptLandsOnceTheDiskHasRoom(t *testing.T) {
 		Now:     clock.now,
 		MaxHold: time.Hour, RetryMin: 200 * time.Millisecond, RetryMax: 200 * time.Millisecond, EndLinger: 5 * time.Millisecond,
 	})
-	logged := &logLines{}
+	logged := &testbank.LogBuffer{}
 	w.logged = logged
 	disk := w.withFailingDisk(t)
 	params := pay("BankA/1001", "BankB/2001", 100)
@@ -228,7 +220,7 @@ func TestTheEndOfAnAbortedAttemptLandsOnceTheDiskHasRoom(t *testing.T) {
 	disk.full.Store(true)
 	clock.advance(time.Hour)
 	a.open()
-	require.Eventually(t, func() bool { return logged.contains("the end of an aborted attempt") }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(logged.String(), "the end of an aborted attempt") }, 10*time.Second, 5*time.Millisecond)
 
 	disk.full.Store(false)
 	require.Eventually(t, func() bool {
@@ -239,27 +231,28 @@ func TestTheEndOfAnAbortedAttemptLandsOnceTheDiskHasRoom(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, coordinator.Failed, got.Status)
 	require.Equal(t, uint32(1<<coordinator.EpochBits+1), got.Attempt, "no other attempt")
+	w.requireCheckedClean(t)
+}
+
+// requireCheckedClean waits for the banks to settle, stops the world and
+// requires strife-recover check on the gateway's file and each bank's to
+// find them consistent, with nothing in doubt or in phase 2.
+func (w *world) requireCheckedClean(t *testing.T) {
+	t.Helper()
 	w.settled(t)
 	w.stop(t)
 	for _, b := range w.banks {
 		require.NoError(t, b.Stop())
 	}
-	out, code := w.check()
-	require.Equal(t, recovery.ExitConsistent, code, out)
-	require.NotContains(t, out, "IN DOUBT")
-	require.NotContains(t, out, "PHASE 2")
-}
-
-// check runs strife-recover check on the stopped world's files: the
-// gateway's and each bank's.
-func (w *world) check() (string, int) {
 	var out bytes.Buffer
 	files := []string{w.logPath}
 	for _, bank := range slices.Sorted(maps.Keys(w.files)) {
 		files = append(files, w.files[bank])
 	}
 	code := recovery.Run(&out, &out, files, recovery.Options{})
-	return out.String(), code
+	require.Equal(t, recovery.ExitConsistent, code, out.String())
+	require.NotContains(t, out.String(), "IN DOUBT")
+	require.NotContains(t, out.String(), "PHASE 2")
 }
 
 // testClock is the wall clock, moved ahead by advance.
@@ -268,21 +261,3 @@ type testClock struct{ ahead atomic.Int64 }
 func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
 
 func (c *testClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
-
-// logLines collects log lines, for a test to wait for one.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *logLines) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.buf.String(), s)
-}
