@@ -28,6 +28,7 @@ const (
 var statusRules = []rpc.StatusRule{
 	{Err: ErrInvalid, Code: codes.InvalidArgument},
 	{Err: auth.ErrWeakPassword, Code: codes.InvalidArgument},
+	{Err: auth.ErrPasswordText, Code: codes.InvalidArgument},
 	{Err: coordinator.ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ErrUserExists, Code: codes.AlreadyExists},
 	{Err: ErrAccountTaken, Code: codes.AlreadyExists},
