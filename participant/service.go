@@ -25,7 +25,7 @@ var ErrInvalid = errors.New("participant: invalid request")
 
 // Limits on request fields.
 const (
-	MaxMemoLen         = 256
+	MaxMemoLen         = freetext.MaxMemoLen
 	MaxCounterpartyLen = 100
 	MaxLegs            = 2
 	DefaultPageSize    = 100

@@ -7,6 +7,10 @@ import (
 	"unicode/utf8"
 )
 
+// MaxMemoLen is the longest memo of a payment, in bytes: the gateway, the
+// banks and the client share it.
+const MaxMemoLen = 256
+
 // ErrInvalid marks a value that breaks the rule. Callers wrap it in their
 // own invalid-argument error; its text reads after the field's name.
 var ErrInvalid = errors.New("is not valid text")

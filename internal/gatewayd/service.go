@@ -11,6 +11,7 @@ import (
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/freetext"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -18,7 +19,7 @@ import (
 
 // Limits on request fields.
 const (
-	MaxMemoLen      = 256
+	MaxMemoLen      = freetext.MaxMemoLen
 	DefaultPageSize = 50
 	MaxPageSize     = 1000
 )
