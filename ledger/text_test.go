@@ -1,7 +1,11 @@
 package ledger_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
@@ -51,4 +55,30 @@ func TestOldTextStillReplays(t *testing.T) {
 		return err
 	}), "an update that gives no new owner keeps the old one")
 	require.Equal(t, oldOwner, tl.account(t, "1002").Owner)
+}
+
+// FuzzValidOwner holds ValidOwner to the owner rule stated on its own: 1 to
+// MaxOwnerLen bytes of valid UTF-8 with no control character, format
+// character other than the zero-width joiners, or line separator; what it
+// refuses is ErrInvalid.
+func FuzzValidOwner(f *testing.F) {
+	for _, s := range []string{"alice", "Zoë Ω", "家賃", "👨\u200D👩", "", "bo\nb", "\x1b[31m", "x\u202E", "x\u0085", "\xff", "x\u2028", strings.Repeat("o", 65)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, owner string) {
+		want := len(owner) >= 1 && len(owner) <= ledger.MaxOwnerLen && utf8.ValidString(owner)
+		for _, r := range owner {
+			format := unicode.In(r, unicode.Cf) && r != 0x200C && r != 0x200D
+			if unicode.IsControl(r) || format || r == 0x2028 || r == 0x2029 {
+				want = false
+			}
+		}
+		err := ledger.ValidOwner(owner)
+		if want != (err == nil) {
+			t.Fatalf("ValidOwner(%q) = %v, want ok=%v", owner, err, want)
+		}
+		if err != nil && !errors.Is(err, ledger.ErrInvalid) {
+			t.Fatalf("ValidOwner(%q) = %v, not ErrInvalid", owner, err)
+		}
+	})
 }

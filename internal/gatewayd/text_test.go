@@ -79,3 +79,44 @@ func TestInvalidUTF8IsRefusedByTheCodec(t *testing.T) {
 	_, err = alice.GetBalance(alice.ctx, &strifev1.GetBalanceRequest{})
 	require.NoError(t, err, "the gateway stopped serving")
 }
+
+// The payment and the owner of testdata/old-text, written before the rule.
+const (
+	oldTextID    = "01KBJ0A0TEXT00000000000000"
+	oldTextMemo  = "\x1b[31mrent\nfor March\u202Etxt.exe"
+	oldTextOwner = "mallory\u202Eyrollam"
+)
+
+// TestOldLogsWithRefusedTextStillServe: logs written before the free-text
+// rule, with a memo and an owner it now refuses (testdata/old-text), open
+// and serve. The old payment lists and reads as it was stored, and a retry
+// of it gets the payment, not INVALID_ARGUMENT, which would tell its
+// client the money did not move; the same memo on a new payment, and the
+// same owner on a new account, are refused.
+func TestOldLogsWithRefusedTextStillServe(t *testing.T) {
+	e := newEnvFrom(t, "../../testdata/old-text")
+	alice := e.login(t, "alice", alicePassword)
+
+	got, err := alice.GetPayment(alice.ctx, &strifev1.GetPaymentRequest{TransactionId: oldTextID})
+	require.NoError(t, err)
+	require.Equal(t, oldTextMemo, got.GetPayment().GetMemo())
+	require.Equal(t, committed, got.GetPayment().GetStatus())
+
+	retry := toUser(ulid.MustParse(oldTextID), "bob", 250)
+	retry.Memo = oldTextMemo
+	again := alice.pay(t, retry)
+	require.Equal(t, committed, again.GetStatus(), "a retry of the old payment")
+	require.Equal(t, oldTextID, again.GetTransactionId())
+
+	fresh := toUser(ulid.Make(), "bob", 250)
+	fresh.Memo = oldTextMemo
+	_, err = alice.Pay(alice.ctx, fresh)
+	requireCode(t, codes.InvalidArgument, err, "the old memo on a new payment")
+
+	require.Equal(t, oldTextOwner, e.account(t, "BankA/1005").GetOwner())
+	_, err = e.bankClients["BankA"].OpenAccount(t.Context(), &strifev1.OpenAccountRequest{Number: "1006", Owner: oldTextOwner})
+	requireCode(t, codes.InvalidArgument, err, "the old owner on a new account")
+	entries := e.entries(t, "BankB/2001", ulid.MustParse(oldTextID))
+	require.Len(t, entries, 1)
+	require.Equal(t, oldTextMemo, entries[0].GetMemo())
+}
