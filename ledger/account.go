@@ -7,6 +7,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/strife-pay/strife/internal/freetext"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
@@ -43,15 +44,16 @@ func ValidNumber(number string) error {
 	return nil
 }
 
-// ValidOwner checks an owner name: 1 to MaxOwnerLen bytes of printable text.
+// ValidOwner checks an owner name: 1 to MaxOwnerLen bytes of free text
+// (package freetext: valid UTF-8, no control, format or separator
+// characters). It is checked when an owner is given, never on replay: an
+// owner stored under an older rule stays as it is.
 func ValidOwner(owner string) error {
-	if len(owner) == 0 || len(owner) > MaxOwnerLen {
+	if owner == "" {
 		return fmt.Errorf("%w: owner must be 1-%d bytes", ErrInvalid, MaxOwnerLen)
 	}
-	for _, r := range owner {
-		if r < ' ' || r == 0x7f {
-			return fmt.Errorf("%w: owner contains a control character", ErrInvalid)
-		}
+	if err := freetext.Check("owner", owner, MaxOwnerLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }

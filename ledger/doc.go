@@ -58,6 +58,12 @@
 // one that fails rolls back only what it did. A bank applies a batch of
 // payments' messages this way, for one fsync.
 //
+// OpenAccount and UpdateAccount check a new owner (ValidOwner: the free-text
+// rule of package freetext, 1 to 64 bytes). Memos and counterparties are
+// checked by the caller (participant) before they reach a hold: SettleHold
+// takes them from the prepared record as they are, so an attempt prepared
+// under an older rule still settles. No rule is checked on replay.
+//
 // # Invariants
 //
 // Verify rebuilds the projection from the log and compares, then checks:

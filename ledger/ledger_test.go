@@ -53,6 +53,9 @@ func TestOpenAccount(t *testing.T) {
 		"long number":      {"123456789012345678901234567890123456", "bob", 0},
 		"empty owner":      {"2002", "", 0},
 		"control in owner": {"2002", "bo\nb", 0},
+		"C1 in owner":      {"2002", "bob\u0085", 0},
+		"bidi in owner":    {"2002", "bob\u202E", 0},
+		"bad UTF-8 owner":  {"2002", "bob\xff", 0},
 		"negative opening": {"2002", "bob", -1},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -71,4 +71,17 @@
 // own, and Participant refuses it too (ErrInvalid) for callers inside the
 // bank. A hold under the zero ID in a log written before that rule is
 // reported once at start and not resolved: no decision could be applied.
+//
+// Free text follows the rule of package freetext, the gateway's own: a
+// Prepare's memo (at most 256 bytes) and each leg's counterparty (100), and
+// an account's owner (OpenAccount, UpdateAccount; checked by the ledger) are
+// valid UTF-8 without control characters (tab and newline included),
+// format characters such as the bidirectional overrides, or line
+// separators; anything else is INVALID_ARGUMENT with nothing written. The
+// bank does not take the gateway's word for it: a gateway with another
+// rule, or anything else holding a gateway certificate, is refused alike.
+// The rule is for input only: a prepared attempt whose memo an older bank
+// accepted still commits (Commit carries no memo), and old entries replay.
+// A payment an older gateway accepted with such a memo is refused at its
+// Prepare, so the coordinator fails it with nothing moved.
 package participant

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/strife-pay/strife/internal/freetext"
 	"github.com/strife-pay/strife/internal/rpc"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
@@ -25,7 +25,7 @@ var ErrInvalid = errors.New("participant: invalid request")
 
 // Limits on request fields.
 const (
-	MaxMemoLen         = 256
+	MaxMemoLen         = freetext.MaxMemoLen
 	MaxCounterpartyLen = 100
 	MaxLegs            = 2
 	DefaultPageSize    = 100
@@ -278,9 +278,12 @@ func validLeg(l *strifev1.Leg) (*storagev1.Leg, error) {
 	return &storagev1.Leg{Number: l.GetAccount(), Direction: l.GetDirection(), Amount: l.GetAmount(), Counterparty: l.GetCounterparty()}, nil
 }
 
+// validText checks a free-text field by the rule the gateway checks it by
+// (package freetext): a gateway with another rule, or another caller with a
+// gateway certificate, cannot store control characters in a bank's log.
 func validText(field, v string, limit int) error {
-	if len(v) > limit || !utf8.ValidString(v) {
-		return fmt.Errorf("%w: %s must be at most %d bytes of UTF-8", ErrInvalid, field, limit)
+	if err := freetext.Check(field, v, limit); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }

@@ -48,6 +48,12 @@ func TestPasswords(t *testing.T) {
 		_, err := h.Hash(weak)
 		require.ErrorIs(t, err, auth.ErrWeakPassword)
 	}
+	// A new password is free text; the error names no character of it.
+	for _, odd := range []string{"correct\thorse", "correct horse\n", "\x1b[2Jcorrect horse", "correct\u202Ehorse"} {
+		_, err := h.Hash(odd)
+		require.ErrorIs(t, err, auth.ErrPasswordText, "%q", odd)
+		require.NotContains(t, err.Error(), "U+")
+	}
 	_, err = auth.NewHasher(99)
 	require.Error(t, err)
 }

@@ -6,7 +6,11 @@
 // Passwords are stored as bcrypt hashes (cost 12 by default). Checking a
 // password for a user that does not exist costs the same bcrypt comparison
 // against a fixed dummy hash, so an unknown user and a wrong password give
-// the same answer in the same time.
+// the same answer in the same time. A new password (Hash) is 8 to 72 bytes
+// of free text (package freetext): no control character, such as a tab or
+// a newline, that a terminal would not let its owner type back, and no
+// invisible format character (ErrPasswordText, which names no character).
+// Check applies no such rule, so a password set before it still works.
 //
 // # Tokens
 //

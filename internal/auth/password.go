@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/strife-pay/strife/internal/freetext"
 )
 
 // Password rules.
@@ -18,6 +21,13 @@ const (
 // ErrWeakPassword is returned by Hash for a password outside the length
 // rules.
 var ErrWeakPassword = fmt.Errorf("auth: password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
+
+// ErrPasswordText is returned by Hash for a password that is not free text
+// (package freetext): one with a control character, such as a tab or a
+// newline, or an invisible format character. Such a password could not be
+// typed back at a terminal. The error does not say which character, so
+// that nothing of the password reaches a message.
+var ErrPasswordText = errors.New("auth: password must be printable text, without control or invisible characters")
 
 // Hasher hashes and checks passwords with bcrypt. Make one with NewHasher.
 type Hasher struct {
@@ -43,10 +53,15 @@ func NewHasher(cost int) (*Hasher, error) {
 	return &Hasher{cost: cost, dummy: dummy}, nil
 }
 
-// Hash returns the bcrypt hash of a password that meets the length rules.
+// Hash returns the bcrypt hash of a new password that meets the length and
+// text rules. Check applies neither: a password set under older rules still
+// logs in.
 func (h *Hasher) Hash(password string) ([]byte, error) {
 	if len(password) < MinPasswordLen || len(password) > MaxPasswordLen {
 		return nil, ErrWeakPassword
+	}
+	if freetext.Check("password", password, 0) != nil {
+		return nil, ErrPasswordText
 	}
 	return bcrypt.GenerateFromPassword([]byte(password), h.cost)
 }

@@ -181,6 +181,9 @@ func payRequest(to, toAccount, from, amount, memo string) (*strifev1.PayRequest,
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMemo(memo); err != nil {
+		return nil, err
+	}
 	req := &strifev1.PayRequest{FromAccount: from, Amount: minor, Memo: memo}
 	switch {
 	case (to == "") == (toAccount == ""):

@@ -199,6 +199,8 @@ func TestBadInputIsOneLine(t *testing.T) {
 		{[]string{"pay", "--amount", "1"}, "give exactly one of --to USER or --to-account"},
 		{[]string{"pay", "--to", "bob", "--to-account", "BankB/2001", "--amount", "1"}, "give exactly one of --to USER or --to-account"},
 		{[]string{"balance", "--cert-name", "a/b"}, "--cert-name"},
+		{[]string{"pay", "--to", "bob", "--amount", "1", "--memo", "\x1b[31mred"}, "memo is not valid text: control character U+001B at byte 0"},
+		{[]string{"pay", "--to", "bob", "--amount", "1", "--memo", "a\nb"}, "memo is not valid text: control character U+000A at byte 1"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, err := run(t, "", append(tc.args, "--state-dir", t.TempDir())...)

@@ -46,6 +46,15 @@
 // An UNAUTHENTICATED answer keeps the payment queued and asks the user to
 // log in again (ErrLoginAgain).
 //
+// A new payment's memo is checked by the gateway's rule (package freetext:
+// valid UTF-8 of at most 256 bytes, without control, format or separator
+// characters) before it is queued, and refused with the reason ("memo is
+// not valid text: control character U+001B at byte 0"): the queue never
+// holds a payment the gateway could only refuse. An entry queued by an
+// older client is sent as it is; the gateway answers a new payment
+// INVALID_ARGUMENT, recorded as REJECTED with that reason, and a payment it
+// already had with the payment.
+//
 // # Resending
 //
 // Sender.Run sends the pending payments in creation order, then waits:

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/internal/backoff"
+	"github.com/strife-pay/strife/internal/freetext"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -79,7 +80,16 @@ type Sender struct {
 
 // Pay stores req under a new ULID (durably, before anything is sent) and
 // sends it once.
+//
+// A memo the gateway would refuse (package freetext) is refused here, before
+// anything is stored: the queue never keeps a payment that could only come
+// back REJECTED. Entries queued before the rule are sent as they are, and
+// the gateway's answer (REJECTED for a new payment, the payment itself if
+// it already had it) is recorded like any other.
 func (s *Sender) Pay(ctx context.Context, req *strifev1.PayRequest) (*Result, error) {
+	if err := checkMemo(req.GetMemo()); err != nil {
+		return nil, err
+	}
 	s.lock()
 	defer s.unlock()
 	// The entry is stored with its first attempt counted: one fsync, where
@@ -184,6 +194,12 @@ func (s *Sender) failed(e *Entry, err error) (*Result, error) {
 		}
 		return &Result{Entry: e, Outcome: OutcomeRejected, Message: "refused by the gateway: " + msg}, nil
 	}
+}
+
+// checkMemo checks a new payment's memo by the gateway's rule, so that it is
+// refused with the reason before it is queued.
+func checkMemo(memo string) error {
+	return freetext.Check("memo", memo, freetext.MaxMemoLen)
 }
 
 // Unreachable reports whether err means the gateway could not be reached,

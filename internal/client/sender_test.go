@@ -248,3 +248,37 @@ func TestUnauthenticatedPayStaysQueued(t *testing.T) {
 	require.Equal(t, client.OutcomeCommitted, results[0].Outcome)
 	require.Equal(t, 1, w.debits(t, "BankA", "1001", pending[0].ID()))
 }
+
+// TestMemoRefusedBeforeQueueing: a memo the gateway would refuse is
+// refused by Pay with the reason, and nothing is queued. An entry queued
+// before the rule existed (put in the queue directly here) is sent as it
+// is and comes back REJECTED with the gateway's reason, like any refusal;
+// nothing moves.
+func TestMemoRefusedBeforeQueueing(t *testing.T) {
+	w := newWorld(t)
+	c := w.open(t, w.login(t, "alice"))
+	defer c.Close()
+
+	for _, memo := range []string{"nul\x00", "two\nlines", "\x1b[31mred", "evil\u202Etxt.exe"} {
+		req := payTo("bob", 100)
+		req.Memo = memo
+		r, err := c.Sender().Pay(t.Context(), req)
+		require.ErrorContains(t, err, "memo is not valid text", "%q", memo)
+		require.Nil(t, r)
+	}
+	n, err := c.Queue.Len()
+	require.NoError(t, err)
+	require.Zero(t, n, "a refused memo was queued")
+
+	old := payTo("bob", 100)
+	old.Memo = "\x1b[2Jold"
+	e, err := c.Queue.Add(old)
+	require.NoError(t, err)
+	results, err := c.Sender().Flush(t.Context())
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	require.Equal(t, e.ID(), results[0].Entry.ID())
+	require.Equal(t, client.OutcomeRejected, results[0].Outcome)
+	require.Contains(t, results[0].Message, "memo is not valid text: control character U+001B at byte 0")
+	require.Equal(t, int64(100000), w.posted(t, "BankA", "1001"))
+}

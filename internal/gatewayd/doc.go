@@ -46,6 +46,16 @@
 //     since no bank could look its attempt up. A payment under it accepted
 //     before that rule (an old log) is reported once at start and left as
 //     it stands; ListPayments still shows it.
+//   - Every free-text field is checked by the one rule the banks and the
+//     client share (package freetext): a new payment's memo (at most 256
+//     bytes) and a new password are valid UTF-8 without control characters
+//     (NUL, tab, newline, ESC, DEL, C1), format characters (the
+//     bidirectional overrides and invisible characters; the zero-width
+//     joiners are kept) or line separators: INVALID_ARGUMENT otherwise,
+//     with the offending character named by code point, never echoed.
+//     Usernames and account addresses have stricter patterns of their own.
+//     The rule is for input: a retry of a payment stored under an older
+//     rule gets the stored payment, and old payments list as they are.
 //   - Business outcomes (COMMITTED, FAILED with a reason, PENDING) are
 //     statuses, never RPC errors.
 //   - A user and the account owners change together with the record that

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 	"google.golang.org/grpc"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/freetext"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -70,12 +70,21 @@ func checkPay(req *strifev1.PayRequest) (ulid.ULID, error) {
 		return id, fmt.Errorf("%w: transaction_id: %v", ErrInvalid, err)
 	case req.GetAmount() <= 0:
 		return id, fmt.Errorf("%w: amount %d is not positive", ErrInvalid, req.GetAmount())
-	case len(req.GetMemo()) > MaxMemoLen || !utf8.ValidString(req.GetMemo()):
-		return id, fmt.Errorf("%w: memo must be at most %d bytes of UTF-8", ErrInvalid, MaxMemoLen)
 	case req.GetPayee() == nil:
 		return id, fmt.Errorf("%w: to_user or to_account is required", ErrInvalid)
 	}
 	return id, nil
+}
+
+// checkMemo checks the memo of a new payment by the free-text rule (package
+// freetext). Only a new payment's: a retry of a payment stored under an
+// older rule gets the stored payment, as any retry does, and not a refusal
+// that would tell its client the payment did not happen.
+func checkMemo(memo string) error {
+	if err := freetext.Check("memo", memo, MaxMemoLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
 }
 
 // sameRequest accepts a request for a stored payment if it asks for the
@@ -103,6 +112,9 @@ func sameRequest(user string, req *strifev1.PayRequest, stored coordinator.Payme
 // admin too: an admin is not a superuser over other people's money), and
 // the payee's account and user.
 func (s *service) resolve(user string, req *strifev1.PayRequest) (coordinator.Params, error) {
+	if err := checkMemo(req.GetMemo()); err != nil {
+		return coordinator.Params{}, err
+	}
 	payer, err := s.users.Get(user)
 	if err != nil {
 		return coordinator.Params{}, err

@@ -293,6 +293,7 @@ func TestAttackMatrix(t *testing.T) {
 			},
 		},
 	)
+	cases = append(cases, textAttacks(w)...)
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,6 +308,86 @@ func TestAttackMatrix(t *testing.T) {
 			require.Equal(t, before, w.snapshot(t), "the attack changed the state")
 		})
 	}
+}
+
+// smuggled are the memos and names that would carry something other than
+// text into logs and terminals (issue 14): each is INVALID_ARGUMENT, at the
+// gateway and at a bank alike (package freetext). Invalid UTF-8 never gets
+// that far: see TestInvalidUTF8IsRefusedByTheCodec.
+var smuggled = map[string]string{
+	"NUL":                    "rent\x00",
+	"newline":                "rent\nINFO forged log line",
+	"terminal escape":        "\x1b[31mrent",
+	"C1 CSI":                 "\u009b2Jrent",
+	"right-to-left override": "rent\u202Etxt.exe",
+}
+
+// textAttacks are the attack matrix's rows for free-text fields: a memo to
+// the gateway's Pay, a memo and a counterparty to a bank's Prepare, an
+// owner to OpenAccount and UpdateAccount (from a gateway certificate, as a
+// gateway with another rule would send them), and a new password.
+func textAttacks(w *attackWorld) []attackCase {
+	var cases []attackCase
+	payLog := logged{server: gateway, method: "/strife.v1.GatewayService/Pay", program: "alice-laptop", role: certs.RoleClient, user: "alice", userRole: auth.RoleCustomer}
+	prepareLog := logged{server: bankA, method: "/strife.v1.BankService/Prepare", program: "gateway-1", role: certs.RoleGateway}
+	prepare := func(a *attacker, memo, counterparty string) error {
+		_, err := strifev1.NewBankServiceClient(a.conn(bankA, certs.RoleGateway, "gateway-1")).Prepare(a.ctx(), &strifev1.PrepareRequest{
+			TransactionId: ulid.Make().String(), Attempt: 1, Memo: memo,
+			Legs: []*strifev1.Leg{{Account: "1001", Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: 100, Counterparty: counterparty}},
+		})
+		return err
+	}
+	for what, text := range smuggled {
+		cases = append(cases,
+			attackCase{
+				name: "memo with " + what + " → gateway", code: codes.InvalidArgument, log: payLog,
+				attack: func(a *attacker) error {
+					req := toUser(ulid.Make(), "bob", 100)
+					req.Memo = text
+					_, err := a.gateway(certs.RoleClient, "alice-laptop").Pay(a.bearer(w.aliceToken), req)
+					return err
+				},
+			},
+			attackCase{
+				name: "memo with " + what + " → bank Prepare", code: codes.InvalidArgument, log: prepareLog,
+				attack: func(a *attacker) error { return prepare(a, text, "BankB/2001") },
+			},
+			attackCase{
+				name: "owner with " + what + " → bank OpenAccount", code: codes.InvalidArgument,
+				log: logged{server: bankA, method: "/strife.v1.BankService/OpenAccount", program: "gateway-1", role: certs.RoleGateway},
+				attack: func(a *attacker) error {
+					_, err := strifev1.NewBankServiceClient(a.conn(bankA, certs.RoleGateway, "gateway-1")).
+						OpenAccount(a.ctx(), &strifev1.OpenAccountRequest{Number: "1998", Owner: "mallory" + text})
+					return err
+				},
+			},
+		)
+	}
+	return append(cases,
+		attackCase{
+			name: "counterparty with a right-to-left override → bank Prepare", code: codes.InvalidArgument, log: prepareLog,
+			attack: func(a *attacker) error { return prepare(a, "rent", "BankB/\u202E1002") },
+		},
+		attackCase{
+			name: "owner with a right-to-left override → bank UpdateAccount", code: codes.InvalidArgument,
+			log: logged{server: bankA, method: "/strife.v1.BankService/UpdateAccount", program: "gateway-1", role: certs.RoleGateway},
+			attack: func(a *attacker) error {
+				_, err := strifev1.NewBankServiceClient(a.conn(bankA, certs.RoleGateway, "gateway-1")).
+					UpdateAccount(a.ctx(), &strifev1.UpdateAccountRequest{Number: "1001", Owner: "bob\u202Eecila"})
+				return err
+			},
+		},
+		attackCase{
+			name: "new password with a newline", code: codes.InvalidArgument,
+			log: logged{server: gateway, method: "/strife.v1.GatewayService/RegisterClient", program: "alice-laptop", role: certs.RoleClient, user: "admin", userRole: auth.RoleAdmin},
+			attack: func(a *attacker) error {
+				reg := proto.Clone(eveRegistration).(*strifev1.RegisterClientRequest)
+				reg.Password = "eve\npassword"
+				_, err := a.gateway(certs.RoleClient, "alice-laptop").RegisterClient(a.bearer(w.sign(a.t, w.key, nil, "admin", auth.RoleAdmin)), reg)
+				return err
+			},
+		},
+	)
 }
 
 // mintAccount would create money at BankA if a bank took it from anyone but

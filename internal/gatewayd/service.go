@@ -11,6 +11,7 @@ import (
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/freetext"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -18,7 +19,7 @@ import (
 
 // Limits on request fields.
 const (
-	MaxMemoLen      = 256
+	MaxMemoLen      = freetext.MaxMemoLen
 	DefaultPageSize = 50
 	MaxPageSize     = 1000
 )
@@ -28,6 +29,7 @@ const (
 var statusRules = []rpc.StatusRule{
 	{Err: ErrInvalid, Code: codes.InvalidArgument},
 	{Err: auth.ErrWeakPassword, Code: codes.InvalidArgument},
+	{Err: auth.ErrPasswordText, Code: codes.InvalidArgument},
 	{Err: coordinator.ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ErrUserExists, Code: codes.AlreadyExists},
 	{Err: ErrAccountTaken, Code: codes.AlreadyExists},

@@ -135,6 +135,19 @@ func (p Policy) authorize(ctx context.Context, method string, tokens TokenVerifi
 	return context.WithValue(ctx, principalKey{}, principal), nil
 }
 
+// BearerToken returns the token of an authorization value in the Bearer
+// scheme: "Bearer", in any case (an authentication scheme is
+// case-insensitive, RFC 7235 section 2.1, which RFC 6750 section 2.1
+// follows), one or more spaces, and a token that is not empty.
+func BearerToken(value string) (string, bool) {
+	scheme, token, ok := strings.Cut(value, " ")
+	token = strings.TrimLeft(token, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
 // verifyToken checks the "authorization: Bearer <token>" metadata of a call
 // to method from program. The token itself never appears in an error or in
 // the log. Why Verify refused a token (auth.ErrBadToken: expired, forged,
@@ -143,13 +156,17 @@ func (p Policy) authorize(ctx context.Context, method string, tokens TokenVerifi
 // the token is invalid or expired.
 func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate, log zerolog.Logger, method, program string) (string, string, error) {
 	values := metadata.ValueFromIncomingContext(ctx, "authorization")
-	if len(values) != 1 || !strings.HasPrefix(values[0], "Bearer ") {
+	token, ok := "", len(values) == 1
+	if ok {
+		token, ok = BearerToken(values[0])
+	}
+	if !ok {
 		return "", "", status.Error(codes.Unauthenticated, "a login token is required (authorization: Bearer <token>)")
 	}
 	if tokens == nil {
 		return "", "", status.Error(codes.Internal, "internal error")
 	}
-	user, role, err := tokens.Verify(strings.TrimPrefix(values[0], "Bearer "), cert)
+	user, role, err := tokens.Verify(token, cert)
 	if err != nil {
 		log.Warn().Str("method", method).Str("program", program).Str("error", Redact(err.Error())).Msg("login token refused")
 		return "", "", status.Error(codes.Unauthenticated, "invalid or expired login token; log in again")

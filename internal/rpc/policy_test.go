@@ -157,3 +157,27 @@ func TestRefusedTokenIsLoggedWithItsReason(t *testing.T) {
 		})
 	}
 }
+
+// The Bearer scheme is case-insensitive (RFC 7235 section 2.1, RFC 6750
+// section 2.1); the token is what follows the spaces, as it was sent.
+func TestBearerToken(t *testing.T) {
+	for _, value := range []string{"Bearer abc.DEF", "bearer abc.DEF", "BEARER abc.DEF", "bEaReR   abc.DEF"} {
+		token, ok := rpc.BearerToken(value)
+		require.True(t, ok, "%q", value)
+		require.Equal(t, "abc.DEF", token, "%q", value)
+	}
+	for _, value := range []string{"", "Bearer", "Bearer ", "Bearer   ", "Basic abc", "Bearerabc", "Bearer\tabc", "Token abc", " Bearer abc"} {
+		_, ok := rpc.BearerToken(value)
+		require.False(t, ok, "%q", value)
+	}
+}
+
+// The policy takes the scheme in any case, on the way it reads the
+// metadata of a real call.
+func TestPolicyBearerAnyCase(t *testing.T) {
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		ctx := metadata.NewIncomingContext(callerContext(t, certs.RoleClient, ""), metadata.Pairs("authorization", scheme+" alice"))
+		_, err := rpc.DefaultPolicy.Authorize(ctx, "/strife.v1.GatewayService/Pay", tokens{})
+		require.NoError(t, err, scheme)
+	}
+}
