@@ -178,6 +178,7 @@ func TestFilesIn(t *testing.T) {
 		CertFile: filepath.Join("d", "BankA.crt"),
 		KeyFile:  filepath.Join("d", "BankA.key"),
 		CAFile:   filepath.Join("d", "ca.crt"),
+		CRLFile:  filepath.Join("d", "ca.crl"),
 	}, certs.FilesIn("d", "BankA"))
 }
 

@@ -9,28 +9,41 @@ import (
 
 // ServerConfig returns a TLS 1.3 server config that presents the key pair
 // in f.CertFile and f.KeyFile and requires every client to present a
-// certificate that chains to f.CAFile. The key pair is reloaded when its
-// files change (see Issued.WriteFiles); the CA file is read once, so a new
-// CA needs a restart.
+// certificate that chains to f.CAFile and is not on the revocation list
+// (f.CRLFile, by default ca.crl next to f.CAFile). The key pair and the
+// list are reloaded when their files change (see Issued.WriteFiles and
+// CRL.WriteFile); the CA file is read once, so a new CA needs a restart.
+//
+// A revocation list that exists but does not parse or is not signed by a
+// CA of f.CAFile is an ErrBadCRL here; once running, such a file is logged
+// to f.Log and the last good list stays in use.
 func ServerConfig(f Files) (*tls.Config, error) {
-	pair, pool, err := load(f)
+	l, err := load(f)
 	if err != nil {
 		return nil, err
 	}
-	return serverConfig(pair.get, pool), nil
+	cfg := serverConfig(l.pair.get, l.pool)
+	cfg.VerifyConnection = l.crl.verify
+	return cfg, nil
 }
 
 // ClientConfig returns a TLS 1.3 client config that presents the key pair
 // in f.CertFile and f.KeyFile and accepts only a server whose certificate
 // chains to f.CAFile and names serverName (a DNS name or an IP address;
 // if empty, tls.Dial and gRPC take the host of the dialed address).
-// The key pair is reloaded as for ServerConfig.
+// The server's certificate must not be on the revocation list. The key
+// pair and the list are reloaded as for ServerConfig.
+//
+// A caller that sets VerifyConnection on a clone must call the one it
+// replaces (see discovery.ExpectPeer), or revoked servers get through.
 func ClientConfig(f Files, serverName string) (*tls.Config, error) {
-	pair, pool, err := load(f)
+	l, err := load(f)
 	if err != nil {
 		return nil, err
 	}
-	return clientConfig(pair.get, pool, serverName), nil
+	cfg := clientConfig(l.pair.get, l.pool, serverName)
+	cfg.VerifyConnection = l.crl.verify
+	return cfg, nil
 }
 
 // ServerConfigFrom is ServerConfig for an in-memory certificate, trusting
@@ -73,19 +86,34 @@ func fixed(id *Issued) func() (*tls.Certificate, error) {
 	return func() (*tls.Certificate, error) { return &id.Certificate, nil }
 }
 
-func load(f Files) (*keyPairFile, *x509.CertPool, error) {
+// loaded is what ServerConfig and ClientConfig build on.
+type loaded struct {
+	pool *x509.CertPool
+	pair *keyPairFile
+	crl  *crlFile
+}
+
+func load(f Files) (*loaded, error) {
 	if err := f.Validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pool, err := LoadPool(f.CAFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	cas, err := LoadCAs(f.CAFile)
+	if err != nil {
+		return nil, err
 	}
 	pair, err := newKeyPairFile(f.CertFile, f.KeyFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return pair, pool, nil
+	crl, err := newCRLFile(f.crlPath(), cas, f.Log)
+	if err != nil {
+		return nil, err
+	}
+	return &loaded{pool: pool, pair: pair, crl: crl}, nil
 }
 
 // LoadPool reads the one or more CA certificates of the PEM file path into

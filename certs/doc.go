@@ -41,10 +41,13 @@
 //	  BankA.key       BankA's key (PKCS#8)      0600  BankA only
 //	  gateway-1.crt   ...
 //	  gateway-1.key
+//	  ca.crl          CA's revocation list      0644  given with ca.crt; absent until a revocation
 //
-// A daemon is given three of them on its command line, as Files:
+// A daemon is given three or four of them on its command line, as Files:
 //
-//	--cert certs/BankA.crt --key certs/BankA.key --ca certs/ca.crt
+//	--cert certs/BankA.crt --key certs/BankA.key --ca certs/ca.crt [--crl certs/ca.crl]
+//
+// Without --crl (Files.CRLFile empty) it watches the ca.crl next to --ca.
 //
 // Issuing:
 //
@@ -66,6 +69,44 @@
 // renewed certificate written over the old files is used by the next
 // connection without a restart. ServerConfigFrom and ClientConfigFrom are
 // the same for an in-memory certificate, for tests.
+//
+// # Revocation
+//
+// A certificate whose key leaked is taken back by putting its serial on the
+// CA's revocation list: CA.Revoke returns a new list (an X.509 CRL, signed
+// by the CA, holding the previous list's entries and the new serials, its
+// CRL number one higher) and CRL.WriteFile writes it atomically as one PEM
+// "X509 CRL" block. `strife-certs revoke NAME|SERIAL` does both.
+//
+// ServerConfig and ClientConfig check the peer's certificate against the
+// list in a VerifyConnection callback, which TLS runs on every handshake,
+// resumed ones included, on both sides: a server refuses a revoked client,
+// and a client (the gateway dialing a bank, a bank dialing the gateway, a
+// customer's client) refuses a revoked server. The refusal fails the
+// handshake with ErrRevoked and is logged at warn with the peer's name and
+// serial. A peer is revoked if its certificate's authority key ID is the
+// list's and its serial is listed; a list names one CA, so during a CA
+// rotation only the certificates of the CA that signed ca.crl can be
+// revoked.
+//
+// The list file is watched like the key pair (one stat per handshake):
+//
+//   - absent: nothing is revoked; a list written later is picked up at the
+//     next handshake, so the first revocation needs no restart.
+//   - present when the config is built but unparsable or not signed by a
+//     CA of CAFile (CRL.CheckSignatureFrom): ErrBadCRL, and a daemon does
+//     not start.
+//   - changed while running into something refused (unparsable, another
+//     CA's, a lower CRL number than the list in use, removed): logged once
+//     at error to Files.Log, and the last good list stays in use. A broken
+//     or rolled-back file never lets a revoked peer back in.
+//
+// The list's NextUpdate is not enforced: servers read it from a local
+// file, and a stale list would otherwise lock every peer out. Connections
+// already open when a revocation lands are not cut; they end at their
+// next reconnection (a restart of either end, a network failure).
+//
+// # Example
 //
 //	cfg, err := certs.ServerConfig(certs.FilesIn("certs", "BankA"))
 //	lis, err := tls.Listen("tcp", ":7001", cfg) // or grpc credentials.NewTLS(cfg)

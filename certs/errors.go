@@ -26,4 +26,12 @@ var (
 	ErrKeyMismatch = errors.New("certs: key does not match certificate")
 	// ErrNotCA: the certificate given as a CA cannot sign certificates.
 	ErrNotCA = errors.New("certs: not a CA certificate")
+	// ErrBadCRL: a revocation list does not parse, is not signed by the
+	// CA, or is older (a lower number) than the one in use.
+	ErrBadCRL = errors.New("certs: bad revocation list")
+	// ErrRevoked: the peer's certificate is on the CA's revocation list.
+	ErrRevoked = errors.New("certs: certificate revoked")
+	// ErrInvalidSerial: a serial number is not written as FormatSerial
+	// writes it.
+	ErrInvalidSerial = errors.New("certs: invalid serial number")
 )

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+
+	"github.com/rs/zerolog"
 )
 
 // Files names the PEM files a daemon is given on its command line.
@@ -11,6 +13,14 @@ type Files struct {
 	CertFile string // this program's certificate, e.g. certs/BankA.crt
 	KeyFile  string // its private key, e.g. certs/BankA.key (keep 0600)
 	CAFile   string // the CA certificate(s) that peers must chain to
+	// CRLFile is the CA's revocation list, e.g. certs/ca.crl. Default: the
+	// ca.crl next to CAFile. It may be absent (nothing is revoked) and
+	// appear later; see ServerConfig.
+	CRLFile string
+	// Log receives what the TLS configs cannot return: a changed
+	// revocation list refused, a revoked peer refused. The zero Logger
+	// discards.
+	Log zerolog.Logger
 }
 
 // FilesIn returns the Files of name in a directory laid out by
@@ -20,7 +30,16 @@ func FilesIn(dir, name string) Files {
 		CertFile: filepath.Join(dir, name+".crt"),
 		KeyFile:  filepath.Join(dir, name+".key"),
 		CAFile:   filepath.Join(dir, CACertFile),
+		CRLFile:  filepath.Join(dir, CACRLFile),
 	}
+}
+
+// crlPath is CRLFile, or the ca.crl next to CAFile.
+func (f Files) crlPath() string {
+	if f.CRLFile != "" {
+		return f.CRLFile
+	}
+	return filepath.Join(filepath.Dir(f.CAFile), CACRLFile)
 }
 
 // Validate reports every empty field, wrapping ErrMissingFile. It does not

@@ -36,7 +36,8 @@ type Config struct {
 	Listen string
 	// DataDir holds the bank's bbolt file, <DataDir>/<Name>.db.
 	DataDir string
-	// TLS names the bank's certificate, key and CA.
+	// TLS names the bank's certificate, key, CA and revocation list
+	// (default: ca.crl next to the CA). Its Log is set to Log.
 	TLS certs.Files
 	// CoordinatorAddr is the gateway's address for GetDecision, whatever
 	// the gateway's name. Empty means: find the gateway named in the
@@ -121,6 +122,7 @@ func Start(cfg Config) (*Bank, error) {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 10 * time.Second
 	}
+	cfg.TLS.Log = cfg.Log
 	b := &Bank{cfg: cfg, served: make(chan error, 1)}
 	l, err := b.openLedger()
 	if err == nil && cfg.Etcd.Enabled() {

@@ -42,6 +42,7 @@ and exits cleanly; after SIGKILL the key expires with the lease.`,
 	f.StringVar(&cfg.TLS.CertFile, "cert", "", "the bank's certificate (PEM)")
 	f.StringVar(&cfg.TLS.KeyFile, "key", "", "the bank's private key (PEM)")
 	f.StringVar(&cfg.TLS.CAFile, "ca", "", "the CA certificate that every peer must be signed by (PEM)")
+	f.StringVar(&cfg.TLS.CRLFile, "crl", "", "the CA's revocation list, reloaded when it changes (PEM; default: ca.crl next to --ca, if present)")
 	f.StringVar(&cfg.CoordinatorAddr, "coordinator", "", "gateway address for GetDecision on in-doubt attempts (overrides the gateways found in etcd)")
 	discovery.Flags(f, &cfg.Etcd, &cfg.Advertise, &cfg.LeaseTTL, "bank", "register there and find gateways there")
 	f.StringVar(&cfg.SeedFile, "seed", "", "YAML file of accounts to open when the ledger is new")

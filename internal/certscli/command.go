@@ -13,7 +13,8 @@ import (
 	"github.com/strife-pay/strife/certs"
 )
 
-// Command returns the strife-certs command line: init, issue and show.
+// Command returns the strife-certs command line: init, issue, revoke and
+// show.
 // Errors come back from Execute, printed by cobra as one line without the
 // usage text.
 func Command() *cobra.Command {
@@ -22,12 +23,13 @@ func Command() *cobra.Command {
 		Short: "Create and inspect Strife's CA, certificates and token key",
 		Long: `strife-certs creates the one CA of a Strife deployment and the certificates
 that name each program and its role (gateway, bank, admin, client), writes the
-gateway's token signing key, adds and renews certificates, and lists them.`,
+gateway's token signing key, adds, renews and revokes certificates, and lists
+them.`,
 		Args:              cobra.NoArgs,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
-	cmd.AddCommand(initCommand(), issueCommand(), showCommand())
+	cmd.AddCommand(initCommand(), issueCommand(), revokeCommand(), showCommand())
 	return cmd
 }
 
@@ -115,12 +117,46 @@ and an admin or client certificate gets none.`,
 	return cmd
 }
 
+func revokeCommand() *cobra.Command {
+	var o RevokeOptions
+	cmd := &cobra.Command{
+		Use:   "revoke --dir DIR NAME|SERIAL...",
+		Short: "Put certificates on the CA's revocation list, DIR/ca.crl",
+		Long: `revoke loads the CA from DIR and adds to its revocation list, DIR/ca.crl
+(created if needed, signed by the CA), each certificate named:
+
+  NAME     every certificate in DIR with that name signed by the CA
+  SERIAL   one certificate, by its serial as show prints it (hex bytes joined
+           by colons): also one whose file was renewed over
+
+Every gateway and bank reads the ca.crl next to its --ca (or its --crl) at each
+handshake, reloading it when it changes: a revoked peer is refused from the
+next connection on, without a restart, on both sides of the connection.
+Connections already open are not cut. Copy ca.crl wherever ca.crt was copied.
+
+Revoking what is already revoked changes nothing. To give a revoked name a new
+certificate, issue it with --force: the new one has a new serial.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Targets = args
+			res, err := Revoke(o)
+			if err != nil {
+				return err
+			}
+			return printRevoked(cmd.OutOrStdout(), res)
+		},
+	}
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "directory of the CA (required)")
+	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
 func showCommand() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:     "show --dir DIR",
 		Aliases: []string{"list"},
-		Short:   "List the certificates in DIR and whether each chains to its CA",
+		Short:   "List the certificates in DIR, their serials, and whether each chains to its CA and is not revoked",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, err := List(dir)
@@ -146,9 +182,26 @@ func printResult(w io.Writer, res *Result) error {
 	return tw.Flush()
 }
 
+func printRevoked(w io.Writer, res *RevokeResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range res.Revoked {
+		state := "revoked"
+		if r.Already {
+			state = "already revoked"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", state, orDash(r.Name), certs.FormatSerial(r.Serial))
+	}
+	if res.Written {
+		fmt.Fprintf(tw, "wrote %s (list number %v)\n", res.Path, res.Number)
+	} else {
+		fmt.Fprintf(tw, "%s unchanged (list number %v)\n", res.Path, res.Number)
+	}
+	return tw.Flush()
+}
+
 func printEntries(w io.Writer, entries []Entry) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tSANS\tNOT AFTER\tCHAINS TO ca.crt")
+	fmt.Fprintln(tw, "NAME\tROLE\tSANS\tSERIAL\tNOT AFTER\tCHAINS TO ca.crt")
 	for _, e := range entries {
 		if e.Err != nil {
 			fmt.Fprintf(tw, "%s\tunreadable: %v\n", e.File, e.Err)
@@ -158,8 +211,8 @@ func printEntries(w io.Writer, entries []Entry) error {
 		if want := name + ".crt"; e.File != want && e.File != certs.CACertFile {
 			name += " (in " + e.File + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, orDash(e.Role()),
-			orDash(strings.Join(e.SANs(), ",")), e.Cert.NotAfter.UTC().Format(time.RFC3339), chainStatus(e))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, orDash(e.Role()),
+			orDash(strings.Join(e.SANs(), ",")), certs.FormatSerial(e.Cert.SerialNumber), e.Cert.NotAfter.UTC().Format(time.RFC3339), chainStatus(e))
 	}
 	return tw.Flush()
 }

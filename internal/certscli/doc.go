@@ -1,9 +1,11 @@
 // Package certscli is strife-certs, the tool that creates Strife's CA and
-// certificates (see package certs) in a directory, adds and renews
-// certificates there, and lists what a directory holds.
+// certificates (see package certs) in a directory, adds, renews and
+// revokes certificates there, and lists what a directory holds.
 //
-// Command is the command line. Init and Issue are the same operations as
-// plain functions, for the deployment tool; List is what `show` prints.
+// Command is the command line. Init, Issue and Revoke are the same
+// operations as plain functions, for the deployment tool; List is what
+// `show` prints (name, role, SANs, serial, expiry, and "yes", "expired",
+// "NO: another CA" or "REVOKED").
 //
 // # The directory
 //
@@ -16,6 +18,7 @@
 //	  admin.crt, .key             role admin,   no SANs
 //	  alice.crt, .key ... carol   role client,  no SANs
 //	  token.key                   the gateway's token key    (0600)
+//	  ca.crl                      written by revoke, not by Init
 //
 // Only the gateway and the banks serve, so only their certificates carry the
 // DNS names and IP addresses of --hosts. Client names such as alice are
@@ -37,4 +40,28 @@
 // the new pair up at its next handshake. Init with Force replaces the CA
 // and leaves other files in DIR alone: certificates of the old CA stop
 // verifying, and `show` says so.
+//
+// # Revoking
+//
+// Revoke adds certificates to the CA's revocation list, DIR/ca.crl, signed
+// with ca.key (see certs.CA.Revoke). Each target is a name or a serial:
+//
+//   - a NAME revokes every certificate of DIR with that CN that the CA
+//     signed. The .crt files are the CA's only record of what it issued,
+//     so a certificate renewed over with Issue and Force is no longer
+//     found by name: revoke before renewing, or revoke the old one by
+//     serial.
+//   - a SERIAL is written as show prints it, hex bytes joined by colons
+//     ("5f:0a:c3"); the colon is what tells it from a name. It need not
+//     match any file.
+//
+// Revoking what is already on the list leaves the file untouched (the
+// result says "already revoked", Written is false). An existing ca.crl that
+// does not verify against ca.crt is refused, never replaced: its
+// revocations would be lost. A revoked name gets a new certificate with
+// Issue and Force; its new serial is not on the list.
+//
+// Servers given DIR/ca.crl (by default the ca.crl next to their --ca)
+// reload it at their next handshake: copy ca.crl wherever ca.crt was
+// copied.
 package certscli

@@ -15,6 +15,9 @@ var (
 	ErrDuplicateName = errors.New("certscli: duplicate name")
 	// ErrInvalidHost: a --hosts entry is neither an IP address nor a DNS name.
 	ErrInvalidHost = errors.New("certscli: invalid host")
+	// ErrNotFound: revoke was given a name that no certificate of the
+	// directory signed by its CA has.
+	ErrNotFound = errors.New("certscli: no such certificate")
 	// ErrInvalidOptions: a required option is missing or out of range.
 	ErrInvalidOptions = errors.New("certscli: invalid options")
 )

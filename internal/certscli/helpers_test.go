@@ -100,6 +100,23 @@ func requireChains(t *testing.T, dir string, cert *x509.Certificate) {
 // so that a refusal of the client's certificate reaches the client.
 func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) (server, client tls.ConnectionState) {
 	t.Helper()
+	var serverErr, clientErr error
+	server, client, serverErr, clientErr = handshakeStates(t, serverCfg, clientCfg)
+	require.NoError(t, serverErr)
+	require.NoError(t, clientErr)
+	return server, client
+}
+
+// handshakeErr is handshake for a connection that may be refused: it
+// returns what each end saw go wrong.
+func handshakeErr(t *testing.T, serverCfg, clientCfg *tls.Config) (serverErr, clientErr error) {
+	t.Helper()
+	_, _, serverErr, clientErr = handshakeStates(t, serverCfg, clientCfg)
+	return serverErr, clientErr
+}
+
+func handshakeStates(t *testing.T, serverCfg, clientCfg *tls.Config) (server, client tls.ConnectionState, serverErr, clientErr error) {
+	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverCfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
@@ -112,11 +129,9 @@ func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) (server, client t
 		st, err := serve(ln)
 		done <- served{st, err}
 	}()
-	client, clientErr := dial(ln.Addr(), clientCfg)
+	client, clientErr = dial(ln.Addr(), clientCfg)
 	s := <-done
-	require.NoError(t, s.err)
-	require.NoError(t, clientErr)
-	return s.state, client
+	return s.state, client, s.err, clientErr
 }
 
 func serve(ln net.Listener) (tls.ConnectionState, error) {

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,9 @@ type Entry struct {
 	// else why not: an *x509.CertificateInvalidError (expired, say), an
 	// x509.UnknownAuthorityError (another CA), or ErrNoCA.
 	Chain error
+	// Revoked is true if the certificate is on the CA's revocation list,
+	// dir/ca.crl.
+	Revoked bool
 }
 
 // Role is the role the certificate claims in its OU, "ca" for a CA, or
@@ -51,7 +55,9 @@ func (e Entry) SANs() []string {
 }
 
 // List reads every *.crt file in dir, ca.crt first and the rest by name,
-// and checks each against dir/ca.crt.
+// and checks each against dir/ca.crt and its revocation list dir/ca.crl.
+// A revocation list that does not verify against ca.crt is an error
+// (certs.ErrBadCRL): servers would refuse to start with it.
 func List(dir string) ([]Entry, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("certscli: %w", err)
@@ -63,7 +69,14 @@ func List(dir string) ([]Entry, error) {
 	slices.SortFunc(paths, func(a, b string) int {
 		return strings.Compare(sortKey(a), sortKey(b))
 	})
-	roots, rootsErr := readPool(filepath.Join(dir, certs.CACertFile))
+	ca, roots, rootsErr := readPool(filepath.Join(dir, certs.CACertFile))
+	var crl *certs.CRL
+	if rootsErr == nil {
+		crl, err = certs.ReadCRL(filepath.Join(dir, certs.CACRLFile), []*x509.Certificate{ca})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
 	entries := make([]Entry, 0, len(paths))
 	for _, p := range paths {
 		e := Entry{File: filepath.Base(p)}
@@ -73,6 +86,7 @@ func List(dir string) ([]Entry, error) {
 			if rootsErr == nil {
 				e.Chain = verify(e.Cert, roots)
 			}
+			e.Revoked = crl != nil && crl.Revoked(e.Cert)
 		}
 		entries = append(entries, e)
 	}
@@ -95,14 +109,14 @@ func verify(cert *x509.Certificate, roots *x509.CertPool) error {
 	return err
 }
 
-func readPool(path string) (*x509.CertPool, error) {
+func readPool(path string) (*x509.Certificate, *x509.CertPool, error) {
 	ca, err := certs.ReadCert(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoCA, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrNoCA, err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	return pool, nil
+	return ca, pool, nil
 }
 
 // chainStatus says in a word or two whether an entry chains to the CA.
@@ -110,6 +124,8 @@ func chainStatus(e Entry) string {
 	var invalid x509.CertificateInvalidError
 	var unknown x509.UnknownAuthorityError
 	switch {
+	case e.Revoked:
+		return "REVOKED"
 	case e.Chain == nil:
 		return "yes"
 	case errors.Is(e.Chain, ErrNoCA):

@@ -28,7 +28,9 @@
 //
 // Everything lives in Config.DataDir, and a second up carries on from it:
 //
-//	<DataDir>/certs     CA, certificates and keys, token.key (made if there is no CA)
+//	<DataDir>/certs     CA, certificates and keys, token.key (made if there is no CA),
+//	                    ca.crl once `strife-certs revoke` wrote it: every daemon is
+//	                    given it (--crl) and reloads it when it changes
 //	<DataDir>/etcd      etcd's data
 //	<DataDir>/banks     BankA.db, BankB.db, BankC.db
 //	<DataDir>/gateway   gateway-1.db

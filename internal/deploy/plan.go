@@ -67,7 +67,9 @@ func plan(c Config) []spec {
 	})
 }
 
+// tlsArgs names a daemon's certificate files, and the CA's revocation list
+// even before the first revocation: the daemon picks it up when it appears.
 func tlsArgs(c Config, name string) []string {
 	f := certs.FilesIn(c.certDir(), name)
-	return []string{"--cert", f.CertFile, "--key", f.KeyFile, "--ca", f.CAFile}
+	return []string{"--cert", f.CertFile, "--key", f.KeyFile, "--ca", f.CAFile, "--crl", f.CRLFile}
 }

@@ -13,7 +13,13 @@ import (
 // only a certificate the CA issued for that name is let through.
 func ExpectPeer(base *tls.Config, role certs.Role, name string) *tls.Config {
 	c := base.Clone()
+	verifyBase := base.VerifyConnection // the revocation check, kept
 	c.VerifyConnection = func(state tls.ConnectionState) error {
+		if verifyBase != nil {
+			if err := verifyBase(state); err != nil {
+				return err
+			}
+		}
 		got, gotRole, err := certs.PeerIdentity(state)
 		if err != nil {
 			return err

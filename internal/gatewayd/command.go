@@ -47,6 +47,7 @@ SIGTERM or SIGINT deletes its key, drains calls in flight and exits cleanly.`,
 	f.StringVar(&cfg.TLS.CertFile, "cert", "", "the gateway's certificate (PEM)")
 	f.StringVar(&cfg.TLS.KeyFile, "key", "", "the gateway's private key (PEM)")
 	f.StringVar(&cfg.TLS.CAFile, "ca", "", "the CA certificate that every peer must be signed by (PEM)")
+	f.StringVar(&cfg.TLS.CRLFile, "crl", "", "the CA's revocation list, reloaded when it changes (PEM; default: ca.crl next to --ca, if present)")
 	f.StringVar(&cfg.TokenKeyFile, "token-key", "", "the login token signing key (hex, from strife-certs init)")
 	f.StringToStringVar(&cfg.Banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank (with --etcd-endpoints: used until etcd answers)")
 	discovery.Flags(f, &cfg.Etcd, &cfg.Advertise, &cfg.LeaseTTL, "gateway", "find the banks and register there")

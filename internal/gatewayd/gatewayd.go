@@ -39,8 +39,9 @@ type Config struct {
 	// DataDir holds the gateway's bbolt file, <DataDir>/<Name>.db: users,
 	// payments and decisions in one write-ahead log.
 	DataDir string
-	// TLS names the gateway's certificate, key and CA. The certificate
-	// serves clients and banks, and is presented to the banks.
+	// TLS names the gateway's certificate, key, CA and revocation list
+	// (default: ca.crl next to the CA). The certificate serves clients and
+	// banks, and is presented to the banks. Its Log is set to Log.
 	TLS certs.Files
 	// TokenKeyFile is the hex key that signs login tokens (token.key, made
 	// by strife-certs init).
@@ -140,6 +141,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.PrepareTimeout, 2*time.Second)
+	c.TLS.Log = c.Log
 	def(&c.MaxHold, 10*time.Minute)
 	def(&c.TokenLifetime, auth.DefaultTokenLifetime)
 	def(&c.DrainTimeout, 10*time.Second)

@@ -66,6 +66,7 @@ type env struct {
 	logs        *logBuffer
 	// bankLogs collect each bank's log lines (they also go to the test log).
 	bankLogs map[string]*logBuffer
+	bankCfgs map[string]bankd.Config // to restart a bank
 }
 
 // newEnv starts two banks and a gateway seeded with testdata/users.yaml.
@@ -82,7 +83,7 @@ func newEnv(t *testing.T) *env {
 // Verify reports.
 func newEnvFrom(t *testing.T, fixture string) *env {
 	t.Helper()
-	e := &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}, bankLogs: map[string]*logBuffer{}}
+	e := &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}, bankLogs: map[string]*logBuffer{}, bankCfgs: map[string]bankd.Config{}}
 	e.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
 		TLS:          e.pki.Files(t, certs.RoleGateway, "gateway-1"),
@@ -104,6 +105,8 @@ func newEnvFrom(t *testing.T, fixture string) *env {
 			t.Cleanup(func() { verifyLedger(t, filepath.Join(cfg.DataDir, name+".db")) })
 		}
 		b := testbank.Start(t, cfg)
+		cfg.Listen = b.Addr()
+		e.bankCfgs[name] = cfg
 		e.banks[name], e.bankClients[name], e.cfg.Banks[name] = b, e.pki.GatewayClient(t, b.Addr()), b.Addr()
 		for _, a := range accounts {
 			_, err := e.bankClients[name].OpenAccount(t.Context(), &strifev1.OpenAccountRequest{Number: a.number, Owner: a.owner, OpeningBalance: a.opening})

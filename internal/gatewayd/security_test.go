@@ -7,7 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -100,6 +103,17 @@ func TestAttackMatrix(t *testing.T) {
 						time.Sleep(5 * time.Millisecond)
 					}
 					return a.probe(server, certs.ClientConfigFrom(expired, w.e.pki.CA.Pool(), ""))
+				},
+			},
+			attackCase{
+				// A stolen copy of the certificate, revoked by serial after
+				// the server started: the server reloads ca.crl.
+				name: "revoked certificate → " + server, code: codes.Unavailable,
+				log: logged{server: server, handshake: true},
+				attack: func(a *attacker) error {
+					stolen := issue(a.t, w.e.pki.CA, role, name, time.Hour)
+					w.revoke(a.t, stolen.Leaf)
+					return a.probe(server, certs.ClientConfigFrom(stolen, w.e.pki.CA.Pool(), ""))
 				},
 			},
 		)
@@ -437,6 +451,20 @@ func newAttackWorld(t *testing.T) *attackWorld {
 		require.NoError(t, err, "control token refused")
 	}
 	return w
+}
+
+// revoke adds cert to the CA's revocation list, ca.crl next to ca.crt,
+// which the gateway and the banks read at their next handshake.
+func (w *attackWorld) revoke(t *testing.T, cert *x509.Certificate) {
+	path := filepath.Join(w.e.pki.Dir, certs.CACRLFile)
+	prev, err := certs.ReadCRL(path, []*x509.Certificate{w.e.pki.CA.Certificate()})
+	if errors.Is(err, fs.ErrNotExist) {
+		prev, err = nil, nil
+	}
+	require.NoError(t, err)
+	crl, err := w.e.pki.CA.Revoke(prev, cert.SerialNumber)
+	require.NoError(t, err)
+	require.NoError(t, crl.WriteFile(path))
 }
 
 // sign returns a token for user and role over alice-laptop, signed by key
