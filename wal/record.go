@@ -83,6 +83,8 @@ const (
 	TypeEpochBegun      Type = 39
 	TypeUserRegistered  Type = 48
 	TypeUserUpdated     Type = 49
+	TypeTokenRevoked    Type = 50
+	TypeTokensPruned    Type = 51
 )
 
 var typeNames = map[Type]string{
@@ -107,6 +109,8 @@ var typeNames = map[Type]string{
 	TypeEpochBegun:      "EPOCH_BEGUN",
 	TypeUserRegistered:  "USER_REGISTERED",
 	TypeUserUpdated:     "USER_UPDATED",
+	TypeTokenRevoked:    "TOKEN_REVOKED",
+	TypeTokensPruned:    "TOKENS_PRUNED",
 }
 
 // transactional are the types whose records belong to one transaction,

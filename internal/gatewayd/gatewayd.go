@@ -204,6 +204,9 @@ func (g *Gateway) start() error {
 	if err := g.seed(s); err != nil {
 		return err
 	}
+	if err := s.users.Track(s.revoked, s.now()); err != nil {
+		return err
+	}
 	g.coord, err = coordinator.New(g.log, dir, coordinator.Config{PrepareTimeout: g.cfg.PrepareTimeout, MaxHold: g.cfg.MaxHold, Log: g.cfg.Log})
 	if err != nil {
 		return err
@@ -250,6 +253,7 @@ func (g *Gateway) auth(s *service) error {
 	if s.signer, err = auth.NewSigner(key, g.cfg.TokenLifetime, nil); err != nil {
 		return err
 	}
+	s.revoked = auth.NewRevocations()
 	s.hasher, err = auth.NewHasher(g.cfg.BcryptCost)
 	return err
 }
@@ -277,7 +281,7 @@ func (g *Gateway) serve(s *service) error {
 	if g.lis, err = net.Listen("tcp", g.cfg.Listen); err != nil {
 		return err
 	}
-	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, auth.NewTokenCache(s.signer, 0))...)
+	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, auth.NewTokenCache(s.signer, s.revoked, 0))...)
 	strifev1.RegisterGatewayServiceServer(g.server, s)
 	strifev1.RegisterCoordinatorServiceServer(g.server, coordinator.NewDecisionService(g.coord, g.cfg.Log))
 	go func() { g.served <- g.server.Serve(g.lis) }()

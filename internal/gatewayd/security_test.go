@@ -363,7 +363,7 @@ func newAttackWorld(t *testing.T) *attackWorld {
 func (w *attackWorld) sign(t *testing.T, key []byte, now func() time.Time, user, role string) string {
 	signer, err := auth.NewSigner(key, 15*time.Minute, now)
 	require.NoError(t, err)
-	token, _, err := signer.Issue(user, role, w.aliceCert)
+	token, _, err := signer.Issue(user, role, 0, w.aliceCert)
 	require.NoError(t, err)
 	return token
 }
