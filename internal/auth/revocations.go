@@ -46,7 +46,7 @@ func NewRevocations() *Revocations {
 func (r *Revocations) SetUser(name string, version uint64, locked bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.users[name] == (credential{version, locked}) {
+	if c, known := r.users[name]; known && c == (credential{version, locked}) {
 		return
 	}
 	r.users[name] = credential{version, locked}
