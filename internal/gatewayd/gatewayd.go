@@ -157,6 +157,7 @@ type Gateway struct {
 	dir      *discovery.Directory
 	reg      *discovery.Registration
 	log      *wal.Log
+	users    *Users
 	coord    *coordinator.Coordinator
 	lis      net.Listener
 	server   *grpc.Server
@@ -270,6 +271,7 @@ func (g *Gateway) openLog(s *service) error {
 		g.cfg.Log.Warn().Str("file", g.log.Path()).Msg(w)
 	}
 	s.users = NewUsers(g.log)
+	g.users = s.users
 	return nil
 }
 
@@ -288,6 +290,9 @@ func (g *Gateway) serve(s *service) error {
 	g.cfg.Log.Info().Str("addr", g.Addr()).Msg("gateway serving")
 	return nil
 }
+
+// Users is the gateway's user store.
+func (g *Gateway) Users() *Users { return g.users }
 
 // Addr is the address the gateway listens on.
 func (g *Gateway) Addr() string { return g.lis.Addr().String() }

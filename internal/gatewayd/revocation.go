@@ -2,6 +2,7 @@ package gatewayd
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -99,15 +100,25 @@ func prune(tx *wal.Tx, now time.Time) error {
 	if b == nil {
 		return nil
 	}
-	rebuilt := map[string][]byte{}
-	if err := b.ForEach(func(k, v []byte) error { rebuilt[string(k)] = v; return nil }); err != nil {
+	entries := map[string][]byte{}
+	if err := b.ForEach(func(k, v []byte) error { entries[string(k)] = v; return nil }); err != nil {
 		return err
 	}
-	if err := dropExpired(rebuilt, now.UnixNano()); err != nil || len(rebuilt) == b.Stats().KeyN {
+	kept := maps.Clone(entries)
+	if err := dropExpired(kept, now.UnixNano()); err != nil || len(kept) == len(entries) {
 		return err
 	}
 	pruned := &storagev1.TokensPruned{ExpiredUnixNano: now.UnixNano(), TimeUnixNano: now.UnixNano()}
-	return putRecord(tx, wal.TypeTokensPruned, pruned, func([]byte) error { return rewriteBucket(tx, revokedBucket, rebuilt) })
+	return putRecord(tx, wal.TypeTokensPruned, pruned, func([]byte) error {
+		for id := range entries {
+			if _, ok := kept[id]; !ok {
+				if err := b.Delete([]byte(id)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // dropExpired deletes from a revoked_tokens map the entries whose token
