@@ -115,3 +115,24 @@ func eventually(cond func() bool, d time.Duration) bool {
 	}
 	return cond()
 }
+
+// Logout revokes the token at the gateway: a copy of it kept aside is
+// refused afterwards. With the gateway down, logout still forgets it.
+func TestLogoutRevokesTheToken(t *testing.T) {
+	w := newWorld(t)
+	dir := w.login(t, "alice")
+	copied, err := client.LoadSession(dir)
+	require.NoError(t, err)
+	_, err = run(t, "", cliArgs(w, dir, "logout")...)
+	require.NoError(t, err)
+	require.NoError(t, client.SaveSession(dir, copied))
+	_, err = run(t, "", cliArgs(w, dir, "balance")...)
+	require.ErrorIs(t, err, client.ErrLoginAgain, "the copy is revoked")
+
+	dir = w.login(t, "alice")
+	w.stop(t)
+	_, err = run(t, "", cliArgs(w, dir, "logout")...)
+	require.NoError(t, err, "the gateway is down")
+	_, err = client.LoadSession(dir)
+	require.Error(t, err, "the token is forgotten all the same")
+}
