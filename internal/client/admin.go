@@ -208,7 +208,8 @@ func detailsCommand() *cobra.Command {
 theirs, --default-account chooses the account payments come from when
 "pay" has no --from, --new-password sets a new password. Changing your own
 password asks for the current one first. An admin may name another user
-with --user (and reset their password without the current one).
+with --user (and reset their password without the current one, or set
+their --role). A new password or role revokes the user's login tokens.
 Passwords are prompted without echo at a terminal, else read one per line
 from standard input (current first, then new).
 
