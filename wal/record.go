@@ -71,7 +71,8 @@ const (
 	TypeSettled        Type = 22
 )
 
-// Gateway records: the payment lifecycle of the coordinator, and users.
+// Gateway records: the payment lifecycle of the coordinator, users, and
+// revoked login tokens (a logout, and the pruning of expired ones).
 const (
 	TypePaymentAccepted Type = 32
 	TypeAttemptBegun    Type = 33
