@@ -71,7 +71,8 @@ const (
 	TypeSettled        Type = 22
 )
 
-// Gateway records: the payment lifecycle of the coordinator, and users.
+// Gateway records: the payment lifecycle of the coordinator, users, and
+// revoked login tokens (a logout, and the pruning of expired ones).
 const (
 	TypePaymentAccepted Type = 32
 	TypeAttemptBegun    Type = 33
@@ -83,6 +84,8 @@ const (
 	TypeEpochBegun      Type = 39
 	TypeUserRegistered  Type = 48
 	TypeUserUpdated     Type = 49
+	TypeTokenRevoked    Type = 50
+	TypeTokensPruned    Type = 51
 )
 
 var typeNames = map[Type]string{
@@ -107,6 +110,8 @@ var typeNames = map[Type]string{
 	TypeEpochBegun:      "EPOCH_BEGUN",
 	TypeUserRegistered:  "USER_REGISTERED",
 	TypeUserUpdated:     "USER_UPDATED",
+	TypeTokenRevoked:    "TOKEN_REVOKED",
+	TypeTokensPruned:    "TOKENS_PRUNED",
 }
 
 // transactional are the types whose records belong to one transaction,

@@ -78,11 +78,12 @@ func TestTokens(t *testing.T) {
 	require.NoError(t, err)
 	certA, certB := clientCert(t, "alice-laptop"), clientCert(t, "mallory-laptop")
 
-	token, exp, err := signer.Issue("alice", auth.RoleCustomer, certA)
+	token, exp, err := signer.Issue("alice", auth.RoleCustomer, 0, certA)
 	require.NoError(t, err)
 	require.Equal(t, now.Add(15*time.Minute), exp)
 
-	user, role, err := signer.Verify(token, certA)
+	got, err := signer.Verify(token, certA)
+	user, role := got.User, got.Role
 	require.NoError(t, err)
 	require.Equal(t, [2]string{"alice", auth.RoleCustomer}, [2]string{user, role})
 
@@ -95,7 +96,7 @@ func TestTokens(t *testing.T) {
 
 	otherKey, err := auth.NewSigner(newKey(t), 0, clock)
 	require.NoError(t, err)
-	foreign, _, err := otherKey.Issue("alice", auth.RoleAdmin, certA)
+	foreign, _, err := otherKey.Issue("alice", auth.RoleAdmin, 0, certA)
 	require.NoError(t, err)
 	later, err := auth.NewSigner(key, 0, func() time.Time { return now.Add(16 * time.Minute) })
 	require.NoError(t, err)
@@ -116,17 +117,17 @@ func TestTokens(t *testing.T) {
 		verify func() error
 		want   error
 	}{
-		{"presented over another certificate", func() error { _, _, err := signer.Verify(token, certB); return err }, auth.ErrWrongCertificate},
-		{"expired", func() error { _, _, err := later.Verify(token, certA); return err }, auth.ErrBadToken},
-		{"signed with another key", func() error { _, _, err := signer.Verify(foreign, certA); return err }, auth.ErrBadToken},
+		{"presented over another certificate", func() error { _, err := signer.Verify(token, certB); return err }, auth.ErrWrongCertificate},
+		{"expired", func() error { _, err := later.Verify(token, certA); return err }, auth.ErrBadToken},
+		{"signed with another key", func() error { _, err := signer.Verify(foreign, certA); return err }, auth.ErrBadToken},
 		{"payload tampered", func() error {
 			tampered := forge(t, map[string]any{"alg": "HS256", "typ": "JWT"}, escalated, func(string) string { return parts[2] })
-			_, _, err := signer.Verify(tampered, certA)
+			_, err := signer.Verify(tampered, certA)
 			return err
 		}, auth.ErrBadToken},
 		{"alg none", func() error {
 			none := forge(t, map[string]any{"alg": "none", "typ": "JWT"}, escalated, func(string) string { return "" })
-			_, _, err := signer.Verify(none, certA)
+			_, err := signer.Verify(none, certA)
 			return err
 		}, auth.ErrBadToken},
 		{"HS512 with the right key", func() error {
@@ -135,12 +136,12 @@ func TestTokens(t *testing.T) {
 				require.NoError(t, err)
 				return base64.RawURLEncoding.EncodeToString(s)
 			})
-			_, _, err := signer.Verify(other, certA)
+			_, err := signer.Verify(other, certA)
 			return err
 		}, auth.ErrBadToken},
 		{"no expiry", func() error {
 			noExp := map[string]any{"sub": "alice", "role": "admin", "iss": "strife", "cnf": claims["cnf"]}
-			_, _, err := signer.Verify(forge(t, map[string]any{"alg": "HS256", "typ": "JWT"}, noExp, hmac), certA)
+			_, err := signer.Verify(forge(t, map[string]any{"alg": "HS256", "typ": "JWT"}, noExp, hmac), certA)
 			return err
 		}, auth.ErrBadToken},
 		{"unknown role", func() error {
@@ -149,10 +150,10 @@ func TestTokens(t *testing.T) {
 				bad[k] = v
 			}
 			bad["role"] = "root"
-			_, _, err := signer.Verify(forge(t, map[string]any{"alg": "HS256", "typ": "JWT"}, bad, hmac), certA)
+			_, err := signer.Verify(forge(t, map[string]any{"alg": "HS256", "typ": "JWT"}, bad, hmac), certA)
 			return err
 		}, auth.ErrBadToken},
-		{"garbage", func() error { _, _, err := signer.Verify("not.a.token", certA); return err }, auth.ErrBadToken},
+		{"garbage", func() error { _, err := signer.Verify("not.a.token", certA); return err }, auth.ErrBadToken},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,12 @@
 //	iat, exp       issue and expiry time (default lifetime 15 minutes)
 //	cnf.x5t#S256   the SHA-256 thumbprint of the client certificate the
 //	               token was issued over (RFC 8705, certificate-bound tokens)
+//	jti            a ULID naming the token, for the deny list
+//	ver            the user's credential version when it was issued
+//
+// Tokens issued before jti and ver existed have neither: ver reads as 0,
+// the version of users stored before it too, and such a token is named
+// "sha256:<hex digest of the token>" (Token.ID).
 //
 // Verify accepts only HS256 (so "alg: none" and algorithm confusion fail),
 // requires an expiry in the future and the issuer, and requires the
@@ -36,6 +42,18 @@
 // A TokenCache in front of the Signer (the gateway has one) remembers the
 // tokens it accepted, keyed by token and certificate, until their expiry,
 // and answers as the Signer would without parsing and checking them again.
-// Refusals are not remembered. See TokenCache for why this is safe and
-// where revocation will have to hook in.
+// Refusals are not remembered. See TokenCache for why this is safe.
+//
+// # Revocation
+//
+// Revocations takes tokens back before they expire, in memory so that the
+// check costs no disk read: each user's credential version (moved on by a
+// change of password, role or lock), whether they are locked, and a deny
+// list of token IDs (logout), each until the token would expire. A
+// TokenCache made with Revocations checks them after the signature on
+// every call, hit or miss, and refuses a revoked token with ErrRevoked; a
+// Signer alone knows nothing of revocation. The owner of the durable state
+// (the gateway's user store) loads Revocations at start and updates it
+// after each durable change; Changed lets a long-lived stream notice a
+// revocation at once.
 package auth

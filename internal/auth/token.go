@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/oklog/ulid/v2"
 
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
@@ -47,6 +49,7 @@ const issuer = "strife"
 var (
 	ErrBadToken         = errors.New("auth: invalid login token")
 	ErrWrongCertificate = errors.New("auth: login token was issued over another certificate")
+	ErrRevoked          = errors.New("auth: login token revoked")
 )
 
 // Claims are the claims of a login token.
@@ -54,6 +57,21 @@ type Claims struct {
 	jwt.RegisteredClaims
 	Role string       `json:"role"`
 	Cnf  Confirmation `json:"cnf"`
+	// Ver is the user's credential version when the token was issued
+	// (Revocations). Tokens issued before revocation existed have none,
+	// which reads as 0: the version of users stored before it too.
+	Ver uint64 `json:"ver,omitempty"`
+}
+
+// Token is what a verified login token says.
+type Token struct {
+	User, Role string
+	// ID names the token in a deny list: its jti claim or, for a token
+	// issued before tokens had one, "sha256:" and the hex SHA-256 of the
+	// token (never the token itself, which would be a credential at rest).
+	ID      string
+	Version uint64    // the user's credential version it was issued under
+	Expires time.Time // its exp claim
 }
 
 // Confirmation binds a token to a certificate (RFC 8705 section 3.1).
@@ -118,12 +136,19 @@ func LoadKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// Issue returns a token for user with role, bound to cert, and its expiry.
-func (s *Signer) Issue(user, role string, cert *x509.Certificate) (string, time.Time, error) {
+// Issue returns a token for user with role, issued under the user's
+// credential version, bound to cert, and its expiry. Its jti is a fresh
+// ULID.
+func (s *Signer) Issue(user, role string, version uint64, cert *x509.Certificate) (string, time.Time, error) {
 	now := s.now()
 	exp := now.Add(s.lifetime)
+	id, err := ulid.New(ulid.Timestamp(now), rand.Reader)
+	if err != nil {
+		return "", time.Time{}, err
+	}
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        id.String(),
 			Subject:   user,
 			Issuer:    issuer,
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -131,19 +156,31 @@ func (s *Signer) Issue(user, role string, cert *x509.Certificate) (string, time.
 		},
 		Role: role,
 		Cnf:  Confirmation{X5tS256: Thumbprint(cert)},
+		Ver:  version,
 	}
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.key)
 	return token, exp, err
 }
 
 // Verify checks a token presented over a connection whose client
-// certificate is cert, and returns its user and role.
-func (s *Signer) Verify(token string, cert *x509.Certificate) (user, role string, err error) {
+// certificate is cert, and returns what it says. It knows nothing of
+// revocation: a TokenCache with Revocations does (the gateway uses one).
+func (s *Signer) Verify(token string, cert *x509.Certificate) (Token, error) {
 	claims, err := s.verify(token, sha256.Sum256(cert.Raw))
 	if err != nil {
-		return "", "", err
+		return Token{}, err
 	}
-	return claims.Subject, claims.Role, nil
+	return claims.token(token), nil
+}
+
+// token is what claims, verified, say of the token they came in.
+func (c *Claims) token(token string) Token {
+	id := c.ID
+	if id == "" {
+		sum := sha256.Sum256([]byte(token))
+		id = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return Token{User: c.Subject, Role: c.Role, ID: id, Version: c.Ver, Expires: c.ExpiresAt.Time}
 }
 
 // verify is Verify for a certificate whose SHA-256 is certSum, returning

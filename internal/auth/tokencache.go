@@ -32,15 +32,17 @@ const DefaultTokenCacheSize = 10_000
 // leaks nothing useful: a token is worth something only over the
 // certificate it was issued over, that is with its private key.
 //
-// Revocation: today a token is good until it expires, with or without the
-// cache (a password change does not end the sessions already logged in). A
-// revocation (password change, admin lock, logout) will need a check in
-// both places: in the Signer, so a miss refuses the token, and here, either
-// by dropping the user's entries when it happens or by remembering, with an
-// entry, what it was checked against (a per-user generation) and missing
-// when that changed. Dropping entries alone would not do: the next call
-// would miss, the Signer would accept the token again, and it would be
-// remembered again.
+// Revocation: what the cache remembers is only what never changes, the
+// Signer's verdict on the token's signature, claims and certificate. A
+// cache made with Revocations checks them on every call, hit or miss,
+// after that verdict: a token whose user's credential version moved on
+// (password, role, lock) or whose ID is on the deny list (logout) is
+// refused with ErrRevoked the first call after the revocation, so no
+// cached entry outlives it. The check reads two maps in memory under a
+// read lock: no disk read on the hot path. (Dropping entries when a
+// revocation happens would not do: the next call would miss, the Signer,
+// which knows nothing of revocation, would accept the token again, and it
+// would be remembered again.)
 //
 // A TokenCache holds at most its bound of entries. When it is full, a new
 // entry first makes it drop the expired ones and then, if more than half
@@ -48,8 +50,9 @@ const DefaultTokenCacheSize = 10_000
 // still valid costs one more full check. It is safe for concurrent use; a
 // hit takes a read lock.
 type TokenCache struct {
-	signer *Signer
-	max    int
+	signer  *Signer
+	revoked *Revocations // nil: no revocation
+	max     int
 
 	mu      sync.RWMutex
 	entries map[tokenKey]tokenEntry
@@ -61,10 +64,10 @@ type tokenKey struct {
 	cert  [sha256.Size]byte
 }
 
-// tokenEntry is what the Signer said of a token: its user and role, valid
-// at times in [from, until).
+// tokenEntry is what the Signer said of a token, valid at times in
+// [from, until).
 type tokenEntry struct {
-	user, role  string
+	token       Token
 	from, until time.Time
 }
 
@@ -73,37 +76,50 @@ func (e tokenEntry) validAt(t time.Time) bool {
 }
 
 // NewTokenCache returns an empty cache in front of s holding at most max
-// entries; max 0 or less means DefaultTokenCacheSize.
-func NewTokenCache(s *Signer, max int) *TokenCache {
+// entries; max 0 or less means DefaultTokenCacheSize. With r not nil, every
+// token the Signer accepts is also checked against r (see Revocations).
+func NewTokenCache(s *Signer, r *Revocations, max int) *TokenCache {
 	if max <= 0 {
 		max = DefaultTokenCacheSize
 	}
-	return &TokenCache{signer: s, max: max, entries: make(map[tokenKey]tokenEntry)}
+	return &TokenCache{signer: s, revoked: r, max: max, entries: make(map[tokenKey]tokenEntry)}
 }
 
-// Verify is the Signer's Verify: it returns the same user and role, or the
-// same error, for a token presented over a connection whose client
-// certificate is cert.
-func (c *TokenCache) Verify(token string, cert *x509.Certificate) (user, role string, err error) {
+// Verify is the Signer's Verify followed by the Revocations' Check: it
+// returns what the token says, or the error of either, for a token
+// presented over a connection whose client certificate is cert.
+func (c *TokenCache) Verify(token string, cert *x509.Certificate) (Token, error) {
+	t, err := c.verify(token, cert)
+	if err == nil && c.revoked != nil {
+		err = c.revoked.Check(t)
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	return t, nil
+}
+
+// verify is the Signer's Verify, remembered.
+func (c *TokenCache) verify(token string, cert *x509.Certificate) (Token, error) {
 	key := tokenKey{token: token, cert: sha256.Sum256(cert.Raw)}
 	now := c.signer.now()
 	c.mu.RLock()
 	e, cached := c.entries[key]
 	c.mu.RUnlock()
 	if cached && e.validAt(now) {
-		return e.user, e.role, nil
+		return e.token, nil
 	}
 	claims, err := c.signer.verify(token, key.cert)
 	if err != nil {
 		if cached {
 			c.drop(key)
 		}
-		return "", "", err
+		return Token{}, err
 	}
-	e = tokenEntry{user: claims.Subject, role: claims.Role}
+	e = tokenEntry{token: claims.token(token)}
 	e.from, e.until = claims.validity()
 	c.put(key, e, now)
-	return e.user, e.role, nil
+	return e.token, nil
 }
 
 func (c *TokenCache) put(key tokenKey, e tokenEntry, now time.Time) {

@@ -28,13 +28,13 @@ func newCacheWorld(t *testing.T, max int) *cacheWorld {
 	var err error
 	w.signer, err = auth.NewSigner(newKey(t), 0, func() time.Time { return w.now })
 	require.NoError(t, err)
-	w.cache = auth.NewTokenCache(w.signer, max)
+	w.cache = auth.NewTokenCache(w.signer, nil, max)
 	w.certA, w.certB = clientCert(t, "alice-laptop"), clientCert(t, "mallory-laptop")
 	return w
 }
 
 func (w *cacheWorld) issue(t *testing.T, user, role string, cert *x509.Certificate) (string, time.Time) {
-	token, exp, err := w.signer.Issue(user, role, cert)
+	token, exp, err := w.signer.Issue(user, role, 0, cert)
 	require.NoError(t, err)
 	return token, exp
 }
@@ -44,7 +44,8 @@ func TestTokenCacheAnswersAsTheSigner(t *testing.T) {
 	for _, who := range [][2]string{{"alice", auth.RoleCustomer}, {"root", auth.RoleAdmin}} {
 		token, _ := w.issue(t, who[0], who[1], w.certA)
 		for range 3 {
-			user, role, err := w.cache.Verify(token, w.certA)
+			got, err := w.cache.Verify(token, w.certA)
+			user, role := got.User, got.Role
 			require.NoError(t, err)
 			require.Equal(t, who, [2]string{user, role})
 		}
@@ -58,22 +59,23 @@ func TestTokenCacheAnswersAsTheSigner(t *testing.T) {
 func TestTokenCacheHitSkipsTheSigner(t *testing.T) {
 	w := newCacheWorld(t, 0)
 	token, exp := w.issue(t, "alice", auth.RoleCustomer, w.certA)
-	_, _, err := w.cache.Verify(token, w.certA)
+	_, err := w.cache.Verify(token, w.certA)
 	require.NoError(t, err)
 	other, err := auth.NewSigner(newKey(t), 0, func() time.Time { return w.now })
 	require.NoError(t, err)
-	_, _, err = other.Verify(token, w.certA)
+	_, err = other.Verify(token, w.certA)
 	require.ErrorIs(t, err, auth.ErrBadToken)
 	w.cache.SetSigner(other)
 
 	w.now = exp.Add(-time.Second)
-	user, role, err := w.cache.Verify(token, w.certA)
+	got, err := w.cache.Verify(token, w.certA)
+	user, role := got.User, got.Role
 	require.NoError(t, err, "a hit")
 	require.Equal(t, [2]string{"alice", auth.RoleCustomer}, [2]string{user, role})
-	_, _, err = w.cache.Verify(token, w.certB)
+	_, err = w.cache.Verify(token, w.certB)
 	require.ErrorIs(t, err, auth.ErrBadToken, "a miss, over another certificate")
 	w.now = exp
-	_, _, err = w.cache.Verify(token, w.certA)
+	_, err = w.cache.Verify(token, w.certA)
 	require.ErrorIs(t, err, auth.ErrBadToken, "a miss, at its expiry")
 }
 
@@ -88,7 +90,7 @@ func TestTokenCacheRefuses(t *testing.T) {
 		{"over another certificate after hits over the right one", func(t *testing.T, w *cacheWorld) func() error {
 			token, _ := w.issue(t, "alice", auth.RoleCustomer, w.certA)
 			verifyTwice(t, w, token, w.certA)
-			return func() error { _, _, err := w.cache.Verify(token, w.certB); return err }
+			return func() error { _, err := w.cache.Verify(token, w.certB); return err }
 		}, auth.ErrWrongCertificate},
 		{"at its expiry though cached", func(t *testing.T, w *cacheWorld) func() error {
 			token, exp := w.issue(t, "alice", auth.RoleCustomer, w.certA)
@@ -96,29 +98,29 @@ func TestTokenCacheRefuses(t *testing.T) {
 			w.now = exp.Add(-time.Second)
 			verifyTwice(t, w, token, w.certA)
 			w.now = exp
-			return func() error { _, _, err := w.cache.Verify(token, w.certA); return err }
+			return func() error { _, err := w.cache.Verify(token, w.certA); return err }
 		}, jwt.ErrTokenExpired},
 		{"after its expiry though cached", func(t *testing.T, w *cacheWorld) func() error {
 			token, exp := w.issue(t, "alice", auth.RoleCustomer, w.certA)
 			verifyTwice(t, w, token, w.certA)
 			w.now = exp.Add(time.Hour)
-			return func() error { _, _, err := w.cache.Verify(token, w.certA); return err }
+			return func() error { _, err := w.cache.Verify(token, w.certA); return err }
 		}, jwt.ErrTokenExpired},
 		{"before it was issued (clock set back) though cached", func(t *testing.T, w *cacheWorld) func() error {
 			token, _ := w.issue(t, "alice", auth.RoleCustomer, w.certA)
 			verifyTwice(t, w, token, w.certA)
 			w.now = w.now.Add(-time.Minute)
-			return func() error { _, _, err := w.cache.Verify(token, w.certA); return err }
+			return func() error { _, err := w.cache.Verify(token, w.certA); return err }
 		}, jwt.ErrTokenUsedBeforeIssued},
 		{"signed with another key", func(t *testing.T, w *cacheWorld) func() error {
 			other, err := auth.NewSigner(newKey(t), 0, func() time.Time { return w.now })
 			require.NoError(t, err)
-			token, _, err := other.Issue("alice", auth.RoleAdmin, w.certA)
+			token, _, err := other.Issue("alice", auth.RoleAdmin, 0, w.certA)
 			require.NoError(t, err)
-			return func() error { _, _, err := w.cache.Verify(token, w.certA); return err }
+			return func() error { _, err := w.cache.Verify(token, w.certA); return err }
 		}, auth.ErrBadToken},
 		{"garbage", func(t *testing.T, w *cacheWorld) func() error {
-			return func() error { _, _, err := w.cache.Verify("not.a.token", w.certA); return err }
+			return func() error { _, err := w.cache.Verify("not.a.token", w.certA); return err }
 		}, auth.ErrBadToken},
 	}
 	for _, tc := range cases {
@@ -139,7 +141,7 @@ func TestTokenCacheRefuses(t *testing.T) {
 func verifyTwice(t *testing.T, w *cacheWorld, token string, cert *x509.Certificate) {
 	t.Helper()
 	for range 2 {
-		_, _, err := w.cache.Verify(token, cert)
+		_, err := w.cache.Verify(token, cert)
 		require.NoError(t, err)
 	}
 	require.Equal(t, 1, w.cache.Len())
@@ -150,7 +152,8 @@ func TestTokenCacheBound(t *testing.T) {
 		w := newCacheWorld(t, 4)
 		for i := range 50 {
 			token, _ := w.issue(t, fmt.Sprintf("user%d", i), auth.RoleCustomer, w.certA)
-			user, _, err := w.cache.Verify(token, w.certA)
+			got, err := w.cache.Verify(token, w.certA)
+			user, _ := got.User, got.Role
 			require.NoError(t, err)
 			require.Equal(t, fmt.Sprintf("user%d", i), user)
 			require.LessOrEqual(t, w.cache.Len(), 4)
@@ -162,13 +165,13 @@ func TestTokenCacheBound(t *testing.T) {
 		for i := range 4 {
 			var token string
 			token, exp = w.issue(t, fmt.Sprintf("user%d", i), auth.RoleCustomer, w.certA)
-			_, _, err := w.cache.Verify(token, w.certA)
+			_, err := w.cache.Verify(token, w.certA)
 			require.NoError(t, err)
 		}
 		require.Equal(t, 4, w.cache.Len())
 		w.now = exp
 		token, _ := w.issue(t, "late", auth.RoleCustomer, w.certA)
-		_, _, err := w.cache.Verify(token, w.certA)
+		_, err := w.cache.Verify(token, w.certA)
 		require.NoError(t, err)
 		require.Equal(t, 1, w.cache.Len(), "the four expired entries dropped, the new one kept")
 	})
@@ -176,7 +179,7 @@ func TestTokenCacheBound(t *testing.T) {
 		w := newCacheWorld(t, 4)
 		require.Equal(t, 4, w.cache.Bound())
 		for _, max := range []int{0, -1} {
-			require.Equal(t, auth.DefaultTokenCacheSize, auth.NewTokenCache(w.signer, max).Bound(), "max %d", max)
+			require.Equal(t, auth.DefaultTokenCacheSize, auth.NewTokenCache(w.signer, nil, max).Bound(), "max %d", max)
 		}
 	})
 }
@@ -205,7 +208,8 @@ func TestTokenCacheConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 200 {
 				c := calls[(g+i)%len(calls)]
-				user, role, err := w.cache.Verify(c.token, c.cert)
+				got, err := w.cache.Verify(c.token, c.cert)
+				user, role := got.User, got.Role
 				if c.err != nil {
 					assert.ErrorIs(t, err, c.err)
 					continue
@@ -230,29 +234,29 @@ func BenchmarkVerify(b *testing.B) {
 	ca := clientCert(b, "alice-laptop")
 	tokens := make([]string, 2)
 	for i := range tokens {
-		tokens[i], _, err = signer.Issue(fmt.Sprintf("user%d", i), auth.RoleCustomer, ca)
+		tokens[i], _, err = signer.Issue(fmt.Sprintf("user%d", i), auth.RoleCustomer, 0, ca)
 		require.NoError(b, err)
 	}
 	verify := func(b *testing.B, v interface {
-		Verify(string, *x509.Certificate) (string, string, error)
+		Verify(string, *x509.Certificate) (auth.Token, error)
 	}, tokens []string) {
 		i := 0
 		for b.Loop() {
-			if _, _, err := v.Verify(tokens[i%len(tokens)], ca); err != nil {
+			if _, err := v.Verify(tokens[i%len(tokens)], ca); err != nil {
 				b.Fatal(err)
 			}
 			i++
 		}
 	}
 	b.Run("signer", func(b *testing.B) { verify(b, signer, tokens[:1]) })
-	b.Run("hit", func(b *testing.B) { verify(b, auth.NewTokenCache(signer, 0), tokens[:1]) })
+	b.Run("hit", func(b *testing.B) { verify(b, auth.NewTokenCache(signer, nil, 0), tokens[:1]) })
 	// A cache of one entry and two tokens in turn: every call misses.
-	b.Run("miss", func(b *testing.B) { verify(b, auth.NewTokenCache(signer, 1), tokens) })
+	b.Run("miss", func(b *testing.B) { verify(b, auth.NewTokenCache(signer, nil, 1), tokens) })
 	b.Run("hit-parallel", func(b *testing.B) {
-		cache := auth.NewTokenCache(signer, 0)
+		cache := auth.NewTokenCache(signer, nil, 0)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, _, err := cache.Verify(tokens[0], ca); err != nil {
+				if _, err := cache.Verify(tokens[0], ca); err != nil {
 					b.Error(err)
 					return
 				}

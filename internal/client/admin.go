@@ -22,10 +22,11 @@ type UserJSON struct {
 	Accounts       []string `json:"accounts"`
 	DefaultAccount string   `json:"default_account"`
 	CreatedAt      string   `json:"created_at,omitempty"`
+	Locked         bool     `json:"locked,omitempty"`
 }
 
 func userJSON(u *strifev1.User) UserJSON {
-	out := UserJSON{User: u.GetUsername(), Role: roleText(u.GetRole()), Accounts: u.GetAccounts(), DefaultAccount: u.GetDefaultAccount()}
+	out := UserJSON{User: u.GetUsername(), Role: roleText(u.GetRole()), Accounts: u.GetAccounts(), DefaultAccount: u.GetDefaultAccount(), Locked: u.GetLocked()}
 	if out.Accounts == nil {
 		out.Accounts = []string{}
 	}
@@ -36,7 +37,8 @@ func userJSON(u *strifev1.User) UserJSON {
 }
 
 const userFields = `--json prints the user: {"user", "role" (customer or admin), "accounts"
-(["BankA/1005", ...]), "default_account", "created_at"}.`
+(["BankA/1005", ...]), "default_account", "created_at", and "locked": true
+for a user an admin locked out}.`
 
 func printUser(cmd *cobra.Command, cfg Config, verb string, u *strifev1.User) error {
 	j := userJSON(u)
@@ -69,8 +71,50 @@ func adminCommand() *cobra.Command {
 		Use:   "admin",
 		Short: "Admin commands (log in as an admin first)",
 	}
-	cmd.AddCommand(registerCommand())
+	cmd.AddCommand(registerCommand(), lockCommand(true), lockCommand(false))
 	return cmd
+}
+
+// lockCommand is `admin lock USER` (lock true) or `admin unlock USER`.
+func lockCommand(lock bool) *cobra.Command {
+	var cfg Config
+	verb, short := "unlock", "Let a locked user log in again (admins only)"
+	if lock {
+		verb, short = "lock", "Lock a user out: their tokens are revoked and they cannot log in (admins only)"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " USER",
+		Short: short,
+		Long:  short + ".\n\n" + userFields,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open(cfg, false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			u, err := c.LockUser(cmd.Context(), args[0], lock)
+			if err != nil {
+				return err
+			}
+			return printUser(cmd, cfg, verb+"ed", u)
+		},
+	}
+	addFlags(cmd, &cfg)
+	return cmd
+}
+
+// LockUser locks a user out or lets them in again (admins only).
+func (c *Client) LockUser(ctx context.Context, user string, lock bool) (*strifev1.User, error) {
+	resp, err := c.API.LockUser(c.Auth(ctx), &strifev1.LockUserRequest{Username: user, Locked: lock})
+	if err == nil {
+		return resp.GetUser(), nil
+	}
+	switch status.Code(err) {
+	case codes.PermissionDenied, codes.InvalidArgument, codes.NotFound:
+		return nil, fmt.Errorf("cannot lock or unlock %s: %s", user, gatewayMessage(err))
+	}
+	return nil, c.Explain(err)
 }
 
 func parseRole(role string) (strifev1.UserRole, error) {
@@ -155,7 +199,7 @@ func (c *Client) RegisterClient(ctx context.Context, req *strifev1.RegisterClien
 
 func detailsCommand() *cobra.Command {
 	var cfg Config
-	var user, def, link string
+	var user, def, link, role string
 	var newPassword, stdin bool
 	cmd := &cobra.Command{
 		Use:   "details [--user NAME] [--default-account X] [--link-account X] [--new-password]",
@@ -164,22 +208,30 @@ func detailsCommand() *cobra.Command {
 theirs, --default-account chooses the account payments come from when
 "pay" has no --from, --new-password sets a new password. Changing your own
 password asks for the current one first. An admin may name another user
-with --user (and reset their password without the current one).
+with --user (and reset their password without the current one, or set
+their --role). A new password or role revokes the user's login tokens.
 Passwords are prompted without echo at a terminal, else read one per line
 from standard input (current first, then new).
 
 ` + userFields,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if def == "" && link == "" && !newPassword {
-				return errors.New("nothing to change: give --default-account, --link-account or --new-password")
+			if def == "" && link == "" && role == "" && !newPassword {
+				return errors.New("nothing to change: give --default-account, --link-account, --role or --new-password")
+			}
+			var r strifev1.UserRole
+			if role != "" {
+				var err error
+				if r, err = parseRole(role); err != nil {
+					return err
+				}
 			}
 			c, err := open(cfg, false)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			req := &strifev1.UpdateClientDetailsRequest{Username: user, DefaultAccount: def, LinkAccount: link}
+			req := &strifev1.UpdateClientDetailsRequest{Username: user, DefaultAccount: def, LinkAccount: link, Role: r}
 			if newPassword {
 				p := newPasswordReader(cmd, stdin)
 				if user == "" || user == c.Session.User {
@@ -204,6 +256,7 @@ from standard input (current first, then new).
 	f.StringVar(&def, "default-account", "", "the new default account, <bank>/<number>")
 	f.StringVar(&link, "link-account", "", "an account to link, <bank>/<number>")
 	f.BoolVar(&newPassword, "new-password", false, "set a new password (prompted)")
+	f.StringVar(&role, "role", "", "the user's new role, customer or admin (admins only, for another user)")
 	f.BoolVar(&stdin, "password-stdin", false, "read the passwords from standard input, one per line, without prompts")
 	return cmd
 }

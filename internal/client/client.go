@@ -26,9 +26,13 @@ type Client struct {
 	Config  Config
 	Conn    *grpc.ClientConn
 	API     strifev1.GatewayServiceClient
-	Session *Session // nil before login
+	Session *Session // nil before login; replaced only under sessionMu once a watch runs
 	Queue   *Queue   // nil until OpenQueue
 	sendMu  sync.Mutex
+
+	// sessionMu guards Session while a watch runs: it may replace the
+	// session (a new login) while the sender reads the token.
+	sessionMu sync.Mutex
 }
 
 // Open dials the gateway with the certificate cfg names (or the one saved
@@ -120,10 +124,23 @@ func roleText(r strifev1.UserRole) string {
 
 // Auth adds the session's token to ctx.
 func (c *Client) Auth(ctx context.Context) context.Context {
-	if c.Session == nil {
+	c.sessionMu.Lock()
+	s := c.Session
+	c.sessionMu.Unlock()
+	if s == nil {
 		return ctx
 	}
-	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Session.Token)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.Token)
+}
+
+// Logout revokes the session's token at the gateway. A token the gateway
+// refuses already is as good as revoked: that is not an error.
+func (c *Client) Logout(ctx context.Context) error {
+	_, err := c.API.Logout(c.Auth(ctx), &strifev1.LogoutRequest{})
+	if err != nil && status.Code(err) != codes.Unauthenticated {
+		return c.Explain(err)
+	}
+	return nil
 }
 
 // CheckSession reports ErrNotLoggedIn or ErrLoginAgain (expired token).

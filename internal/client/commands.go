@@ -105,12 +105,18 @@ func logoutCommand() *cobra.Command {
 	var cfg Config
 	cmd := &cobra.Command{
 		Use:   "logout",
-		Short: "Forget the saved token (queued payments stay queued)",
-		Long:  `Forget the saved token. --json prints {"logged_out": true}.`,
-		Args:  cobra.NoArgs,
+		Short: "Revoke the saved token at the gateway and forget it (queued payments stay queued)",
+		Long: `Revoke the saved token at the gateway, so that it is refused from then on
+even if a copy of it was taken, and forget it. If the gateway cannot be
+reached, the token is forgotten all the same, with a warning: it then stays
+valid until it expires. --json prints {"logged_out": true}.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Validate(); err != nil {
 				return err
+			}
+			if err := revoke(cmd.Context(), cfg); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the gateway did not revoke the token (%v); it is forgotten here, and stays valid until it expires\n", err)
 			}
 			if err := DeleteSession(cfg.StateDir); err != nil {
 				return err
@@ -125,6 +131,25 @@ func logoutCommand() *cobra.Command {
 	addFlags(cmd, &cfg)
 	return cmd
 }
+
+// revoke revokes the saved session's token at the gateway, if there is a
+// session, waiting at most LogoutTimeout.
+func revoke(ctx context.Context, cfg Config) error {
+	c, err := Open(cfg)
+	if err != nil || c.Session == nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Dial(""); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, LogoutTimeout)
+	defer cancel()
+	return c.Logout(ctx)
+}
+
+// LogoutTimeout bounds how long logout waits for the gateway.
+const LogoutTimeout = 5 * time.Second
 
 // paymentObject lists a payment's --json fields, for the commands' help.
 const paymentObject = `{"transaction_id", "status" (COMMITTED, FAILED,

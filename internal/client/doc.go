@@ -1,5 +1,6 @@
 // Package client is the strife client: the login, pay, balance, history,
-// queue, watch, menu, details, admin register and logout subcommands
+// queue, watch, menu, details, admin register, admin lock/unlock and logout
+// subcommands
 // (Commands) and what they stand on.
 //
 // # Passwords
@@ -18,11 +19,27 @@
 //	    registers a user (RegisterClient; admins only) and opens their
 //	    account at its bank with the opening balance, or links it if the
 //	    bank already has it with that owner
-//	details [--user NAME] [--default-account X] [--link-account X] [--new-password]
+//	details [--user NAME] [--default-account X] [--link-account X] [--new-password] [--role R]
 //	    changes a user's details (UpdateClientDetails): the default account
 //	    that pay uses without --from, a linked account, the password. A
-//	    customer changes only themself; an admin may name another user and
-//	    reset their password without the current one.
+//	    customer changes only themself; an admin may name another user,
+//	    reset their password without the current one, and change their
+//	    role. A new password or role revokes the user's tokens.
+//	admin lock USER, admin unlock USER
+//	    locks a user out (LockUser; admins only): their tokens are refused
+//	    from then on and they cannot log in, until unlocked.
+//
+// # Logout and revoked tokens
+//
+// logout revokes the token at the gateway (Logout), then forgets it; if
+// the gateway cannot be reached it forgets it all the same and warns that
+// the token stays valid until it expires. watch follows its token: when
+// the gateway ends the stream because the token expired or was revoked,
+// watch says so on standard error, waits for a new login (`strife login`
+// in another terminal writes the session it picks up), and resumes; each
+// time a stream opens again it catches up from the payment history
+// (ListPayments), so no change is missed. A token refused from the start
+// ends watch with "log in again".
 //
 // The menu offers "admin: register a client" to admins.
 //
@@ -102,9 +119,10 @@
 //	queue flush  {"results": [payment...], "remaining": N}
 //	watch        {"event": "outcome" (a queued payment became final) or
 //	             "payment" (the gateway reported a change), payment fields}
-//	admin register, details
+//	admin register, admin lock, admin unlock, details
 //	             the user: {"user", "role" (customer or admin), "accounts"
-//	             (["BankA/1005", ...]), "default_account", "created_at"}
+//	             (["BankA/1005", ...]), "default_account", "created_at",
+//	             "locked": true when locked}
 //
 // Errors are one line on standard error and exit status 1, e.g. "only an
 // admin may register clients: log in as an admin with `strife login`".

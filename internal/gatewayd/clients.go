@@ -18,8 +18,9 @@ import (
 )
 
 // Login checks a password and issues a token bound to the certificate of
-// the connection. An unknown user costs the same bcrypt comparison as a
-// wrong password and gets the same answer.
+// the connection, naming the user's credential version. An unknown user
+// costs the same bcrypt comparison as a wrong password and gets the same
+// answer; a locked user with the right password is refused (ErrLocked).
 func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strifev1.LoginResponse, error) {
 	p, ok := rpc.PrincipalFrom(ctx)
 	if !ok || p.Cert == nil {
@@ -32,7 +33,10 @@ func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strif
 	if !s.hasher.Check(u.GetPasswordHash(), req.GetPassword()) {
 		return nil, s.reply("Login", ErrBadLogin)
 	}
-	token, exp, err := s.signer.Issue(u.GetUsername(), auth.RoleName(u.GetRole()), p.Cert)
+	if u.GetLocked() {
+		return nil, s.reply("Login", ErrLocked)
+	}
+	token, exp, err := s.signer.Issue(u.GetUsername(), auth.RoleName(u.GetRole()), u.GetCredentialVersion(), p.Cert)
 	if err != nil {
 		return nil, s.reply("Login", err)
 	}
@@ -233,12 +237,32 @@ func (s *service) updateDetails(ctx context.Context, req *strifev1.UpdateClientD
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRoleChange(p, name, req.GetRole()); err != nil {
+		return nil, err
+	}
 	if link := req.GetLinkAccount(); link != "" {
 		if err := s.checkLink(ctx, name, link); err != nil {
 			return nil, err
 		}
 	}
-	return s.users.Update(name, changeDetails(hash, req.GetLinkAccount(), req.GetDefaultAccount()))
+	return s.users.Update(name, changeDetails(hash, req.GetLinkAccount(), req.GetDefaultAccount(), req.GetRole()))
+}
+
+// checkRoleChange checks a request to set a user's role (UNSPECIFIED for
+// none): only an admin, and not for themself, so that the last admin
+// cannot demote themself by mistake.
+func checkRoleChange(p rpc.Principal, name string, role strifev1.UserRole) error {
+	switch {
+	case role == strifev1.UserRole_USER_ROLE_UNSPECIFIED:
+		return nil
+	case auth.RoleName(role) == "":
+		return fmt.Errorf("%w: role must be customer or admin", ErrInvalid)
+	case p.UserRole != auth.RoleAdmin:
+		return fmt.Errorf("%w: only admins change roles", ErrDenied)
+	case name == p.User:
+		return fmt.Errorf("%w: an admin cannot change their own role", ErrDenied)
+	}
+	return nil
 }
 
 // passwordChange returns the hash of the new password, or nil if there is
@@ -274,10 +298,13 @@ func (s *service) checkLink(ctx context.Context, user, account string) error {
 // changeDetails is the change of an update, applied to the user as stored
 // (Users.Update): link first, so that the linked account may become the
 // default in the same request.
-func changeDetails(hash []byte, link, def string) func(*storagev1.UserState) error {
+func changeDetails(hash []byte, link, def string, role strifev1.UserRole) func(*storagev1.UserState) error {
 	return func(u *storagev1.UserState) error {
 		if hash != nil {
 			u.PasswordHash = hash
+		}
+		if role != strifev1.UserRole_USER_ROLE_UNSPECIFIED {
+			u.Role = role
 		}
 		if link != "" && !slices.Contains(u.Accounts, link) {
 			u.Accounts = append(u.Accounts, link)
@@ -327,5 +354,56 @@ func userProto(u *storagev1.UserState) *strifev1.User {
 	return &strifev1.User{
 		Username: u.GetUsername(), Role: u.GetRole(), Accounts: slices.Clone(u.GetAccounts()),
 		DefaultAccount: u.GetDefaultAccount(), CreatedAt: timestamppb.New(time.Unix(0, u.GetCreatedUnixNano())),
+		Locked: u.GetLocked(),
 	}
+}
+
+// Logout revokes the token the call carries (Users.Revoke): durable before
+// the answer, and in the token cache's Revocations from then on.
+func (s *service) Logout(ctx context.Context, _ *strifev1.LogoutRequest) (*strifev1.LogoutResponse, error) {
+	p, err := caller(ctx)
+	if err == nil {
+		err = s.users.Revoke(p.Token, s.now())
+	}
+	if err != nil {
+		return nil, s.reply("Logout", err)
+	}
+	return &strifev1.LogoutResponse{}, nil
+}
+
+// LockUser locks a user out or lets them in again (admins only, not
+// themself). Locking moves the user's credential version on, so every
+// token of theirs is refused from the answer on; the change is a
+// USER_UPDATED record, and the audit line names the user (target).
+func (s *service) LockUser(ctx context.Context, req *strifev1.LockUserRequest) (*strifev1.LockUserResponse, error) {
+	u, err := s.lockUser(ctx, req)
+	if err != nil {
+		return nil, s.reply("LockUser", err)
+	}
+	return &strifev1.LockUserResponse{User: userProto(u)}, nil
+}
+
+func (s *service) lockUser(ctx context.Context, req *strifev1.LockUserRequest) (*storagev1.UserState, error) {
+	p, err := caller(ctx)
+	switch {
+	case err != nil:
+		return nil, err
+	case p.UserRole != auth.RoleAdmin:
+		return nil, fmt.Errorf("%w: only admins lock users", ErrDenied)
+	}
+	if err := ValidUsername(req.GetUsername()); err != nil {
+		return nil, err
+	}
+	rpc.CallFrom(ctx).SetTarget(req.GetUsername())
+	if req.GetUsername() == p.User {
+		return nil, fmt.Errorf("%w: an admin cannot lock themself", ErrDenied)
+	}
+	u, err := s.users.Update(req.GetUsername(), func(u *storagev1.UserState) error {
+		u.Locked = req.GetLocked()
+		return nil
+	})
+	if err == nil {
+		s.log.Info().Str("admin", p.User).Str("target", u.GetUsername()).Bool("locked", u.GetLocked()).Msg("user lock changed")
+	}
+	return u, err
 }

@@ -63,6 +63,11 @@
 //   - An unknown user and a wrong password get the same UNAUTHENTICATED
 //     answer after the same bcrypt work. Passwords are stored only as bcrypt
 //     hashes and never logged.
+//   - Tokens can be taken back (see Revocation below): after a change of
+//     password, role or lock, and after a logout, the tokens concerned are
+//     UNAUTHENTICATED on their next use, and a WatchPayments stream opened
+//     with one ends with UNAUTHENTICATED; so does a stream whose token
+//     expires.
 //
 // # Authorization by ownership
 //
@@ -78,7 +83,10 @@
 //	WatchPayments        the caller's own payments
 //	UpdateClientDetails  a customer: themself, with the current password to
 //	                     change it; an admin: anyone, and may reset another
-//	                     user's password without it
+//	                     user's password without it, and change another
+//	                     user's role
+//	LockUser             admins only, for anyone but themself
+//	Logout               the token the call carries
 //	link_account         only an account whose owner at its bank is the user
 //
 // A user owns the accounts listed in their record; an account belongs to at
@@ -93,14 +101,34 @@
 // ID; their payload is a storagev1.UserState, the user after the change:
 //
 //	USER_REGISTERED   a new user
-//	USER_UPDATED      a new password hash, default account or linked account
+//	USER_UPDATED      a new password hash, role, lock, default account or
+//	                  linked account (the first three with a new
+//	                  credential_version)
+//	TOKEN_REVOKED     a logout: a TokenRevoked (token ID, user, expiry)
+//	TOKENS_PRUNED     the revoked tokens expired at or before a time were
+//	                  dropped (a TokensPruned)
 //
 // with their projection, written in the same transaction:
 //
 //	users           username            -> UserState
 //	account_owners  "<bank>/<number>"   -> username
+//	revoked_tokens  token ID (jti)      -> TokenRevoked
 //
-// Users.Verify rebuilds the projection from the records and compares.
+// Users.Verify rebuilds the projection from the records and compares. A
+// data directory from before revocation has no credential versions (0, as
+// in its tokens) and no revoked_tokens bucket, and opens as it is.
+//
+// # Revocation
+//
+// A token names the credential version of its user when it was issued; a
+// change of password, role or lock moves the version on (Users.Update).
+// Logout puts the token's ID on the deny list until the token would have
+// expired, durably; each logout and each start prune what has expired.
+// The check costs no disk read: Users.Track loads the versions, locks and
+// deny list into an auth.Revocations at start and keeps it up to date, and
+// the token cache checks it on every call. A locked user with the right
+// password gets PERMISSION_DENIED (ErrLocked). WatchPayments ends with
+// UNAUTHENTICATED (ErrTokenEnded) at its token's expiry or revocation.
 //
 // # Users seed file
 //

@@ -27,6 +27,14 @@ var (
 	// ErrWrongPassword: the current password given with a new one is wrong
 	// (UNAUTHENTICATED).
 	ErrWrongPassword = errors.New("gatewayd: current password is wrong")
+	// ErrLocked: the user gave the right password but an admin locked them
+	// out (PERMISSION_DENIED). A wrong password gets ErrBadLogin first, so
+	// only someone who knows the password learns of the lock.
+	ErrLocked = errors.New("gatewayd: user is locked by an admin")
+	// ErrTokenEnded ends a WatchPayments stream whose login token expired or
+	// was revoked (UNAUTHENTICATED): the client should log in again and
+	// catch up with ListPayments.
+	ErrTokenEnded = errors.New("login token expired or revoked; log in again")
 	// ErrBankUnavailable: a bank is not configured, could not be reached, or
 	// did not answer in time (UNAVAILABLE).
 	ErrBankUnavailable = errors.New("gatewayd: bank unavailable")

@@ -159,6 +159,7 @@ type Gateway struct {
 	dir      *discovery.Directory
 	reg      *discovery.Registration
 	log      *wal.Log
+	users    *Users
 	coord    *coordinator.Coordinator
 	lis      net.Listener
 	server   *grpc.Server
@@ -204,6 +205,9 @@ func (g *Gateway) start() error {
 		return err
 	}
 	if err := g.seed(s); err != nil {
+		return err
+	}
+	if err := s.users.Track(s.revoked, s.now()); err != nil {
 		return err
 	}
 	g.coord, err = coordinator.New(g.log, dir, coordinator.Config{PrepareTimeout: g.cfg.PrepareTimeout, MaxHold: g.cfg.MaxHold, Log: g.cfg.Log})
@@ -252,6 +256,7 @@ func (g *Gateway) auth(s *service) error {
 	if s.signer, err = auth.NewSigner(key, g.cfg.TokenLifetime, nil); err != nil {
 		return err
 	}
+	s.revoked = auth.NewRevocations()
 	s.hasher, err = auth.NewHasher(g.cfg.BcryptCost)
 	return err
 }
@@ -268,6 +273,7 @@ func (g *Gateway) openLog(s *service) error {
 		g.cfg.Log.Warn().Str("file", g.log.Path()).Msg(w)
 	}
 	s.users = NewUsers(g.log)
+	g.users = s.users
 	return nil
 }
 
@@ -279,13 +285,16 @@ func (g *Gateway) serve(s *service) error {
 	if g.lis, err = net.Listen("tcp", g.cfg.Listen); err != nil {
 		return err
 	}
-	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, auth.NewTokenCache(s.signer, 0))...)
+	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, auth.NewTokenCache(s.signer, s.revoked, 0))...)
 	strifev1.RegisterGatewayServiceServer(g.server, s)
 	strifev1.RegisterCoordinatorServiceServer(g.server, coordinator.NewDecisionService(g.coord, g.cfg.Log))
 	go func() { g.served <- g.server.Serve(g.lis) }()
 	g.cfg.Log.Info().Str("addr", g.Addr()).Msg("gateway serving")
 	return nil
 }
+
+// Users is the gateway's user store.
+func (g *Gateway) Users() *Users { return g.users }
 
 // Addr is the address the gateway listens on.
 func (g *Gateway) Addr() string { return g.lis.Addr().String() }

@@ -109,6 +109,31 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 	requireCode(t, codes.Unauthenticated, err)
 	tokens = append(tokens, tampered)
 
+	// Revocation (issue 14): a lock ends alice's stream and refuses her
+	// token and her right password; unlocked, she logs in again; a role
+	// change; dave logs out and his token is replayed.
+	aliceWatch, err := alice.WatchPayments(alice.ctx, &strifev1.WatchPaymentsRequest{})
+	require.NoError(t, err)
+	_, err = aliceWatch.Header()
+	require.NoError(t, err)
+	_, err = admin.LockUser(admin.ctx, &strifev1.LockUserRequest{Username: "alice", Locked: true})
+	require.NoError(t, err)
+	_, err = aliceWatch.Recv()
+	requireCode(t, codes.Unauthenticated, err, "a stream of a locked user")
+	_, err = alice.GetBalance(alice.ctx, &strifev1.GetBalanceRequest{})
+	requireCode(t, codes.Unauthenticated, err, "a token of a locked user")
+	_, err = c.Login(t.Context(), &strifev1.LoginRequest{Username: "alice", Password: alicePassword})
+	requireCode(t, codes.PermissionDenied, err, "a locked user's right password")
+	_, err = admin.LockUser(admin.ctx, &strifev1.LockUserRequest{Username: "alice"})
+	require.NoError(t, err)
+	login("alice", alicePassword)
+	_, err = admin.UpdateClientDetails(admin.ctx, &strifev1.UpdateClientDetailsRequest{Username: "carol", Role: strifev1.UserRole_USER_ROLE_ADMIN})
+	require.NoError(t, err)
+	_, err = dave.Logout(dave.ctx, &strifev1.LogoutRequest{})
+	require.NoError(t, err)
+	_, err = dave.GetBalance(dave.ctx, &strifev1.GetBalanceRequest{})
+	requireCode(t, codes.Unauthenticated, err, "a token logged out")
+
 	e.settled(t)
 	require.NoError(t, e.gw.Stop())
 	for _, b := range e.banks {
@@ -121,11 +146,13 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 	}
 
 	// The capture holds the run: without it, this test would prove nothing.
-	calls := map[string]int{"Login": 7, "RegisterClient": 2, "Pay": 6, "WatchPayments": 1, "ListPayments": 2, "GetPayment": 1, "GetBalance": 3, "UpdateClientDetails": 2}
+	calls := map[string]int{"Login": 9, "RegisterClient": 2, "Pay": 6, "WatchPayments": 2, "ListPayments": 2, "GetPayment": 1, "GetBalance": 5,
+		"UpdateClientDetails": 3, "LockUser": 2, "Logout": 1}
 	for method, n := range calls {
 		require.Len(t, e.logs.calls(t, method), n, "audit lines of %s", method)
 	}
 	require.Contains(t, logs["gateway"], `"retry":true`)
+	require.Contains(t, logs["gateway"], `"message":"user lock changed"`)
 	require.Contains(t, logs["gateway"], `"message":"gateway stopped"`)
 	for _, bank := range []string{"BankA", "BankB"} {
 		require.Contains(t, logs[bank], `"method":"/strife.v1.BankService/Batch"`)
@@ -138,7 +165,7 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 	for _, p := range passwords {
 		secrets = append(secrets, secret{"password " + p, p})
 	}
-	require.Len(t, tokens, 5)
+	require.Len(t, tokens, 6)
 	for n, token := range tokens {
 		parts := strings.Split(token, ".")
 		require.Len(t, parts, 3)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 	"google.golang.org/grpc"
@@ -251,7 +252,9 @@ func checkList(req *strifev1.ListPaymentsRequest) (int, []byte, error) {
 // WatchPayments streams the status changes of the caller's payments. The
 // response headers are sent once the watch is registered: a client that
 // waits for them misses no change made after. The stream ends with
-// UNAVAILABLE if it falls behind (ErrWatchBehind) or the gateway stops.
+// UNAVAILABLE if it falls behind (ErrWatchBehind) or the gateway stops, and
+// with UNAUTHENTICATED (ErrTokenEnded) when the token it was opened with
+// expires or is revoked: a stream follows its credentials as a call does.
 func (s *service) WatchPayments(_ *strifev1.WatchPaymentsRequest, stream grpc.ServerStreamingServer[strifev1.PaymentEvent]) error {
 	ctx := stream.Context()
 	p, err := caller(ctx)
@@ -262,8 +265,17 @@ func (s *service) WatchPayments(_ *strifev1.WatchPaymentsRequest, stream grpc.Se
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
 		return err
 	}
+	expired := time.NewTimer(p.Token.Expires.Sub(s.now()))
+	defer expired.Stop()
 	for {
+		revoked := s.revoked.Changed()
+		if s.revoked.Check(p.Token) != nil {
+			return s.reply("WatchPayments", ErrTokenEnded)
+		}
 		select {
+		case <-expired.C:
+			return s.reply("WatchPayments", ErrTokenEnded)
+		case <-revoked:
 		case pay, ok := <-changes:
 			if !ok {
 				return s.reply("WatchPayments", watchEnded(ctx))

@@ -1,146 +1,169 @@
 package gatewayd_test
 
 import (
+	"context"
+	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/oklog/ulid/v2"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/strife-pay/strife/certs"
-	"github.com/strife-pay/strife/internal/gatewayd"
-	"github.com/strife-pay/strife/internal/rpc"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/auth"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
-// A bank whose certificate is revoked while everything runs is refused by
-// the gateway (its client side) at their next connection, without a
-// restart of the gateway; BankB and the clients keep working; a new
-// certificate for BankA (a new serial) is accepted again. On the old code
-// the gateway paid through the revoked BankA.
-func TestGatewayRefusesRevokedBank(t *testing.T) {
+// A logout is durable: the token stays refused after the gateway restarts,
+// and logging in again gives a token that works.
+func TestLogoutSurvivesARestart(t *testing.T) {
 	e := newEnv(t)
 	alice := e.login(t, "alice", alicePassword)
-	require.Equal(t, committed, alice.pay(t, toUser(ulid.Make(), "bob", 100)).GetStatus())
-	e.settled(t)
-
-	e.revoke(t, "BankA")
-	e.restartBank(t, "BankA") // the gateway must connect again
-	p := alice.pay(t, toUser(ulid.Make(), "bob", 100))
-	require.NotEqual(t, committed, p.GetStatus())
-	e.requireRefusedRevoked(t, e.logs, "BankA")
-
-	// Not revoked: BankB, on a new connection, and logins at the gateway.
-	_, err := e.pki.GatewayClient(t, e.banks["BankB"].Addr()).GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: "2001"})
+	token := bearerOf(t, alice)
+	_, err := alice.Logout(alice.ctx, &strifev1.LogoutRequest{})
 	require.NoError(t, err)
-	e.login(t, "carol", carolPassword)
+	_, err = alice.GetBalance(alice.ctx, &strifev1.GetBalanceRequest{})
+	requireCode(t, codes.Unauthenticated, err, "right after logout")
 
-	// A new certificate for BankA: the bank and the gateway take it up at
-	// their next handshake.
-	dns, ips := certs.LocalhostSANs()
-	id, err := e.pki.CA.Issue(certs.Request{Role: certs.RoleBank, Name: "BankA", DNSNames: dns, IPAddresses: ips, Validity: time.Hour})
-	require.NoError(t, err)
-	require.NoError(t, id.WriteFiles(e.pki.Dir, "BankA"))
-	require.Eventually(t, func() bool {
-		return alice.pay(t, toUser(ulid.Make(), "bob", 1)).GetStatus() == committed
-	}, 15*time.Second, 100*time.Millisecond, "BankA's new certificate is accepted")
-	e.settled(t)
+	e.restart(t)
+	c := e.client(t, certs.RoleClient, "alice-laptop")
+	_, err = c.GetBalance(withToken(t, token), &strifev1.GetBalanceRequest{})
+	requireCode(t, codes.Unauthenticated, err, "after a restart")
+	again := e.login(t, "alice", alicePassword)
+	_, err = again.GetBalance(again.ctx, &strifev1.GetBalanceRequest{})
+	require.NoError(t, err, "a new login")
 }
 
-// A gateway whose certificate is revoked cannot call a bank (the bank's
-// server side refuses it) nor serve a client (the client refuses it). On
-// the old code both went through.
-func TestRevokedGatewayRefusedByBankAndClients(t *testing.T) {
+// The deny list keeps a token only until it would have expired: the next
+// logout prunes it, and so does a start.
+func TestDenyListPrunedAfterExpiry(t *testing.T) {
 	e := newEnv(t)
+	e.cfg.TokenLifetime = 2 * time.Second
+	e.restart(t)
+
+	first := logout(t, e)
+	require.Equal(t, []string{first.GetTokenId()}, revoked(t, e), "a logout is stored")
+	waitPast(t, first.GetExpiresUnixNano())
+	second := logout(t, e)
+	require.Equal(t, []string{second.GetTokenId()}, revoked(t, e), "the next logout prunes the expired entry")
+
+	waitPast(t, second.GetExpiresUnixNano())
+	e.restart(t)
+	require.Empty(t, revoked(t, e), "a start prunes the expired entry")
+}
+
+// logout logs alice in and out, and returns her entry in the deny list.
+func logout(t *testing.T, e *env) *storagev1.TokenRevoked {
 	alice := e.login(t, "alice", alicePassword)
-	e.revoke(t, "gateway-1")
-	e.restartBank(t, "BankA")
-
-	p := alice.pay(t, toUser(ulid.Make(), "bob", 100)) // on alice's old connection
-	require.NotEqual(t, committed, p.GetStatus())
-	e.requireRefusedRevoked(t, e.bankLogs["BankA"], "gateway-1")
-
-	_, err := e.client(t, certs.RoleClient, "carol-laptop").Login(t.Context(), &strifev1.LoginRequest{Username: "carol", Password: carolPassword})
-	requireCode(t, codes.Unavailable, err, "a new client connection refuses the gateway")
+	before := map[string]bool{}
+	for _, id := range revoked(t, e) {
+		before[id] = true
+	}
+	_, err := alice.Logout(alice.ctx, &strifev1.LogoutRequest{})
+	require.NoError(t, err)
+	for _, r := range revokedEntries(t, e) {
+		if !before[r.GetTokenId()] {
+			require.Equal(t, "alice", r.GetUsername())
+			return r
+		}
+	}
+	require.FailNow(t, "the logout stored nothing")
+	return nil
 }
 
-// A revocation list the daemons cannot trust is a refusal to start; once
-// running, it is logged and the last good list stays in use.
-func TestGatewayRefusesForeignCRL(t *testing.T) {
+// revoked returns the token IDs of the gateway's deny list, as stored.
+func revoked(t *testing.T, e *env) []string {
+	var ids []string
+	for _, r := range revokedEntries(t, e) {
+		ids = append(ids, r.GetTokenId())
+	}
+	return ids
+}
+
+func revokedEntries(t *testing.T, e *env) []*storagev1.TokenRevoked {
+	entries, err := e.gw.Users().Revoked()
+	require.NoError(t, err)
+	return entries
+}
+
+// waitPast sleeps until the clock is past a time in unix nanoseconds.
+func waitPast(t *testing.T, unixNano int64) {
+	for deadline := time.Now().Add(10 * time.Second); !time.Now().After(time.Unix(0, unixNano)); {
+		require.True(t, time.Now().Before(deadline), "the clock does not move")
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A locked user cannot log in, even with the right password; unlocked,
+// they can. The lock is in the user record the admin gets back.
+func TestLockedUserCannotLogIn(t *testing.T) {
 	e := newEnv(t)
-	// The clients do not read the gateway's ca.crl: only the gateway's
-	// handling of it is under test.
-	login := func(user, password string) error {
-		files := e.pki.Files(t, certs.RoleClient, user+"-laptop")
-		files.CRLFile = filepath.Join(t.TempDir(), "none.crl")
-		tlsConfig, err := certs.ClientConfig(files, "")
-		require.NoError(t, err)
-		conn, err := rpc.Dial(e.gw.Addr(), tlsConfig)
-		require.NoError(t, err)
-		defer conn.Close()
-		_, err = strifev1.NewGatewayServiceClient(conn).Login(t.Context(), &strifev1.LoginRequest{Username: user, Password: password})
+	admin := e.login(t, "admin", adminPassword)
+	c := e.client(t, certs.RoleClient, "carol-laptop")
+	login := func() error {
+		_, err := c.Login(t.Context(), &strifev1.LoginRequest{Username: "carol", Password: carolPassword})
 		return err
 	}
-	require.NoError(t, login("alice", alicePassword))
-	e.revoke(t, "alice-laptop")
-	requireCode(t, codes.Unavailable, login("alice", alicePassword))
-
-	foreign, err := testbank.NewPKI(t).CA.Revoke(nil) // another CA, nobody revoked
+	resp, err := admin.LockUser(admin.ctx, &strifev1.LockUserRequest{Username: "carol", Locked: true})
 	require.NoError(t, err)
-	require.NoError(t, foreign.WriteFile(filepath.Join(e.pki.Dir, certs.CACRLFile)))
-	require.NoError(t, login("carol", carolPassword), "carol is not revoked")
-	require.Contains(t, e.logs.String(), "revocation list refused")
-	requireCode(t, codes.Unavailable, login("alice", alicePassword), "alice stays revoked")
+	require.True(t, resp.GetUser().GetLocked())
+	requireCode(t, codes.PermissionDenied, login(), "locked")
+	_, err = c.Login(t.Context(), &strifev1.LoginRequest{Username: "carol", Password: "wrong password"})
+	requireCode(t, codes.Unauthenticated, err, "a wrong password does not learn of the lock")
 
-	cfg := e.cfg
-	cfg.Listen, cfg.DataDir = "127.0.0.1:0", testbank.DataDir(t)
-	_, err = gatewayd.Start(cfg)
-	require.ErrorIs(t, err, certs.ErrBadCRL, "a gateway does not start with it")
+	_, err = admin.LockUser(admin.ctx, &strifev1.LockUserRequest{Username: "carol"})
+	require.NoError(t, err)
+	require.NoError(t, login(), "unlocked")
+
+	_, err = admin.LockUser(admin.ctx, &strifev1.LockUserRequest{Username: "admin", Locked: true})
+	requireCode(t, codes.PermissionDenied, err, "an admin locking themself")
+	carol := e.login(t, "carol", carolPassword)
+	_, err = carol.LockUser(carol.ctx, &strifev1.LockUserRequest{Username: "bob", Locked: true})
+	requireCode(t, codes.PermissionDenied, err, "a customer locking someone")
+
+	lines := e.logs.calls(t, "LockUser")
+	require.Equal(t, "carol", lines[0]["target"], "the audit line names the locked user: %v", lines[0])
 }
 
-// revoke puts the certificate in the file of name on the CA's list.
-func (e *env) revoke(t *testing.T, name string) {
-	t.Helper()
-	cert, err := certs.ReadCert(certs.FilesIn(e.pki.Dir, name).CertFile)
+// A token issued before revocation existed (no jti, no ver claim) still
+// works for a user stored before it (credential version 0), until a
+// change; and it can be logged out, by the digest of the token.
+func TestTokenWithoutIDOrVersion(t *testing.T) {
+	e := newEnv(t)
+	w := &attackWorld{e: e}
+	var err error
+	w.key, err = auth.LoadKey(e.cfg.TokenKeyFile)
 	require.NoError(t, err)
-	path := filepath.Join(e.pki.Dir, certs.CACRLFile)
-	prev, err := certs.ReadCRL(path, []*x509.Certificate{e.pki.CA.Certificate()})
-	if errors.Is(err, fs.ErrNotExist) {
-		prev, err = nil, nil
-	}
+	alice := e.login(t, "alice", alicePassword)
+	w.aliceCert = certOf(t, e, "alice-laptop")
+	old, err := jwt.NewWithClaims(jwt.SigningMethodHS256, w.claims("alice", auth.RoleCustomer, time.Now())).SignedString(w.key)
 	require.NoError(t, err)
-	crl, err := e.pki.CA.Revoke(prev, cert.SerialNumber)
+
+	ctx := withToken(t, old)
+	_, err = alice.GetBalance(ctx, &strifev1.GetBalanceRequest{})
+	require.NoError(t, err, "an old token of an old user")
+	_, err = alice.Logout(ctx, &strifev1.LogoutRequest{})
 	require.NoError(t, err)
-	require.NoError(t, crl.WriteFile(path))
-	_, err = os.Stat(path)
-	require.NoError(t, err)
+	_, err = alice.GetBalance(ctx, &strifev1.GetBalanceRequest{})
+	requireCode(t, codes.Unauthenticated, err, "an old token logged out")
+	ids := revoked(t, e)
+	require.Len(t, ids, 1)
+	require.Regexp(t, `^sha256:[0-9a-f]{64}$`, ids[0], "named by its digest, not stored")
 }
 
-// restartBank stops a bank and starts it again on the same address, so
-// that its peers connect to it again.
-func (e *env) restartBank(t *testing.T, name string) {
-	t.Helper()
-	require.NoError(t, e.banks[name].Stop())
-	e.banks[name] = testbank.Start(t, e.bankCfgs[name])
+// withToken is a context that carries token.
+func withToken(t *testing.T, token string) context.Context {
+	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+token)
 }
 
-// requireRefusedRevoked waits for logs to say that peer's certificate was
-// refused as revoked.
-func (e *env) requireRefusedRevoked(t *testing.T, logs *logBuffer, peer string) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		for _, line := range logs.linesSince(0) {
-			if line["message"] == "refused a revoked certificate" && line["peer"] == peer {
-				return true
-			}
-		}
-		return false
-	}, 10*time.Second, 20*time.Millisecond, "no refusal of %s logged", peer)
+// certOf returns the certificate of a client program.
+func certOf(t *testing.T, e *env, name string) *x509.Certificate {
+	files := e.pki.Files(t, certs.RoleClient, name)
+	pair, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
+	require.NoError(t, err)
+	return pair.Leaf
 }

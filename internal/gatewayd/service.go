@@ -38,6 +38,8 @@ var statusRules = []rpc.StatusRule{
 	{Err: ErrNoAccount, Code: codes.NotFound},
 	{Err: coordinator.ErrNotFound, Code: codes.NotFound},
 	{Err: ErrDenied, Code: codes.PermissionDenied},
+	{Err: ErrLocked, Code: codes.PermissionDenied},
+	{Err: ErrTokenEnded, Code: codes.Unauthenticated},
 	{Err: ErrBadLogin, Code: codes.Unauthenticated},
 	{Err: ErrWrongPassword, Code: codes.Unauthenticated},
 	{Err: ErrBankUnavailable, Code: codes.Unavailable},
@@ -63,6 +65,7 @@ type service struct {
 	banks    bankSet
 	hasher   *auth.Hasher
 	signer   *auth.Signer
+	revoked  *auth.Revocations // what the token cache checks; kept by users
 	log      zerolog.Logger
 	now      func() time.Time
 	stopping <-chan struct{} // closed when the gateway starts to stop

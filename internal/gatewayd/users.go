@@ -20,9 +20,11 @@ import (
 //
 //	users           username            -> UserState
 //	account_owners  "<bank>/<number>"   -> username
+//	revoked_tokens  token ID (jti)      -> TokenRevoked
 const (
-	usersBucket  = "users"
-	ownersBucket = "account_owners"
+	usersBucket   = "users"
+	ownersBucket  = "account_owners"
+	revokedBucket = "revoked_tokens"
 )
 
 // MaxUsernameLen is the longest username.
@@ -82,8 +84,12 @@ func checkUser(u *storagev1.UserState) error {
 // concurrent use; changes are serialized by the log's committer, so the
 // checks a change makes (a free username, a free account) hold when it is
 // written.
+//
+// A store that Tracks an auth.Revocations keeps it up to date: each user's
+// credential version and lock, and the deny list (see revocation.go).
 type Users struct {
-	log *wal.Log
+	log   *wal.Log
+	creds *auth.Revocations // nil unless Track was called
 }
 
 // NewUsers returns the user store in log.
@@ -138,7 +144,7 @@ func (s *Users) Register(users ...*storagev1.UserState) error {
 			return err
 		}
 	}
-	return s.log.Append(func(tx *wal.Tx) error {
+	err := s.log.Append(func(tx *wal.Tx) error {
 		for _, u := range users {
 			old, err := getUser(tx, u.GetUsername())
 			if err != nil {
@@ -153,13 +159,19 @@ func (s *Users) Register(users ...*storagev1.UserState) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.tracked(users...)
+	}
+	return err
 }
 
 // Update applies change to a copy of the stored user and stores the result
 // if it differs, returning the user as stored. change runs inside the log's
 // transaction, possibly more than once: it must only edit the user it is
 // given. Accounts it adds must not belong to another user
-// (ErrAccountTaken); the result must pass checkUser.
+// (ErrAccountTaken); the result must pass checkUser. A change of password,
+// role or lock moves the user's credential version on, which revokes every
+// token issued before (change must not set the version itself).
 func (s *Users) Update(name string, change func(*storagev1.UserState) error) (*storagev1.UserState, error) {
 	var out *storagev1.UserState
 	err := s.log.Append(func(tx *wal.Tx) error {
@@ -184,9 +196,23 @@ func (s *Users) Update(name string, change func(*storagev1.UserState) error) (*s
 		if proto.Equal(old, u) {
 			return nil
 		}
+		if credentialsChanged(old, u) {
+			u.CredentialVersion = old.GetCredentialVersion() + 1
+		}
 		return putUser(tx, wal.TypeUserUpdated, old, u)
 	})
+	if err == nil {
+		s.tracked(out)
+	}
 	return out, err
+}
+
+// credentialsChanged reports whether a change from old to u changes what a
+// token of the user stands for: the password that proved it, the role it
+// carries, or the lock.
+func credentialsChanged(old, u *storagev1.UserState) bool {
+	return !bytes.Equal(old.GetPasswordHash(), u.GetPasswordHash()) || old.GetRole() != u.GetRole() ||
+		old.GetLocked() != u.GetLocked() || old.GetCredentialVersion() != u.GetCredentialVersion()
 }
 
 func getUser(tx *wal.Tx, name string) (*storagev1.UserState, error) {
@@ -209,21 +235,16 @@ func getUser(tx *wal.Tx, name string) (*storagev1.UserState, error) {
 // u and updates the projection: the user, and an owner entry for each
 // account u gained.
 func putUser(tx *wal.Tx, typ wal.Type, old, u *storagev1.UserState) error {
-	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(u)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Append(wal.Record{Type: typ, Payload: v}); err != nil {
-		return err
-	}
-	users, err := tx.Bucket(usersBucket)
-	if err != nil {
-		return err
-	}
-	if err := users.Put([]byte(u.GetUsername()), v); err != nil {
-		return err
-	}
-	return claimAccounts(tx, u.GetUsername(), newAccounts(old, u))
+	return putRecord(tx, typ, u, func(v []byte) error {
+		users, err := tx.Bucket(usersBucket)
+		if err != nil {
+			return err
+		}
+		if err := users.Put([]byte(u.GetUsername()), v); err != nil {
+			return err
+		}
+		return claimAccounts(tx, u.GetUsername(), newAccounts(old, u))
+	})
 }
 
 // newAccounts returns the accounts of u that old does not have.
@@ -255,45 +276,60 @@ func claimAccounts(tx *wal.Tx, user string, accounts []string) error {
 	return nil
 }
 
-// Verify rebuilds the projection from the log's user records and compares
-// it with the stored one: every user and every owner entry must match,
-// with nothing missing and nothing extra. An error wraps ErrInconsistent
-// (or the log's read error).
+// Verify rebuilds the projection from the log's user and token records
+// and compares it with the stored one: every user, owner entry and revoked
+// token must match, with nothing missing and nothing extra. An error wraps
+// ErrInconsistent (or the log's read error).
 func (s *Users) Verify() error {
 	return s.log.View(func(tx *wal.Tx) error {
-		users, owners, err := replayUsers(tx)
+		p, err := replayUsers(tx)
 		if err != nil {
 			return err
 		}
-		if err := compareBucket(tx, usersBucket, users); err != nil {
-			return err
+		for _, name := range projectionBuckets {
+			if err := compareBucket(tx, name, p[name]); err != nil {
+				return err
+			}
 		}
-		return compareBucket(tx, ownersBucket, owners)
+		return nil
 	})
 }
 
-// Replay rebuilds the user buckets from the log's user records alone, in
-// one durable transaction; the records are not touched. A record that
-// cannot be replayed stops it (ErrInconsistent) and the old buckets stay.
+// Replay rebuilds the user store's buckets from its records alone, in one
+// durable transaction; the records are not touched. A record that cannot
+// be replayed stops it (ErrInconsistent) and the old buckets stay.
 func (s *Users) Replay() error {
 	return s.log.Append(func(tx *wal.Tx) error {
-		users, owners, err := replayUsers(tx)
+		p, err := replayUsers(tx)
 		if err != nil {
 			return err
 		}
-		if err := rewriteBucket(tx, usersBucket, users); err != nil {
-			return err
+		for _, name := range projectionBuckets {
+			if err := rewriteBucket(tx, name, p[name]); err != nil {
+				return err
+			}
 		}
-		return rewriteBucket(tx, ownersBucket, owners)
+		return nil
 	})
 }
 
-// replayUsers rebuilds the contents of the users and account_owners
-// buckets from the log's user records.
-func replayUsers(tx *wal.Tx) (users, owners map[string][]byte, err error) {
-	users, owners = map[string][]byte{}, map[string][]byte{}
-	err = tx.Scan(1, func(r wal.Record) error { return replayUser(users, owners, r) })
-	return users, owners, err
+// projectionBuckets are the user store's buckets, rebuilt from its records.
+var projectionBuckets = []string{usersBucket, ownersBucket, revokedBucket}
+
+// replayUsers rebuilds the contents of the user store's buckets, by
+// bucket name, from the log's records.
+func replayUsers(tx *wal.Tx) (map[string]map[string][]byte, error) {
+	p := map[string]map[string][]byte{}
+	for _, name := range projectionBuckets {
+		p[name] = map[string][]byte{}
+	}
+	err := tx.Scan(1, func(r wal.Record) error {
+		if err := replayUser(p[usersBucket], p[ownersBucket], r); err != nil {
+			return err
+		}
+		return replayRevocation(p[revokedBucket], r)
+	})
+	return p, err
 }
 
 func rewriteBucket(tx *wal.Tx, name string, contents map[string][]byte) error {

@@ -312,6 +312,8 @@ var payloadTypes = map[wal.Type]func() proto.Message{
 	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
 	wal.TypeUserRegistered:  func() proto.Message { return &storagev1.UserState{} },
 	wal.TypeUserUpdated:     func() proto.Message { return &storagev1.UserState{} },
+	wal.TypeTokenRevoked:    func() proto.Message { return &storagev1.TokenRevoked{} },
+	wal.TypeTokensPruned:    func() proto.Message { return &storagev1.TokensPruned{} },
 }
 
 // decodePayload decodes a record's payload, and its time if it has one.

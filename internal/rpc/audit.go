@@ -25,6 +25,7 @@ import (
 //	program         CN of the verified client certificate    } when the
 //	program_role    role of that certificate                 } authorization
 //	user, user_role the user of a valid login token          } layer set them
+//	target          the user an admin's call acted on (Call.SetTarget)
 //	transaction_id  top-level request field of that name, when the message has one
 //	amount          top-level request field of that name, when the message has one
 //	retry           true when the handler marked the call as a replay (else absent)
@@ -187,6 +188,7 @@ func writeAudit(ctx context.Context, log zerolog.Logger, method string, call *Ca
 	e = optionalStr(e, "program_role", string(info.ProgramRole))
 	e = optionalStr(e, "user", info.User)
 	e = optionalStr(e, "user_role", info.UserRole)
+	e = optionalStr(e, "target", info.Target)
 	if f.hasTxID {
 		e = e.Str("transaction_id", f.txID)
 	}

@@ -20,6 +20,7 @@ type Call struct {
 	userRole    string     // "customer" or "admin"
 	retry       bool
 	batch       Batch
+	target      string // the user an admin's call acts on
 }
 
 // Batch describes a call that carried many items (BankService.Batch): how
@@ -67,6 +68,14 @@ func (c *Call) MarkRetry() {
 	c.retry = true
 }
 
+// SetTarget records the user a call acts on when that is not the caller
+// (an admin locking a user out): the audit line names them.
+func (c *Call) SetTarget(user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.target = user
+}
+
 // SetBatch records that the call carried a batch of n items whose
 // transaction IDs range from first to last.
 func (c *Call) SetBatch(n int, first, last string) {
@@ -82,12 +91,13 @@ type CallInfo struct {
 	User        string
 	UserRole    string
 	Retry       bool
-	Batch       Batch // zero unless the call carried a batch
+	Batch       Batch  // zero unless the call carried a batch
+	Target      string // the user the call acted on, if not the caller
 }
 
 // Info returns a snapshot of c.
 func (c *Call) Info() CallInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return CallInfo{Program: c.program, ProgramRole: c.programRole, User: c.user, UserRole: c.userRole, Retry: c.retry, Batch: c.batch}
+	return CallInfo{Program: c.program, ProgramRole: c.programRole, User: c.user, UserRole: c.userRole, Retry: c.retry, Batch: c.batch, Target: c.target}
 }

@@ -64,6 +64,8 @@ var DefaultPolicy = Policy{
 	"/strife.v1.GatewayService/GetPayment":          {Programs: people, Users: anyUser},
 	"/strife.v1.GatewayService/ListPayments":        {Programs: people, Users: anyUser},
 	"/strife.v1.GatewayService/WatchPayments":       {Programs: people, Users: anyUser},
+	"/strife.v1.GatewayService/Logout":              {Programs: people, Users: anyUser},
+	"/strife.v1.GatewayService/LockUser":            {Programs: people, Users: []string{auth.RoleAdmin}},
 
 	"/grpc.health.v1.Health/Check":                                   {Programs: anyProgram},
 	"/grpc.health.v1.Health/Watch":                                   {Programs: anyProgram},
@@ -74,9 +76,9 @@ var DefaultPolicy = Policy{
 
 // TokenVerifier checks a login token presented over a connection whose
 // client certificate is cert (auth.Signer is one; auth.TokenCache is one
-// that remembers the tokens it accepted).
+// that remembers the tokens it accepted and checks revocations).
 type TokenVerifier interface {
-	Verify(token string, cert *x509.Certificate) (user, role string, err error)
+	Verify(token string, cert *x509.Certificate) (auth.Token, error)
 }
 
 // Principal is who is calling, as proven by the certificate and, where the
@@ -86,6 +88,7 @@ type Principal struct {
 	ProgramRole certs.Role
 	User        string // empty for methods that need no login
 	UserRole    string
+	Token       auth.Token // the login token, for methods that need one
 	Cert        *x509.Certificate
 }
 
@@ -124,9 +127,10 @@ func (p Policy) authorize(ctx context.Context, method string, tokens TokenVerifi
 	}
 	principal := Principal{Program: name, ProgramRole: role, Cert: cert}
 	if len(rule.Users) > 0 {
-		if principal.User, principal.UserRole, err = verifyToken(ctx, tokens, cert, log, method, name); err != nil {
+		if principal.Token, err = verifyToken(ctx, tokens, cert, log, method, name); err != nil {
 			return nil, err
 		}
+		principal.User, principal.UserRole = principal.Token.User, principal.Token.Role
 		CallFrom(ctx).SetUser(principal.User, principal.UserRole)
 		if !slices.Contains(rule.Users, principal.UserRole) {
 			return nil, status.Errorf(codes.PermissionDenied, "a %s may not call %s", principal.UserRole, method)
@@ -151,28 +155,33 @@ func BearerToken(value string) (string, bool) {
 // verifyToken checks the "authorization: Bearer <token>" metadata of a call
 // to method from program. The token itself never appears in an error or in
 // the log. Why Verify refused a token (auth.ErrBadToken: expired, forged,
-// malformed; auth.ErrWrongCertificate: presented over another certificate)
-// is logged at warn, passed through Redact; the caller is told only that
-// the token is invalid or expired.
-func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate, log zerolog.Logger, method, program string) (string, string, error) {
+// malformed; auth.ErrWrongCertificate: presented over another certificate;
+// auth.ErrRevoked: logged out, or the user's credentials changed) is logged
+// at warn, passed through Redact; the caller is told only that the token is
+// invalid, expired or revoked.
+func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate, log zerolog.Logger, method, program string) (auth.Token, error) {
 	values := metadata.ValueFromIncomingContext(ctx, "authorization")
 	token, ok := "", len(values) == 1
 	if ok {
 		token, ok = BearerToken(values[0])
 	}
 	if !ok {
-		return "", "", status.Error(codes.Unauthenticated, "a login token is required (authorization: Bearer <token>)")
+		return auth.Token{}, status.Error(codes.Unauthenticated, "a login token is required (authorization: Bearer <token>)")
 	}
 	if tokens == nil {
-		return "", "", status.Error(codes.Internal, "internal error")
+		return auth.Token{}, status.Error(codes.Internal, "internal error")
 	}
-	user, role, err := tokens.Verify(token, cert)
+	t, err := tokens.Verify(token, cert)
 	if err != nil {
 		log.Warn().Str("method", method).Str("program", program).Str("error", Redact(err.Error())).Msg("login token refused")
-		return "", "", status.Error(codes.Unauthenticated, "invalid or expired login token; log in again")
+		return auth.Token{}, status.Error(codes.Unauthenticated, TokenRefused)
 	}
-	return user, role, nil
+	return t, nil
 }
+
+// TokenRefused is the message of the UNAUTHENTICATED status for a login
+// token that is invalid, expired or revoked.
+const TokenRefused = "invalid, expired or revoked login token; log in again"
 
 // Interceptors return the unary and stream interceptors that enforce p. They
 // log to log why a login token was refused (the audit line of the call has

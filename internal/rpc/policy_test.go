@@ -45,14 +45,14 @@ func callerContext(t *testing.T, role certs.Role, token string) context.Context 
 // tokens accepts "alice" as a customer and "root" as an admin.
 type tokens struct{}
 
-func (tokens) Verify(token string, _ *x509.Certificate) (string, string, error) {
+func (tokens) Verify(token string, _ *x509.Certificate) (auth.Token, error) {
 	switch token {
 	case "alice":
-		return "alice", "customer", nil
+		return auth.Token{User: "alice", Role: "customer"}, nil
 	case "root":
-		return "root", "admin", nil
+		return auth.Token{User: "root", Role: "admin"}, nil
 	}
-	return "", "", errors.New("bad token")
+	return auth.Token{}, errors.New("bad token")
 }
 
 func TestPolicy(t *testing.T) {
@@ -131,7 +131,7 @@ func TestPolicyCoversEveryMethod(t *testing.T) {
 // refusing tells why Verify refused a token, as auth.Signer does.
 type refusing struct{ why error }
 
-func (r refusing) Verify(string, *x509.Certificate) (string, string, error) { return "", "", r.why }
+func (r refusing) Verify(string, *x509.Certificate) (auth.Token, error) { return auth.Token{}, r.why }
 
 // The caller learns only that its token is invalid or expired; the server's
 // log tells a bad token from one presented over another certificate, and

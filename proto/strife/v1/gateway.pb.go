@@ -141,8 +141,10 @@ type User struct {
 	Accounts       []string               `protobuf:"bytes,3,rep,name=accounts,proto3" json:"accounts,omitempty"`
 	DefaultAccount string                 `protobuf:"bytes,4,opt,name=default_account,json=defaultAccount,proto3" json:"default_account,omitempty"`
 	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// locked: an admin locked the user out (LockUser); they cannot log in.
+	Locked        bool `protobuf:"varint,6,opt,name=locked,proto3" json:"locked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -208,6 +210,13 @@ func (x *User) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *User) GetLocked() bool {
+	if x != nil {
+		return x.Locked
+	}
+	return false
 }
 
 type LoginRequest struct {
@@ -457,7 +466,9 @@ type UpdateClientDetailsRequest struct {
 	DefaultAccount string `protobuf:"bytes,4,opt,name=default_account,json=defaultAccount,proto3" json:"default_account,omitempty"`
 	// link_account, when set, is an account at a bank whose owner is the user;
 	// it is added to the user's accounts.
-	LinkAccount   string `protobuf:"bytes,5,opt,name=link_account,json=linkAccount,proto3" json:"link_account,omitempty"`
+	LinkAccount string `protobuf:"bytes,5,opt,name=link_account,json=linkAccount,proto3" json:"link_account,omitempty"`
+	// role, when set, is the user's new role. Admins only, and not their own.
+	Role          UserRole `protobuf:"varint,6,opt,name=role,proto3,enum=strife.v1.UserRole" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,6 +536,13 @@ func (x *UpdateClientDetailsRequest) GetLinkAccount() string {
 		return x.LinkAccount
 	}
 	return ""
+}
+
+func (x *UpdateClientDetailsRequest) GetRole() UserRole {
+	if x != nil {
+		return x.Role
+	}
+	return UserRole_USER_ROLE_UNSPECIFIED
 }
 
 type UpdateClientDetailsResponse struct {
@@ -1248,18 +1266,188 @@ func (x *PaymentEvent) GetPayment() *Payment {
 	return nil
 }
 
+type LogoutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutRequest) Reset() {
+	*x = LogoutRequest{}
+	mi := &file_strife_v1_gateway_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutRequest) ProtoMessage() {}
+
+func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_gateway_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
+func (*LogoutRequest) Descriptor() ([]byte, []int) {
+	return file_strife_v1_gateway_proto_rawDescGZIP(), []int{18}
+}
+
+type LogoutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutResponse) Reset() {
+	*x = LogoutResponse{}
+	mi := &file_strife_v1_gateway_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutResponse) ProtoMessage() {}
+
+func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_gateway_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
+func (*LogoutResponse) Descriptor() ([]byte, []int) {
+	return file_strife_v1_gateway_proto_rawDescGZIP(), []int{19}
+}
+
+type LockUserRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Username string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	// locked: true locks the user out, false lets them log in again.
+	Locked        bool `protobuf:"varint,2,opt,name=locked,proto3" json:"locked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockUserRequest) Reset() {
+	*x = LockUserRequest{}
+	mi := &file_strife_v1_gateway_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockUserRequest) ProtoMessage() {}
+
+func (x *LockUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_gateway_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockUserRequest.ProtoReflect.Descriptor instead.
+func (*LockUserRequest) Descriptor() ([]byte, []int) {
+	return file_strife_v1_gateway_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LockUserRequest) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *LockUserRequest) GetLocked() bool {
+	if x != nil {
+		return x.Locked
+	}
+	return false
+}
+
+type LockUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockUserResponse) Reset() {
+	*x = LockUserResponse{}
+	mi := &file_strife_v1_gateway_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockUserResponse) ProtoMessage() {}
+
+func (x *LockUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_v1_gateway_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockUserResponse.ProtoReflect.Descriptor instead.
+func (*LockUserResponse) Descriptor() ([]byte, []int) {
+	return file_strife_v1_gateway_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *LockUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_strife_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_strife_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"\x17strife/v1/gateway.proto\x12\tstrife.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15strife/v1/types.proto\"\xcb\x01\n" +
+	"\x17strife/v1/gateway.proto\x12\tstrife.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15strife/v1/types.proto\"\xe3\x01\n" +
 	"\x04User\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12'\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x13.strife.v1.UserRoleR\x04role\x12\x1a\n" +
 	"\baccounts\x18\x03 \x03(\tR\baccounts\x12'\n" +
 	"\x0fdefault_account\x18\x04 \x01(\tR\x0edefaultAccount\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"F\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
+	"\x06locked\x18\x06 \x01(\bR\x06locked\"F\n" +
 	"\fLoginRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x85\x01\n" +
@@ -1275,13 +1463,14 @@ const file_strife_v1_gateway_proto_rawDesc = "" +
 	"\aaccount\x18\x04 \x01(\tR\aaccount\x12'\n" +
 	"\x0fopening_balance\x18\x05 \x01(\x03R\x0eopeningBalance\"=\n" +
 	"\x16RegisterClientResponse\x12#\n" +
-	"\x04user\x18\x01 \x01(\v2\x0f.strife.v1.UserR\x04user\"\xd2\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x0f.strife.v1.UserR\x04user\"\xfb\x01\n" +
 	"\x1aUpdateClientDetailsRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12!\n" +
 	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\x12)\n" +
 	"\x10current_password\x18\x03 \x01(\tR\x0fcurrentPassword\x12'\n" +
 	"\x0fdefault_account\x18\x04 \x01(\tR\x0edefaultAccount\x12!\n" +
-	"\flink_account\x18\x05 \x01(\tR\vlinkAccount\"B\n" +
+	"\flink_account\x18\x05 \x01(\tR\vlinkAccount\x12'\n" +
+	"\x04role\x18\x06 \x01(\x0e2\x13.strife.v1.UserRoleR\x04role\"B\n" +
 	"\x1bUpdateClientDetailsResponse\x12#\n" +
 	"\x04user\x18\x01 \x01(\v2\x0f.strife.v1.UserR\x04user\"\x13\n" +
 	"\x11GetBalanceRequest\"D\n" +
@@ -1332,7 +1521,14 @@ const file_strife_v1_gateway_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x16\n" +
 	"\x14WatchPaymentsRequest\"<\n" +
 	"\fPaymentEvent\x12,\n" +
-	"\apayment\x18\x01 \x01(\v2\x12.strife.v1.PaymentR\apayment*R\n" +
+	"\apayment\x18\x01 \x01(\v2\x12.strife.v1.PaymentR\apayment\"\x0f\n" +
+	"\rLogoutRequest\"\x10\n" +
+	"\x0eLogoutResponse\"E\n" +
+	"\x0fLockUserRequest\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12\x16\n" +
+	"\x06locked\x18\x02 \x01(\bR\x06locked\"7\n" +
+	"\x10LockUserResponse\x12#\n" +
+	"\x04user\x18\x01 \x01(\v2\x0f.strife.v1.UserR\x04user*R\n" +
 	"\bUserRole\x12\x19\n" +
 	"\x15USER_ROLE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12USER_ROLE_CUSTOMER\x10\x01\x12\x13\n" +
@@ -1341,7 +1537,7 @@ const file_strife_v1_gateway_proto_rawDesc = "" +
 	"\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PAYMENT_STATUS_PENDING\x10\x01\x12\x1c\n" +
 	"\x18PAYMENT_STATUS_COMMITTED\x10\x02\x12\x19\n" +
-	"\x15PAYMENT_STATUS_FAILED\x10\x032\xf3\x04\n" +
+	"\x15PAYMENT_STATUS_FAILED\x10\x032\xf7\x05\n" +
 	"\x0eGatewayService\x12:\n" +
 	"\x05Login\x12\x17.strife.v1.LoginRequest\x1a\x18.strife.v1.LoginResponse\x12U\n" +
 	"\x0eRegisterClient\x12 .strife.v1.RegisterClientRequest\x1a!.strife.v1.RegisterClientResponse\x12d\n" +
@@ -1352,7 +1548,9 @@ const file_strife_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"GetPayment\x12\x1c.strife.v1.GetPaymentRequest\x1a\x1d.strife.v1.GetPaymentResponse\x12O\n" +
 	"\fListPayments\x12\x1e.strife.v1.ListPaymentsRequest\x1a\x1f.strife.v1.ListPaymentsResponse\x12K\n" +
-	"\rWatchPayments\x12\x1f.strife.v1.WatchPaymentsRequest\x1a\x17.strife.v1.PaymentEvent0\x01B7Z5github.com/strife-pay/strife/proto/strife/v1;strifev1b\x06proto3"
+	"\rWatchPayments\x12\x1f.strife.v1.WatchPaymentsRequest\x1a\x17.strife.v1.PaymentEvent0\x01\x12=\n" +
+	"\x06Logout\x12\x18.strife.v1.LogoutRequest\x1a\x19.strife.v1.LogoutResponse\x12C\n" +
+	"\bLockUser\x12\x1a.strife.v1.LockUserRequest\x1a\x1b.strife.v1.LockUserResponseB7Z5github.com/strife-pay/strife/proto/strife/v1;strifev1b\x06proto3"
 
 var (
 	file_strife_v1_gateway_proto_rawDescOnce sync.Once
@@ -1367,7 +1565,7 @@ func file_strife_v1_gateway_proto_rawDescGZIP() []byte {
 }
 
 var file_strife_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strife_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_strife_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_strife_v1_gateway_proto_goTypes = []any{
 	(UserRole)(0),                       // 0: strife.v1.UserRole
 	(PaymentStatus)(0),                  // 1: strife.v1.PaymentStatus
@@ -1389,49 +1587,59 @@ var file_strife_v1_gateway_proto_goTypes = []any{
 	(*ListPaymentsResponse)(nil),        // 17: strife.v1.ListPaymentsResponse
 	(*WatchPaymentsRequest)(nil),        // 18: strife.v1.WatchPaymentsRequest
 	(*PaymentEvent)(nil),                // 19: strife.v1.PaymentEvent
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
-	(*Account)(nil),                     // 21: strife.v1.Account
-	(Reason)(0),                         // 22: strife.v1.Reason
+	(*LogoutRequest)(nil),               // 20: strife.v1.LogoutRequest
+	(*LogoutResponse)(nil),              // 21: strife.v1.LogoutResponse
+	(*LockUserRequest)(nil),             // 22: strife.v1.LockUserRequest
+	(*LockUserResponse)(nil),            // 23: strife.v1.LockUserResponse
+	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
+	(*Account)(nil),                     // 25: strife.v1.Account
+	(Reason)(0),                         // 26: strife.v1.Reason
 }
 var file_strife_v1_gateway_proto_depIdxs = []int32{
 	0,  // 0: strife.v1.User.role:type_name -> strife.v1.UserRole
-	20, // 1: strife.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	20, // 2: strife.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 1: strife.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	24, // 2: strife.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: strife.v1.LoginResponse.user:type_name -> strife.v1.User
 	0,  // 4: strife.v1.RegisterClientRequest.role:type_name -> strife.v1.UserRole
 	2,  // 5: strife.v1.RegisterClientResponse.user:type_name -> strife.v1.User
-	2,  // 6: strife.v1.UpdateClientDetailsResponse.user:type_name -> strife.v1.User
-	21, // 7: strife.v1.GetBalanceResponse.accounts:type_name -> strife.v1.Account
-	1,  // 8: strife.v1.Payment.status:type_name -> strife.v1.PaymentStatus
-	22, // 9: strife.v1.Payment.reason:type_name -> strife.v1.Reason
-	20, // 10: strife.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	20, // 11: strife.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 12: strife.v1.Payment.settled_at:type_name -> google.protobuf.Timestamp
-	12, // 13: strife.v1.PayResponse.payment:type_name -> strife.v1.Payment
-	12, // 14: strife.v1.GetPaymentResponse.payment:type_name -> strife.v1.Payment
-	12, // 15: strife.v1.ListPaymentsResponse.payments:type_name -> strife.v1.Payment
-	12, // 16: strife.v1.PaymentEvent.payment:type_name -> strife.v1.Payment
-	3,  // 17: strife.v1.GatewayService.Login:input_type -> strife.v1.LoginRequest
-	5,  // 18: strife.v1.GatewayService.RegisterClient:input_type -> strife.v1.RegisterClientRequest
-	7,  // 19: strife.v1.GatewayService.UpdateClientDetails:input_type -> strife.v1.UpdateClientDetailsRequest
-	9,  // 20: strife.v1.GatewayService.GetBalance:input_type -> strife.v1.GetBalanceRequest
-	11, // 21: strife.v1.GatewayService.Pay:input_type -> strife.v1.PayRequest
-	14, // 22: strife.v1.GatewayService.GetPayment:input_type -> strife.v1.GetPaymentRequest
-	16, // 23: strife.v1.GatewayService.ListPayments:input_type -> strife.v1.ListPaymentsRequest
-	18, // 24: strife.v1.GatewayService.WatchPayments:input_type -> strife.v1.WatchPaymentsRequest
-	4,  // 25: strife.v1.GatewayService.Login:output_type -> strife.v1.LoginResponse
-	6,  // 26: strife.v1.GatewayService.RegisterClient:output_type -> strife.v1.RegisterClientResponse
-	8,  // 27: strife.v1.GatewayService.UpdateClientDetails:output_type -> strife.v1.UpdateClientDetailsResponse
-	10, // 28: strife.v1.GatewayService.GetBalance:output_type -> strife.v1.GetBalanceResponse
-	13, // 29: strife.v1.GatewayService.Pay:output_type -> strife.v1.PayResponse
-	15, // 30: strife.v1.GatewayService.GetPayment:output_type -> strife.v1.GetPaymentResponse
-	17, // 31: strife.v1.GatewayService.ListPayments:output_type -> strife.v1.ListPaymentsResponse
-	19, // 32: strife.v1.GatewayService.WatchPayments:output_type -> strife.v1.PaymentEvent
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	0,  // 6: strife.v1.UpdateClientDetailsRequest.role:type_name -> strife.v1.UserRole
+	2,  // 7: strife.v1.UpdateClientDetailsResponse.user:type_name -> strife.v1.User
+	25, // 8: strife.v1.GetBalanceResponse.accounts:type_name -> strife.v1.Account
+	1,  // 9: strife.v1.Payment.status:type_name -> strife.v1.PaymentStatus
+	26, // 10: strife.v1.Payment.reason:type_name -> strife.v1.Reason
+	24, // 11: strife.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	24, // 12: strife.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	24, // 13: strife.v1.Payment.settled_at:type_name -> google.protobuf.Timestamp
+	12, // 14: strife.v1.PayResponse.payment:type_name -> strife.v1.Payment
+	12, // 15: strife.v1.GetPaymentResponse.payment:type_name -> strife.v1.Payment
+	12, // 16: strife.v1.ListPaymentsResponse.payments:type_name -> strife.v1.Payment
+	12, // 17: strife.v1.PaymentEvent.payment:type_name -> strife.v1.Payment
+	2,  // 18: strife.v1.LockUserResponse.user:type_name -> strife.v1.User
+	3,  // 19: strife.v1.GatewayService.Login:input_type -> strife.v1.LoginRequest
+	5,  // 20: strife.v1.GatewayService.RegisterClient:input_type -> strife.v1.RegisterClientRequest
+	7,  // 21: strife.v1.GatewayService.UpdateClientDetails:input_type -> strife.v1.UpdateClientDetailsRequest
+	9,  // 22: strife.v1.GatewayService.GetBalance:input_type -> strife.v1.GetBalanceRequest
+	11, // 23: strife.v1.GatewayService.Pay:input_type -> strife.v1.PayRequest
+	14, // 24: strife.v1.GatewayService.GetPayment:input_type -> strife.v1.GetPaymentRequest
+	16, // 25: strife.v1.GatewayService.ListPayments:input_type -> strife.v1.ListPaymentsRequest
+	18, // 26: strife.v1.GatewayService.WatchPayments:input_type -> strife.v1.WatchPaymentsRequest
+	20, // 27: strife.v1.GatewayService.Logout:input_type -> strife.v1.LogoutRequest
+	22, // 28: strife.v1.GatewayService.LockUser:input_type -> strife.v1.LockUserRequest
+	4,  // 29: strife.v1.GatewayService.Login:output_type -> strife.v1.LoginResponse
+	6,  // 30: strife.v1.GatewayService.RegisterClient:output_type -> strife.v1.RegisterClientResponse
+	8,  // 31: strife.v1.GatewayService.UpdateClientDetails:output_type -> strife.v1.UpdateClientDetailsResponse
+	10, // 32: strife.v1.GatewayService.GetBalance:output_type -> strife.v1.GetBalanceResponse
+	13, // 33: strife.v1.GatewayService.Pay:output_type -> strife.v1.PayResponse
+	15, // 34: strife.v1.GatewayService.GetPayment:output_type -> strife.v1.GetPaymentResponse
+	17, // 35: strife.v1.GatewayService.ListPayments:output_type -> strife.v1.ListPaymentsResponse
+	19, // 36: strife.v1.GatewayService.WatchPayments:output_type -> strife.v1.PaymentEvent
+	21, // 37: strife.v1.GatewayService.Logout:output_type -> strife.v1.LogoutResponse
+	23, // 38: strife.v1.GatewayService.LockUser:output_type -> strife.v1.LockUserResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_strife_v1_gateway_proto_init() }
@@ -1450,7 +1658,7 @@ func file_strife_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strife_v1_gateway_proto_rawDesc), len(file_strife_v1_gateway_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

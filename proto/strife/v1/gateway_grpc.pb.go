@@ -27,6 +27,8 @@ const (
 	GatewayService_GetPayment_FullMethodName          = "/strife.v1.GatewayService/GetPayment"
 	GatewayService_ListPayments_FullMethodName        = "/strife.v1.GatewayService/ListPayments"
 	GatewayService_WatchPayments_FullMethodName       = "/strife.v1.GatewayService/WatchPayments"
+	GatewayService_Logout_FullMethodName              = "/strife.v1.GatewayService/Logout"
+	GatewayService_LockUser_FullMethodName            = "/strife.v1.GatewayService/LockUser"
 )
 
 // GatewayServiceClient is the client API for GatewayService service.
@@ -57,8 +59,16 @@ type GatewayServiceClient interface {
 	// ListPayments returns payments the user made or received, newest first.
 	ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error)
 	// WatchPayments streams every status change of a payment the caller made
-	// or receives, from the moment the stream opens.
+	// or receives, from the moment the stream opens. The stream ends with
+	// UNAUTHENTICATED when the token it was opened with expires or is revoked.
 	WatchPayments(ctx context.Context, in *WatchPaymentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PaymentEvent], error)
+	// Logout revokes the token the call carries: from the answer on, every
+	// call with it, and any stream opened with it, is UNAUTHENTICATED.
+	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
+	// LockUser locks a user out (every token of theirs is revoked and they
+	// cannot log in) or unlocks them. Admins only; an admin cannot lock
+	// themself.
+	LockUser(ctx context.Context, in *LockUserRequest, opts ...grpc.CallOption) (*LockUserResponse, error)
 }
 
 type gatewayServiceClient struct {
@@ -158,6 +168,26 @@ func (c *gatewayServiceClient) WatchPayments(ctx context.Context, in *WatchPayme
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type GatewayService_WatchPaymentsClient = grpc.ServerStreamingClient[PaymentEvent]
 
+func (c *gatewayServiceClient) Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogoutResponse)
+	err := c.cc.Invoke(ctx, GatewayService_Logout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gatewayServiceClient) LockUser(ctx context.Context, in *LockUserRequest, opts ...grpc.CallOption) (*LockUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LockUserResponse)
+	err := c.cc.Invoke(ctx, GatewayService_LockUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GatewayServiceServer is the server API for GatewayService service.
 // All implementations must embed UnimplementedGatewayServiceServer
 // for forward compatibility.
@@ -186,8 +216,16 @@ type GatewayServiceServer interface {
 	// ListPayments returns payments the user made or received, newest first.
 	ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error)
 	// WatchPayments streams every status change of a payment the caller made
-	// or receives, from the moment the stream opens.
+	// or receives, from the moment the stream opens. The stream ends with
+	// UNAUTHENTICATED when the token it was opened with expires or is revoked.
 	WatchPayments(*WatchPaymentsRequest, grpc.ServerStreamingServer[PaymentEvent]) error
+	// Logout revokes the token the call carries: from the answer on, every
+	// call with it, and any stream opened with it, is UNAUTHENTICATED.
+	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
+	// LockUser locks a user out (every token of theirs is revoked and they
+	// cannot log in) or unlocks them. Admins only; an admin cannot lock
+	// themself.
+	LockUser(context.Context, *LockUserRequest) (*LockUserResponse, error)
 	mustEmbedUnimplementedGatewayServiceServer()
 }
 
@@ -221,6 +259,12 @@ func (UnimplementedGatewayServiceServer) ListPayments(context.Context, *ListPaym
 }
 func (UnimplementedGatewayServiceServer) WatchPayments(*WatchPaymentsRequest, grpc.ServerStreamingServer[PaymentEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchPayments not implemented")
+}
+func (UnimplementedGatewayServiceServer) Logout(context.Context, *LogoutRequest) (*LogoutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Logout not implemented")
+}
+func (UnimplementedGatewayServiceServer) LockUser(context.Context, *LockUserRequest) (*LockUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LockUser not implemented")
 }
 func (UnimplementedGatewayServiceServer) mustEmbedUnimplementedGatewayServiceServer() {}
 func (UnimplementedGatewayServiceServer) testEmbeddedByValue()                        {}
@@ -380,6 +424,42 @@ func _GatewayService_WatchPayments_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type GatewayService_WatchPaymentsServer = grpc.ServerStreamingServer[PaymentEvent]
 
+func _GatewayService_Logout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogoutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GatewayServiceServer).Logout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GatewayService_Logout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GatewayServiceServer).Logout(ctx, req.(*LogoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GatewayService_LockUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LockUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GatewayServiceServer).LockUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GatewayService_LockUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GatewayServiceServer).LockUser(ctx, req.(*LockUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GatewayService_ServiceDesc is the grpc.ServiceDesc for GatewayService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -414,6 +494,14 @@ var GatewayService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPayments",
 			Handler:    _GatewayService_ListPayments_Handler,
+		},
+		{
+			MethodName: "Logout",
+			Handler:    _GatewayService_Logout_Handler,
+		},
+		{
+			MethodName: "LockUser",
+			Handler:    _GatewayService_LockUser_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -589,8 +589,15 @@ type UserState struct {
 	Accounts        []string `protobuf:"bytes,4,rep,name=accounts,proto3" json:"accounts,omitempty"`
 	DefaultAccount  string   `protobuf:"bytes,5,opt,name=default_account,json=defaultAccount,proto3" json:"default_account,omitempty"`
 	CreatedUnixNano int64    `protobuf:"varint,6,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// credential_version counts the changes of password, role and lock; a
+	// login token names the version it was issued under and is refused once
+	// the user's version differs. 0 in users written before revocation, as
+	// in the tokens issued then.
+	CredentialVersion uint64 `protobuf:"varint,7,opt,name=credential_version,json=credentialVersion,proto3" json:"credential_version,omitempty"`
+	// locked: an admin locked the user out; they cannot log in.
+	Locked        bool `protobuf:"varint,8,opt,name=locked,proto3" json:"locked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UserState) Reset() {
@@ -665,6 +672,147 @@ func (x *UserState) GetCreatedUnixNano() int64 {
 	return 0
 }
 
+func (x *UserState) GetCredentialVersion() uint64 {
+	if x != nil {
+		return x.CredentialVersion
+	}
+	return 0
+}
+
+func (x *UserState) GetLocked() bool {
+	if x != nil {
+		return x.Locked
+	}
+	return false
+}
+
+// TokenRevoked is the payload of a TOKEN_REVOKED record (a logout) and the
+// value of the revoked_tokens bucket, keyed by token_id: the token is
+// refused until it would have expired anyway.
+type TokenRevoked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// token_id is the token's jti claim.
+	TokenId         string `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	Username        string `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	ExpiresUnixNano int64  `protobuf:"varint,3,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"`
+	TimeUnixNano    int64  `protobuf:"varint,4,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TokenRevoked) Reset() {
+	*x = TokenRevoked{}
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenRevoked) ProtoMessage() {}
+
+func (x *TokenRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenRevoked.ProtoReflect.Descriptor instead.
+func (*TokenRevoked) Descriptor() ([]byte, []int) {
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TokenRevoked) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *TokenRevoked) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *TokenRevoked) GetExpiresUnixNano() int64 {
+	if x != nil {
+		return x.ExpiresUnixNano
+	}
+	return 0
+}
+
+func (x *TokenRevoked) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+// TokensPruned is the payload of a TOKENS_PRUNED record: the entries of
+// the revoked_tokens bucket that expire at or before expired_unix_nano
+// were dropped, being refused by their expiry alone.
+type TokensPruned struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ExpiredUnixNano int64                  `protobuf:"varint,1,opt,name=expired_unix_nano,json=expiredUnixNano,proto3" json:"expired_unix_nano,omitempty"`
+	TimeUnixNano    int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TokensPruned) Reset() {
+	*x = TokensPruned{}
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokensPruned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokensPruned) ProtoMessage() {}
+
+func (x *TokensPruned) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokensPruned.ProtoReflect.Descriptor instead.
+func (*TokensPruned) Descriptor() ([]byte, []int) {
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TokensPruned) GetExpiredUnixNano() int64 {
+	if x != nil {
+		return x.ExpiredUnixNano
+	}
+	return 0
+}
+
+func (x *TokensPruned) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
 var File_strife_storage_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_strife_storage_v1_gateway_proto_rawDesc = "" +
@@ -709,14 +857,24 @@ const file_strife_storage_v1_gateway_proto_rawDesc = "" +
 	"\battempts\x18\t \x01(\rR\battempts\x12\x16\n" +
 	"\x06staged\x18\n" +
 	" \x01(\bR\x06staged\x12*\n" +
-	"\x11settled_unix_nano\x18\v \x01(\x03R\x0fsettledUnixNano\"\xe6\x01\n" +
+	"\x11settled_unix_nano\x18\v \x01(\x03R\x0fsettledUnixNano\"\xad\x02\n" +
 	"\tUserState\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12'\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x13.strife.v1.UserRoleR\x04role\x12#\n" +
 	"\rpassword_hash\x18\x03 \x01(\fR\fpasswordHash\x12\x1a\n" +
 	"\baccounts\x18\x04 \x03(\tR\baccounts\x12'\n" +
 	"\x0fdefault_account\x18\x05 \x01(\tR\x0edefaultAccount\x12*\n" +
-	"\x11created_unix_nano\x18\x06 \x01(\x03R\x0fcreatedUnixNanoB@Z>github.com/strife-pay/strife/proto/strife/storage/v1;storagev1b\x06proto3"
+	"\x11created_unix_nano\x18\x06 \x01(\x03R\x0fcreatedUnixNano\x12-\n" +
+	"\x12credential_version\x18\a \x01(\x04R\x11credentialVersion\x12\x16\n" +
+	"\x06locked\x18\b \x01(\bR\x06locked\"\x97\x01\n" +
+	"\fTokenRevoked\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12*\n" +
+	"\x11expires_unix_nano\x18\x03 \x01(\x03R\x0fexpiresUnixNano\x12$\n" +
+	"\x0etime_unix_nano\x18\x04 \x01(\x03R\ftimeUnixNano\"`\n" +
+	"\fTokensPruned\x12*\n" +
+	"\x11expired_unix_nano\x18\x01 \x01(\x03R\x0fexpiredUnixNano\x12$\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNanoB@Z>github.com/strife-pay/strife/proto/strife/storage/v1;storagev1b\x06proto3"
 
 var (
 	file_strife_storage_v1_gateway_proto_rawDescOnce sync.Once
@@ -730,7 +888,7 @@ func file_strife_storage_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_strife_storage_v1_gateway_proto_rawDescData
 }
 
-var file_strife_storage_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_strife_storage_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_strife_storage_v1_gateway_proto_goTypes = []any{
 	(*PaymentAccepted)(nil), // 0: strife.storage.v1.PaymentAccepted
 	(*AttemptBegun)(nil),    // 1: strife.storage.v1.AttemptBegun
@@ -741,17 +899,19 @@ var file_strife_storage_v1_gateway_proto_goTypes = []any{
 	(*PaymentFinal)(nil),    // 6: strife.storage.v1.PaymentFinal
 	(*PaymentState)(nil),    // 7: strife.storage.v1.PaymentState
 	(*UserState)(nil),       // 8: strife.storage.v1.UserState
-	(v1.PaymentStatus)(0),   // 9: strife.v1.PaymentStatus
-	(v1.Reason)(0),          // 10: strife.v1.Reason
-	(v1.UserRole)(0),        // 11: strife.v1.UserRole
+	(*TokenRevoked)(nil),    // 9: strife.storage.v1.TokenRevoked
+	(*TokensPruned)(nil),    // 10: strife.storage.v1.TokensPruned
+	(v1.PaymentStatus)(0),   // 11: strife.v1.PaymentStatus
+	(v1.Reason)(0),          // 12: strife.v1.Reason
+	(v1.UserRole)(0),        // 13: strife.v1.UserRole
 }
 var file_strife_storage_v1_gateway_proto_depIdxs = []int32{
-	9,  // 0: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
-	10, // 1: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
+	11, // 0: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
+	12, // 1: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
 	0,  // 2: strife.storage.v1.PaymentState.params:type_name -> strife.storage.v1.PaymentAccepted
-	9,  // 3: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
-	10, // 4: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
-	11, // 5: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
+	11, // 3: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
+	12, // 4: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
+	13, // 5: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
 	6,  // [6:6] is the sub-list for method output_type
 	6,  // [6:6] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
@@ -770,7 +930,7 @@ func file_strife_storage_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strife_storage_v1_gateway_proto_rawDesc), len(file_strife_storage_v1_gateway_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
