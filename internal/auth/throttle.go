@@ -156,7 +156,7 @@ func (t *Throttle) Allow(key string) error {
 		return nil
 	}
 	if at := t.blockedUntil(f); now.Before(at) {
-		return &ThrottledError{RetryAt: at, Wait: at.Sub(now).Truncate(time.Second) + time.Second}
+		return &ThrottledError{RetryAt: at, Wait: (at.Sub(now) + time.Second - 1).Truncate(time.Second)}
 	}
 	return nil
 }
