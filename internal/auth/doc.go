@@ -12,6 +12,25 @@
 // invisible format character (ErrPasswordText, which names no character).
 // Check applies no such rule, so a password set before it still works.
 //
+// # Throttling and the hashing bound
+//
+// A Throttle counts failed logins by key (UserKey: the username exactly as
+// given, known or not; CertKey: the client certificate's serial) and says
+// when the next attempt may be checked: Free failures cost nothing, then
+// each further one doubles a delay (Delay, up to MaxDelay), and LockAfter
+// failures lock the key for LockFor. A refusal is a *ThrottledError
+// (wrapping ErrThrottled) with the retry time, the same text for every
+// key. Refused attempts are not counted (they check nothing), a key is
+// forgotten after LockFor without a failure, and at most MaxKeys keys are
+// kept (the oldest failure is forgotten first), so the state is bounded
+// whatever names an attacker sprays. It lives in memory only.
+//
+// A HashGate bounds the bcrypt work: at most Slots hashings run at once
+// (DefaultHashSlots: half the CPUs, at least one) and a bounded queue
+// waits for them; past it, Do returns ErrBusy at once. The gateway runs
+// every Hash and Check through one gate, so however many logins arrive,
+// the other CPUs stay free for payments.
+//
 // # Tokens
 //
 // A login token is a JWT signed with HMAC-SHA256 under a 32-byte key kept in

@@ -61,6 +61,15 @@ type Options struct {
 	// daemon.ProfileEnv). It is made if missing; daemons in this process
 	// (no Executable) and a running deployment (Gateway) write none.
 	ProfileDir string
+	// LoginFlood, if positive, runs that many goroutines alongside the
+	// payers, each logging in with a wrong password in a loop against the
+	// same gateway (see Logins), over a connection of their own.
+	LoginFlood int
+	flood      *grpc.ClientConn // the connection it floods over, set by Run
+	// BcryptCost is the gateway's bcrypt cost in a deployment of the
+	// benchmark's own. Default 4 (bcrypt's minimum), to register payers
+	// fast; a login flood means something only at the real cost, 12.
+	BcryptCost int
 }
 
 // Result is one level's measurement.
@@ -74,6 +83,8 @@ type Result struct {
 	// by name ("bench", "gateway-1", "BankA"...); empty where the
 	// benchmark cannot read it.
 	CPU map[string]time.Duration
+	// Logins is what the login flood did in the window, if one ran.
+	Logins *Logins
 }
 
 // MarshalJSON is the --json form of a level: payers, payments,
@@ -85,6 +96,9 @@ func (r Result) json() resultJSON {
 	j := resultJSON{
 		Payers: r.Payers, Payments: r.Payments, PerSecond: roundTo(r.PerSecond, 1),
 		P50: ms(r.P50), P99: ms(r.P99), Failed: r.Failed,
+	}
+	if r.Logins != nil {
+		j.LoginsPerSecond, j.LoginsChecked, j.LoginsRefused = roundTo(r.Logins.PerSecond, 1), r.Logins.Checked, r.Logins.Refused
 	}
 	for name, t := range r.CPU {
 		if j.CPU == nil {
@@ -104,11 +118,19 @@ type resultJSON struct {
 	Failed    int     `json:"failed"`
 	// CPU is microseconds of CPU per payment, by process.
 	CPU map[string]int64 `json:"cpu_us_per_payment,omitempty"`
+	// LoginsPerSecond and the counts are the login flood's, if one ran.
+	LoginsPerSecond float64 `json:"flood_logins_per_s,omitempty"`
+	LoginsChecked   int     `json:"flood_logins_checked,omitempty"`
+	LoginsRefused   int     `json:"flood_logins_refused,omitempty"`
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%4d payers: %7d payments in the window, %8.0f payments/s, p50 %6.2f ms, p99 %6.2f ms, %d failed%s",
+	line := fmt.Sprintf("%4d payers: %7d payments in the window, %8.0f payments/s, p50 %6.2f ms, p99 %6.2f ms, %d failed%s",
 		r.Payers, r.Payments, r.PerSecond, ms(r.P50), ms(r.P99), r.Failed, cpuString(r.CPU))
+	if l := r.Logins; l != nil {
+		line += fmt.Sprintf("; login flood of %d: %.0f logins/s (%d checked, %d refused unchecked)", l.Flooders, l.PerSecond, l.Checked, l.Refused)
+	}
+	return line
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -137,6 +159,9 @@ func Run(opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.LoginFlood > 0 {
+		opts.flood = d.flood
+	}
 	return measureLevels(payers, opts, d.cpu), nil
 }
 
@@ -145,7 +170,7 @@ func Run(opts Options) ([]Result, error) {
 func measureLevels(payers []payer, opts Options, cpu cpuMeter) []Result {
 	var results []Result
 	for _, n := range opts.Payers {
-		r := measure(payers[:n], opts.Duration, cpu)
+		r := measure(payers[:n], opts.Duration, cpu, floodOf(opts))
 		printLine(opts, r)
 		results = append(results, r)
 	}
@@ -171,7 +196,7 @@ func printLine(opts Options, v fmt.Stringer) {
 func startOrConnect(opts Options) (*deployment, error) {
 	if opts.Gateway != "" {
 		d := &deployment{}
-		return d, d.connect(opts.Gateway, opts.CertDir, "alice", opts.AdminPassword)
+		return d, d.connect(opts.Gateway, opts.CertDir, "alice", "alice", opts.AdminPassword)
 	}
 	d, err := newDeployment(opts, "strife-bench-")
 	if err != nil {
@@ -196,7 +221,11 @@ func newDeployment(opts Options, prefix string) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{dir: dir, profileDir: opts.ProfileDir}, nil
+	cost := opts.BcryptCost
+	if cost == 0 {
+		cost = bcrypt.MinCost
+	}
+	return &deployment{dir: dir, profileDir: opts.ProfileDir, bcryptCost: cost}, nil
 }
 
 // start makes the certificates in d.dir, starts the banks and the gateway
@@ -219,14 +248,14 @@ func (d *deployment) start(opts Options) error {
 	if err != nil {
 		return err
 	}
-	return d.connect(gateway, certDir, "bench", adminPassword)
+	return d.connect(gateway, certDir, "bench", floodClient, adminPassword)
 }
 
 // makeCerts makes the deployment's certificates in d.dir: a CA, BankA,
 // BankB, gateway-1, the admin tools and the "bench" client.
 func (d *deployment) makeCerts() (certDir string, banks []string, err error) {
 	init := certscli.DefaultInitOptions(filepath.Join(d.dir, "certs"))
-	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench"}
+	init.Banks, init.Clients = []string{"BankA", "BankB"}, []string{"bench", floodClient}
 	_, err = certscli.Init(init)
 	return init.Dir, init.Banks, err
 }
@@ -236,10 +265,12 @@ func (d *deployment) makeCerts() (certDir string, banks []string, err error) {
 type deployment struct {
 	dir        string
 	profileDir string // see Options.ProfileDir
+	bcryptCost int    // see Options.BcryptCost
 	banks      []*bankd.Bank
 	gateway    *gatewayd.Gateway
 	processes  []*process         // the banks, then the gateway
 	conns      []*grpc.ClientConn // client certificate connections to the gateway
+	flood      *grpc.ClientConn   // the login flood's, with a certificate of its own
 	admin      context.Context    // carries the admin's token
 }
 
@@ -282,17 +313,25 @@ func (d *deployment) startGateway(certDir string, banks map[string]string, log z
 	d.gateway, err = gatewayd.Start(gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: filepath.Join(d.dir, "gateway"),
 		TLS: certs.FilesIn(certDir, "gateway-1"), TokenKeyFile: filepath.Join(certDir, certscli.TokenKeyFile),
-		Banks: banks, UsersFile: usersFile, BcryptCost: bcrypt.MinCost, Log: log.With().Str("gateway", "gateway-1").Logger(),
+		Banks: banks, UsersFile: usersFile, BcryptCost: d.bcryptCost, Log: log.With().Str("gateway", "gateway-1").Logger(),
 	})
 	return err
 }
 
 // connect opens four client connections for the payers (with the client
 // certificate named client), so that no single HTTP/2 connection is the
-// bottleneck, and one for the admin, logs the admin in and makes sure the
-// payee exists.
-func (d *deployment) connect(gateway, certDir, client, adminPass string) error {
+// bottleneck, one for the admin and one for a login flood (with the
+// certificate named floodCert), logs the admin in and makes sure the payee
+// exists.
+func (d *deployment) connect(gateway, certDir, client, floodCert, adminPass string) error {
 	if err := d.dialPayers(gateway, certDir, client); err != nil {
+		return err
+	}
+	floodTLS, err := certs.ClientConfig(certs.FilesIn(certDir, floodCert), "")
+	if err != nil {
+		return err
+	}
+	if d.flood, err = rpc.Dial(gateway, floodTLS); err != nil {
 		return err
 	}
 	adminTLS, err := certs.ClientConfig(certs.FilesIn(certDir, "admin"), "")
@@ -348,6 +387,9 @@ func (d *deployment) stop() {
 	for _, c := range d.conns {
 		c.Close()
 	}
+	if d.flood != nil {
+		d.flood.Close()
+	}
 	if d.gateway != nil {
 		d.gateway.Stop()
 	}
@@ -401,10 +443,14 @@ func (d *deployment) payers(n int) ([]payer, error) {
 // measure runs the payers concurrently: a warm-up, then the window in which
 // every payment that ends is counted, and the CPU every process uses is
 // read.
-func measure(payers []payer, window time.Duration, cpu cpuMeter) Result {
+func measure(payers []payer, window time.Duration, cpu cpuMeter, flooder func(from, to time.Time) Logins) Result {
 	warmup := window / 10
 	start := time.Now()
 	from, to := start.Add(warmup), start.Add(warmup+window)
+	logins := make(chan Logins, 1)
+	if flooder != nil {
+		go func() { logins <- flooder(from, to) }()
+	}
 	cpuUsed := make(chan [2]map[string]time.Duration, 1) // at from, at to
 	go func() {
 		time.Sleep(time.Until(from))
@@ -438,7 +484,19 @@ func measure(payers []payer, window time.Duration, cpu cpuMeter) Result {
 	r := summarize(len(payers), latencies, failed, window)
 	used := <-cpuUsed
 	r.CPU = perPayment(used[0], used[1], r.Payments)
+	if flooder != nil {
+		l := <-logins
+		r.Logins = &l
+	}
 	return r
+}
+
+// floodOf is the login flood of opts, nil without one.
+func floodOf(opts Options) func(from, to time.Time) Logins {
+	if opts.LoginFlood <= 0 || opts.flood == nil {
+		return nil
+	}
+	return func(from, to time.Time) Logins { return flood(opts.flood, opts.LoginFlood, from, to) }
 }
 
 func (p payer) pay() bool {

@@ -101,6 +101,8 @@ a JSON object on a line of its own.`,
 	cmd.Flags().StringVar(&opts.ProfileDir, "profile-dir", "", "have each daemon process write a CPU profile, <name>.pprof, into this directory")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "measure a running deployment at this address (e.g. strife up's 127.0.0.1:7000) instead of starting one")
 	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
+	cmd.Flags().IntVar(&opts.LoginFlood, "login-flood", 0, "run this many goroutines logging in with a wrong password in a loop alongside the payers, and report their logins/s")
+	cmd.Flags().IntVar(&opts.BcryptCost, "bcrypt-cost", 0, "the gateway's bcrypt cost (default 4, bcrypt's minimum; 12 is production's, for --login-flood)")
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
 	cmd.AddCommand(deploy.DaemonCommands()...) // what the processes run
 	cmd.AddCommand(BareCommands()...)          // and with --bare

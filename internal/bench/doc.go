@@ -40,6 +40,14 @@
 //
 //	strife-bench --gateway 127.0.0.1:7000 --certs strife-data/certs
 //
+// Options.LoginFlood (--login-flood N) runs N goroutines beside the payers,
+// each logging in as the payee with a wrong password in a loop over a
+// certificate of its own, and each level then reports their attempts/s,
+// how many the gateway checked with bcrypt and how many it refused
+// unchecked. Options.BcryptCost (--bcrypt-cost) sets the gateway's cost:
+// 4 by default, so that registering payers is fast; 12, production's, for
+// a flood to cost what it costs (DESIGN.md, "Issue 14: login throttling").
+//
 // The figures, and what the profiles say about them, are in DESIGN.md
 // ("Performance").
 package bench

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -47,7 +48,7 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 		return "", err
 	}
 	gatewayArgs := slices.Concat([]string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(d.dir, "gateway"),
-		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"},
+		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", strconv.Itoa(d.bcryptCost)},
 		bankFlags, []string{"--users", usersFile}, tlsArgs(certDir, "gateway-1"))
 	return gateway, d.startProcess(exe, "gateway-1", gateway, gatewayArgs, logs)
 }

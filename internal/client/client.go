@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -99,8 +100,12 @@ func (c *Client) Close() error {
 func (c *Client) Login(ctx context.Context, user, password string) (*Session, error) {
 	resp, err := c.API.Login(ctx, &strifev1.LoginRequest{Username: user, Password: password})
 	if err != nil {
-		if status.Code(err) == codes.Unauthenticated {
+		switch status.Code(err) {
+		case codes.Unauthenticated:
 			return nil, errors.New("login refused: wrong user or password")
+		case codes.ResourceExhausted:
+			// Not a verdict on the password: it was not even checked.
+			return nil, fmt.Errorf("%w: %s", ErrTryLater, retryText(err))
 		}
 		return nil, c.Explain(err)
 	}
@@ -175,6 +180,31 @@ func (c *Client) Explain(err error) error {
 		return ErrLoginAgain
 	case st.Code() == codes.PermissionDenied:
 		return fmt.Errorf("not allowed: %s", st.Message())
+	case st.Code() == codes.ResourceExhausted:
+		return fmt.Errorf("%w: %s", ErrTryLater, retryText(err))
 	}
 	return fmt.Errorf("%s: %s", st.Code(), st.Message())
+}
+
+// RetryAfter is how long the gateway asked to wait before trying again
+// (the google.rpc.RetryInfo detail of a RESOURCE_EXHAUSTED answer), and
+// whether it said.
+func RetryAfter(err error) (time.Duration, bool) {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.RetryInfo); ok && info.GetRetryDelay() != nil {
+			return info.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}
+
+// retryText says when to try again after a RESOURCE_EXHAUSTED answer, in
+// local time, and why the gateway refused.
+func retryText(err error) string {
+	msg := status.Convert(err).Message()
+	wait, ok := RetryAfter(err)
+	if !ok {
+		return msg
+	}
+	return fmt.Sprintf("try again in %v, at %s (%s)", wait, time.Now().Add(wait).Local().Format(time.TimeOnly), msg)
 }

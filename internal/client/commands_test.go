@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/internal/auth"
 	"github.com/strife-pay/strife/internal/client"
 )
 
@@ -207,4 +208,31 @@ func TestBadInputIsOneLine(t *testing.T) {
 			requireOneLine(t, err, tc.want)
 		})
 	}
+}
+
+// A throttled login is not a wrong password: the client says so, and when
+// to try again (issue 14).
+func TestLoginThrottled(t *testing.T) {
+	w := newWorld(t)
+	w.stop(t)
+	frozen := time.Now()
+	w.cfg.UserThrottle.Now = func() time.Time { return frozen } // a delay never ends
+	w.start(t)
+	dir := t.TempDir()
+	c, err := client.Open(w.config(dir))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Dial("bob"))
+	for range auth.DefaultUserThrottle.Free {
+		_, err := c.Login(t.Context(), "bob", "not the password")
+		require.EqualError(t, err, "login refused: wrong user or password")
+	}
+	_, err = c.Login(t.Context(), "bob", passwords["bob"])
+	require.ErrorIs(t, err, client.ErrTryLater)
+	require.NotContains(t, err.Error(), "wrong")
+	require.Regexp(t, `^refused for now: try again in 1s, at \d\d:\d\d:\d\d \(too many failed logins`, err.Error())
+
+	out, err := run(t, passwords["bob"]+"\n", cliArgs(w, dir, "login", "--user", "bob", "--password-stdin")...)
+	require.ErrorIs(t, err, client.ErrTryLater, out)
+	require.Contains(t, err.Error(), "try again in")
 }

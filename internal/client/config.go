@@ -24,6 +24,10 @@ var (
 	ErrConfig      = errors.New("client: bad configuration")
 	ErrNotLoggedIn = errors.New("not logged in: run `strife login --user <name>`")
 	ErrLoginAgain  = errors.New("the login has expired or was refused: log in again with `strife login`")
+	// ErrTryLater: the gateway refused without looking at the request (too
+	// many failed logins, or too many logins at once); the error's text
+	// says when to try again (see RetryAfter).
+	ErrTryLater = errors.New("refused for now")
 )
 
 // Config is where the client finds the gateway, its certificate and its

@@ -19,8 +19,11 @@ import (
 
 // Login checks a password and issues a token bound to the certificate of
 // the connection, naming the user's credential version. An unknown user
-// costs the same bcrypt comparison as a wrong password and gets the same
-// answer; a locked user with the right password is refused (ErrLocked).
+// costs the same bcrypt comparison as a wrong password, gets the same
+// answer, and is throttled the same way (logins.check): RESOURCE_EXHAUSTED
+// with a retry time, before any bcrypt work, once the name or the
+// certificate failed too often. A locked user with the right password is
+// refused (ErrLocked).
 func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strifev1.LoginResponse, error) {
 	p, ok := rpc.PrincipalFrom(ctx)
 	if !ok || p.Cert == nil {
@@ -30,8 +33,8 @@ func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strif
 	if err != nil {
 		return nil, s.reply("Login", err)
 	}
-	if !s.hasher.Check(u.GetPasswordHash(), req.GetPassword()) {
-		return nil, s.reply("Login", ErrBadLogin)
+	if err := s.logins.check(ctx, s.hasher, req.GetUsername(), p.Cert, u.GetPasswordHash(), req.GetPassword(), ErrBadLogin); err != nil {
+		return nil, s.reply("Login", err)
 	}
 	if u.GetLocked() {
 		return nil, s.reply("Login", ErrLocked)
@@ -86,7 +89,7 @@ func (s *service) newUser(ctx context.Context, req *strifev1.RegisterClientReque
 	if err := s.free(req.GetUsername(), req.GetAccount()); err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.Hash(req.GetPassword())
+	hash, err := s.logins.hash(ctx, s.hasher, req.GetPassword())
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +236,7 @@ func (s *service) updateDetails(ctx context.Context, req *strifev1.UpdateClientD
 	if err != nil {
 		return nil, err
 	}
-	hash, err := s.passwordChange(p, u, req)
+	hash, err := s.passwordChange(ctx, p, u, req)
 	if err != nil {
 		return nil, err
 	}
@@ -268,15 +271,18 @@ func checkRoleChange(p rpc.Principal, name string, role strifev1.UserRole) error
 // passwordChange returns the hash of the new password, or nil if there is
 // none. Whoever changes their own password must give the current one (a
 // stolen token alone cannot take over an account); an admin resetting
-// another user's password need not.
-func (s *service) passwordChange(p rpc.Principal, u *storagev1.UserState, req *strifev1.UpdateClientDetailsRequest) ([]byte, error) {
+// another user's password need not. The current password is checked
+// within the login throttles, so a stolen token cannot be used to guess it.
+func (s *service) passwordChange(ctx context.Context, p rpc.Principal, u *storagev1.UserState, req *strifev1.UpdateClientDetailsRequest) ([]byte, error) {
 	if req.GetNewPassword() == "" {
 		return nil, nil
 	}
-	if u.GetUsername() == p.User && !s.hasher.Check(u.GetPasswordHash(), req.GetCurrentPassword()) {
-		return nil, ErrWrongPassword
+	if u.GetUsername() == p.User {
+		if err := s.logins.check(ctx, s.hasher, p.User, p.Cert, u.GetPasswordHash(), req.GetCurrentPassword(), ErrWrongPassword); err != nil {
+			return nil, err
+		}
 	}
-	return s.hasher.Hash(req.GetNewPassword())
+	return s.logins.hash(ctx, s.hasher, req.GetNewPassword())
 }
 
 // checkLink checks that the account exists at its bank with user as its

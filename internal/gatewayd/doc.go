@@ -69,6 +69,30 @@
 //     with one ends with UNAUTHENTICATED; so does a stream whose token
 //     expires.
 //
+// # Login throttling
+//
+// Failed logins are counted per username as given (an unknown name like a
+// known one) and per client certificate (Config.UserThrottle,
+// Config.CertThrottle; defaults auth.DefaultUserThrottle: 3 free failures,
+// then waits of 1s, 2s, 4s… up to a minute, locked 15 minutes at the
+// 10th; auth.DefaultCertThrottle: 10 free, locked at the 30th). An attempt
+// while the name or the certificate must wait is refused before any bcrypt
+// work with RESOURCE_EXHAUSTED, "too many failed logins: try again in 2s
+// (at …)", and a google.rpc.RetryInfo detail with the wait; the answer is
+// the same whether the user exists. It is checked again once the attempt
+// holds a hashing slot, so attempts that queued together cannot all guess
+// at once. A right password forgets the user's failures, not the
+// certificate's. The current password of UpdateClientDetails is checked
+// the same way, so a stolen token cannot be used to guess it.
+//
+// Every bcrypt hashing (Login, a password change, a registration) runs
+// within a bound (Config.HashSlots, default half the CPUs, at least 1;
+// Config.HashQueue waiting, default 4 per slot): past it a login is
+// refused at once with RESOURCE_EXHAUSTED and a retry time of 1s, so a
+// login flood cannot take the CPUs payments need. The throttle's state is
+// in memory and does not survive a restart: see DESIGN.md, "Issue 14:
+// login throttling".
+//
 // # Authorization by ownership
 //
 // The policy lets customers and admins call every method but

@@ -75,6 +75,17 @@ type Config struct {
 	TokenLifetime time.Duration
 	// BcryptCost is the cost of password hashes. Default 12.
 	BcryptCost int
+	// UserThrottle and CertThrottle slow down, then lock, the failed logins
+	// of a username (as given, known or not) and of a client certificate.
+	// Zero fields take auth.DefaultUserThrottle and auth.DefaultCertThrottle.
+	UserThrottle, CertThrottle auth.ThrottleConfig
+	// HashSlots bounds the bcrypt hashings that run at once, so that logins
+	// cannot take every CPU from payments. Default auth.DefaultHashSlots():
+	// half the CPUs, at least 1.
+	HashSlots int
+	// HashQueue bounds the logins waiting for a hashing slot; past it they
+	// are refused with RESOURCE_EXHAUSTED at once. Default 4 per slot.
+	HashQueue int
 	// DrainTimeout bounds how long Stop waits for calls in flight. Default 10s.
 	DrainTimeout time.Duration
 	Log          zerolog.Logger
@@ -103,6 +114,10 @@ func (c Config) Validate() error {
 	if c.BcryptCost != 0 && (c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost) {
 		errs = append(errs, fmt.Errorf("bcrypt cost %d is not in %d-%d", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost))
 	}
+	if c.HashSlots < 0 || c.HashQueue < 0 {
+		errs = append(errs, errors.New("negative hash slots or queue"))
+	}
+	errs = append(errs, c.UserThrottle.Validate(), c.CertThrottle.Validate())
 	if c.LeaseTTL > 0 && c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("lease TTL %v is under 1s", c.LeaseTTL))
 	}
@@ -148,6 +163,14 @@ func (c Config) withDefaults() Config {
 	if c.BcryptCost == 0 {
 		c.BcryptCost = auth.DefaultCost
 	}
+	c.UserThrottle = c.UserThrottle.WithDefaults(auth.DefaultUserThrottle)
+	c.CertThrottle = c.CertThrottle.WithDefaults(auth.DefaultCertThrottle)
+	if c.HashSlots == 0 {
+		c.HashSlots = auth.DefaultHashSlots()
+	}
+	if c.HashQueue == 0 {
+		c.HashQueue = 4 * c.HashSlots
+	}
 	return c
 }
 
@@ -166,6 +189,7 @@ type Gateway struct {
 	health   *health.Server
 	served   chan error
 	stopping chan struct{} // closed by Stop, to end watch streams
+	hashes   *auth.HashGate
 
 	stopOnce sync.Once
 	stopErr  error
@@ -247,7 +271,8 @@ func (g *Gateway) deregister() {
 	}
 }
 
-// auth loads the token key and makes the password hasher.
+// auth loads the token key and makes the password hasher and the login
+// throttles.
 func (g *Gateway) auth(s *service) error {
 	key, err := auth.LoadKey(g.cfg.TokenKeyFile)
 	if err != nil {
@@ -257,9 +282,19 @@ func (g *Gateway) auth(s *service) error {
 		return err
 	}
 	s.revoked = auth.NewRevocations()
-	s.hasher, err = auth.NewHasher(g.cfg.BcryptCost)
-	return err
+	if s.hasher, err = auth.NewHasher(g.cfg.BcryptCost); err != nil {
+		return err
+	}
+	if s.logins, err = newLogins(g.cfg); err != nil {
+		return err
+	}
+	g.hashes = s.logins.gate
+	return nil
 }
+
+// HashGate is the bound on the gateway's password hashings (tests read its
+// Peak).
+func (g *Gateway) HashGate() *auth.HashGate { return g.hashes }
 
 func (g *Gateway) openLog(s *service) error {
 	if err := os.MkdirAll(g.cfg.DataDir, 0o700); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"path/filepath"
@@ -267,6 +268,50 @@ func TestAttackMatrix(t *testing.T) {
 				require.True(a.t, proto.Equal(status.Convert(wrong).Proto(), status.Convert(unknown).Proto()),
 					"a wrong password (%v) and an unknown user (%v) get the same status", wrong, unknown)
 				return wrong
+			},
+		},
+
+		// Login throttling (issue 14). The gateway's throttle clock stands
+		// still (attackWorld.clock), so a delay once earned lasts the whole
+		// matrix. Each case guesses over a certificate of its own; the
+		// guesses are made on a connection of their own, so that the audit
+		// lines checked are those of the last attempt alone.
+		attackCase{
+			name: "twelve wrong passwords, then the right one", code: codes.ResourceExhausted,
+			log: logged{server: gateway, method: "/strife.v1.GatewayService/Login", program: "guesser-1", role: certs.RoleClient},
+			attack: func(a *attacker) error {
+				a.guess("guesser-1", 12, "dave")
+				_, err := a.gateway(certs.RoleClient, "guesser-1").Login(a.ctx(), &strifev1.LoginRequest{Username: "dave", Password: davePassword})
+				requireRetryInfo(a.t, err)
+				return err
+			},
+		},
+		attackCase{
+			name: "twelve wrong passwords for an unknown user: the same answer", code: codes.ResourceExhausted,
+			log: logged{server: gateway, method: "/strife.v1.GatewayService/Login", program: "guesser-2", role: certs.RoleClient},
+			attack: func(a *attacker) error {
+				a.guess("guesser-2", 12, "erin", "nobody")
+				c := a.gateway(certs.RoleClient, "guesser-2")
+				_, known := c.Login(a.ctx(), &strifev1.LoginRequest{Username: "erin", Password: erinPassword})
+				_, unknown := c.Login(a.ctx(), &strifev1.LoginRequest{Username: "nobody", Password: erinPassword})
+				requireRetryInfo(a.t, unknown)
+				require.True(a.t, proto.Equal(status.Convert(known).Proto(), status.Convert(unknown).Proto()),
+					"a throttled known user (%v) and a throttled unknown user (%v) get the same status", known, unknown)
+				return unknown
+			},
+		},
+		attackCase{
+			name: "one certificate spraying usernames, then a right password", code: codes.ResourceExhausted,
+			log: logged{server: gateway, method: "/strife.v1.GatewayService/Login", program: "sprayer", role: certs.RoleClient},
+			attack: func(a *attacker) error {
+				var names []string
+				for i := range auth.DefaultCertThrottle.Free {
+					names = append(names, fmt.Sprintf("spray%d", i))
+				}
+				a.guess("sprayer", len(names), names...) // one failure per name: no name is throttled
+				_, err := a.gateway(certs.RoleClient, "sprayer").Login(a.ctx(), &strifev1.LoginRequest{Username: "carol", Password: carolPassword})
+				requireRetryInfo(a.t, err)
+				return err
 			},
 		},
 
@@ -549,6 +594,7 @@ var eveRegistration = &strifev1.RegisterClientRequest{
 // alice's real token (stolen, say, from her laptop).
 type attackWorld struct {
 	e          *env
+	clock      *fakeClock // the login throttles', standing still
 	admin      *session
 	probe      strifev1.GatewayServiceClient // an admin tool, to try passwords
 	aliceToken string
@@ -558,7 +604,16 @@ type attackWorld struct {
 
 func newAttackWorld(t *testing.T) *attackWorld {
 	e := newEnv(t)
-	w := &attackWorld{e: e, admin: e.login(t, "admin", adminPassword), probe: e.client(t, certs.RoleAdmin, "admin-tool")}
+	clock := newFakeClock()
+	e.cfg.UserThrottle.Now, e.cfg.CertThrottle.Now = clock.Now, clock.Now
+	e.restart(t)
+	w := &attackWorld{e: e, clock: clock, admin: e.login(t, "admin", adminPassword), probe: e.client(t, certs.RoleAdmin, "admin-tool")}
+	// dave and erin are for the throttling cases: the snapshot does not try
+	// their passwords, which those cases lock.
+	for user, password := range map[string]string{"dave": davePassword, "erin": erinPassword} {
+		_, err := w.admin.RegisterClient(w.admin.ctx, &strifev1.RegisterClientRequest{Username: user, Password: password, Role: strifev1.UserRole_USER_ROLE_ADMIN})
+		require.NoError(t, err)
+	}
 	alice := e.login(t, "alice", alicePassword)
 	w.aliceToken = bearerOf(t, alice)
 	require.Equal(t, committed, alice.pay(t, toUser(ulid.Make(), "bob", 100)).GetStatus())
@@ -834,6 +889,17 @@ func (a *attacker) probe(server string, tlsConfig *tls.Config) error {
 	}
 	_, err := strifev1.NewBankServiceClient(conn).OpenAccount(a.ctx(), mintAccount)
 	return err
+}
+
+// guess makes n logins with a wrong password over a certificate of name,
+// cycling through users, on a connection the attack's audit lines do not
+// come from. Each is refused as a wrong password or as throttled.
+func (a *attacker) guess(name string, n int, users ...string) {
+	c := a.w.e.client(a.t, certs.RoleClient, name)
+	for i := range n {
+		_, err := c.Login(a.ctx(), &strifev1.LoginRequest{Username: users[i%len(users)], Password: "not the password"})
+		require.Contains(a.t, []codes.Code{codes.Unauthenticated, codes.ResourceExhausted}, status.Code(err), "guess %d: %v", i, err)
+	}
 }
 
 func (a *attacker) ctx() context.Context {

@@ -64,6 +64,7 @@ type service struct {
 	coord    *coordinator.Coordinator
 	banks    bankSet
 	hasher   *auth.Hasher
+	logins   *logins
 	signer   *auth.Signer
 	revoked  *auth.Revocations // what the token cache checks; kept by users
 	log      zerolog.Logger
@@ -72,8 +73,12 @@ type service struct {
 }
 
 // reply converts an error for the wire, logging the ones whose text the
-// caller does not get to see.
+// caller does not get to see. A throttled or busy refusal carries its
+// retry time (retryStatus).
 func (s *service) reply(method string, err error) error {
+	if st := retryStatus(err); st != nil {
+		return st.Err()
+	}
 	return rpc.Reply(s.log, method, err, statusRules)
 }
 
