@@ -50,11 +50,12 @@ func TestHashGate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	waited := make(chan error)
 	go func() { waited <- g.Do(ctx, func() {}) }()
-	require.Eventually(t, func() bool {
-		probe, stop := context.WithTimeout(context.Background(), 5*time.Millisecond)
-		defer stop()
-		return g.Do(probe, func() {}) == auth.ErrBusy // not the probe's own timeout
-	}, 5*time.Second, time.Millisecond, "the queue of one is taken by the waiter")
+	// Wait for the waiter to be queued without queueing a probe: a probe
+	// holding the queue's place would turn the waiter away.
+	require.Eventually(t, func() bool { return g.Waiting() == 1 }, 5*time.Second, time.Millisecond, "the waiter is queued")
+	full, stop := context.WithTimeout(context.Background(), 5*time.Second) // bounded, were the gate to queue it
+	defer stop()
+	require.ErrorIs(t, g.Do(full, func() {}), auth.ErrBusy, "the queue of one is taken by the waiter")
 	cancel()
 	require.ErrorIs(t, <-waited, context.Canceled)
 
