@@ -1,7 +1,6 @@
 package certs_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/testbank"
 )
 
 // pki is a certificate directory with a CA, BankA, gateway-1 and alice.
@@ -24,12 +23,12 @@ type pki struct {
 	dir string
 	ca  *certs.CA
 	ids map[string]*certs.Issued
-	log *lockedBuffer
+	log *testbank.LogBuffer
 }
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	p := &pki{dir: t.TempDir(), ca: newCA(t, "strife-ca"), ids: map[string]*certs.Issued{}, log: &lockedBuffer{}}
+	p := &pki{dir: t.TempDir(), ca: newCA(t, "strife-ca"), ids: map[string]*certs.Issued{}, log: &testbank.LogBuffer{}}
 	require.NoError(t, p.ca.WriteFiles(p.dir))
 	for name, role := range map[string]certs.Role{"BankA": certs.RoleBank, "gateway-1": certs.RoleGateway, "alice": certs.RoleClient} {
 		p.ids[name] = issue(t, p.ca, role, name)
@@ -75,23 +74,6 @@ func (p *pki) revoke(t *testing.T, names ...string) *certs.CRL {
 	require.NoError(t, err)
 	require.NoError(t, crl.WriteFile(filepath.Join(p.dir, certs.CACRLFile)))
 	return crl
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestRevokedPeerRefusedWithoutRestart(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ valid until it expires. --json prints {"logged_out": true}.`,
 				return err
 			}
 			if err := revoke(cmd.Context(), cfg); err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the gateway did not revoke the token (%v); it is forgotten here, and stays valid until it expires\n", err)
+				warnNotRevoked(cmd.ErrOrStderr(), err)
 			}
 			if err := DeleteSession(cfg.StateDir); err != nil {
 				return err
@@ -143,9 +144,25 @@ func revoke(ctx context.Context, cfg Config) error {
 	if err := c.Dial(""); err != nil {
 		return err
 	}
+	return revokeSession(ctx, c)
+}
+
+// revokeSession revokes the token of c's session, if any, at the gateway c
+// is dialed to, waiting at most LogoutTimeout: what logout, and the menu's
+// logout, do before forgetting the session.
+func revokeSession(ctx context.Context, c *Client) error {
+	if c.Session == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, LogoutTimeout)
 	defer cancel()
 	return c.Logout(ctx)
+}
+
+// warnNotRevoked says that a logout forgets a token the gateway did not
+// revoke.
+func warnNotRevoked(w io.Writer, err error) {
+	fmt.Fprintf(w, "warning: the gateway did not revoke the token (%v); it is forgotten here, and stays valid until it expires\n", err)
 }
 
 // LogoutTimeout bounds how long logout waits for the gateway.

@@ -205,6 +205,9 @@ func (m *menu) screen(ctx context.Context) error {
 	case "5":
 		return m.retry(ctx)
 	case "6":
+		if err := revokeSession(ctx, m.c); err != nil {
+			warnNotRevoked(m.out, err)
+		}
 		if err := DeleteSession(m.c.Config.StateDir); err != nil {
 			return err
 		}

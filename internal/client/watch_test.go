@@ -1,11 +1,9 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,26 +11,8 @@ import (
 
 	"github.com/strife-pay/strife/internal/cli"
 	"github.com/strife-pay/strife/internal/client"
+	"github.com/strife-pay/strife/internal/testbank"
 )
-
-// syncBuffer is a bytes.Buffer safe for a command writing and a test
-// reading at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A watch whose token is revoked while it runs (an admin's lock and
 // unlock) says so, waits for a new login, and then reports the payment
@@ -45,7 +25,7 @@ func TestWatchResumesAfterRevocationMissingNothing(t *testing.T) {
 	require.NoError(t, admin.Dial(""))
 	defer admin.Close()
 
-	var out, errOut syncBuffer
+	var out, errOut testbank.LogBuffer
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -135,4 +115,19 @@ func TestLogoutRevokesTheToken(t *testing.T) {
 	require.NoError(t, err, "the gateway is down")
 	_, err = client.LoadSession(dir)
 	require.Error(t, err, "the token is forgotten all the same")
+}
+
+// The menu's "logout and exit" revokes the token at the gateway too.
+func TestMenuLogoutRevokesTheToken(t *testing.T) {
+	w := newWorld(t)
+	dir := w.login(t, "alice")
+	copied, err := client.LoadSession(dir)
+	require.NoError(t, err)
+	out, err := run(t, "6\n", cliArgs(w, dir, "menu")...)
+	require.NoError(t, err)
+	require.Contains(t, out, "logged out\n")
+	require.NotContains(t, out, "warning")
+	require.NoError(t, client.SaveSession(dir, copied))
+	_, err = run(t, "", cliArgs(w, dir, "balance")...)
+	require.ErrorIs(t, err, client.ErrLoginAgain, "the copy is revoked")
 }
