@@ -33,7 +33,7 @@ func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strif
 	if err != nil {
 		return nil, s.reply("Login", err)
 	}
-	if err := s.logins.check(ctx, s.hasher, req.GetUsername(), p.Cert, u.GetPasswordHash(), req.GetPassword(), ErrBadLogin); err != nil {
+	if err := s.logins.check(ctx, req.GetUsername(), p.Cert, u.GetPasswordHash(), req.GetPassword(), ErrBadLogin); err != nil {
 		return nil, s.reply("Login", err)
 	}
 	if u.GetLocked() {
@@ -89,7 +89,7 @@ func (s *service) newUser(ctx context.Context, req *strifev1.RegisterClientReque
 	if err := s.free(req.GetUsername(), req.GetAccount()); err != nil {
 		return nil, err
 	}
-	hash, err := s.logins.hash(ctx, s.hasher, req.GetPassword())
+	hash, err := s.logins.hash(ctx, req.GetPassword())
 	if err != nil {
 		return nil, err
 	}
@@ -278,11 +278,11 @@ func (s *service) passwordChange(ctx context.Context, p rpc.Principal, u *storag
 		return nil, nil
 	}
 	if u.GetUsername() == p.User {
-		if err := s.logins.check(ctx, s.hasher, p.User, p.Cert, u.GetPasswordHash(), req.GetCurrentPassword(), ErrWrongPassword); err != nil {
+		if err := s.logins.check(ctx, p.User, p.Cert, u.GetPasswordHash(), req.GetCurrentPassword(), ErrWrongPassword); err != nil {
 			return nil, err
 		}
 	}
-	return s.logins.hash(ctx, s.hasher, req.GetNewPassword())
+	return s.logins.hash(ctx, req.GetNewPassword())
 }
 
 // checkLink checks that the account exists at its bank with user as its

@@ -282,9 +282,6 @@ func (g *Gateway) auth(s *service) error {
 		return err
 	}
 	s.revoked = auth.NewRevocations()
-	if s.hasher, err = auth.NewHasher(g.cfg.BcryptCost); err != nil {
-		return err
-	}
 	if s.logins, err = newLogins(g.cfg); err != nil {
 		return err
 	}

@@ -23,13 +23,20 @@ const busyRetry = time.Second
 // one per client certificate (checked before any work, and again once a
 // hashing slot is held, so that attempts that waited in the queue see the
 // failures of those before them), and the gate bounding the hashings.
-// Its state is in memory only: see the package documentation.
+// It holds the gateway's only bcrypt hasher, so that no hashing can go
+// around the gate. Its state is in memory only: see the package
+// documentation.
 type logins struct {
 	users, certs *auth.Throttle
 	gate         *auth.HashGate
+	hasher       *auth.Hasher
 }
 
 func newLogins(cfg Config) (*logins, error) {
+	hasher, err := auth.NewHasher(cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
 	users, err := auth.NewThrottle(cfg.UserThrottle)
 	if err != nil {
 		return nil, err
@@ -38,7 +45,7 @@ func newLogins(cfg Config) (*logins, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &logins{users: users, certs: certs, gate: auth.NewHashGate(cfg.HashSlots, cfg.HashQueue)}, nil
+	return &logins{users: users, certs: certs, gate: auth.NewHashGate(cfg.HashSlots, cfg.HashQueue), hasher: hasher}, nil
 }
 
 // allow returns nil if an attempt for user (as given) over cert may be
@@ -62,7 +69,7 @@ func (l *logins) allow(user string, cert *x509.Certificate) error {
 // the certificate; a right one forgets the user's failures (not the
 // certificate's: an attacker's own good password must not reset the count
 // of the names they spray).
-func (l *logins) check(ctx context.Context, h *auth.Hasher, user string, cert *x509.Certificate, hash []byte, password string, wrong error) error {
+func (l *logins) check(ctx context.Context, user string, cert *x509.Certificate, hash []byte, password string, wrong error) error {
 	if err := l.allow(user, cert); err != nil {
 		return err
 	}
@@ -70,7 +77,7 @@ func (l *logins) check(ctx context.Context, h *auth.Hasher, user string, cert *x
 	var refused error
 	err := l.gate.Do(ctx, func() {
 		if refused = l.allow(user, cert); refused == nil {
-			ok = h.Check(hash, password)
+			ok = l.hasher.Check(hash, password)
 		}
 	})
 	switch {
@@ -88,10 +95,10 @@ func (l *logins) check(ctx context.Context, h *auth.Hasher, user string, cert *x
 }
 
 // hash hashes a new password within the gate.
-func (l *logins) hash(ctx context.Context, h *auth.Hasher, password string) ([]byte, error) {
+func (l *logins) hash(ctx context.Context, password string) ([]byte, error) {
 	var hash []byte
 	var hashErr error
-	if err := l.gate.Do(ctx, func() { hash, hashErr = h.Hash(password) }); err != nil {
+	if err := l.gate.Do(ctx, func() { hash, hashErr = l.hasher.Hash(password) }); err != nil {
 		return nil, err
 	}
 	return hash, hashErr

@@ -63,7 +63,6 @@ type service struct {
 	users    *Users
 	coord    *coordinator.Coordinator
 	banks    bankSet
-	hasher   *auth.Hasher
 	logins   *logins
 	signer   *auth.Signer
 	revoked  *auth.Revocations // what the token cache checks; kept by users
