@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,7 +66,8 @@ func (c *Client) Dial(name string) error {
 	c.Config.CertName = name
 	tlsConfig, err := certs.ClientConfig(certs.FilesIn(c.Config.CertsDir, name), "")
 	if err != nil {
-		return fmt.Errorf("certificate %q in %s: %w (give --certs and --cert-name)", name, c.Config.CertsDir, err)
+		// The certs package's prefix is for logs, not for the person here.
+		return fmt.Errorf("cannot load certificate %q from %s: %s (give --certs and --cert-name)", name, c.Config.CertsDir, strings.TrimPrefix(err.Error(), "certs: "))
 	}
 	conn, err := rpc.Dial(c.Config.Gateway, tlsConfig)
 	if err != nil {
