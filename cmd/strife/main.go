@@ -1,15 +1,15 @@
 // Command strife runs Strife: `strife up` starts a local deployment. See
-// internal/cli.
+// internal/cli; the exit statuses are client.ExitStatuses.
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/strife-pay/strife/internal/cli"
+	"github.com/strife-pay/strife/internal/client"
 )
 
 func main() {
-	if err := cli.Command().Execute(); err != nil {
-		os.Exit(1)
-	}
+	os.Exit(client.Execute(context.Background(), cli.Command(), os.Args[1:]))
 }

@@ -20,7 +20,15 @@ func Command() *cobra.Command {
 that runs two-phase commit. "strife up" runs a whole deployment on this
 machine; README.md has a tour. With no subcommand, strife is the interactive
 client ("strife menu"); login, pay, balance, history, queue, watch and logout
-are the same operations for scripts (--json).`,
+are the same operations for scripts (--json; an error is then one JSON
+object on standard error, {"code", "message"}).
+
+After "strife login", the client commands use the gateway and certificate
+directory the login used; --gateway and --certs, or $STRIFE_GATEWAY and
+$STRIFE_CERTS, say otherwise.
+
+` + client.ExitStatuses,
+		Args:              cobra.NoArgs,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
@@ -36,5 +44,6 @@ are the same operations for scripts (--json).`,
 		menu.SetContext(cmd.Context())
 		return menu.RunE(menu, args)
 	}
+	client.UsageErrors(root)
 	return root
 }

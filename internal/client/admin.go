@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -57,15 +56,6 @@ func orNone(s string) string {
 	return s
 }
 
-// gatewayMessage is a gateway error's message without its package prefix.
-func gatewayMessage(err error) string {
-	msg := status.Convert(err).Message()
-	for _, prefix := range []string{"gatewayd: permission denied: ", "gatewayd: "} {
-		msg = strings.TrimPrefix(msg, prefix)
-	}
-	return msg
-}
-
 func adminCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
@@ -112,7 +102,7 @@ func (c *Client) LockUser(ctx context.Context, user string, lock bool) (*strifev
 	}
 	switch status.Code(err) {
 	case codes.PermissionDenied, codes.InvalidArgument, codes.NotFound:
-		return nil, fmt.Errorf("cannot lock or unlock %s: %s", user, gatewayMessage(err))
+		return nil, gatewayError(err, "cannot lock or unlock %s: %s", user, gatewayMessage(err))
 	}
 	return nil, c.Explain(err)
 }
@@ -124,7 +114,7 @@ func parseRole(role string) (strifev1.UserRole, error) {
 	case "admin":
 		return strifev1.UserRole_USER_ROLE_ADMIN, nil
 	}
-	return 0, fmt.Errorf("--role must be customer or admin, not %q", role)
+	return 0, usagef("--role must be customer or admin, not %q", role)
 }
 
 func registerCommand() *cobra.Command {
@@ -150,7 +140,7 @@ no account.
 			var minor int64
 			if opening != "" {
 				if minor, err = ParseAmount(opening); err != nil {
-					return fmt.Errorf("--opening: %w", err)
+					return usagef("--opening: %w", err)
 				}
 			}
 			c, err := open(cfg, false)
@@ -190,9 +180,9 @@ func (c *Client) RegisterClient(ctx context.Context, req *strifev1.RegisterClien
 	}
 	switch status.Code(err) {
 	case codes.PermissionDenied:
-		return nil, errors.New("only an admin may register clients: log in as an admin with `strife login`")
+		return nil, gatewayError(err, "only an admin may register clients: log in as an admin with `strife login`")
 	case codes.AlreadyExists, codes.InvalidArgument, codes.NotFound:
-		return nil, fmt.Errorf("cannot register %s: %s", req.GetUsername(), gatewayMessage(err))
+		return nil, gatewayError(err, "cannot register %s: %s", req.GetUsername(), gatewayMessage(err))
 	}
 	return nil, c.Explain(err)
 }
@@ -217,7 +207,7 @@ from standard input (current first, then new).
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if def == "" && link == "" && role == "" && !newPassword {
-				return errors.New("nothing to change: give --default-account, --link-account, --role or --new-password")
+				return usagef("nothing to change: give --default-account, --link-account, --role or --new-password")
 			}
 			var r strifev1.UserRole
 			if role != "" {
@@ -269,12 +259,12 @@ func (c *Client) UpdateDetails(ctx context.Context, req *strifev1.UpdateClientDe
 	}
 	switch code := status.Code(err); {
 	case code == codes.Unauthenticated && strings.Contains(status.Convert(err).Message(), "current password"):
-		return nil, errors.New("the current password is wrong: try again")
+		return nil, gatewayError(err, "the current password is wrong: try again")
 	case code == codes.PermissionDenied && req.GetUsername() != "" && (c.Session == nil || req.GetUsername() != c.Session.User) &&
 		strings.Contains(status.Convert(err).Message(), "own behalf"):
-		return nil, errors.New("only an admin may change another user's details")
+		return nil, gatewayError(err, "only an admin may change another user's details")
 	case code == codes.PermissionDenied, code == codes.InvalidArgument, code == codes.NotFound, code == codes.AlreadyExists:
-		return nil, fmt.Errorf("cannot update details: %s", gatewayMessage(err))
+		return nil, gatewayError(err, "cannot update details: %s", gatewayMessage(err))
 	}
 	return nil, c.Explain(err)
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // ErrBadAmount is wrapped by every amount that ParseAmount refuses.
-var ErrBadAmount = errors.New("client: bad amount")
+var ErrBadAmount = errors.New("bad amount")
 
 // ParseAmount turns a decimal amount such as "12.50", "12.5" or "12" into
 // minor units (1250, 1250, 1200) exactly, without floating point. It refuses

@@ -1,11 +1,13 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,21 +38,21 @@ type Client struct {
 	sessionMu sync.Mutex
 }
 
-// Open dials the gateway with the certificate cfg names (or the one saved
-// at login) and loads the session, if any. The dial is lazy: an unreachable
-// gateway shows up on the first call.
+// Open loads the session, if any, and completes cfg: what the flags do not
+// say is taken from the environment ($STRIFE_GATEWAY, $STRIFE_CERTS), then
+// from the session (the gateway, certificate directory and certificate
+// name the login used), then from the defaults. It does not dial (Dial).
 func Open(cfg Config) (*Client, error) {
+	cfg.fromEnv()
+	s, err := LoadSession(cfg.StateDir)
+	if err == nil {
+		cfg.fromSession(s)
+		cfg.CertName = cmp.Or(cfg.CertName, s.CertName)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{Config: cfg}
-	if s, err := LoadSession(cfg.StateDir); err == nil {
-		c.Session = s
-		if c.Config.CertName == "" {
-			c.Config.CertName = s.CertName
-		}
-	}
-	return c, nil
+	return &Client{Config: cfg, Session: s}, nil
 }
 
 // Dial connects with certificate name (Config.CertName when empty).
@@ -59,12 +61,13 @@ func (c *Client) Dial(name string) error {
 		name = c.Config.CertName
 	}
 	if name == "" {
-		return fmt.Errorf("%w: no certificate name: give --cert-name", ErrConfig)
+		return usagef("no certificate name: give --cert-name")
 	}
 	c.Config.CertName = name
 	tlsConfig, err := certs.ClientConfig(certs.FilesIn(c.Config.CertsDir, name), "")
 	if err != nil {
-		return fmt.Errorf("certificate %q in %s: %w (give --certs and --cert-name)", name, c.Config.CertsDir, err)
+		// The certs package's prefix is for logs, not for the person here.
+		return fmt.Errorf("cannot load certificate %q from %s: %s (give --certs and --cert-name)", name, c.Config.CertsDir, strings.TrimPrefix(err.Error(), "certs: "))
 	}
 	conn, err := rpc.Dial(c.Config.Gateway, tlsConfig)
 	if err != nil {
@@ -102,16 +105,21 @@ func (c *Client) Login(ctx context.Context, user, password string) (*Session, er
 	if err != nil {
 		switch status.Code(err) {
 		case codes.Unauthenticated:
-			return nil, errors.New("login refused: wrong user or password")
+			return nil, gatewayError(err, "login refused: wrong user or password")
 		case codes.ResourceExhausted:
 			// Not a verdict on the password: it was not even checked.
 			return nil, fmt.Errorf("%w: %s", ErrTryLater, retryText(err))
 		}
 		return nil, c.Explain(err)
 	}
+	certsDir, err := filepath.Abs(c.Config.CertsDir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Session{
 		Token: resp.GetToken(), User: resp.GetUser().GetUsername(), Role: roleText(resp.GetUser().GetRole()),
 		CertName: c.Config.CertName, ExpiresAt: resp.GetExpiresAt().AsTime(),
+		Gateway: c.Config.Gateway, CertsDir: certsDir,
 	}
 	if err := SaveSession(c.Config.StateDir, s); err != nil {
 		return nil, err
@@ -164,7 +172,9 @@ func (c *Client) Sender() *Sender {
 	return &Sender{Queue: c.Queue, API: c.API, Conn: c.Conn, Auth: c.Auth, Lock: &c.sendMu}
 }
 
-// Explain turns an RPC error into one line that says what to do next.
+// Explain turns an RPC error into one line that says what to do next: a
+// GatewayError, which keeps the gRPC code for --json, or ErrLoginAgain or
+// ErrTryLater.
 func (c *Client) Explain(err error) error {
 	if err == nil {
 		return nil
@@ -175,15 +185,15 @@ func (c *Client) Explain(err error) error {
 	}
 	switch {
 	case Unreachable(err):
-		return fmt.Errorf("cannot reach the gateway at %s: is it running? (%s)", c.Config.Gateway, st.Code())
+		return gatewayError(err, "cannot reach the gateway at %s: is it running? (%s)", c.Config.Gateway, CodeName(st.Code()))
 	case st.Code() == codes.Unauthenticated:
 		return ErrLoginAgain
 	case st.Code() == codes.PermissionDenied:
-		return fmt.Errorf("not allowed: %s", st.Message())
+		return gatewayError(err, "not allowed: %s", gatewayMessage(err))
 	case st.Code() == codes.ResourceExhausted:
 		return fmt.Errorf("%w: %s", ErrTryLater, retryText(err))
 	}
-	return fmt.Errorf("%s: %s", st.Code(), st.Message())
+	return gatewayError(err, "")
 }
 
 // RetryAfter is how long the gateway asked to wait before trying again

@@ -2,10 +2,9 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,8 +25,8 @@ func Commands() []*cobra.Command {
 // addFlags adds the flags every client command takes.
 func addFlags(cmd *cobra.Command, cfg *Config) {
 	f := cmd.Flags()
-	f.StringVar(&cfg.Gateway, "gateway", DefaultGateway, "gateway address")
-	f.StringVar(&cfg.CertsDir, "certs", DefaultCertsDir, "directory of ca.crt and <cert-name>.crt/.key")
+	f.StringVar(&cfg.Gateway, "gateway", "", "gateway address (default: $"+GatewayEnv+", else the one used at login, else "+DefaultGateway+")")
+	f.StringVar(&cfg.CertsDir, "certs", "", "directory of ca.crt and <cert-name>.crt/.key (default: $"+CertsEnv+", else the one used at login, else "+DefaultCertsDir+")")
 	f.StringVar(&cfg.CertName, "cert-name", "", "this program's certificate name (default: the one used at login, else --user)")
 	f.StringVar(&cfg.StateDir, "state-dir", DefaultStateDir(), "state directory: session token and payment queue ($"+StateEnv+", else ~/.strife)")
 	f.BoolVar(&cfg.JSON, "json", false, "print one JSON object (see the fields above)")
@@ -63,8 +62,11 @@ func loginCommand() *cobra.Command {
 		Use:   "login --user NAME",
 		Short: "Log in and keep the token in the state directory (mode 0600)",
 		Long: `Log in with a password (read from standard input with --password-stdin,
-else prompted). The token is saved in <state-dir>/session.json; log in again
-when it expires.
+else prompted). The token is saved in <state-dir>/session.json, with the
+gateway address and the certificate directory used: later commands go to
+the same place without --gateway and --certs (a flag, then $STRIFE_GATEWAY
+or $STRIFE_CERTS, then the session, then the default). Log in again when
+the token expires.
 
 --json prints {"user", "role", "cert_name", "expires_at"}.`,
 		Args: cobra.NoArgs,
@@ -185,8 +187,9 @@ func payCommand() *cobra.Command {
 		Long: `Pay a user (--to) or an account (--to-account BankB/2001). The payment gets
 its ULID and is written to the local queue before it is sent; if the gateway
 cannot be reached it stays queued and is resent (with the same ULID) by
-"strife queue flush" or "strife watch". The exit status is non-zero when the
-payment FAILED or was REJECTED.
+"strife queue flush" or "strife watch". The exit status says how it ended:
+0 COMMITTED, 1 FAILED or REJECTED, 3 QUEUED, 4 PENDING (2: the command line
+is wrong, nothing was queued).
 
 ` + paymentFields,
 		Args: cobra.NoArgs,
@@ -217,19 +220,22 @@ payment FAILED or was REJECTED.
 	return cmd
 }
 
-// payRequest checks the pay flags.
+// payRequest checks the pay flags; what it refuses is a UsageError.
 func payRequest(to, toAccount, from, amount, memo string) (*strifev1.PayRequest, error) {
+	if amount == "" {
+		return nil, usagef("--amount is required")
+	}
 	minor, err := ParseAmount(amount)
 	if err != nil {
-		return nil, err
+		return nil, &UsageError{err}
 	}
 	if err := checkMemo(memo); err != nil {
-		return nil, err
+		return nil, &UsageError{err}
 	}
 	req := &strifev1.PayRequest{FromAccount: from, Amount: minor, Memo: memo}
 	switch {
 	case (to == "") == (toAccount == ""):
-		return nil, errors.New("give exactly one of --to USER or --to-account BANK/NUMBER")
+		return nil, usagef("give exactly one of --to USER or --to-account BANK/NUMBER")
 	case to != "":
 		req.Payee = &strifev1.PayRequest_ToUser{ToUser: to}
 	default:
@@ -246,9 +252,9 @@ func printResult(cmd *cobra.Command, cfg Config, r *Result) error {
 	} else if _, err := fmt.Fprintln(cmd.OutOrStdout(), resultLine(r)); err != nil {
 		return err
 	}
-	if r.Outcome == OutcomeFailed || r.Outcome == OutcomeRejected {
+	if r.Outcome != OutcomeCommitted {
 		cmd.SilenceErrors = true
-		return fmt.Errorf("payment %s", strings.ToLower(string(r.Outcome)))
+		return &OutcomeError{Outcome: r.Outcome}
 	}
 	return nil
 }
@@ -404,7 +410,10 @@ func queueFlushCommand() *cobra.Command {
 first that finds the gateway unreachable.
 
 --json prints {"results": [payment...], "remaining": N}, "status" of each
-being COMMITTED, FAILED, REJECTED, PENDING or QUEUED.`,
+being COMMITTED, FAILED, REJECTED, PENDING or QUEUED.
+
+The exit status says what is left: 0 nothing, 3 payments still QUEUED (the
+gateway could not be reached), 4 only PENDING ones (the gateway holds them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := open(cfg, true)
@@ -421,15 +430,33 @@ being COMMITTED, FAILED, REJECTED, PENDING or QUEUED.`,
 				return err
 			}
 			if cfg.JSON {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"results": jsonOf(results, resultJSON), "remaining": remaining})
+				if err := writeJSON(cmd.OutOrStdout(), map[string]any{"results": jsonOf(results, resultJSON), "remaining": remaining}); err != nil {
+					return err
+				}
+				return leftOver(results, remaining)
 			}
 			for _, r := range results {
 				fmt.Fprintln(cmd.OutOrStdout(), resultLine(r))
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d left in the queue\n", remaining)
-			return err
+			if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%d left in the queue\n", remaining); err != nil {
+				return err
+			}
+			return leftOver(results, remaining)
 		},
 	}
 	addFlags(cmd, &cfg)
 	return cmd
+}
+
+// leftOver is what a flush that leaves remaining payments in the queue
+// ends with: QUEUED if the gateway could not be reached (the flush stops at
+// the first such payment), else PENDING.
+func leftOver(results []*Result, remaining int) error {
+	switch {
+	case remaining == 0:
+		return nil
+	case slices.ContainsFunc(results, func(r *Result) bool { return r.Outcome == OutcomeQueued }):
+		return &OutcomeError{Outcome: OutcomeQueued}
+	}
+	return &OutcomeError{Outcome: OutcomePending}
 }

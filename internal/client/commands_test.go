@@ -113,7 +113,7 @@ func TestCommandsJSON(t *testing.T) {
 
 	w.stop(t)
 	out, err = run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "1", "--json")...)
-	require.NoError(t, err)
+	require.Equal(t, &client.OutcomeError{Outcome: client.OutcomeQueued}, err, "exit status 3")
 	v = decodeJSON(t, out)
 	require.Equal(t, "QUEUED", v["status"])
 	require.Equal(t, client.QueuedMessage, v["message"])
@@ -129,8 +129,12 @@ func TestCommandsJSON(t *testing.T) {
 	w.start(t)
 	require.Eventually(t, func() bool {
 		out, err = run(t, "", cliArgs(w, dir, "queue", "flush", "--json")...)
+		if decodeJSON(t, out)["remaining"] != float64(0) {
+			require.Equal(t, &client.OutcomeError{Outcome: client.OutcomeQueued}, err, "exit status 3")
+			return false
+		}
 		require.NoError(t, err)
-		return decodeJSON(t, out)["remaining"] == float64(0)
+		return true
 	}, 20*time.Second, 100*time.Millisecond)
 	results := decodeJSON(t, out)["results"].([]any)
 	require.Len(t, results, 1)
@@ -149,7 +153,7 @@ func TestWatchJSONReportsQueuedOutcome(t *testing.T) {
 	dir := w.login(t, "alice")
 	w.stop(t)
 	out, err := run(t, "", cliArgs(w, dir, "pay", "--to", "bob", "--amount", "2.00")...)
-	require.NoError(t, err)
+	require.Equal(t, &client.OutcomeError{Outcome: client.OutcomeQueued}, err, "exit status 3")
 	require.Contains(t, out, client.QueuedMessage)
 
 	w.start(t)

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,11 +18,15 @@ const (
 	DefaultCertsDir = "strife-data/certs" // where `strife up` writes them
 	// StateEnv, when set, is the default state directory.
 	StateEnv = "STRIFE_STATE"
+	// GatewayEnv and CertsEnv, when set, are the gateway address and the
+	// certificate directory of a command that does not give them as flags.
+	GatewayEnv = "STRIFE_GATEWAY"
+	CertsEnv   = "STRIFE_CERTS"
 )
 
 // Errors about the local state.
 var (
-	ErrConfig      = errors.New("client: bad configuration")
+	ErrConfig      = errors.New("bad configuration")
 	ErrNotLoggedIn = errors.New("not logged in: run `strife login --user <name>`")
 	ErrLoginAgain  = errors.New("the login has expired or was refused: log in again with `strife login`")
 	// ErrTryLater: the gateway refused without looking at the request (too
@@ -33,9 +38,11 @@ var (
 // Config is where the client finds the gateway, its certificate and its
 // state directory.
 type Config struct {
-	// Gateway is the gateway's address. Default DefaultGateway.
+	// Gateway is the gateway's address. Default $STRIFE_GATEWAY, else the
+	// one saved at login (Open), else DefaultGateway.
 	Gateway string
-	// CertsDir holds ca.crt and <CertName>.crt/.key. Default DefaultCertsDir.
+	// CertsDir holds ca.crt and <CertName>.crt/.key. Default $STRIFE_CERTS,
+	// else the one saved at login (Open), else DefaultCertsDir.
 	CertsDir string
 	// CertName is the client program's certificate name. Default: the
 	// name saved at login, else the user logging in.
@@ -59,32 +66,57 @@ func DefaultStateDir() string {
 	return filepath.Join(home, ".strife")
 }
 
-// Validate fills in the defaults and rejects a bad CertName (ErrConfig).
+// Validate fills in the defaults ($STRIFE_GATEWAY, $STRIFE_CERTS and
+// $STRIFE_STATE first) and rejects a bad CertName (ErrConfig, a usage
+// error). Open fills in what the session saved before the defaults.
 func (c *Config) Validate() error {
+	c.fromEnv()
 	if c.Gateway == "" {
 		c.Gateway = DefaultGateway
 	}
 	if c.CertsDir == "" {
 		c.CertsDir = DefaultCertsDir
 	}
-	if c.StateDir == "" {
-		c.StateDir = DefaultStateDir()
-	}
 	if c.CertName != "" {
 		if err := certs.CheckName(c.CertName); err != nil {
-			return fmt.Errorf("%w: --cert-name: %v", ErrConfig, err)
+			return &UsageError{fmt.Errorf("%w: --cert-name: %v", ErrConfig, err)}
 		}
 	}
 	return nil
 }
 
-// Session is what login leaves in the state directory.
+// fromEnv fills in what the environment gives and the flags did not.
+func (c *Config) fromEnv() {
+	c.Gateway = cmp.Or(c.Gateway, os.Getenv(GatewayEnv))
+	c.CertsDir = cmp.Or(c.CertsDir, os.Getenv(CertsEnv))
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir()
+	}
+}
+
+// fromSession fills in, after the flags and the environment, the gateway
+// and certificate directory the login used: the same place, without
+// saying it again.
+func (c *Config) fromSession(s *Session) {
+	c.fromEnv()
+	c.Gateway = cmp.Or(c.Gateway, s.Gateway)
+	c.CertsDir = cmp.Or(c.CertsDir, s.CertsDir)
+}
+
+// Session is what login leaves in the state directory. Gateway and
+// CertsDir were added later: a session saved without them loads, and the
+// commands then fall back to the defaults.
 type Session struct {
 	Token     string    `json:"token"`
 	User      string    `json:"user"`
 	Role      string    `json:"role"`
 	CertName  string    `json:"cert_name"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Gateway is the address the login used.
+	Gateway string `json:"gateway,omitempty"`
+	// CertsDir is the certificate directory the login used, made absolute
+	// so that it holds from any working directory.
+	CertsDir string `json:"certs_dir,omitempty"`
 }
 
 func sessionPath(stateDir string) string { return filepath.Join(stateDir, "session.json") }

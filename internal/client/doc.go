@@ -55,7 +55,9 @@
 //
 //	COMMITTED  paid
 //	FAILED     refused for a business reason (INSUFFICIENT_FUNDS, ...): final, never retried
-//	REJECTED   the gateway refused the request (INVALID_ARGUMENT, NOT_FOUND, ...): final
+//	REJECTED   the gateway refused the request (INVALID_ARGUMENT, NOT_FOUND, ...): final;
+//	           a payment to a user or bank that does not exist is refused at once,
+//	           not held
 //	PENDING    the gateway holds it and keeps trying; the client polls GetPayment
 //	QUEUED     the gateway could not be reached (UNAVAILABLE, DEADLINE_EXCEEDED,
 //	           connection refused): resent later, same ULID
@@ -80,11 +82,27 @@
 // READY after the gateway was unreachable. `strife watch` runs it;
 // `strife queue flush` does one round.
 //
+// # Where the gateway is
+//
+// Each command finds the gateway and the certificate directory in this
+// order: its flags (--gateway, --certs), then the environment
+// ($STRIFE_GATEWAY, $STRIFE_CERTS), then the session (the ones the login
+// used), then the defaults (127.0.0.1:7000, strife-data/certs). So after
+//
+//	strife login --user alice --gateway 10.0.0.5:7000 --certs /etc/strife/certs
+//
+// `strife pay --to bob --amount 12.50` goes to the same gateway with the
+// same certificates. The state directory is --state-dir, else
+// $STRIFE_STATE, else ~/.strife.
+//
 // # State directory
 //
 // --state-dir (default $STRIFE_STATE, else ~/.strife) holds:
 //
-//	session.json  the login token, user, role, certificate name and expiry (0600)
+//	session.json  the login token, user, role, certificate name and expiry (0600);
+//	              the gateway address and certificate directory (absolute) of
+//	              the login, "gateway" and "certs_dir", absent from a session
+//	              saved by an older client
 //	queue.db      bbolt, two buckets keyed by ULID (so in creation order):
 //	              "queue"  payments not yet final
 //	              "done"   payments with their final outcome
@@ -110,8 +128,8 @@
 //	login        {"user", "role", "cert_name", "expires_at"}
 //	logout       {"logged_out": true}
 //	pay          a payment, without "settled_at" (the answer comes before
-//	             the banks apply it; history has it); exit status 1 when
-//	             FAILED or REJECTED
+//	             the banks apply it; history has it); a REJECTED one has
+//	             "code", the gateway's gRPC code name (NOT_FOUND)
 //	balance      {"accounts": [{"account", "posted", "available", "held",
 //	             "pending_credits", "available_text"}]}
 //	history      {"payments": [payment...]}
@@ -124,8 +142,33 @@
 //	             (["BankA/1005", ...]), "default_account", "created_at",
 //	             "locked": true when locked}
 //
-// Errors are one line on standard error and exit status 1, e.g. "only an
-// admin may register clients: log in as an admin with `strife login`".
+// # Errors and exit statuses
+//
+// An error is one line on standard error, written for a person: "Error:
+// no user named mallory", "Error: --amount is required". With --json it is
+// one JSON object on standard error, and nothing else is printed:
+//
+//	{"code": "NOT_FOUND", "message": "cannot lock or unlock mallory: no user named mallory"}
+//
+// code is a gRPC code name when the gateway refused or could not be
+// reached (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, ALREADY_EXISTS,
+// UNAVAILABLE, RESOURCE_EXHAUSTED, UNAUTHENTICATED, which also stands for
+// "not logged in" and an expired session), "usage" when the command line is
+// wrong, "local" when the trouble is on this machine (state directory,
+// queue file, certificate files, terminal). A payment that is not
+// COMMITTED is not an error: it is printed on standard output like any
+// payment (a REJECTED one with "code"), and the exit status says how it
+// ended:
+//
+//	0  done; a payment COMMITTED
+//	1  an error, or a payment FAILED or REJECTED
+//	2  usage: a flag, argument or command is wrong; nothing was done
+//	3  a payment is QUEUED: the gateway could not be reached; it is resent later
+//	4  a payment is PENDING: the gateway holds it and keeps trying
+//
+// queue flush exits 0 when it leaves the queue empty, 3 when payments are
+// still queued, 4 when only pending ones are left. Execute runs the strife
+// command and does this (Classify, Report); cmd/strife only exits with it.
 //
 // Amounts are parsed exactly (ParseAmount): digits with at most two
 // decimals, no floating point.

@@ -159,3 +159,24 @@ func run(t *testing.T, stdin string, args ...string) (string, error) {
 	err := cmd.ExecuteContext(ctx)
 	return out.String(), err
 }
+
+// result is what a strife process shows: its outputs and exit status.
+type result struct {
+	stdout, stderr string
+	exit           int
+}
+
+// runMain runs the strife command as cmd/strife's main does, errors and
+// exit status included.
+func runMain(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := cli.Command()
+	var out, errOut bytes.Buffer
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	exit := client.Execute(ctx, cmd, args)
+	return result{stdout: out.String(), stderr: errOut.String(), exit: exit}
+}

@@ -34,7 +34,7 @@ func TestMenuLoginBalancePayLogout(t *testing.T) {
 		"Balance\n  BankA/1001   1000.00 available (1000.00 posted)\n",
 		"Pay\n  to (user, or bank/number):   amount (e.g. 12.50):   memo (optional): ",
 		" 12.50 to bob: committed\n",
-		"error: client: bad amount \"12.505\": at most two decimals\n",
+		"error: bad amount \"12.505\": at most two decimals\n",
 		"Pending queue\n  empty\n",
 		"History\n",
 		"COMMITTED      12.50 BankA/1001 -> bob BankB/2001",

@@ -16,13 +16,16 @@ type PaymentJSON struct {
 	Status        string `json:"status"`
 	Reason        string `json:"reason,omitempty"`
 	Message       string `json:"message,omitempty"`
-	From          string `json:"from_account,omitempty"`
-	To            string `json:"to"`
-	Amount        int64  `json:"amount"`
-	AmountText    string `json:"amount_text"`
-	Memo          string `json:"memo,omitempty"`
-	Attempts      int    `json:"attempts,omitempty"`
-	CreatedAt     string `json:"created_at,omitempty"`
+	// Code is the gRPC code name of a REJECTED payment's refusal
+	// ("NOT_FOUND").
+	Code       string `json:"code,omitempty"`
+	From       string `json:"from_account,omitempty"`
+	To         string `json:"to"`
+	Amount     int64  `json:"amount"`
+	AmountText string `json:"amount_text"`
+	Memo       string `json:"memo,omitempty"`
+	Attempts   int    `json:"attempts,omitempty"`
+	CreatedAt  string `json:"created_at,omitempty"`
 	// SettledAt is when every bank had applied a COMMITTED payment; until
 	// then its amount shows as held and pending in balances.
 	SettledAt string `json:"settled_at,omitempty"`
@@ -95,7 +98,7 @@ func entryJSON(e *Entry) PaymentJSON {
 // resultJSON is a send's result: the local entry with the outcome.
 func resultJSON(r *Result) PaymentJSON {
 	out := entryJSON(r.Entry)
-	out.Status, out.Message = string(r.Outcome), r.Message
+	out.Status, out.Message, out.Code = string(r.Outcome), r.Message, r.Code
 	if r.Payment != nil {
 		out.Reason = reasonText(r.Payment)
 	}

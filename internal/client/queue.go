@@ -17,8 +17,8 @@ import (
 
 // Queue errors.
 var (
-	ErrNotQueued = errors.New("client: no such queued payment")
-	ErrCorrupt   = errors.New("client: corrupt queue entry")
+	ErrNotQueued = errors.New("no such queued payment")
+	ErrCorrupt   = errors.New("corrupt queue entry")
 )
 
 // State is where a payment stands in the local queue.
@@ -79,11 +79,11 @@ type Queue struct {
 // error naming it, never a crash.
 func OpenQueue(path string) (*Queue, error) {
 	if _, err := wal.CheckFile(path, time.Second); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("client: open queue: %w", err)
+		return nil, fmt.Errorf("open the payment queue: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("client: open queue %s: %w", path, err)
+		return nil, fmt.Errorf("open the payment queue %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{queueBucket, doneBucket} {
@@ -95,7 +95,7 @@ func OpenQueue(path string) (*Queue, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("client: open queue %s: %w", path, err)
+		return nil, fmt.Errorf("open the payment queue %s: %w", path, err)
 	}
 	return &Queue{db: db}, nil
 }

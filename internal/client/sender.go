@@ -50,6 +50,9 @@ type Result struct {
 	Payment *strifev1.Payment
 	// Message is a one-line explanation for the user.
 	Message string
+	// Code is the gRPC code name of a REJECTED payment's refusal
+	// ("NOT_FOUND"), "" otherwise.
+	Code string
 }
 
 // Backoff bounds of the resend loop.
@@ -187,12 +190,14 @@ func (s *Sender) failed(e *Entry, err error) (*Result, error) {
 		_, _ = s.Queue.Update(e.ID(), func(e *Entry) { e.LastError = "unauthenticated" })
 		return nil, ErrLoginAgain
 	default:
-		msg := code.String() + ": " + status.Convert(err).Message()
-		e, ferr := s.Queue.Finish(e.ID(), nil, msg)
+		// The message is the gateway's, for a person; the code stays in
+		// the stored entry for whoever reads the queue file.
+		msg := gatewayMessage(err)
+		e, ferr := s.Queue.Finish(e.ID(), nil, CodeName(code)+": "+msg)
 		if ferr != nil {
 			return nil, ferr
 		}
-		return &Result{Entry: e, Outcome: OutcomeRejected, Message: "refused by the gateway: " + msg}, nil
+		return &Result{Entry: e, Outcome: OutcomeRejected, Code: CodeName(code), Message: "refused by the gateway: " + msg}, nil
 	}
 }
 

@@ -1,43 +1,49 @@
 package gatewayd
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors of the gateway, with the gRPC code statusRules gives them. The
-// caller reads their text, with the detail wrapped around it; the two whose
-// exact wording is part of the API have no package prefix.
+// caller reads their text, with the detail wrapped around it, so the ones
+// a caller gets are written for people, without a package prefix: they
+// are the words a user of `strife` sees ("no user named mallory"). The
+// errors only operators see, in the log, keep the "gatewayd: " prefix.
 var (
 	// ErrInvalid: a malformed request (INVALID_ARGUMENT).
-	ErrInvalid = errors.New("gatewayd: invalid request")
+	ErrInvalid = errors.New("invalid request")
 	// ErrUserExists: the username is taken (ALREADY_EXISTS).
-	ErrUserExists = errors.New("gatewayd: user already exists")
+	ErrUserExists = errors.New("user already exists")
 	// ErrAccountTaken: the account belongs to another user, at the gateway
 	// or at its bank (ALREADY_EXISTS).
-	ErrAccountTaken = errors.New("gatewayd: account belongs to another user")
-	// ErrNoUser: no user by that name (NOT_FOUND).
-	ErrNoUser = errors.New("gatewayd: no such user")
+	ErrAccountTaken = errors.New("account belongs to another user")
+	// ErrNoUser: no user by that name (NOT_FOUND), wrapped as noUser
+	// words it: "no user named mallory".
+	ErrNoUser = errors.New("no user")
 	// ErrNoAccount: the bank has no such account, or the user has none
 	// (NOT_FOUND).
-	ErrNoAccount = errors.New("gatewayd: no such account")
+	ErrNoAccount = errors.New("no such account")
 	// ErrDenied: the caller's role or ownership does not allow the call
 	// (PERMISSION_DENIED).
-	ErrDenied = errors.New("gatewayd: permission denied")
+	ErrDenied = errors.New("permission denied")
 	// ErrBadLogin is the one answer to an unknown user and to a wrong
 	// password (UNAUTHENTICATED).
 	ErrBadLogin = errors.New("invalid username or password")
 	// ErrWrongPassword: the current password given with a new one is wrong
-	// (UNAUTHENTICATED).
-	ErrWrongPassword = errors.New("gatewayd: current password is wrong")
+	// (UNAUTHENTICATED). The client recognises "current password".
+	ErrWrongPassword = errors.New("current password is wrong")
 	// ErrLocked: the user gave the right password but an admin locked them
 	// out (PERMISSION_DENIED). A wrong password gets ErrBadLogin first, so
 	// only someone who knows the password learns of the lock.
-	ErrLocked = errors.New("gatewayd: user is locked by an admin")
+	ErrLocked = errors.New("user is locked by an admin")
 	// ErrTokenEnded ends a WatchPayments stream whose login token expired or
 	// was revoked (UNAUTHENTICATED): the client should log in again and
 	// catch up with ListPayments.
 	ErrTokenEnded = errors.New("login token expired or revoked; log in again")
 	// ErrBankUnavailable: a bank is not configured, could not be reached, or
 	// did not answer in time (UNAVAILABLE).
-	ErrBankUnavailable = errors.New("gatewayd: bank unavailable")
+	ErrBankUnavailable = errors.New("bank unavailable")
 	// ErrWatchBehind ends a WatchPayments stream that fell too far behind
 	// the changes (UNAVAILABLE): the client should watch again and catch up
 	// with ListPayments.
@@ -46,6 +52,11 @@ var (
 	// (UNAVAILABLE).
 	ErrShuttingDown = errors.New("gateway is shutting down; watch again")
 	// ErrInconsistent: the user projection disagrees with the log's records
-	// (see Users.Verify).
+	// (see Users.Verify). Operators only: it is INTERNAL, never sent.
 	ErrInconsistent = errors.New("gatewayd: user store inconsistent with its log")
 )
+
+// noUser is ErrNoUser for name: "no user named mallory".
+func noUser(name string) error {
+	return fmt.Errorf("%w named %s", ErrNoUser, name)
+}

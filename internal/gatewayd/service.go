@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/auth"
@@ -73,12 +75,32 @@ type service struct {
 
 // reply converts an error for the wire, logging the ones whose text the
 // caller does not get to see. A throttled or busy refusal carries its
-// retry time (retryStatus).
+// retry time (retryStatus). The text is for people (forPeople).
 func (s *service) reply(method string, err error) error {
 	if st := retryStatus(err); st != nil {
 		return st.Err()
 	}
-	return rpc.Reply(s.log, method, err, statusRules)
+	st := rpc.ReplyStatus(s.log, method, err, statusRules)
+	if msg := forPeople(st.Message()); msg != st.Message() {
+		st = status.New(st.Code(), msg)
+	}
+	return st.Err()
+}
+
+// packagePrefixes are the prefixes that the sentinel errors of the
+// packages the gateway calls carry for their logs (`coordinator: no such
+// payment`), and its banks' answers too.
+var packagePrefixes = []string{"coordinator: ", "auth: ", "wal: ", "participant: ", "ledger: ", "bankd: ", "gatewayd: "}
+
+// forPeople takes the package prefixes off a message the caller reads:
+// the user of `strife` sees "no such payment", not "coordinator: no such
+// payment". A prefix is taken off where an error's text begins: at the
+// start, or after ": " where one error wraps another.
+func forPeople(msg string) string {
+	for _, p := range packagePrefixes {
+		msg = strings.ReplaceAll(strings.TrimPrefix(msg, p), ": "+p, ": ")
+	}
+	return msg
 }
 
 // caller returns the logged-in user the policy interceptor authorized.

@@ -103,7 +103,7 @@ func (s *Users) Get(name string) (*storagev1.UserState, error) {
 		return err
 	})
 	if err == nil && u == nil {
-		err = fmt.Errorf("%w: %q", ErrNoUser, name)
+		err = noUser(name)
 	}
 	return u, err
 }
@@ -180,7 +180,7 @@ func (s *Users) Update(name string, change func(*storagev1.UserState) error) (*s
 			return err
 		}
 		if old == nil {
-			return fmt.Errorf("%w: %q", ErrNoUser, name)
+			return noUser(name)
 		}
 		u := proto.CloneOf(old)
 		if err := change(u); err != nil {
