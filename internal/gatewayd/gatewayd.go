@@ -183,6 +183,7 @@ type Gateway struct {
 	reg      *discovery.Registration
 	log      *wal.Log
 	users    *Users
+	known    *knownBanks
 	coord    *coordinator.Coordinator
 	lis      net.Listener
 	server   *grpc.Server
@@ -195,8 +196,8 @@ type Gateway struct {
 	stopErr  error
 }
 
-// Start dials the banks (or follows them in etcd), opens the gateway's log,
-// seeds the user store if it is new, starts the coordinator (which recovers
+// Start opens the gateway's log, dials the banks (or follows them in
+// etcd), seeds the user store if it is new, starts the coordinator (which recovers
 // every payment the log left open), starts serving GatewayService and
 // CoordinatorService, and registers in etcd if it is configured. On error,
 // everything it opened is closed.
@@ -217,15 +218,15 @@ func (g *Gateway) start() error {
 	if err := g.auth(s); err != nil {
 		return err
 	}
+	if err := g.openLog(s); err != nil {
+		return err
+	}
 	find := g.dialBanks
 	if g.cfg.Etcd.Enabled() {
 		find = g.discoverBanks
 	}
 	dir, err := find(s)
 	if err != nil {
-		return err
-	}
-	if err := g.openLog(s); err != nil {
 		return err
 	}
 	if err := g.seed(s); err != nil {
@@ -306,7 +307,9 @@ func (g *Gateway) openLog(s *service) error {
 	}
 	s.users = NewUsers(g.log)
 	g.users = s.users
-	return nil
+	s.known, err = loadKnownBanks(g.log, g.cfg.Log, s.now)
+	g.known = s.known
+	return err
 }
 
 func (g *Gateway) serve(s *service) error {
@@ -327,6 +330,10 @@ func (g *Gateway) serve(s *service) error {
 
 // Users is the gateway's user store.
 func (g *Gateway) Users() *Users { return g.users }
+
+// KnownBanks returns the names of every bank the gateway knows to exist,
+// up or not, sorted.
+func (g *Gateway) KnownBanks() []string { return g.known.sorted() }
 
 // Addr is the address the gateway listens on.
 func (g *Gateway) Addr() string { return g.lis.Addr().String() }
