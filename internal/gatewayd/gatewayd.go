@@ -183,7 +183,6 @@ type Gateway struct {
 	reg      *discovery.Registration
 	log      *wal.Log
 	users    *Users
-	known    *knownBanks
 	coord    *coordinator.Coordinator
 	lis      net.Listener
 	server   *grpc.Server
@@ -308,7 +307,6 @@ func (g *Gateway) openLog(s *service) error {
 	s.users = NewUsers(g.log)
 	g.users = s.users
 	s.known, err = loadKnownBanks(g.log, g.cfg.Log, s.now)
-	g.known = s.known
 	return err
 }
 
@@ -330,10 +328,6 @@ func (g *Gateway) serve(s *service) error {
 
 // Users is the gateway's user store.
 func (g *Gateway) Users() *Users { return g.users }
-
-// KnownBanks returns the names of every bank the gateway knows to exist,
-// up or not, sorted.
-func (g *Gateway) KnownBanks() []string { return g.known.sorted() }
 
 // Addr is the address the gateway listens on.
 func (g *Gateway) Addr() string { return g.lis.Addr().String() }

@@ -163,13 +163,6 @@ func (k *knownBanks) check(bank string) error {
 	return &noBankError{kind: ErrUnknownBank, msg: msg}
 }
 
-// sorted returns the known banks' names, sorted.
-func (k *knownBanks) sorted() []string {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return slices.Sorted(maps.Keys(k.names))
-}
-
 // noBankError is ErrUnknownBank or ErrBanksNotRead with a whole sentence of
 // its own for the caller, rather than the sentinel's text with details.
 type noBankError struct {
