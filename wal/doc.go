@@ -67,13 +67,14 @@
 // # Transaction IDs
 //
 // The zero ULID marks records that belong to no transaction (accounts,
-// deposits, users, epochs), so it is not a transaction ID: a transaction
-// under it could be written and never looked up again. CheckTxID is the
-// one rule, shared by the gateway and the banks, which refuse the zero ID
-// at their edge (ParseTxID parses and checks the text form); Tx.Append
-// refuses a record of a Transactional type (2PC records, holds and
-// postings, the gateway's payment records) with the zero ID, with an error
-// wrapping ErrZeroTxID. Records already written are read as they are.
+// deposits, users, epochs, the gateway's known banks), so it is not a
+// transaction ID: a transaction under it could be written and never looked
+// up again. CheckTxID is the one rule, shared by the gateway and the
+// banks, which refuse the zero ID at their edge (ParseTxID parses and
+// checks the text form); Tx.Append refuses a record of a Transactional
+// type (2PC records, holds and postings, the gateway's payment records)
+// with the zero ID, with an error wrapping ErrZeroTxID. Records already
+// written are read as they are.
 //
 // A record value is a fixed header followed by the payload:
 //

@@ -71,8 +71,9 @@ const (
 	TypeSettled        Type = 22
 )
 
-// Gateway records: the payment lifecycle of the coordinator, users, and
-// revoked login tokens (a logout, and the pruning of expired ones).
+// Gateway records: the payment lifecycle of the coordinator, users,
+// revoked login tokens (a logout, and the pruning of expired ones), and the
+// banks the gateway knows to exist.
 const (
 	TypePaymentAccepted Type = 32
 	TypeAttemptBegun    Type = 33
@@ -86,6 +87,7 @@ const (
 	TypeUserUpdated     Type = 49
 	TypeTokenRevoked    Type = 50
 	TypeTokensPruned    Type = 51
+	TypeBankKnown       Type = 52
 )
 
 var typeNames = map[Type]string{
@@ -112,12 +114,13 @@ var typeNames = map[Type]string{
 	TypeUserUpdated:     "USER_UPDATED",
 	TypeTokenRevoked:    "TOKEN_REVOKED",
 	TypeTokensPruned:    "TOKENS_PRUNED",
+	TypeBankKnown:       "BANK_KNOWN",
 }
 
 // transactional are the types whose records belong to one transaction,
 // found again by its ID (Tx.Lookup, and the tools that group a log by
 // payment): they must carry a valid ID (CheckTxID). The other types
-// (accounts, deposits, users, epochs) carry the zero ID.
+// (accounts, deposits, users, epochs, known banks) carry the zero ID.
 var transactional = map[Type]bool{
 	TypePrepared: true, TypeCommitted: true, TypeAborted: true,
 	TypeHoldPlaced: true, TypeHoldReleased: true, TypePosted: true, TypeSettled: true,

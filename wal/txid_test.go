@@ -56,7 +56,7 @@ func TestAppendRefusesTheZeroIDForTransactionalTypes(t *testing.T) {
 	}
 	require.Len(t, transactional, 14)
 	require.ElementsMatch(t, []wal.Type{wal.TypeAccountOpened, wal.TypeAccountUpdated, wal.TypeDeposited,
-		wal.TypeEpochBegun, wal.TypeUserRegistered, wal.TypeUserUpdated, wal.TypeTokenRevoked, wal.TypeTokensPruned}, other)
+		wal.TypeEpochBegun, wal.TypeUserRegistered, wal.TypeUserUpdated, wal.TypeTokenRevoked, wal.TypeTokensPruned, wal.TypeBankKnown}, other)
 
 	for _, typ := range transactional {
 		err := l.Append(func(tx *wal.Tx) error {

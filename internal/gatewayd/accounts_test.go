@@ -118,7 +118,6 @@ func TestRegisterClientRejectsMalformedRequests(t *testing.T) {
 		"short password":              func(r *strifev1.RegisterClientRequest) { r.Password = "short" },
 		"password over 72 bytes":      func(r *strifev1.RegisterClientRequest) { r.Password = strings.Repeat("p", 73) },
 		"no role":                     func(r *strifev1.RegisterClientRequest) { r.Role = strifev1.UserRole_USER_ROLE_UNSPECIFIED },
-		"unknown bank":                func(r *strifev1.RegisterClientRequest) { r.Account = "BankZ/2002" },
 		"no bank":                     func(r *strifev1.RegisterClientRequest) { r.Account = "2002" },
 		"bad number":                  func(r *strifev1.RegisterClientRequest) { r.Account = "BankB/20 02" },
 		"negative opening balance":    func(r *strifev1.RegisterClientRequest) { r.OpeningBalance = -1 },
@@ -132,7 +131,12 @@ func TestRegisterClientRejectsMalformedRequests(t *testing.T) {
 			requireCode(t, codes.InvalidArgument, err)
 		})
 	}
-	_, err := e.bankClients["BankB"].GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: "2002"})
+	req := valid()
+	req.Account = "BankZ/2002"
+	_, err := admin.RegisterClient(admin.ctx, req)
+	requireCode(t, codes.NotFound, err, "a bank never known")
+	require.ErrorContains(t, err, "no bank named BankZ is known to this gateway")
+	_, err = e.bankClients["BankB"].GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: "2002"})
 	requireCode(t, codes.NotFound, err, "the bank was never asked")
 }
 
@@ -189,7 +193,7 @@ func TestUpdateClientDetailsAccounts(t *testing.T) {
 	_, err = update(&strifev1.UpdateClientDetailsRequest{LinkAccount: "BankA/9999"})
 	requireCode(t, codes.NotFound, err)
 	_, err = update(&strifev1.UpdateClientDetailsRequest{LinkAccount: "BankZ/1"})
-	requireCode(t, codes.InvalidArgument, err)
+	requireCode(t, codes.NotFound, err, "a bank never known")
 	_, err = update(&strifev1.UpdateClientDetailsRequest{Username: "bob", DefaultAccount: "BankB/2001"})
 	requireCode(t, codes.PermissionDenied, err, "a customer changes only themself")
 

@@ -15,25 +15,20 @@ import (
 )
 
 // bankSet is how the service reaches the banks for account calls (the
-// coordinator reaches them through its Directory).
+// coordinator reaches them through its Directory). Which banks exist at
+// all, up or not, is knownBanks' business.
 type bankSet interface {
 	// client returns the BankService of a bank that is available now, or
 	// nil.
 	client(bank string) strifev1.BankServiceClient
-	// serves reports whether accounts at bank are the gateway's business,
-	// whether or not the bank is up now.
-	serves(bank string) bool
 }
 
 // staticBanks are the banks of Config.Banks.
 type staticBanks map[string]strifev1.BankServiceClient
 
 func (b staticBanks) client(bank string) strifev1.BankServiceClient { return b[bank] }
-func (b staticBanks) serves(bank string) bool                       { return b[bank] != nil }
 
-// discoveredBanks are the banks registered in etcd. Any well-formed bank
-// name is served: a bank missing from etcd may be down for a while, and a
-// payment to it is held PENDING rather than refused.
+// discoveredBanks are the banks registered in etcd now.
 type discoveredBanks struct{ dir *discovery.Directory }
 
 func (b discoveredBanks) client(bank string) strifev1.BankServiceClient {
@@ -44,11 +39,10 @@ func (b discoveredBanks) client(bank string) strifev1.BankServiceClient {
 	return p.(*coordinator.GRPCParticipant).Client // what dialBank makes
 }
 
-func (b discoveredBanks) serves(bank string) bool { return certs.CheckName(bank) == nil }
-
 // dialBanks connects to every bank of Config.Banks with the gateway's
 // certificate. The connections are lazy: a bank that is down now is
-// reached when it is up.
+// reached when it is up. The banks given are known to exist; with them,
+// the known banks are complete.
 func (g *Gateway) dialBanks(s *service) (coordinator.Directory, error) {
 	base, err := certs.ClientConfig(g.cfg.TLS, "")
 	if err != nil {
@@ -65,13 +59,20 @@ func (g *Gateway) dialBanks(s *service) (coordinator.Directory, error) {
 		dir[name], banks[name] = p, p.Client
 	}
 	s.banks = banks
+	s.known.learn(slices.Sorted(maps.Keys(g.cfg.Banks))...)
+	s.known.complete = closed
 	return dir, nil
 }
 
+// closed is a channel that is closed.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // discoverBanks follows the banks registered in etcd, dialling each one
 // that appears. It does not wait for etcd: until etcd answers, the banks
-// are those of Config.Banks, if any (and none otherwise: payments are held
-// PENDING until their banks appear).
+// are those of Config.Banks, if any (and none otherwise: payments to the
+// banks known from the log are held PENDING until their banks appear).
+// Every bank the directory dials has registered, or was given, so it is
+// learned as known; the known banks are complete once etcd has answered.
 func (g *Gateway) discoverBanks(s *service) (coordinator.Directory, error) {
 	base, err := certs.ClientConfig(g.cfg.TLS, "")
 	if err != nil {
@@ -81,12 +82,14 @@ func (g *Gateway) discoverBanks(s *service) (coordinator.Directory, error) {
 		return nil, err
 	}
 	dial := func(name, addr string) (coordinator.Participant, io.Closer, error) {
+		s.known.learn(name) // before dialling: a bank that cannot be dialled exists too
 		return dialBank(base, name, addr)
 	}
 	if g.dir, err = discovery.NewDirectory(g.etcd, dial, g.cfg.Banks, g.cfg.Log); err != nil {
 		return nil, err
 	}
 	s.banks = discoveredBanks{g.dir}
+	s.known.complete = g.dir.Synced()
 	return g.dir, nil
 }
 

@@ -145,11 +145,11 @@ func (s *service) free(name, account string) error {
 }
 
 // checkAccount checks an account address from a request: well-formed, at a
-// bank the gateway knows.
+// bank the gateway knows to exist, up or not (knownBanks.check).
 func (s *service) checkAccount(account string) (bank, number string, err error) {
 	bank, number, err = SplitAccount(account)
-	if err == nil && !s.banks.serves(bank) {
-		err = fmt.Errorf("%w: account %s is at bank %q, which this gateway does not serve", ErrInvalid, account, bank)
+	if err == nil {
+		err = s.known.check(bank)
 	}
 	return bank, number, err
 }

@@ -18,19 +18,35 @@
 // Statically (Config.Banks, --bank NAME=ADDR), through etcd (Config.Etcd,
 // --etcd-endpoints), or both: then the static banks are the view until etcd
 // first answers, and etcd's view replaces them. The gateway never waits for
-// etcd to start: it serves with the banks it knows (none, without --bank:
-// payments are held PENDING) and learns the others when etcd is back. With
+// etcd to start: it serves with the banks it can reach (none, without
+// --bank: payments to the banks it knows of are held PENDING, see below)
+// and learns the others when etcd is back. With
 // etcd, the gateway
 // watches /strife/banks/ (discovery.Directory): a bank is used from the
 // moment its key appears, and new payments to it are held PENDING from
 // the moment its key is deleted (clean stop) or expires (crash), without
-// waiting for a prepare timeout; every change wakes the held payments. Any
-// well-formed bank name is accepted in an account address, since a bank
-// missing from etcd may only be down. The gateway registers itself under
-// /strife/gateways/<Name>, where banks in doubt find it, once it serves
-// (in the background, whenever etcd answers), and deletes the key first
-// thing when it stops (waiting for etcd at most 3 s). Every bank connection
-// accepts only a bank certificate with the name looked up.
+// waiting for a prepare timeout; every change wakes the held payments. The
+// gateway registers itself under /strife/gateways/<Name>, where banks in
+// doubt find it, once it serves (in the background, whenever etcd
+// answers), and deletes the key first thing when it stops (waiting for
+// etcd at most 3 s). Every bank connection accepts only a bank certificate
+// with the name looked up.
+//
+// # Banks that never existed
+//
+// The gateway remembers every bank it has ever known to exist: given with
+// --bank, seen in etcd, or proven by its log (a user's account, a committed
+// payment). A bank once known stays known, in the log (BANK_KNOWN) and in
+// memory: a payment to it while it is away is held PENDING. An account
+// address at a bank never known (Pay, RegisterClient, link_account) is
+// refused at once, before anything is written or held: NOT_FOUND
+// (ErrUnknownBank, "no bank named BankZ is known to this gateway"), or
+// UNAVAILABLE (ErrBanksNotRead) while etcd has not answered since the
+// gateway started, since the bank may have registered while the gateway
+// was away. Bank names are case-sensitive. A retry of a stored payment
+// gets the payment, whatever its banks. A log written before BANK_KNOWN
+// records is seeded at its first start from what it proves. See DESIGN.md, "Issue 15: banks that never
+// existed".
 //
 // # Guarantees
 //
@@ -131,16 +147,20 @@
 //	TOKEN_REVOKED     a logout: a TokenRevoked (token ID, user, expiry)
 //	TOKENS_PRUNED     the revoked tokens expired at or before a time were
 //	                  dropped (a TokensPruned)
+//	BANK_KNOWN        a bank the gateway knows to exist from now on (a
+//	                  BankKnown: name, time)
 //
 // with their projection, written in the same transaction:
 //
 //	users           username            -> UserState
 //	account_owners  "<bank>/<number>"   -> username
 //	revoked_tokens  token ID (jti)      -> TokenRevoked
+//	known_banks     bank name           -> BankKnown (its first record)
 //
 // Users.Verify rebuilds the projection from the records and compares. A
 // data directory from before revocation has no credential versions (0, as
-// in its tokens) and no revoked_tokens bucket, and opens as it is.
+// in its tokens) and no revoked_tokens bucket, and opens as it is; one
+// from before known banks has no known_banks bucket, and is seeded.
 //
 // # Revocation
 //

@@ -51,6 +51,17 @@ var (
 	// ErrShuttingDown ends WatchPayments streams when the gateway stops
 	// (UNAVAILABLE).
 	ErrShuttingDown = errors.New("gateway is shutting down; watch again")
+	// ErrUnknownBank: an account address names a bank that has never
+	// existed as far as the gateway knows (NOT_FOUND): not given with
+	// --bank, never registered in etcd, named by nothing in the log. Its
+	// error's text is a sentence of its own ("no bank named BankZ is known
+	// to this gateway"). A known bank that is away is not this: a payment
+	// to it is held PENDING.
+	ErrUnknownBank = errors.New("no bank by that name is known to this gateway")
+	// ErrBanksNotRead: a bank not known yet, while etcd has not answered
+	// since the gateway started, so that it may have registered while the
+	// gateway was away (UNAVAILABLE): try again later.
+	ErrBanksNotRead = errors.New("the banks have not been read from etcd yet")
 	// ErrInconsistent: the user projection disagrees with the log's records
 	// (see Users.Verify). Operators only: it is INTERNAL, never sent.
 	ErrInconsistent = errors.New("gatewayd: user store inconsistent with its log")

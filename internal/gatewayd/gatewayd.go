@@ -195,8 +195,8 @@ type Gateway struct {
 	stopErr  error
 }
 
-// Start dials the banks (or follows them in etcd), opens the gateway's log,
-// seeds the user store if it is new, starts the coordinator (which recovers
+// Start opens the gateway's log, dials the banks (or follows them in
+// etcd), seeds the user store if it is new, starts the coordinator (which recovers
 // every payment the log left open), starts serving GatewayService and
 // CoordinatorService, and registers in etcd if it is configured. On error,
 // everything it opened is closed.
@@ -217,15 +217,15 @@ func (g *Gateway) start() error {
 	if err := g.auth(s); err != nil {
 		return err
 	}
+	if err := g.openLog(s); err != nil {
+		return err
+	}
 	find := g.dialBanks
 	if g.cfg.Etcd.Enabled() {
 		find = g.discoverBanks
 	}
 	dir, err := find(s)
 	if err != nil {
-		return err
-	}
-	if err := g.openLog(s); err != nil {
 		return err
 	}
 	if err := g.seed(s); err != nil {
@@ -306,7 +306,8 @@ func (g *Gateway) openLog(s *service) error {
 	}
 	s.users = NewUsers(g.log)
 	g.users = s.users
-	return nil
+	s.known, err = loadKnownBanks(g.log, g.cfg.Log, s.now)
+	return err
 }
 
 func (g *Gateway) serve(s *service) error {

@@ -51,6 +51,9 @@ var statusRules = []rpc.StatusRule{
 	// A full disk or a failed write: nothing was decided, or what was is
 	// answered truly to a retry (see coordinator's Failures).
 	{Err: wal.ErrWriteFailed, Code: codes.Unavailable},
+	// A bank never known is refused before anything is held or written.
+	{Err: ErrUnknownBank, Code: codes.NotFound},
+	{Err: ErrBanksNotRead, Code: codes.Unavailable},
 }
 
 // errNoCaller means a call reached a handler without passing the policy
@@ -65,6 +68,7 @@ type service struct {
 	users    *Users
 	coord    *coordinator.Coordinator
 	banks    bankSet
+	known    *knownBanks // the banks that exist, for checkAccount
 	logins   *logins
 	signer   *auth.Signer
 	revoked  *auth.Revocations // what the token cache checks; kept by users

@@ -21,6 +21,8 @@ import (
 //	users           username            -> UserState
 //	account_owners  "<bank>/<number>"   -> username
 //	revoked_tokens  token ID (jti)      -> TokenRevoked
+//
+// and known_banks (known.go), rebuilt with them.
 const (
 	usersBucket   = "users"
 	ownersBucket  = "account_owners"
@@ -276,9 +278,10 @@ func claimAccounts(tx *wal.Tx, user string, accounts []string) error {
 	return nil
 }
 
-// Verify rebuilds the projection from the log's user and token records
-// and compares it with the stored one: every user, owner entry and revoked
-// token must match, with nothing missing and nothing extra. An error wraps
+// Verify rebuilds the projection from the log's user, token and known-bank
+// records and compares it with the stored one: every user, owner entry,
+// revoked token and known bank must match, with nothing missing and
+// nothing extra. An error wraps
 // ErrInconsistent (or the log's read error).
 func (s *Users) Verify() error {
 	return s.log.View(func(tx *wal.Tx) error {
@@ -297,7 +300,9 @@ func (s *Users) Verify() error {
 
 // Replay rebuilds the user store's buckets from its records alone, in one
 // durable transaction; the records are not touched. A record that cannot
-// be replayed stops it (ErrInconsistent) and the old buckets stay.
+// be replayed stops it (ErrInconsistent) and the old buckets stay. The
+// known banks of a log written before BANK_KNOWN records come out empty,
+// and the gateway seeds them from the log at its next start.
 func (s *Users) Replay() error {
 	return s.log.Append(func(tx *wal.Tx) error {
 		p, err := replayUsers(tx)
@@ -314,7 +319,7 @@ func (s *Users) Replay() error {
 }
 
 // projectionBuckets are the user store's buckets, rebuilt from its records.
-var projectionBuckets = []string{usersBucket, ownersBucket, revokedBucket}
+var projectionBuckets = []string{usersBucket, ownersBucket, revokedBucket, knownBanksBucket}
 
 // replayUsers rebuilds the contents of the user store's buckets, by
 // bucket name, from the log's records.
@@ -325,6 +330,9 @@ func replayUsers(tx *wal.Tx) (map[string]map[string][]byte, error) {
 	}
 	err := tx.Scan(1, func(r wal.Record) error {
 		if err := replayUser(p[usersBucket], p[ownersBucket], r); err != nil {
+			return err
+		}
+		if err := replayKnownBank(p[knownBanksBucket], r); err != nil {
 			return err
 		}
 		return replayRevocation(p[revokedBucket], r)

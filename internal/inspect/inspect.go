@@ -314,6 +314,7 @@ var payloadTypes = map[wal.Type]func() proto.Message{
 	wal.TypeUserUpdated:     func() proto.Message { return &storagev1.UserState{} },
 	wal.TypeTokenRevoked:    func() proto.Message { return &storagev1.TokenRevoked{} },
 	wal.TypeTokensPruned:    func() proto.Message { return &storagev1.TokensPruned{} },
+	wal.TypeBankKnown:       func() proto.Message { return &storagev1.BankKnown{} },
 }
 
 // decodePayload decodes a record's payload, and its time if it has one.

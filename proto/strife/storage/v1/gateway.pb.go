@@ -813,6 +813,63 @@ func (x *TokensPruned) GetTimeUnixNano() int64 {
 	return 0
 }
 
+// BankKnown is the payload of a BANK_KNOWN record: the gateway learned that
+// a bank exists (it registered in etcd, was given with --bank, or is named
+// by what the log already proves: a user's account, a committed payment).
+// A bank once known stays known: a payment to it is held while it is away,
+// and one to a bank never known is refused.
+type BankKnown struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	TimeUnixNano  int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BankKnown) Reset() {
+	*x = BankKnown{}
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BankKnown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BankKnown) ProtoMessage() {}
+
+func (x *BankKnown) ProtoReflect() protoreflect.Message {
+	mi := &file_strife_storage_v1_gateway_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BankKnown.ProtoReflect.Descriptor instead.
+func (*BankKnown) Descriptor() ([]byte, []int) {
+	return file_strife_storage_v1_gateway_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BankKnown) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BankKnown) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
 var File_strife_storage_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_strife_storage_v1_gateway_proto_rawDesc = "" +
@@ -874,6 +931,9 @@ const file_strife_storage_v1_gateway_proto_rawDesc = "" +
 	"\x0etime_unix_nano\x18\x04 \x01(\x03R\ftimeUnixNano\"`\n" +
 	"\fTokensPruned\x12*\n" +
 	"\x11expired_unix_nano\x18\x01 \x01(\x03R\x0fexpiredUnixNano\x12$\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"E\n" +
+	"\tBankKnown\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNanoB@Z>github.com/strife-pay/strife/proto/strife/storage/v1;storagev1b\x06proto3"
 
 var (
@@ -888,7 +948,7 @@ func file_strife_storage_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_strife_storage_v1_gateway_proto_rawDescData
 }
 
-var file_strife_storage_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_strife_storage_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_strife_storage_v1_gateway_proto_goTypes = []any{
 	(*PaymentAccepted)(nil), // 0: strife.storage.v1.PaymentAccepted
 	(*AttemptBegun)(nil),    // 1: strife.storage.v1.AttemptBegun
@@ -901,17 +961,18 @@ var file_strife_storage_v1_gateway_proto_goTypes = []any{
 	(*UserState)(nil),       // 8: strife.storage.v1.UserState
 	(*TokenRevoked)(nil),    // 9: strife.storage.v1.TokenRevoked
 	(*TokensPruned)(nil),    // 10: strife.storage.v1.TokensPruned
-	(v1.PaymentStatus)(0),   // 11: strife.v1.PaymentStatus
-	(v1.Reason)(0),          // 12: strife.v1.Reason
-	(v1.UserRole)(0),        // 13: strife.v1.UserRole
+	(*BankKnown)(nil),       // 11: strife.storage.v1.BankKnown
+	(v1.PaymentStatus)(0),   // 12: strife.v1.PaymentStatus
+	(v1.Reason)(0),          // 13: strife.v1.Reason
+	(v1.UserRole)(0),        // 14: strife.v1.UserRole
 }
 var file_strife_storage_v1_gateway_proto_depIdxs = []int32{
-	11, // 0: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
-	12, // 1: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
+	12, // 0: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
+	13, // 1: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
 	0,  // 2: strife.storage.v1.PaymentState.params:type_name -> strife.storage.v1.PaymentAccepted
-	11, // 3: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
-	12, // 4: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
-	13, // 5: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
+	12, // 3: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
+	13, // 4: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
+	14, // 5: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
 	6,  // [6:6] is the sub-list for method output_type
 	6,  // [6:6] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
@@ -930,7 +991,7 @@ func file_strife_storage_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strife_storage_v1_gateway_proto_rawDesc), len(file_strife_storage_v1_gateway_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
