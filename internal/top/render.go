@@ -18,12 +18,12 @@ var columns = []struct {
 }
 
 // Render returns the lines of a frame: a title, the headings, then a row
-// per process. Unknown figures are "-"; a DOWN row gives its reason in
-// place of figures.
+// per process; no blank line, so that a blank line can separate frames.
+// Unknown figures are "-"; a DOWN row gives its reason in place of
+// figures.
 func Render(f Frame, interval time.Duration) []string {
 	lines := []string{
 		fmt.Sprintf("strife top   %s   every %s", f.At.Format("15:04:05"), interval),
-		"",
 		strings.TrimRight(renderCells(headings()), " "),
 	}
 	for _, r := range f.Rows {

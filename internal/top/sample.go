@@ -98,10 +98,14 @@ func (s *Sample) histogram(m match) ([]bucket, bool) {
 		if h == nil {
 			continue
 		}
+		// The text format lists the +Inf bucket too; the count is the
+		// same figure, and is what a client with no +Inf bucket serves.
 		for _, b := range h.GetBucket() {
-			counts[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+			if !math.IsInf(b.GetUpperBound(), 1) {
+				counts[b.GetUpperBound()] += float64(b.GetCumulativeCount()) + b.GetCumulativeCountFloat()
+			}
 		}
-		counts[math.Inf(1)] += float64(h.GetSampleCount())
+		counts[math.Inf(1)] += float64(h.GetSampleCount()) + h.GetSampleCountFloat()
 	}
 	out := make([]bucket, 0, len(counts))
 	for upper, count := range counts {
