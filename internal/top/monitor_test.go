@@ -13,8 +13,8 @@ import (
 
 var gw0 = gw{
 	committed: 100, failed: 10, pending: 50,
-	pay:   [4]int{10, 20, 30, 30},
-	held:  7, doubtA: 1, doubtB: 0,
+	pay:  [4]int{10, 20, 30, 30},
+	held: 7, doubtA: 1, doubtB: 0,
 	fsync: [3]int{0, 5, 5}, grpcOK: 1000, grpcUnavailable: 2, start: 1.7e9,
 }
 
@@ -23,8 +23,8 @@ var gw0 = gw{
 // and 50 in (10, 25ms]; 100 fsyncs in (1, 2ms]; 4 errors.
 var gw1 = gw{
 	committed: 300, failed: 30, pending: 500,
-	pay:   [4]int{60, 170, 230, 230},
-	held:  3, doubtA: 1, doubtB: 2,
+	pay:  [4]int{60, 170, 230, 230},
+	held: 3, doubtA: 1, doubtB: 2,
 	fsync: [3]int{0, 105, 105}, grpcOK: 2000, grpcUnavailable: 6, start: 1.7e9,
 }
 
