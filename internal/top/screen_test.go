@@ -2,7 +2,9 @@ package top_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -19,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/internal/deploy"
 	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/top"
 )
 
 // strifeBin is the strife binary the screen tests run, built once.
@@ -37,6 +41,8 @@ func TestMain(m *testing.M) {
 type deployment struct {
 	targets []string
 	stop    func(name string)
+	// idle: no payments are made, so an up row need not show any.
+	idle bool
 }
 
 func (d deployment) names() []string {
@@ -73,6 +79,30 @@ func TestTopOnce(t *testing.T) {
 	frame := string(out)
 	require.Equal(t, 1, strings.Count(frame, "strife top "), "one frame:\n%s", frame)
 	require.True(t, allUp(d, frame), "after two scrapes every row has its figures:\n%s", frame)
+}
+
+// TestTopAgainstStrifeUp watches a real deployment (deploy.Start, as
+// strife up runs it) at its default metrics ports, and kills BankB. It
+// runs once the daemons serve metrics (--metrics-listen); in a tree where
+// they do not, it says so and skips.
+func TestTopAgainstStrifeUp(t *testing.T) {
+	help, _ := exec.Command(strifeBin, "gateway", "--help").CombinedOutput()
+	if !strings.Contains(string(help), "--metrics-listen") {
+		t.Skip("the daemons of this tree serve no metrics (no --metrics-listen)")
+	}
+	base, err := deploy.FreeBasePort()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dp, err := deploy.Start(ctx, deploy.Config{DataDir: t.TempDir(), BasePort: base, Executable: strifeBin,
+		UsersFile: filepath.Join("..", "..", "testdata", "demo-users.yaml"), Stdout: io.Discard})
+	require.NoError(t, err)
+	t.Cleanup(func() { dp.Stop() })
+	d := deployment{idle: true, stop: func(name string) { dp.Signal(name, syscall.SIGKILL) }}
+	for _, tg := range top.DefaultTargets(base) {
+		d.targets = append(d.targets, tg.Name+"="+tg.URL)
+	}
+	checkTopPlain(t, d)
 }
 
 func checkTopInTmux(t *testing.T, tmux string, d deployment) {
@@ -190,12 +220,12 @@ func row(screen, name string) []string {
 
 // up reports whether name's row is up, and for a gateway or a bank that
 // it shows payments moving (NAME KIND STATE PAY/S ...).
-func up(screen, name string) bool {
+func up(d deployment, screen, name string) bool {
 	f := row(screen, name)
 	if len(f) < 10 || f[2] != "up" {
 		return false
 	}
-	if f[1] == "gateway" || f[1] == "bank" {
+	if !d.idle && (f[1] == "gateway" || f[1] == "bank") {
 		rate, err := strconv.ParseFloat(f[3], 64)
 		return err == nil && rate > 0
 	}
@@ -204,7 +234,7 @@ func up(screen, name string) bool {
 
 func allUp(d deployment, screen string) bool {
 	for _, name := range d.names() {
-		if !up(screen, name) {
+		if !up(d, screen, name) {
 			return false
 		}
 	}
@@ -218,7 +248,7 @@ func oneDown(d deployment, screen, down string) bool {
 			if len(f) < 3 || f[2] != "DOWN" {
 				return false
 			}
-		} else if !up(screen, name) {
+		} else if !up(d, screen, name) {
 			return false
 		}
 	}
