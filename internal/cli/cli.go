@@ -9,6 +9,7 @@ import (
 
 	"github.com/strife-pay/strife/internal/client"
 	"github.com/strife-pay/strife/internal/deploy"
+	"github.com/strife-pay/strife/internal/top"
 )
 
 // Command returns the strife root command.
@@ -35,6 +36,7 @@ $STRIFE_CERTS, say otherwise.
 	root.AddCommand(deploy.UpCommand())
 	root.AddCommand(deploy.DaemonCommands()...)
 	root.AddCommand(client.Commands()...)
+	root.AddCommand(top.Command())
 	// With no subcommand, strife is the interactive menu with its defaults.
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		menu := client.MenuCommand()
