@@ -166,7 +166,6 @@ func (r *Registration) run() {
 		if ka == nil {
 			return // closed
 		}
-		r.up.Store(true)
 		for range ka {
 		}
 		r.up.Store(false)
@@ -189,6 +188,7 @@ func (r *Registration) attachUntilDone(again bool) <-chan *clientv3.LeaseKeepAli
 		ka, err := r.attach(ctx)
 		cancel()
 		if err == nil {
+			r.up.Store(true)
 			r.logRegistered(again, tries, time.Since(start))
 			return ka
 		}
