@@ -17,3 +17,9 @@ func TestValidate(t *testing.T) {
 	require.ErrorContains(t, err, "negative timeout")
 	require.ErrorContains(t, err, "no stdout")
 }
+
+// MetricsPorts is the table of the package documentation, for any base.
+func TestMetricsPorts(t *testing.T) {
+	require.Equal(t, map[string]int{"gateway-1": 7090, "BankA": 7091, "BankB": 7092, "BankC": 7093, "etcd": 7381}, deploy.MetricsPorts(7000))
+	require.Equal(t, 10381, deploy.MetricsPorts(10000)["etcd"])
+}
