@@ -13,7 +13,7 @@ import (
 func TestValidate(t *testing.T) {
 	require.NoError(t, deploy.Config{Stdout: io.Discard}.Validate())
 	err := deploy.Config{BasePort: 65200, StopTimeout: -1}.Validate()
-	require.ErrorContains(t, err, "base port 65200 is not in 1-65155")
+	require.ErrorContains(t, err, "base port 65200 is not in 1-65154")
 	require.ErrorContains(t, err, "negative timeout")
 	require.ErrorContains(t, err, "no stdout")
 }
