@@ -76,6 +76,9 @@ type Config struct {
 	Log                       zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics, if not nil, measure the payments (see NewMetrics); given
+	// to one Coordinator only. Nil measures nothing.
+	Metrics *Metrics
 }
 
 // Validate rejects durations that cannot be meant.
@@ -117,6 +120,7 @@ type Coordinator struct {
 	dir   Directory
 	cfg   Config
 	lg    zerolog.Logger
+	m     *Metrics      // nil: no metrics
 	epoch atomic.Uint32 // attempts begun now are numbered in it (see nextAttempt)
 
 	ctx    context.Context // cancelled by Close
@@ -154,7 +158,7 @@ func New(log *wal.Log, dir Directory, cfg Config) (*Coordinator, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Coordinator{log: log, dir: dir, cfg: cfg, lg: cfg.Log, ctx: ctx, cancel: cancel, active: map[ulid.ULID]*run{}, wake: make(chan struct{}), subs: newBroker(), pool: newWorkers(poolSize)}
+	c := &Coordinator{log: log, dir: dir, cfg: cfg, lg: cfg.Log, m: cfg.Metrics, ctx: ctx, cancel: cancel, active: map[ulid.ULID]*run{}, wake: make(chan struct{}), subs: newBroker(), pool: newWorkers(poolSize)}
 	if err := c.newEpoch(); err != nil {
 		c.Close()
 		return nil, err
@@ -165,6 +169,9 @@ func New(log *wal.Log, dir Directory, cfg Config) (*Coordinator, error) {
 	}
 	if n, ok := dir.(Notifier); ok {
 		c.spawn(func() { c.followDirectory(n.Changes()) })
+	}
+	if c.m != nil {
+		c.m.gauges.coord.Store(c)
 	}
 	return c, nil
 }
@@ -355,7 +362,11 @@ func (c *Coordinator) Pay(ctx context.Context, id ulid.ULID, params Params) (p P
 	case <-r.outcome:
 	case <-ctx.Done():
 	}
-	return r.snapshot(), false, nil
+	p = r.snapshot()
+	if p.Status == Pending {
+		c.m.answeredPending()
+	}
+	return p, false, nil
 }
 
 // claim makes id active with a new run, unless it already is.

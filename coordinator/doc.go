@@ -173,4 +173,12 @@
 // instead of resolving them, so that strife-chaos's test can show that its
 // checks catch a coordinator that forgets a decision. In a normal build
 // they are comments.
+//
+// # Metrics
+//
+// Config.Metrics (NewMetrics, metrics.go) counts payments by status and
+// reason and times each phase of an attempt from the records of its steps
+// (in the driver: the core stays pure); the held, in-doubt and undelivered
+// gauges are computed when scraped from the active payments. Nil, the
+// default, measures nothing and reads no clock.
 package coordinator

@@ -267,7 +267,7 @@ func (w *world) serveDecisions(t *testing.T, addr string) string {
 	require.NoError(t, err)
 	lis, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
-	server, _ := rpc.NewServer(tlsConfig, zerolog.Nop(), rpc.ServerOptions(zerolog.Nop(), rpc.DefaultPolicy, nil)...)
+	server, _ := rpc.NewServer(tlsConfig, zerolog.Nop(), rpc.ServerOptions(zerolog.Nop(), rpc.DefaultPolicy, nil, nil)...)
 	strifev1.RegisterCoordinatorServiceServer(server, coordinator.NewDecisionService(w.c, zerolog.Nop()))
 	go server.Serve(lis)
 	t.Cleanup(server.Stop)

@@ -28,7 +28,8 @@ type run struct {
 	// nil when that decision was persisted Durably.
 	decided   chan struct{}
 	decidedOf uint32
-	lazy      int // records persisted Lazily and not yet durable
+	lazy      int    // records persisted Lazily and not yet durable
+	phases    phases // for Metrics only
 
 	accepted  chan struct{} // closed once p is known (accepted or found)
 	acceptErr error         // set before accepted is closed, if acceptance failed
@@ -82,6 +83,7 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 	defer r.stepMu.Unlock()
 	before := r.snapshot()
 	p, ready := f(before)
+	c.m.deciding(r, ready, c.m.now())
 	var err error
 	switch ready.Mode {
 	case InParallel:
@@ -106,6 +108,7 @@ func (c *Coordinator) step(r *run, f func(Payment) (Payment, Ready)) error {
 		c.lg.Error().Err(err).Str("transaction_id", r.id.String()).Msg("cannot persist payment step")
 	}
 	r.set(p)
+	c.m.stepped(r, before, p, ready, err)
 	if p.Status != before.Status { // after r.set: a watcher told may look it up
 		c.subs.publish(p)
 	}
@@ -184,6 +187,7 @@ func (c *Coordinator) persistLazily(r *run, p Payment, ready Ready) (Payment, er
 	r.mu.Unlock()
 	done := func() {
 		if decided != nil {
+			c.m.decisionDurable(r)
 			close(decided)
 		}
 		c.sendAll(r, ready.Messages)

@@ -289,6 +289,14 @@ func (tx *Tx) AllHolds() ([]Hold, error) {
 	return out, err
 }
 
+// HoldCount is how many holds and pending credits are open, counted
+// without decoding them (for metrics).
+func (tx *Tx) HoldCount() (int, error) {
+	n := 0
+	err := tx.store.holds.ForEach(func(_, _ []byte) error { n++; return nil })
+	return n, err
+}
+
 func holdFrom(k, v []byte) (Hold, error) {
 	p := &storagev1.HoldPlaced{}
 	if err := proto.Unmarshal(v, p); err != nil {

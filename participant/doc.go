@@ -84,4 +84,10 @@
 // accepted still commits (Commit carries no memo), and old entries replay.
 // A payment an older gateway accepted with such a memo is refused at its
 // Prepare, so the coordinator fails it with nothing moved.
+//
+// # Metrics
+//
+// Config.Metrics (NewMetrics) counts votes and outcomes as they become
+// durable, and reports the open holds and the attempts in doubt when
+// scraped. Nil, the default, measures nothing.
 package participant

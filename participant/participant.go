@@ -24,6 +24,10 @@ type Config struct {
 	// fail. Defaults 100ms and 5s.
 	RetryMin, RetryMax time.Duration
 	Log                zerolog.Logger
+	// Metrics, if not nil, measure votes, outcomes, holds and attempts in
+	// doubt (see NewMetrics); given to one Participant only. Nil measures
+	// nothing.
+	Metrics *Metrics
 }
 
 // Validate rejects durations that cannot be meant.
@@ -54,9 +58,10 @@ func (c Config) withDefaults() Config {
 // ledger. It is safe for concurrent use; every method is idempotent on
 // (transaction ID, attempt).
 type Participant struct {
-	ledger *ledger.Ledger
-	doubts *doubts
-	log    zerolog.Logger
+	ledger  *ledger.Ledger
+	doubts  *doubts
+	log     zerolog.Logger
+	metrics *Metrics // nil: none
 }
 
 // New returns the participant of a ledger. Every attempt the log shows as
@@ -67,8 +72,11 @@ func New(l *ledger.Ledger, coord Coordinator, cfg Config) (*Participant, error) 
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Participant{ledger: l, log: cfg.Log}
+	p := &Participant{ledger: l, log: cfg.Log, metrics: cfg.Metrics}
 	p.doubts = newDoubts(p, coord, cfg)
+	if p.metrics != nil {
+		p.metrics.source.p = p
+	}
 	inDoubt, err := p.InDoubt()
 	if err != nil {
 		return nil, err
@@ -211,6 +219,7 @@ func (p *Participant) Apply(ops []Op) []Outcome {
 		if out[i].Err == nil && err != nil {
 			out[i] = Outcome{Err: err}
 		}
+		p.metrics.applied(acts[i], out[i])
 		switch {
 		case out[i].Err != nil:
 		case acts[i] == actVote && out[i].Vote.Yes:

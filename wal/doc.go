@@ -152,4 +152,10 @@
 // continues after the last one the damaged file had, and the numbers of
 // records not found are reported as gaps. Projections are not copied: the
 // owner rebuilds them from the new log (strife-recover salvage does).
+//
+// # Metrics
+//
+// Options.Metrics (NewMetrics) measures each commit: its time, bbolt's
+// write-and-sync time, its appends and bytes, and the commits the disk
+// refused. Nil, the default, measures nothing.
 package wal

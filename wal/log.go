@@ -49,6 +49,9 @@ type Options struct {
 	// in ErrWriteFailed). Tests of what a full disk does inject
 	// syscall.ENOSPC with it. Nil in production.
 	FailWrites func() error
+	// Metrics, if not nil, measure every commit (see NewMetrics). Nil
+	// measures nothing and costs nothing.
+	Metrics *Metrics
 }
 
 // Validate rejects options that cannot be meant.
@@ -86,6 +89,8 @@ type Log struct {
 	readOnly   bool         // opened by OpenReadOnly: Append fails
 	warnings   []string     // see Warnings
 	failWrites func() error // see Options.FailWrites
+	metrics    *Metrics     // see Options.Metrics
+	pageSize   int
 	// failed is set, for good, when a commit failed after it became
 	// visible (see ErrLogFailed).
 	failed atomic.Pointer[error]
@@ -164,6 +169,7 @@ func Open(path string, opts Options) (*Log, error) {
 	return &Log{
 		db: db, maxBatch: opts.MaxBatch, linger: opts.Linger,
 		warnings: check.Warnings, failWrites: opts.FailWrites,
+		metrics: opts.Metrics, pageSize: db.Info().PageSize,
 	}, nil
 }
 
@@ -409,8 +415,9 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 	for len(calls) > 0 {
 		failed, fnErr, txid := -1, error(nil), 0
+		start, committed := l.metrics.start(), (*bolt.Tx)(nil)
 		err := l.db.Update(func(btx *bolt.Tx) error {
-			txid = btx.ID()
+			txid, committed = btx.ID(), btx
 			tx := &Tx{btx: btx}
 			for j, c := range calls {
 				if fnErr = callSafely(c.req.fns[c.i], tx); fnErr != nil {
@@ -425,7 +432,10 @@ func (l *Log) commit(batch []*appendReq) {
 		})
 		if failed < 0 {
 			if err != nil {
+				l.metrics.failed()
 				err = l.writeFailed(txid, err)
+			} else {
+				l.metrics.committed(start, committed, len(calls), l.pageSize)
 			}
 			for _, c := range calls {
 				c.req.errs[c.i] = err

@@ -91,7 +91,7 @@ func (r *Revocations) Check(t Token) error {
 	case !known:
 		return fmt.Errorf("%w: no user %q", ErrRevoked, t.User)
 	case c.locked:
-		return fmt.Errorf("%w: user %q is locked", ErrRevoked, t.User)
+		return fmt.Errorf("%w: %w: %q", ErrRevoked, ErrUserLocked, t.User)
 	case c.version != t.Version:
 		return fmt.Errorf("%w: the credentials of %q changed (version %d, token's %d)", ErrRevoked, t.User, c.version, t.Version)
 	}

@@ -50,6 +50,9 @@ var (
 	ErrBadToken         = errors.New("auth: invalid login token")
 	ErrWrongCertificate = errors.New("auth: login token was issued over another certificate")
 	ErrRevoked          = errors.New("auth: login token revoked")
+	// ErrUserLocked is wrapped, with ErrRevoked, in the refusal of a token
+	// of a locked user.
+	ErrUserLocked = errors.New("user is locked")
 )
 
 // Claims are the claims of a login token.

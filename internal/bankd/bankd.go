@@ -60,7 +60,11 @@ type Config struct {
 	Participant participant.Config
 	// DrainTimeout bounds how long Stop waits for calls in flight. Default 10s.
 	DrainTimeout time.Duration
-	Log          zerolog.Logger
+	// MetricsListen, if set, is where the bank serves its Prometheus
+	// metrics, at /metrics over plain HTTP (see package metrics). Empty:
+	// no metrics, and nothing is measured.
+	MetricsListen string
+	Log           zerolog.Logger
 	// FailWrites is for tests: it makes the data file's commits fail as a
 	// full disk would (see wal.Options.FailWrites). Nil in production.
 	FailWrites func() error
@@ -107,6 +111,7 @@ type Bank struct {
 	coords   *discovery.Coordinators
 	reg      *discovery.Registration
 	served   chan error
+	metrics  *bankMetrics // nil without MetricsListen
 
 	stopOnce sync.Once
 	stopErr  error
@@ -124,6 +129,9 @@ func Start(cfg Config) (*Bank, error) {
 	}
 	cfg.TLS.Log = cfg.Log
 	b := &Bank{cfg: cfg, served: make(chan error, 1)}
+	if cfg.MetricsListen != "" {
+		b.metrics = newBankMetrics(func() *discovery.Registration { return b.reg })
+	}
 	l, err := b.openLedger()
 	if err == nil && cfg.Etcd.Enabled() {
 		b.etcd, err = discovery.NewClient(cfg.Etcd, cfg.Log)
@@ -137,6 +145,9 @@ func Start(cfg Config) (*Bank, error) {
 	if err == nil && b.etcd != nil {
 		err = b.register()
 	}
+	if err == nil && b.metrics != nil {
+		err = b.metrics.serve(cfg.MetricsListen, cfg.Log)
+	}
 	if err != nil {
 		b.close()
 		return nil, err
@@ -149,7 +160,7 @@ func (b *Bank) openLedger() (*ledger.Ledger, error) {
 		return nil, err
 	}
 	var err error
-	if b.log, err = wal.Open(filepath.Join(b.cfg.DataDir, b.cfg.Name+".db"), wal.Options{FailWrites: b.cfg.FailWrites}); err != nil {
+	if b.log, err = wal.Open(filepath.Join(b.cfg.DataDir, b.cfg.Name+".db"), wal.Options{FailWrites: b.cfg.FailWrites, Metrics: b.metrics.wal()}); err != nil {
 		return nil, err
 	}
 	for _, w := range b.log.Warnings() {
@@ -178,6 +189,7 @@ func (b *Bank) startParticipant(l *ledger.Ledger) error {
 	}
 	cfg := b.cfg.Participant
 	cfg.Log = b.cfg.Log
+	cfg.Metrics = b.metrics.participant()
 	b.p, err = participant.New(l, coord, cfg)
 	return err
 }
@@ -235,8 +247,9 @@ func (b *Bank) serve(l *ledger.Ledger) error {
 	if b.lis, err = net.Listen("tcp", b.cfg.Listen); err != nil {
 		return err
 	}
-	b.server, b.health = rpc.NewServer(tlsConfig, b.cfg.Log, rpc.ServerOptions(b.cfg.Log, rpc.DefaultPolicy, nil)...)
+	b.server, b.health = rpc.NewServer(tlsConfig, b.cfg.Log, rpc.ServerOptions(b.cfg.Log, rpc.DefaultPolicy, nil, b.metrics.rpc())...)
 	strifev1.RegisterBankServiceServer(b.server, participant.NewService(b.cfg.Name, l, b.p, b.cfg.Log))
+	b.metrics.rpc().Init(b.server)
 	go func() { b.served <- b.server.Serve(b.lis) }()
 	b.cfg.Log.Info().Str("addr", b.Addr()).Msg("bank serving")
 	return nil
@@ -244,6 +257,10 @@ func (b *Bank) serve(l *ledger.Ledger) error {
 
 // Addr is the address the bank listens on.
 func (b *Bank) Addr() string { return b.lis.Addr().String() }
+
+// MetricsAddr is the address the bank serves its metrics on, "" without
+// them.
+func (b *Bank) MetricsAddr() string { return b.metrics.addr() }
 
 // Stop drains the bank: it deletes its key from etcd (so that the gateway
 // stops sending it new work at once), reports NOT_SERVING, lets calls in
@@ -283,6 +300,7 @@ func (b *Bank) deregister() {
 
 func (b *Bank) close() error {
 	b.deregister()
+	b.metrics.close()
 	if b.p != nil {
 		b.p.Close()
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/logging"
+	"github.com/strife-pay/strife/internal/metrics"
 )
 
 // Command returns the strife-bank command line.
@@ -48,6 +49,7 @@ and exits cleanly; after SIGKILL the key expires with the lease.`,
 	f.StringVar(&cfg.SeedFile, "seed", "", "YAML file of accounts to open when the ledger is new")
 	f.DurationVar(&cfg.Participant.InDoubtTimeout, "in-doubt-timeout", 5*time.Second, "how long a prepared attempt waits for a decision before asking the coordinator")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for calls in flight")
+	metrics.Flag(f, &cfg.MetricsListen)
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or console")
 	return cmd
 }

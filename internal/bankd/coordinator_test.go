@@ -54,7 +54,7 @@ func startCoordinator(t *testing.T, pki *testbank.PKI, decisions map[attemptKey]
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	g := &gatewayCoordinator{Addr: lis.Addr().String(), decisions: decisions, unavailable: unavailable, opened: make(chan struct{})}
-	server, _ := rpc.NewServer(tlsConfig, zerolog.Nop(), rpc.ServerOptions(zerolog.Nop(), rpc.DefaultPolicy, nil)...)
+	server, _ := rpc.NewServer(tlsConfig, zerolog.Nop(), rpc.ServerOptions(zerolog.Nop(), rpc.DefaultPolicy, nil, nil)...)
 	strifev1.RegisterCoordinatorServiceServer(server, g)
 	go server.Serve(lis)
 	t.Cleanup(server.Stop)

@@ -31,4 +31,12 @@
 //	    opening_balance: 100000   # minor units: 1000.00
 //
 // Each bank opens only the accounts whose bank is its own name.
+//
+// # Metrics
+//
+// With Config.MetricsListen (--metrics-listen) the bank serves Prometheus
+// metrics at /metrics over plain HTTP, from a registry of its own: the
+// participant's votes, outcomes, holds and attempts in doubt, the log's
+// commits, the policy's refusals, the gRPC server metrics and its etcd
+// registration. Without it nothing is measured.
 package bankd

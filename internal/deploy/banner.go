@@ -21,6 +21,11 @@ func banner(cfg Config, d *deployment, users *gatewayd.UsersFile) string {
 		p("  %-10s %-22s %s", c.name, c.addr, roleOf(c.name))
 	}
 	p("")
+	p("Metrics (Prometheus text format, plain HTTP; `strife top` reads them):")
+	for _, c := range d.children {
+		p("  %-10s http://%s/metrics", c.name, c.metrics)
+	}
+	p("")
 	p("Demo users (from %s; these passwords are for this demo only):", cfg.UsersFile)
 	for _, u := range users.Users {
 		account := "no account"

@@ -37,7 +37,7 @@ It reads commands on its standard input:
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", DefaultDataDir, "directory of the certificates and every process's data")
-	f.IntVar(&cfg.BasePort, "base-port", DefaultBasePort, "the gateway's port; the banks take the next three, etcd +379 and +380")
+	f.IntVar(&cfg.BasePort, "base-port", DefaultBasePort, "the gateway's port; the banks take the next three, etcd +379 and +380, metrics +90 to +93 and +381")
 	f.StringVar(&cfg.UsersFile, "users", DefaultUsersFile, "users to register when the gateway's store is new")
 	f.DurationVar(&cfg.StartTimeout, "start-timeout", DefaultStartTimeout, "how long each process may take to serve")
 	f.DurationVar(&cfg.StopTimeout, "stop-timeout", DefaultStopTimeout, "how long each process may take to stop before it is killed")

@@ -24,7 +24,8 @@ type Config struct {
 	DataDir string
 	// BasePort numbers the listeners: the gateway on BasePort, BankA, BankB
 	// and BankC on the next three ports, etcd's clients on BasePort+379 and
-	// its peer port on BasePort+380. Default 7000.
+	// its peer port on BasePort+380, the metrics at MetricsPorts. Default
+	// 7000.
 	BasePort int
 	// UsersFile is the gateway's users seed file, applied when its store is
 	// empty. Default "testdata/demo-users.yaml" (run from the repository).
@@ -70,11 +71,34 @@ const (
 	etcdPeerPortOffset = 380
 )
 
+// Each process serves its Prometheus metrics at BasePort plus its metrics
+// offset: the gateway +90, the banks +91 to +93 (7090 to 7093 by default),
+// etcd its own at +381 (7381). MetricsPorts gives them by name.
+const (
+	gatewayMetricsOffset = 90
+	bankMetricsOffset    = 91 // BankA; BankB and BankC follow
+	etcdMetricsOffset    = 381
+	// topPortOffset is the highest offset the deployment listens at.
+	topPortOffset = etcdMetricsOffset
+)
+
+// MetricsPorts returns the port at which each process of a deployment
+// with base port base serves its metrics (http://127.0.0.1:PORT/metrics),
+// by process name: "gateway-1", "BankA", "BankB", "BankC", "etcd". It is
+// the one definition `strife top` and the tests read.
+func MetricsPorts(base int) map[string]int {
+	ports := map[string]int{gatewayName: base + gatewayMetricsOffset, etcdName: base + etcdMetricsOffset}
+	for i, bank := range bankNames {
+		ports[bank] = base + bankMetricsOffset + i
+	}
+	return ports
+}
+
 // Validate reports everything wrong with c at once.
 func (c Config) Validate() error {
 	var errs []error
-	if c.BasePort < 0 || c.BasePort+etcdPeerPortOffset > 65535 {
-		errs = append(errs, fmt.Errorf("base port %d is not in 1-%d (etcd listens at +%d)", c.BasePort, 65535-etcdPeerPortOffset, etcdPeerPortOffset))
+	if c.BasePort < 0 || c.BasePort+topPortOffset > 65535 {
+		errs = append(errs, fmt.Errorf("base port %d is not in 1-%d (etcd's metrics listen at +%d)", c.BasePort, 65535-topPortOffset, topPortOffset))
 	}
 	if c.StartTimeout < 0 || c.StopTimeout < 0 {
 		errs = append(errs, errors.New("negative timeout"))

@@ -7,12 +7,17 @@
 // Up starts, in this order, each as a child process running a hidden
 // subcommand of the same strife binary (os.Executable):
 //
-//	name       command           listens on (BasePort 7000)
-//	etcd       strife etcd       127.0.0.1:7379 (clients), 7380 (peer)
-//	BankA      strife bank       127.0.0.1:7001
-//	BankB      strife bank       127.0.0.1:7002
-//	BankC      strife bank       127.0.0.1:7003
-//	gateway-1  strife gateway    127.0.0.1:7000
+//	name       command           listens on (BasePort 7000)             metrics
+//	etcd       strife etcd       127.0.0.1:7379 (clients), 7380 (peer)  127.0.0.1:7381
+//	BankA      strife bank       127.0.0.1:7001                         127.0.0.1:7091
+//	BankB      strife bank       127.0.0.1:7002                         127.0.0.1:7092
+//	BankC      strife bank       127.0.0.1:7003                         127.0.0.1:7093
+//	gateway-1  strife gateway    127.0.0.1:7000                         127.0.0.1:7090
+//
+// Each serves Prometheus metrics at http://<metrics>/metrics over plain
+// HTTP (--metrics-listen; etcd its own, "basic"): MetricsPorts gives the
+// ports for a base port, the banner prints the URLs, and `strife top`
+// reads them. FreeBasePort checks the metrics ports too.
 //
 // The banks and the gateway register in etcd and find each other there; the
 // gateway is also given the banks' addresses (--bank), which it uses until

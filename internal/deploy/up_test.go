@@ -19,7 +19,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/strife-pay/strife/internal/deploy"
 	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/internal/metrics/metricstest"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -40,6 +42,7 @@ func TestUp(t *testing.T) {
 	up := startUp(t, dataDir, base)
 	up.out.wait(t, regexpUp, 0, 60*time.Second)
 	require.True(t, up.out.contains("made a CA"), "a fresh data dir gets new certificates")
+	requireMetrics(t, up, base)
 	w := newWorld(t, dataDir, base, demo)
 	w.checkOpening(t)
 	alice, bob := w.login(t, "alice"), w.login(t, "bob")
@@ -64,6 +67,8 @@ func TestUp(t *testing.T) {
 	require.Positive(t, count(payments, func(p *payment) bool { return p.unanswered > 0 }), "no call failed: the gateway's crash was not exercised")
 	w.waitNoHolds(t)
 	final := w.check(t, payments)
+	gateway := fmt.Sprintf("127.0.0.1:%d", deploy.MetricsPorts(base)["gateway-1"])
+	require.Positive(t, metricstest.Get(t, gateway).Value("strife_payments_total", "status", "committed", "reason", ""), "the gateway's metrics count the load's payments")
 
 	from := up.out.len()
 	up.send(t, "stop BankC")
@@ -78,6 +83,17 @@ func TestUp(t *testing.T) {
 	w.login(t, "alice")
 	require.Equal(t, final, w.balances(t), "a second up must find the balances the first one left")
 	again.terminate(t, 60*time.Second)
+}
+
+// requireMetrics checks that up's banner lists each process's metrics URL,
+// at the port MetricsPorts gives, and that each answers.
+func requireMetrics(t *testing.T, up *upProcess, base int) {
+	t.Helper()
+	for name, port := range deploy.MetricsPorts(base) {
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		require.True(t, up.out.contains("http://"+addr+"/metrics"), "the banner lists %s's metrics", name)
+		require.Contains(t, metricstest.Get(t, addr), "go_goroutines", "%s's metrics answer", name)
+	}
 }
 
 var regexpUp = regexp.MustCompile(`\[up\]\s+Strife is up\.`)

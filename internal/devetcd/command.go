@@ -20,7 +20,7 @@ func Command() *cobra.Command {
 	var cfg Config
 	var logFormat string
 	cmd := &cobra.Command{
-		Use:   "etcd --data-dir DIR [--listen-client http://127.0.0.1:2379]",
+		Use:   "etcd --data-dir DIR [--listen-client http://127.0.0.1:2379] [--metrics-listen 127.0.0.1:7381]",
 		Short: "Run a single-member etcd for development and tests (loopback only, no TLS)",
 		Long: `etcd runs an embedded single-member etcd for the local deployment, so that
 nothing needs installing. It listens on loopback addresses only and speaks
@@ -42,6 +42,9 @@ TLS options instead.`,
 			defer s.Close()
 			u, _ := url.Parse(s.Endpoints()[0])
 			log.Info().Str("endpoint", s.Endpoints()[0]).Str("addr", u.Host).Str("data_dir", cfg.Dir).Msg("etcd serving")
+			if cfg.MetricsListen != "" {
+				log.Info().Str("addr", cfg.MetricsListen).Msg("metrics serving")
+			}
 			signals := make(chan os.Signal, 1)
 			signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 			defer signal.Stop(signals)
@@ -59,6 +62,7 @@ TLS options instead.`,
 	f.StringVar(&cfg.Dir, "data-dir", "", "directory of etcd's data (required)")
 	f.StringVar(&cfg.ClientURL, "listen-client", DefaultClientURL, "client URL: http on a loopback address; port 0 picks one")
 	f.StringVar(&cfg.PeerURL, "listen-peer", DefaultPeerURL, "peer URL: http on a loopback address")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve etcd's own Prometheus metrics at http://ADDR/metrics, ADDR a loopback HOST:PORT (default: none)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or console")
 	cmd.MarkFlagRequired("data-dir")
 	return cmd

@@ -36,6 +36,11 @@ type Config struct {
 	// required by etcd: http on a loopback address, port 0 for a free one.
 	// Default DefaultPeerURL.
 	PeerURL string
+	// MetricsListen, if set, is a loopback HOST:PORT where etcd serves its
+	// own Prometheus metrics ("basic": its server, disk and gRPC figures)
+	// and /health, over plain HTTP (embed.Config ListenMetricsUrls).
+	// Empty: none.
+	MetricsListen string
 	// Log receives etcd's warnings and errors.
 	Log zerolog.Logger
 }
@@ -46,7 +51,7 @@ func (c Config) Validate() error {
 	if c.Dir == "" {
 		errs = append(errs, errors.New("data dir is empty"))
 	}
-	for _, u := range []struct{ name, url string }{{"client", c.ClientURL}, {"peer", c.PeerURL}} {
+	for _, u := range []struct{ name, url string }{{"client", c.ClientURL}, {"peer", c.PeerURL}, {"metrics", c.metricsURL()}} {
 		if u.url == "" {
 			continue
 		}
@@ -58,6 +63,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("devetcd: invalid config: %w", err)
 	}
 	return nil
+}
+
+// metricsURL is MetricsListen as a URL, "" if it is empty.
+func (c Config) metricsURL() string {
+	if c.MetricsListen == "" {
+		return ""
+	}
+	return "http://" + c.MetricsListen
 }
 
 // loopbackURL parses an http URL whose host is a loopback address.
@@ -135,6 +148,13 @@ func embedConfig(cfg Config, level zap.AtomicLevel) (*embed.Config, error) {
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	if cfg.MetricsListen != "" {
+		metrics, err := loopbackURL(cfg.metricsURL())
+		if err != nil {
+			return nil, err
+		}
+		ec.ListenMetricsUrls, ec.Metrics = []url.URL{*metrics}, "basic"
+	}
 	ec.Logger = "zap"
 	lg := discovery.ZapLogger(cfg.Log.With().Str("component", "etcd").Logger(), level)
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg.WithOptions(zap.WrapCore(dropBenign)))

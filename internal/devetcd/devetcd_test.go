@@ -3,6 +3,7 @@ package devetcd_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/strife-pay/strife/internal/devetcd"
+	"github.com/strife-pay/strife/internal/metrics/metricstest"
 	"github.com/strife-pay/strife/internal/testbank"
 )
 
@@ -102,4 +104,23 @@ func TestCommandLogsServingAndStopsWithItsContext(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("etcd command did not stop with its context")
 	}
+}
+
+// TestServesItsOwnMetrics checks that etcd serves its own metrics where
+// MetricsListen says, and that a metrics address off loopback is refused.
+func TestServesItsOwnMetrics(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	s, err := devetcd.Start(devetcd.Config{Dir: filepath.Join(t.TempDir(), "etcd"), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0",
+		MetricsListen: addr, Log: zerolog.New(zerolog.NewTestWriter(t))})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	scrape := metricstest.Get(t, addr)
+	require.Contains(t, scrape, "etcd_server_has_leader")
+	require.Equal(t, 1.0, scrape.Value("etcd_server_has_leader"))
+
+	_, err = devetcd.Start(devetcd.Config{Dir: t.TempDir(), MetricsListen: "0.0.0.0:0"})
+	require.ErrorContains(t, err, "loopback")
 }

@@ -52,7 +52,7 @@ func startGateway(t *testing.T, name string) *gateway {
 
 	tlsConfig, err := certs.ServerConfig(pki.Files(t, certs.RoleGateway, name))
 	require.NoError(t, err)
-	server, _ := rpc.NewServer(tlsConfig, testLog(t), rpc.ServerOptions(testLog(t), rpc.DefaultPolicy, nil)...)
+	server, _ := rpc.NewServer(tlsConfig, testLog(t), rpc.ServerOptions(testLog(t), rpc.DefaultPolicy, nil, nil)...)
 	strifev1.RegisterCoordinatorServiceServer(server, coordinator.NewDecisionService(coord, testLog(t)))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

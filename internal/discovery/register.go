@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -80,6 +81,8 @@ type Registration struct {
 
 	mu    sync.Mutex
 	lease clientv3.LeaseID // the lease the key is attached to now, 0 before
+
+	up atomic.Bool // registered now: see Registered
 }
 
 // Register keeps Key(service, name) with addr in etcd, on a lease of ttl
@@ -165,6 +168,7 @@ func (r *Registration) run() {
 		}
 		for range ka {
 		}
+		r.up.Store(false)
 		if r.ctx.Err() != nil {
 			return
 		}
@@ -184,6 +188,7 @@ func (r *Registration) attachUntilDone(again bool) <-chan *clientv3.LeaseKeepAli
 		ka, err := r.attach(ctx)
 		cancel()
 		if err == nil {
+			r.up.Store(true)
 			r.logRegistered(again, tries, time.Since(start))
 			return ka
 		}
@@ -256,6 +261,11 @@ func (r *Registration) revoke(lease clientv3.LeaseID) error {
 	}
 	return err
 }
+
+// Registered reports whether the key is in etcd now, as far as the
+// keep-alives tell: from each registration until its lease is lost or
+// Close.
+func (r *Registration) Registered() bool { return r.up.Load() }
 
 // Lease is the lease the key is attached to now (for tests and tools).
 func (r *Registration) Lease() clientv3.LeaseID {

@@ -34,9 +34,11 @@ func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strif
 		return nil, s.reply("Login", err)
 	}
 	if err := s.logins.check(ctx, req.GetUsername(), p.Cert, u.GetPasswordHash(), req.GetPassword(), ErrBadLogin); err != nil {
+		s.metrics.loginRefused(err, u != nil)
 		return nil, s.reply("Login", err)
 	}
 	if u.GetLocked() {
+		s.metrics.loginRefused(ErrLocked, true)
 		return nil, s.reply("Login", ErrLocked)
 	}
 	token, exp, err := s.signer.Issue(u.GetUsername(), auth.RoleName(u.GetRole()), u.GetCredentialVersion(), p.Cert)

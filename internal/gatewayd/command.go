@@ -9,6 +9,7 @@ import (
 	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/logging"
+	"github.com/strife-pay/strife/internal/metrics"
 )
 
 // Command returns the strife-gateway command line.
@@ -57,6 +58,7 @@ SIGTERM or SIGINT deletes its key, drains calls in flight and exits cleanly.`,
 	f.DurationVar(&cfg.TokenLifetime, "token-lifetime", auth.DefaultTokenLifetime, "how long a login token is valid")
 	f.IntVar(&cfg.BcryptCost, "bcrypt-cost", auth.DefaultCost, "bcrypt cost of password hashes")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for calls in flight")
+	metrics.Flag(f, &cfg.MetricsListen)
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or console")
 	return cmd
 }

@@ -194,4 +194,13 @@
 // stored in one transaction, so a seed that fails halfway is retried whole
 // at the next start. With etcd, seeding first waits up to 30s for the
 // banks of the file's accounts to register.
+//
+// # Metrics
+//
+// With Config.MetricsListen (--metrics-listen) the gateway serves
+// Prometheus metrics at /metrics over plain HTTP, from a registry of its
+// own: its Pay latency and login refusals (metrics.go), the coordinator's
+// payments, phases and gauges, the log's commits, the policy's refusals,
+// the gRPC server metrics and its etcd registration. Without it nothing is
+// measured. DESIGN.md ("Operating Strife") lists them.
 package gatewayd

@@ -88,7 +88,11 @@ type Config struct {
 	HashQueue int
 	// DrainTimeout bounds how long Stop waits for calls in flight. Default 10s.
 	DrainTimeout time.Duration
-	Log          zerolog.Logger
+	// MetricsListen, if set, is where the gateway serves its Prometheus
+	// metrics, at /metrics over plain HTTP (see package metrics). Empty:
+	// no metrics, and nothing is measured.
+	MetricsListen string
+	Log           zerolog.Logger
 	// FailWrites is for tests: it makes the data file's commits fail as a
 	// full disk would (see wal.Options.FailWrites). Nil in production.
 	FailWrites func() error
@@ -190,6 +194,7 @@ type Gateway struct {
 	served   chan error
 	stopping chan struct{} // closed by Stop, to end watch streams
 	hashes   *auth.HashGate
+	metrics  *gatewayMetrics // nil without MetricsListen
 
 	stopOnce sync.Once
 	stopErr  error
@@ -205,6 +210,9 @@ func Start(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg.withDefaults(), served: make(chan error, 1), stopping: make(chan struct{})}
+	if cfg.MetricsListen != "" {
+		g.metrics = newGatewayMetrics(func() *discovery.Registration { return g.reg })
+	}
 	if err := g.start(); err != nil {
 		g.close()
 		return nil, err
@@ -213,7 +221,7 @@ func Start(cfg Config) (*Gateway, error) {
 }
 
 func (g *Gateway) start() error {
-	s := &service{log: g.cfg.Log, now: time.Now, stopping: g.stopping}
+	s := &service{log: g.cfg.Log, now: time.Now, stopping: g.stopping, metrics: g.metrics}
 	if err := g.auth(s); err != nil {
 		return err
 	}
@@ -234,7 +242,7 @@ func (g *Gateway) start() error {
 	if err := s.users.Track(s.revoked, s.now()); err != nil {
 		return err
 	}
-	g.coord, err = coordinator.New(g.log, dir, coordinator.Config{PrepareTimeout: g.cfg.PrepareTimeout, MaxHold: g.cfg.MaxHold, Log: g.cfg.Log})
+	g.coord, err = coordinator.New(g.log, dir, coordinator.Config{PrepareTimeout: g.cfg.PrepareTimeout, MaxHold: g.cfg.MaxHold, Log: g.cfg.Log, Metrics: g.metrics.coordinator()})
 	if err != nil {
 		return err
 	}
@@ -242,7 +250,13 @@ func (g *Gateway) start() error {
 	if err := g.serve(s); err != nil {
 		return err
 	}
-	return g.register()
+	if err := g.register(); err != nil {
+		return err
+	}
+	if g.metrics != nil {
+		return g.metrics.serve(g.cfg.MetricsListen, g.cfg.Log)
+	}
+	return nil
 }
 
 // register starts keeping the gateway's key in etcd, once it serves,
@@ -298,7 +312,7 @@ func (g *Gateway) openLog(s *service) error {
 		return err
 	}
 	var err error
-	if g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{FailWrites: g.cfg.FailWrites}); err != nil {
+	if g.log, err = wal.Open(filepath.Join(g.cfg.DataDir, g.cfg.Name+".db"), wal.Options{FailWrites: g.cfg.FailWrites, Metrics: g.metrics.wal()}); err != nil {
 		return err
 	}
 	for _, w := range g.log.Warnings() {
@@ -318,9 +332,10 @@ func (g *Gateway) serve(s *service) error {
 	if g.lis, err = net.Listen("tcp", g.cfg.Listen); err != nil {
 		return err
 	}
-	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, auth.NewTokenCache(s.signer, s.revoked, 0))...)
+	g.server, g.health = rpc.NewServer(tlsConfig, g.cfg.Log, rpc.ServerOptions(g.cfg.Log, rpc.DefaultPolicy, auth.NewTokenCache(s.signer, s.revoked, 0), g.metrics.rpc())...)
 	strifev1.RegisterGatewayServiceServer(g.server, s)
 	strifev1.RegisterCoordinatorServiceServer(g.server, coordinator.NewDecisionService(g.coord, g.cfg.Log))
+	g.metrics.rpc().Init(g.server)
 	go func() { g.served <- g.server.Serve(g.lis) }()
 	g.cfg.Log.Info().Str("addr", g.Addr()).Msg("gateway serving")
 	return nil
@@ -331,6 +346,10 @@ func (g *Gateway) Users() *Users { return g.users }
 
 // Addr is the address the gateway listens on.
 func (g *Gateway) Addr() string { return g.lis.Addr().String() }
+
+// MetricsAddr is the address the gateway serves its metrics on, "" without
+// them.
+func (g *Gateway) MetricsAddr() string { return g.metrics.addr() }
 
 // Done is closed, with the serving error, when the server stops serving.
 func (g *Gateway) Done() <-chan error { return g.served }
@@ -364,6 +383,7 @@ func (g *Gateway) stop() error {
 
 func (g *Gateway) close() error {
 	g.deregister()
+	g.metrics.close()
 	if g.server != nil {
 		g.server.Stop()
 	}

@@ -83,6 +83,13 @@ func newEnv(t *testing.T) *env {
 // Verify reports.
 func newEnvFrom(t *testing.T, fixture string) *env {
 	t.Helper()
+	return newEnvWith(t, fixture, false)
+}
+
+// newEnvWith is newEnvFrom, with every daemon serving its metrics on a
+// port of its own if metrics is set.
+func newEnvWith(t *testing.T, fixture string, metrics bool) *env {
+	t.Helper()
 	e := &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}, bankLogs: map[string]*logBuffer{}, bankCfgs: map[string]bankd.Config{}}
 	e.cfg = gatewayd.Config{
 		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
@@ -90,6 +97,9 @@ func newEnvFrom(t *testing.T, fixture string) *env {
 		TokenKeyFile: testbank.TokenKey(t), Banks: map[string]string{},
 		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
 		Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
+	}
+	if metrics {
+		e.cfg.MetricsListen = "127.0.0.1:0"
 	}
 	t.Cleanup(func() { verifyUsers(t, e.walPath()) })
 	if fixture != "" {
@@ -99,6 +109,9 @@ func newEnvFrom(t *testing.T, fixture string) *env {
 		cfg := e.pki.Config(t, name, testbank.DataDir(t))
 		e.bankLogs[name] = &logBuffer{}
 		cfg.Log = zerolog.New(io.MultiWriter(e.bankLogs[name], zerolog.NewTestWriter(t))).With().Str("bank", name).Logger()
+		if metrics {
+			cfg.MetricsListen = "127.0.0.1:0"
+		}
 		if fixture != "" {
 			copyFile(t, filepath.Join(fixture, name+".db"), filepath.Join(cfg.DataDir, name+".db"))
 		} else {

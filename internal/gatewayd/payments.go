@@ -24,6 +24,7 @@ import (
 // Pay runs a payment through the coordinator, exactly once per
 // transaction ID. Repeats are marked as retries in the audit log.
 func (s *service) Pay(ctx context.Context, req *strifev1.PayRequest) (*strifev1.PayResponse, error) {
+	start := s.metrics.start()
 	p, err := caller(ctx)
 	if err != nil {
 		return nil, s.reply("Pay", err)
@@ -39,7 +40,9 @@ func (s *service) Pay(ctx context.Context, req *strifev1.PayRequest) (*strifev1.
 	if retry {
 		rpc.CallFrom(ctx).MarkRetry()
 	}
-	return &strifev1.PayResponse{Payment: paymentProto(pay)}, nil
+	resp := &strifev1.PayResponse{Payment: paymentProto(pay)}
+	s.metrics.paid(start)
+	return resp, nil
 }
 
 // payment validates a Pay request and returns its parameters. A transaction

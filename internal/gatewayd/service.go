@@ -75,6 +75,7 @@ type service struct {
 	log      zerolog.Logger
 	now      func() time.Time
 	stopping <-chan struct{} // closed when the gateway starts to stop
+	metrics  *gatewayMetrics // nil: none
 }
 
 // reply converts an error for the wire, logging the ones whose text the

@@ -3,9 +3,11 @@ package rpc
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"slices"
 	"strings"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -108,35 +110,53 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // servers that have no method needing a login. Authorize logs nothing; the
 // interceptors (Interceptors) log why a token was refused.
 func (p Policy) Authorize(ctx context.Context, method string, tokens TokenVerifier) (context.Context, error) {
-	return p.authorize(ctx, method, tokens, zerolog.Nop())
+	ctx, _, err := p.authorize(ctx, method, tokens, zerolog.Nop())
+	return ctx, err
 }
 
-// authorize is Authorize, logging to log why a login token was refused.
-func (p Policy) authorize(ctx context.Context, method string, tokens TokenVerifier, log zerolog.Logger) (context.Context, error) {
+// Reasons of a refusal by the policy, as the label of
+// strife_auth_refusals_total (see Metrics).
+const (
+	RefusedNoCertificate    = "no_certificate"    // no verified certificate naming a role
+	RefusedNotInPolicy      = "not_in_policy"     // a method nobody may call
+	RefusedWrongProgram     = "wrong_program"     // the certificate's role may not call it
+	RefusedNoToken          = "no_token"          // a login is needed and no token came
+	RefusedBadToken         = "bad_token"         // forged, malformed, or not from this gateway
+	RefusedExpired          = "expired"           // the token's time is over
+	RefusedWrongCertificate = "wrong_certificate" // the token was issued over another certificate
+	RefusedRevoked          = "revoked"           // logged out, or the user's credentials changed
+	RefusedLocked           = "locked"            // the user is locked
+	RefusedWrongRole        = "wrong_role"        // the user's role may not call it
+)
+
+// authorize is Authorize, logging to log why a login token was refused and
+// returning why the call was refused (one of the Refused reasons).
+func (p Policy) authorize(ctx context.Context, method string, tokens TokenVerifier, log zerolog.Logger) (context.Context, string, error) {
 	cert, name, role, err := peerCertificate(ctx)
 	if err != nil {
-		return nil, status.Error(codes.Unauthenticated, err.Error())
+		return nil, RefusedNoCertificate, status.Error(codes.Unauthenticated, err.Error())
 	}
 	CallFrom(ctx).SetProgram(name, role)
 	rule, ok := p[method]
 	if !ok {
-		return nil, status.Errorf(codes.PermissionDenied, "%s is not in the policy", method)
+		return nil, RefusedNotInPolicy, status.Errorf(codes.PermissionDenied, "%s is not in the policy", method)
 	}
 	if !slices.Contains(rule.Programs, role) {
-		return nil, status.Errorf(codes.PermissionDenied, "a %s certificate may not call %s", role, method)
+		return nil, RefusedWrongProgram, status.Errorf(codes.PermissionDenied, "a %s certificate may not call %s", role, method)
 	}
 	principal := Principal{Program: name, ProgramRole: role, Cert: cert}
 	if len(rule.Users) > 0 {
-		if principal.Token, err = verifyToken(ctx, tokens, cert, log, method, name); err != nil {
-			return nil, err
+		var reason string
+		if principal.Token, reason, err = verifyToken(ctx, tokens, cert, log, method, name); err != nil {
+			return nil, reason, err
 		}
 		principal.User, principal.UserRole = principal.Token.User, principal.Token.Role
 		CallFrom(ctx).SetUser(principal.User, principal.UserRole)
 		if !slices.Contains(rule.Users, principal.UserRole) {
-			return nil, status.Errorf(codes.PermissionDenied, "a %s may not call %s", principal.UserRole, method)
+			return nil, RefusedWrongRole, status.Errorf(codes.PermissionDenied, "a %s may not call %s", principal.UserRole, method)
 		}
 	}
-	return context.WithValue(ctx, principalKey{}, principal), nil
+	return context.WithValue(ctx, principalKey{}, principal), "", nil
 }
 
 // BearerToken returns the token of an authorization value in the Bearer
@@ -159,24 +179,39 @@ func BearerToken(value string) (string, bool) {
 // auth.ErrRevoked: logged out, or the user's credentials changed) is logged
 // at warn, passed through Redact; the caller is told only that the token is
 // invalid, expired or revoked.
-func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate, log zerolog.Logger, method, program string) (auth.Token, error) {
+func verifyToken(ctx context.Context, tokens TokenVerifier, cert *x509.Certificate, log zerolog.Logger, method, program string) (auth.Token, string, error) {
 	values := metadata.ValueFromIncomingContext(ctx, "authorization")
 	token, ok := "", len(values) == 1
 	if ok {
 		token, ok = BearerToken(values[0])
 	}
 	if !ok {
-		return auth.Token{}, status.Error(codes.Unauthenticated, "a login token is required (authorization: Bearer <token>)")
+		return auth.Token{}, RefusedNoToken, status.Error(codes.Unauthenticated, "a login token is required (authorization: Bearer <token>)")
 	}
 	if tokens == nil {
-		return auth.Token{}, status.Error(codes.Internal, "internal error")
+		return auth.Token{}, RefusedBadToken, status.Error(codes.Internal, "internal error")
 	}
 	t, err := tokens.Verify(token, cert)
 	if err != nil {
 		log.Warn().Str("method", method).Str("program", program).Str("error", Redact(err.Error())).Msg("login token refused")
-		return auth.Token{}, status.Error(codes.Unauthenticated, TokenRefused)
+		return auth.Token{}, tokenRefusal(err), status.Error(codes.Unauthenticated, TokenRefused)
 	}
-	return t, nil
+	return t, "", nil
+}
+
+// tokenRefusal is why Verify refused a token, as a Refused reason.
+func tokenRefusal(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return RefusedExpired
+	case errors.Is(err, auth.ErrWrongCertificate):
+		return RefusedWrongCertificate
+	case errors.Is(err, auth.ErrUserLocked):
+		return RefusedLocked
+	case errors.Is(err, auth.ErrRevoked):
+		return RefusedRevoked
+	}
+	return RefusedBadToken
 }
 
 // TokenRefused is the message of the UNAUTHENTICATED status for a login
@@ -187,16 +222,24 @@ const TokenRefused = "invalid, expired or revoked login token; log in again"
 // log to log why a login token was refused (the audit line of the call has
 // only the status the caller received).
 func (p Policy) Interceptors(tokens TokenVerifier, log zerolog.Logger) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	return p.interceptors(tokens, log, nil)
+}
+
+// interceptors are Interceptors that count each refusal in m (nil: not
+// counted).
+func (p Policy) interceptors(tokens TokenVerifier, log zerolog.Logger, m *Metrics) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		ctx, err := p.authorize(ctx, info.FullMethod, tokens, log)
+		ctx, reason, err := p.authorize(ctx, info.FullMethod, tokens, log)
 		if err != nil {
+			m.refused(reason)
 			return nil, err
 		}
 		return next(ctx, req)
 	}
 	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-		ctx, err := p.authorize(ss.Context(), info.FullMethod, tokens, log)
+		ctx, reason, err := p.authorize(ss.Context(), info.FullMethod, tokens, log)
 		if err != nil {
+			m.refused(reason)
 			return err
 		}
 		return next(srv, &contextStream{ServerStream: ss, ctx: ctx})
