@@ -70,6 +70,11 @@ type Options struct {
 	// benchmark's own. Default 4 (bcrypt's minimum), to register payers
 	// fast; a login flood means something only at the real cost, 12.
 	BcryptCost int
+	// Metrics has each daemon process serve Prometheus metrics
+	// (--metrics-listen) and scrapes them all once a second while the run
+	// lasts, as strife top does: what metrics cost is then in the figures.
+	// Daemons in this process (no Executable) serve none.
+	Metrics bool
 }
 
 // Result is one level's measurement.
@@ -225,7 +230,7 @@ func newDeployment(opts Options, prefix string) (*deployment, error) {
 	if cost == 0 {
 		cost = bcrypt.MinCost
 	}
-	return &deployment{dir: dir, profileDir: opts.ProfileDir, bcryptCost: cost}, nil
+	return &deployment{dir: dir, profileDir: opts.ProfileDir, bcryptCost: cost, metrics: opts.Metrics}, nil
 }
 
 // start makes the certificates in d.dir, starts the banks and the gateway
@@ -248,6 +253,7 @@ func (d *deployment) start(opts Options) error {
 	if err != nil {
 		return err
 	}
+	d.scrapeEverySecond()
 	return d.connect(gateway, certDir, "bench", floodClient, adminPassword)
 }
 
@@ -264,8 +270,11 @@ func (d *deployment) makeCerts() (certDir string, banks []string, err error) {
 // and admin and client connections.
 type deployment struct {
 	dir        string
-	profileDir string // see Options.ProfileDir
-	bcryptCost int    // see Options.BcryptCost
+	profileDir string        // see Options.ProfileDir
+	bcryptCost int           // see Options.BcryptCost
+	metrics    bool          // see Options.Metrics
+	scrape     []string      // the daemons' metrics URLs, with Metrics
+	stopScrape chan struct{} // closed by stop: ends the scraper
 	banks      []*bankd.Bank
 	gateway    *gatewayd.Gateway
 	processes  []*process         // the banks, then the gateway
@@ -384,6 +393,9 @@ func (d *deployment) register(user, account string) error {
 }
 
 func (d *deployment) stop() {
+	if d.stopScrape != nil {
+		close(d.stopScrape)
+	}
 	for _, c := range d.conns {
 		c.Close()
 	}

@@ -103,6 +103,7 @@ a JSON object on a line of its own.`,
 	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
 	cmd.Flags().IntVar(&opts.LoginFlood, "login-flood", 0, "run this many goroutines logging in with a wrong password in a loop alongside the payers, and report their logins/s")
 	cmd.Flags().IntVar(&opts.BcryptCost, "bcrypt-cost", 0, "the gateway's bcrypt cost (default 4, bcrypt's minimum; 12 is production's, for --login-flood)")
+	cmd.Flags().BoolVar(&opts.Metrics, "metrics", false, "have the daemon processes serve Prometheus metrics, scraped once a second, so that their cost is measured")
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
 	cmd.AddCommand(deploy.DaemonCommands()...) // what the processes run
 	cmd.AddCommand(BareCommands()...)          // and with --bare

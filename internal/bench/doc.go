@@ -48,6 +48,10 @@
 // 4 by default, so that registering payers is fast; 12, production's, for
 // a flood to cost what it costs (DESIGN.md, "Issue 14: login throttling").
 //
+// Options.Metrics (--metrics) has each daemon process serve its Prometheus
+// metrics and scrapes them all once a second, as strife top would, so that
+// runs with and without it, interleaved, say what metrics cost.
+//
 // The figures, and what the profiles say about them, are in DESIGN.md
 // ("Performance").
 package bench

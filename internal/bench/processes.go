@@ -38,7 +38,8 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 		return "", err
 	}
 	bankFlags, err := d.startBanks(exe, banks, logs, func(name, addr string) []string {
-		return append([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(d.dir, name), "--coordinator", gateway}, tlsArgs(certDir, name)...)
+		return slices.Concat([]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(d.dir, name), "--coordinator", gateway},
+			tlsArgs(certDir, name), d.metricsArgs())
 	})
 	if err != nil {
 		return "", err
@@ -49,7 +50,7 @@ func (d *deployment) startProcesses(exe, certDir string, banks []string, logs io
 	}
 	gatewayArgs := slices.Concat([]string{"gateway", "--name", "gateway-1", "--listen", gateway, "--data-dir", filepath.Join(d.dir, "gateway"),
 		"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", strconv.Itoa(d.bcryptCost)},
-		bankFlags, []string{"--users", usersFile}, tlsArgs(certDir, "gateway-1"))
+		bankFlags, []string{"--users", usersFile}, tlsArgs(certDir, "gateway-1"), d.metricsArgs())
 	return gateway, d.startProcess(exe, "gateway-1", gateway, gatewayArgs, logs)
 }
 
