@@ -23,7 +23,8 @@ import (
 //	strife_phase_duration_seconds{phase}  prepare: staged until every vote is in (or the first NO);
 //	                                      decide: decision taken until durable;
 //	                                      commit, abort: decision durable until every bank acknowledged
-//	strife_payments_held                  payments PENDING now
+//	strife_payments_held                  payments held PENDING now: answered (or due to be) PENDING
+//	                                      because a bank could not be reached; not those in flight
 //	strife_attempts_in_doubt{bank}        attempts decided or undecided that bank has not acknowledged
 //	strife_decisions_undelivered          decisions not yet acknowledged by every bank
 //
@@ -208,7 +209,7 @@ type gauges struct {
 
 func newGauges() *gauges {
 	return &gauges{
-		held:        prometheus.NewDesc("strife_payments_held", "Payments PENDING at the gateway now.", nil, nil),
+		held:        prometheus.NewDesc("strife_payments_held", "Payments held PENDING at the gateway now, after their first answer (a bank could not be reached); not those in flight.", nil, nil),
 		inDoubt:     prometheus.NewDesc("strife_attempts_in_doubt", "Attempts, decided or not, that this bank has not acknowledged.", []string{"bank"}, nil),
 		undelivered: prometheus.NewDesc("strife_decisions_undelivered", "Decisions recorded and not yet acknowledged by every bank.", nil, nil),
 		banks:       map[string]bool{},
@@ -225,8 +226,9 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	var held, undelivered int
 	inDoubt := map[string]int{}
 	if c := g.coord.Load(); c != nil {
-		for _, p := range c.activePayments() {
-			held, undelivered = held+count(p.Status == Pending), undelivered+count(p.Decision != DecisionNone && !p.Ended)
+		for _, a := range c.activePayments() {
+			p := a.Payment
+			held, undelivered = held+count(a.held()), undelivered+count(p.Decision != DecisionNone && !p.Ended)
 			for _, bank := range p.unacknowledged() {
 				inDoubt[bank]++
 			}
@@ -266,21 +268,42 @@ func (p Payment) unacknowledged() []string {
 	return banks
 }
 
-// activePayments are the accepted payments active now, as their runs hold
-// them.
-func (c *Coordinator) activePayments() []Payment {
+// active is an accepted payment active now, as its run holds it.
+type active struct {
+	Payment
+	answered bool // its first Pay's answer is known (run.outcome is closed)
+}
+
+// held reports whether the payment is held: PENDING after its first
+// answer, so that the first caller was told PENDING (or would have been),
+// because a bank could not be reached. A payment still in its first
+// attempt is in flight, not held.
+func (a active) held() bool { return a.Status == Pending && a.answered }
+
+// activePayments are the accepted payments active now.
+func (c *Coordinator) activePayments() []active {
 	c.mu.Lock()
 	runs := slices.Collect(maps.Values(c.active))
 	c.mu.Unlock()
-	payments := make([]Payment, 0, len(runs))
+	payments := make([]active, 0, len(runs))
 	for _, r := range runs {
 		select {
 		case <-r.accepted:
 			if r.acceptErr == nil {
-				payments = append(payments, r.snapshot())
+				payments = append(payments, active{Payment: r.snapshot(), answered: closed(r.outcome)})
 			}
 		default:
 		}
 	}
 	return payments
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

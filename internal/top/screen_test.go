@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/internal/bench"
 	"github.com/strife-pay/strife/internal/deploy"
 	"github.com/strife-pay/strife/internal/testbank"
 	"github.com/strife-pay/strife/internal/top"
@@ -41,8 +42,19 @@ func TestMain(m *testing.M) {
 type deployment struct {
 	targets []string
 	stop    func(name string)
-	// idle: no payments are made, so an up row need not show any.
-	idle bool
+	// victim is the process the test stops (default: the third target,
+	// a bank).
+	victim string
+	// quiet are the processes no payment goes through, whose rows need
+	// not show any.
+	quiet map[string]bool
+}
+
+func (d deployment) stopped() string {
+	if d.victim != "" {
+		return d.victim
+	}
+	return d.names()[2]
 }
 
 func (d deployment) names() []string {
@@ -82,14 +94,11 @@ func TestTopOnce(t *testing.T) {
 }
 
 // TestTopAgainstStrifeUp watches a real deployment (deploy.Start, as
-// strife up runs it) at its default metrics ports, and kills BankB. It
-// runs once the daemons serve metrics (--metrics-listen); in a tree where
-// they do not, it says so and skips.
+// strife up runs it) at its default metrics ports while strife-bench's
+// payers pay from BankA to BankB through it, in a terminal (tmux) when
+// there is one, else through a pipe: the gateway's and both banks' rows
+// show payments moving, and BankC, killed with SIGKILL, turns DOWN.
 func TestTopAgainstStrifeUp(t *testing.T) {
-	help, _ := exec.Command(strifeBin, "gateway", "--help").CombinedOutput()
-	if !strings.Contains(string(help), "--metrics-listen") {
-		t.Skip("the daemons of this tree serve no metrics (no --metrics-listen)")
-	}
 	base, err := deploy.FreeBasePort()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -98,9 +107,25 @@ func TestTopAgainstStrifeUp(t *testing.T) {
 		UsersFile: filepath.Join("..", "..", "testdata", "demo-users.yaml"), Stdout: io.Discard})
 	require.NoError(t, err)
 	t.Cleanup(func() { dp.Stop() })
-	d := deployment{idle: true, stop: func(name string) { dp.Signal(name, syscall.SIGKILL) }}
+
+	// Payers for the whole test; the cleanup waits for them (registered
+	// after dp.Stop, so it runs before it).
+	paying := make(chan error, 1)
+	go func() {
+		_, err := bench.Run(bench.Options{Payers: []int{4}, Duration: 15 * time.Second, Out: io.Discard,
+			Gateway: dp.GatewayAddr(), CertDir: dp.CertDir(), AdminPassword: "admin-demo-password"})
+		paying <- err
+	}()
+	t.Cleanup(func() { require.NoError(t, <-paying, "the payers") })
+
+	d := deployment{victim: "BankC", quiet: map[string]bool{"BankC": true},
+		stop: func(name string) { dp.Signal(name, syscall.SIGKILL) }}
 	for _, tg := range top.DefaultTargets(base) {
 		d.targets = append(d.targets, tg.Name+"="+tg.URL)
+	}
+	if tmux, err := exec.LookPath("tmux"); err == nil {
+		checkTopInTmux(t, tmux, d)
+		return
 	}
 	checkTopPlain(t, d)
 }
@@ -132,8 +157,7 @@ func checkTopInTmux(t *testing.T, tmux string, d deployment) {
 	t.Logf("strife top in tmux:\n%s", strings.TrimRight(screen, "\n"))
 	require.Contains(t, screen, "q quits")
 
-	names := d.names()
-	bank := names[2]
+	bank := d.stopped()
 	d.stop(bank)
 	screen = waitFor(t, capture, func(s string) bool { return oneDown(d, s, bank) }, bank+" DOWN, the others up")
 	t.Logf("after %s stopped:\n%s", bank, strings.TrimRight(screen, "\n"))
@@ -187,7 +211,7 @@ func checkTopPlain(t *testing.T, d deployment) {
 	frame := waitFor(t, latest, func(s string) bool { return allUp(d, s) }, "every process up with its figures")
 	require.Equal(t, 1, strings.Count(frame, "strife top "), "one frame between blank lines:\n%s", frame)
 	require.NotContains(t, frame, "\x1b", "no terminal sequences in a pipe")
-	bank := d.names()[2]
+	bank := d.stopped()
 	d.stop(bank)
 	waitFor(t, latest, func(s string) bool { return oneDown(d, s, bank) }, bank+" DOWN, the others up")
 
@@ -225,7 +249,7 @@ func up(d deployment, screen, name string) bool {
 	if len(f) < 10 || f[2] != "up" {
 		return false
 	}
-	if !d.idle && (f[1] == "gateway" || f[1] == "bank") {
+	if !d.quiet[name] && (f[1] == "gateway" || f[1] == "bank") {
 		rate, err := strconv.ParseFloat(f[3], 64)
 		return err == nil && rate > 0
 	}
