@@ -16,8 +16,8 @@ const (
 )
 
 // A recipe says where each column's figure comes from for one kind of
-// process (METRICS.md, "What strife top shows"). A zero match (no name)
-// leaves the column blank.
+// process (DESIGN.md, "Issue 15: metrics" and "Issue 15: strife top"). A
+// zero match (no name) leaves the column blank.
 type recipe struct {
 	payments match // counter: its rate is payments/s
 	latency  match // histogram: p50 and p99 over the last interval

@@ -280,8 +280,8 @@ func oneDown(d deployment, screen, down string) bool {
 }
 
 // fakeDeployment serves, in this process, the endpoints of a gateway,
-// three banks and etcd, with the metric names and labels of METRICS.md and
-// figures that move as payments would.
+// three banks and etcd, with the metric names and labels of DESIGN.md
+// ("Issue 15: metrics") and figures that move as payments would.
 func fakeDeployment(t *testing.T) deployment {
 	servers := map[string]*httptest.Server{}
 	var d deployment
