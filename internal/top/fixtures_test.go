@@ -6,8 +6,8 @@ import (
 )
 
 // The fixtures below are exposition text as the daemons serve it
-// (DESIGN.md, "Issue 15: metrics"): the names, types and labels strife top reads, and some it
-// must ignore.
+// (DESIGN.md, "Issue 15: metrics"): the names, types and labels strife
+// top reads, and some it must ignore.
 
 // gw is what a gateway's counters and gauges stand at.
 type gw struct {
