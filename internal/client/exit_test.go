@@ -132,6 +132,9 @@ func TestJSONErrors(t *testing.T) {
 	admin := w.login(t, "admin")
 	requireJSONError(t, runMain(t, "", cliArgs(w, admin, "admin", "lock", "mallory", "--json")...),
 		client.ExitFailed, "NOT_FOUND", "cannot lock or unlock mallory: no user named mallory")
+	requireJSONError(t, runMain(t, "dave password\n", cliArgs(w, admin, "admin", "register", "--user", "dave", "--role", "customer",
+		"--account", "BankZ/1", "--password-stdin", "--json")...),
+		client.ExitFailed, "NOT_FOUND", "no bank named BankZ is known to this gateway")
 	alice := w.login(t, "alice")
 	requireJSONError(t, runMain(t, "", cliArgs(w, alice, "admin", "lock", "bob", "--json")...),
 		client.ExitFailed, "PERMISSION_DENIED", "cannot lock or unlock bob: a customer may not call")
