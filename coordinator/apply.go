@@ -27,9 +27,12 @@ func (p *Payment) apply(r Record) error {
 		if !p.Created.IsZero() {
 			return fmt.Errorf("coordinator: payment %s accepted twice", p.ID)
 		}
-		a := r.Payload.(*storagev1.PaymentAccepted)
-		p.Params = Params{Payer: a.Payer, From: a.FromAccount, Payee: a.Payee, To: a.ToAccount, Amount: a.Amount, Memo: a.Memo}
-		p.Status, p.Created = Pending, time.Unix(0, a.TimeUnixNano).UTC()
+		a, ok := r.Payload.(*storagev1.PaymentAccepted)
+		if !ok {
+			return errPayload(p, r)
+		}
+		p.Params = Params{Payer: a.GetPayer(), From: a.GetFromAccount(), Payee: a.GetPayee(), To: a.GetToAccount(), Amount: a.GetAmount(), Memo: a.GetMemo()}
+		p.Status, p.Created = Pending, time.Unix(0, a.GetTimeUnixNano()).UTC()
 	case wal.TypeAttemptBegun, wal.TypeAttemptStaged:
 		if p.Final() || (p.Attempt > 0 && p.Decision == DecisionNone) {
 			return fmt.Errorf("coordinator: attempt %d of %s begun while %v with attempt %d undecided", r.Attempt, p.ID, p.Status, p.Attempt)
@@ -52,11 +55,14 @@ func (p *Payment) apply(r Record) error {
 		if p.Final() {
 			return fmt.Errorf("coordinator: payment %s is already %v", p.ID, p.Status)
 		}
-		f := r.Payload.(*storagev1.PaymentFinal)
-		if f.Status == Committed && p.Decision != DecisionCommit {
+		f, ok := r.Payload.(*storagev1.PaymentFinal)
+		if !ok {
+			return errPayload(p, r)
+		}
+		if f.GetStatus() == Committed && p.Decision != DecisionCommit {
 			return fmt.Errorf("coordinator: payment %s committed without a commit decision", p.ID)
 		}
-		p.Status, p.Reason = f.Status, f.Reason
+		p.Status, p.Reason = f.GetStatus(), f.GetReason()
 	default:
 		return fmt.Errorf("coordinator: %v is not a payment record", r.Type)
 	}
@@ -64,6 +70,12 @@ func (p *Payment) apply(r Record) error {
 		p.Updated = recordTime(r)
 	}
 	return nil
+}
+
+// errPayload refuses a record whose payload is not its type's: DecodeRecord
+// and the core never make one, but Apply is exported.
+func errPayload(p *Payment, r Record) error {
+	return fmt.Errorf("coordinator: %v record of payment %s with a %T payload", r.Type, p.ID, r.Payload)
 }
 
 // recordTime is when a record was made: every payment record's payload

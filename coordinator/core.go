@@ -22,13 +22,16 @@ const (
 	Failed    = strifev1.PaymentStatus_PAYMENT_STATUS_FAILED
 )
 
-// Decision is the coordinator's verdict on one attempt.
+// Decision is the coordinator's verdict on one attempt. Its numbers are
+// persisted (PaymentState.decision) and so can never change: they are those
+// of the wire's strifev1.Decision, which participant.Decision shares, so
+// that a decision has one numbering wherever it is stored or sent.
 type Decision int32
 
 const (
-	DecisionNone Decision = iota
-	DecisionCommit
-	DecisionAbort
+	DecisionNone   = Decision(strifev1.Decision_DECISION_UNSPECIFIED) // 0: not decided yet
+	DecisionCommit = Decision(strifev1.Decision_DECISION_COMMIT)      // 1
+	DecisionAbort  = Decision(strifev1.Decision_DECISION_ABORT)       // 2
 )
 
 func (d Decision) String() string {

@@ -81,7 +81,8 @@
 // ATTEMPT_BEGUN, an attempt recorded before its Prepares were sent, is what
 // logs from before parallel commit hold: replayed, such an attempt without
 // a decision never committed and is aborted. The payments bucket holds each payment's
-// projection and user_payments indexes them by payer and payee (see
+// projection (a PaymentState, whose decision is numbered as the wire's
+// strifev1.Decision: 0 none, 1 commit, 2 abort) and user_payments indexes them by payer and payee (see
 // store.go); the coordinator bucket holds the current epoch.
 //
 // A payment's first commit at the gateway holds both its acceptance and its

@@ -103,6 +103,11 @@ type Tx struct {
 // ledger events (the participant's PREPARED, COMMITTED, ABORTED).
 func (tx *Tx) Log() *wal.Tx { return tx.wal }
 
+// Now is the time of the transaction, read once from the ledger's clock
+// when it began: every event it emits carries it, and records written
+// beside them (the participant's) should too, so that a bank has one clock.
+func (tx *Tx) Now() time.Time { return time.Unix(0, tx.now) }
+
 // emit appends an event to the log and folds it into the projection.
 func (tx *Tx) emit(typ wal.Type, id ulid.ULID, attempt uint32, event proto.Message) error {
 	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(event)

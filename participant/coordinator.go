@@ -10,12 +10,15 @@ import (
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
-// Decision is a coordinator's verdict on an attempt.
-type Decision int
+// Decision is a coordinator's verdict on an attempt. It is numbered as
+// the wire's strifev1.Decision and the gateway's coordinator.Decision (which
+// is persisted), so that a decision has one numbering everywhere; the zero
+// Decision is none.
+type Decision int32
 
 const (
-	DecisionAbort Decision = iota + 1
-	DecisionCommit
+	DecisionCommit = Decision(strifev1.Decision_DECISION_COMMIT)
+	DecisionAbort  = Decision(strifev1.Decision_DECISION_ABORT)
 )
 
 func (d Decision) String() string {
@@ -25,7 +28,7 @@ func (d Decision) String() string {
 	case DecisionCommit:
 		return "COMMIT"
 	}
-	return fmt.Sprintf("Decision(%d)", int(d))
+	return fmt.Sprintf("Decision(%d)", int32(d))
 }
 
 // Coordinator is whom an in-doubt participant asks for a decision. name is
@@ -36,7 +39,9 @@ type Coordinator interface {
 }
 
 // GRPCCoordinator asks a CoordinatorService over one connection, whatever
-// the name: there is one gateway until discovery exists.
+// the name: the connection is to the gateway already chosen, by name
+// through etcd (internal/discovery.Coordinators dials one per gateway) or
+// given by address (a static setup, a test).
 type GRPCCoordinator struct {
 	Client strifev1.CoordinatorServiceClient
 }

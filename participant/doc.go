@@ -34,6 +34,8 @@
 // The decision logic is a pure function of an attempt's history (history,
 // onPrepare, onCommit, onAbort, onResolve in attempt.go); Participant is the
 // driver that runs it inside a ledger transaction and writes what it says.
+// The times in PREPARED and COMMITTED are the transaction's (ledger.Tx.Now):
+// the ledger's clock, given to ledger.New, is the bank's only one.
 //
 // # Batches
 //
@@ -52,7 +54,8 @@
 // no decision arrives within Config.InDoubtTimeout it asks the coordinator
 // named in the PREPARED record (Coordinator.GetDecision), with jittered
 // exponential backoff between RetryMin and RetryMax, until it gets an answer,
-// which it applies through Commit or Abort. The in-doubt set is the holds in
+// which it applies through Commit or Abort. A Decision is numbered as the
+// wire's strifev1.Decision (COMMIT 1, ABORT 2), as the gateway's is. The in-doubt set is the holds in
 // the ledger, so New finds it again after a crash and resolution resumes.
 //
 // # Service

@@ -320,7 +320,7 @@ func vote(tx *ledger.Tx, req Request, v Vote) error {
 		rec := &storagev1.Aborted{Reason: v.Reason, RequestDigest: digest(req.Legs, req.Memo)}
 		return appendRecord(tx, wal.TypeAborted, req.id(), rec)
 	}
-	rec := &storagev1.Prepared{Legs: req.Legs, Memo: req.Memo, Coordinator: req.Coordinator, TimeUnixNano: time.Now().UnixNano()}
+	rec := &storagev1.Prepared{Legs: req.Legs, Memo: req.Memo, Coordinator: req.Coordinator, TimeUnixNano: tx.Now().UnixNano()}
 	if err := appendRecord(tx, wal.TypePrepared, req.id(), rec); err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func vote(tx *ledger.Tx, req Request, v Vote) error {
 
 // commit writes COMMITTED and posts the attempt's holds.
 func commit(tx *ledger.Tx, k AttemptID, a history) error {
-	rec := &storagev1.Committed{TimeUnixNano: time.Now().UnixNano()}
+	rec := &storagev1.Committed{TimeUnixNano: tx.Now().UnixNano()}
 	if err := appendRecord(tx, wal.TypeCommitted, k, rec); err != nil {
 		return err
 	}

@@ -23,9 +23,11 @@ import (
 // ErrInvalid marks a malformed request.
 var ErrInvalid = errors.New("participant: invalid request")
 
-// Limits on request fields.
+// Limits on request fields. The memo's, shared with the gateway and the
+// client, is freetext.MaxMemoLen. DefaultPageSize is the page of an
+// account's entries wherever they are listed (ListEntries, strife-inspect
+// entries).
 const (
-	MaxMemoLen         = freetext.MaxMemoLen
 	MaxCounterpartyLen = 100
 	MaxLegs            = 2
 	DefaultPageSize    = 100
@@ -241,7 +243,7 @@ func prepareRequest(req *strifev1.PrepareRequest) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	if err := validText("memo", req.GetMemo(), MaxMemoLen); err != nil {
+	if err := validText("memo", req.GetMemo(), freetext.MaxMemoLen); err != nil {
 		return Request{}, err
 	}
 	legs := req.GetLegs()

@@ -348,7 +348,7 @@ knows them (queued payments: "strife queue list").
 		},
 	}
 	addFlags(cmd, &cfg)
-	cmd.Flags().Int32Var(&limit, "limit", 50, "how many payments (at most 1000)")
+	cmd.Flags().Int32Var(&limit, "limit", 0, "how many payments, at most 1000 (0: the gateway's page size)")
 	return cmd
 }
 

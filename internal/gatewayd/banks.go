@@ -36,7 +36,11 @@ func (b discoveredBanks) client(bank string) strifev1.BankServiceClient {
 	if !ok {
 		return nil
 	}
-	return p.(*coordinator.GRPCParticipant).Client // what dialBank makes
+	g, ok := p.(*coordinator.GRPCParticipant) // what dialBank makes
+	if !ok {
+		return nil // a participant dialled otherwise has no account service
+	}
+	return g.Client
 }
 
 // dialBanks connects to every bank of Config.Banks with the gateway's

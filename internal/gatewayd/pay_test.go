@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/internal/gatewayd"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 
@@ -358,4 +359,18 @@ func TestWatchPaymentsNotifiesThePayee(t *testing.T) {
 
 	p = carolEvents()
 	require.Equal(t, toCarol.GetTransactionId(), p.GetTransactionId(), "carol hears nothing of bob's payment")
+}
+
+// A page_size of 0 is gatewayd.DefaultPageSize payments: what strife
+// history, which sends 0 unless told a --limit, shows.
+func TestListPaymentsDefaultPage(t *testing.T) {
+	e := newEnv(t)
+	alice := e.login(t, "alice", alicePassword)
+	for range gatewayd.DefaultPageSize + 1 {
+		alice.pay(t, toUser(ulid.Make(), "bob", 1))
+	}
+	resp, err := alice.ListPayments(alice.ctx, &strifev1.ListPaymentsRequest{})
+	require.NoError(t, err)
+	require.Len(t, resp.GetPayments(), gatewayd.DefaultPageSize)
+	require.NotEmpty(t, resp.GetNextPageToken())
 }

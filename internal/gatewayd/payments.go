@@ -85,7 +85,7 @@ func checkPay(req *strifev1.PayRequest) (ulid.ULID, error) {
 // older rule gets the stored payment, as any retry does, and not a refusal
 // that would tell its client the payment did not happen.
 func checkMemo(memo string) error {
-	if err := freetext.Check("memo", memo, MaxMemoLen); err != nil {
+	if err := freetext.Check("memo", memo, freetext.MaxMemoLen); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil

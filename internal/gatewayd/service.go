@@ -13,15 +13,15 @@ import (
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/auth"
-	"github.com/strife-pay/strife/internal/freetext"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
-// Limits on request fields.
+// Limits on request fields (the memo's is freetext.MaxMemoLen). A client
+// that leaves page_size 0 gets DefaultPageSize payments: strife history
+// does.
 const (
-	MaxMemoLen      = freetext.MaxMemoLen
 	DefaultPageSize = 50
 	MaxPageSize     = 1000
 )

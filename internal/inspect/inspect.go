@@ -20,6 +20,7 @@ import (
 
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/ledger"
+	"github.com/strife-pay/strife/participant"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
 )
@@ -275,7 +276,7 @@ func entriesCommand(g *globals) *cobra.Command {
 	f.StringVar(&since, "since", "", "only entries at or after this time (RFC 3339 or YYYY-MM-DD)")
 	f.StringVar(&until, "until", "", "only entries before this time (RFC 3339 or YYYY-MM-DD)")
 	f.StringVar(&txID, "tx", "", "only the entries of this transaction (ULID)")
-	f.IntVar(&limit, "limit", 50, "entries per page")
+	f.IntVar(&limit, "limit", participant.DefaultPageSize, "entries per page")
 	f.StringVar(&token, "page-token", "", "where to continue: the token a previous page printed")
 	return cmd
 }
