@@ -60,16 +60,17 @@ func Start(cfg Config) (*Bank, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Config = cfg.Config.WithDefaults()
 	b := &Bank{cfg: cfg}
-	var err error
-	b.Server, err = daemon.Start(cfg.Config, discovery.Banks, "bank", b.start)
-	if err != nil {
+	if _, err := daemon.Start(cfg.Config, discovery.Banks, "bank", b.start); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
+// start is the bank's steps of daemon.Start.
 func (b *Bank) start(s *daemon.Server) error {
+	b.Server = s
 	l, err := b.openLedger(s)
 	if err != nil {
 		return err

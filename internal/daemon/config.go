@@ -52,6 +52,16 @@ type Config struct {
 // DefaultDrainTimeout is Config.DrainTimeout's default.
 const DefaultDrainTimeout = 10 * time.Second
 
+// WithDefaults returns c with the defaults of its zero fields, and with
+// TLS.Log set to Log.
+func (c Config) WithDefaults() Config {
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	c.TLS.Log = c.Log
+	return c
+}
+
 // Validate reports everything wrong with c at once; what names the daemon
 // in the messages ("bank").
 func (c Config) Validate(what string) error {

@@ -62,10 +62,7 @@ type Server struct {
 // by calling Serve. cfg must be valid (Config.Validate). On error,
 // everything opened is closed.
 func Start(cfg Config, service, what string, steps func(*Server) error) (*Server, error) {
-	if cfg.DrainTimeout == 0 {
-		cfg.DrainTimeout = DefaultDrainTimeout
-	}
-	cfg.TLS.Log = cfg.Log
+	cfg = cfg.WithDefaults()
 	s := &Server{cfg: cfg, service: service, what: what, served: make(chan error, 1)}
 	if cfg.MetricsListen != "" {
 		s.registry = metrics.NewRegistry()
