@@ -202,9 +202,9 @@ func (g *Gateway) start(server *daemon.Server) error {
 	server.OnClose(func() error { g.coord.Close(); return nil })
 	s.coord = g.coord
 	server.OnDrain(func() { close(g.stopping) })
-	return server.Serve(auth.NewTokenCache(s.signer, s.revoked, 0), func(grpc *grpc.Server) {
-		strifev1.RegisterGatewayServiceServer(grpc, s)
-		strifev1.RegisterCoordinatorServiceServer(grpc, coordinator.NewDecisionService(g.coord, g.cfg.Log))
+	return server.Serve(auth.NewTokenCache(s.signer, s.revoked, 0), func(srv *grpc.Server) {
+		strifev1.RegisterGatewayServiceServer(srv, s)
+		strifev1.RegisterCoordinatorServiceServer(srv, coordinator.NewDecisionService(g.coord, g.cfg.Log))
 	})
 }
 
