@@ -5,6 +5,10 @@
 //
 // # Lifecycle
 //
+// The bank is built on package daemon, as the gateway is: Config embeds
+// daemon.Config (and holds participant.Config), Bank embeds daemon.Server,
+// whose Start, Serve and Stop set the order below.
+//
 // Start opens <DataDir>/<Name>.db, seeds a new ledger from Config.SeedFile
 // (once: later starts ignore it), reloads the attempts left in doubt, serves,
 // and with etcd registers under /strife/banks/<Name> on a lease, in the

@@ -20,7 +20,6 @@ import (
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/discovery"
-	"github.com/strife-pay/strife/internal/logging"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
@@ -100,7 +99,7 @@ func BareCommands() []*cobra.Command {
 func bareBank() *cobra.Command {
 	return bareCommand(bareBankCommand+" --listen ADDR --ca F --cert F --key F",
 		"Serve BankService with a YES to every Prepare and an acknowledgement to every Commit, and nothing else",
-		func(listen string, files certs.Files, log zerolog.Logger) (daemon.Server, error) {
+		func(listen string, files certs.Files, log zerolog.Logger) (daemon.Running, error) {
 			return serveBare(listen, files, log, nil, func(s *grpc.Server) { strifev1.RegisterBankServiceServer(s, bareBankService{}) })
 		})
 }
@@ -109,7 +108,7 @@ func bareGateway() *cobra.Command {
 	var banks map[string]string
 	cmd := bareCommand(bareGatewayCommand+" --listen ADDR --ca F --cert F --key F --bank BankA=ADDR --bank BankB=ADDR",
 		"Serve GatewayService's Pay as two-phase commit with the banks, and nothing else",
-		func(listen string, files certs.Files, log zerolog.Logger) (daemon.Server, error) {
+		func(listen string, files certs.Files, log zerolog.Logger) (daemon.Running, error) {
 			return serveBareGateway(listen, files, banks, log)
 		})
 	cmd.Flags().StringToStringVar(&banks, "bank", nil, "a bank and its address, NAME=HOST:PORT; repeat for each bank")
@@ -120,7 +119,7 @@ func bareGateway() *cobra.Command {
 // --listen with the certificates of --ca, --cert and --key, until SIGTERM or
 // SIGINT, as the real daemons do (and with their collector settings). It
 // logs only what daemon.Run and a refused TLS handshake log.
-func bareCommand(use, short string, start func(listen string, files certs.Files, log zerolog.Logger) (daemon.Server, error)) *cobra.Command {
+func bareCommand(use, short string, start func(listen string, files certs.Files, log zerolog.Logger) (daemon.Running, error)) *cobra.Command {
 	var listen string
 	var files certs.Files
 	cmd := &cobra.Command{
@@ -130,12 +129,12 @@ func bareCommand(use, short string, start func(listen string, files certs.Files,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logging.New(cmd.ErrOrStderr(), "json")
+			log, err := daemon.NewLogger(cmd.ErrOrStderr(), "json")
 			if err != nil {
 				return err
 			}
 			log = log.With().Str("bare", cmd.Name()).Logger()
-			return daemon.Run("bench", log, func() (daemon.Server, error) { return start(listen, files, log) })
+			return daemon.Run("bench", log, func() (daemon.Running, error) { return start(listen, files, log) })
 		},
 	}
 	f := cmd.Flags()
@@ -148,7 +147,7 @@ func bareCommand(use, short string, start func(listen string, files certs.Files,
 
 // serveBareGateway dials the banks as the real gateway does (its
 // certificate, accepting only each bank's) and serves Pay.
-func serveBareGateway(listen string, files certs.Files, banks map[string]string, log zerolog.Logger) (daemon.Server, error) {
+func serveBareGateway(listen string, files certs.Files, banks map[string]string, log zerolog.Logger) (daemon.Running, error) {
 	base, err := certs.ClientConfig(files, "")
 	if err != nil {
 		return nil, err

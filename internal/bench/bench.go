@@ -290,7 +290,9 @@ func (d *deployment) startInProcess(certDir string, banks []string, logs io.Writ
 	daemon.TuneGC() // the daemons in this process are tuned as strife's own
 	addrs := map[string]string{}
 	for _, name := range banks {
-		b, err := bankd.Start(bankd.Config{Name: name, Listen: "127.0.0.1:0", DataDir: filepath.Join(d.dir, name), TLS: certs.FilesIn(certDir, name), Log: log.With().Str("bank", name).Logger()})
+		b, err := bankd.Start(bankd.Config{Config: daemon.Config{
+			Name: name, Listen: "127.0.0.1:0", DataDir: filepath.Join(d.dir, name), TLS: certs.FilesIn(certDir, name), Log: log.With().Str("bank", name).Logger(),
+		}})
 		if err != nil {
 			return "", err
 		}
@@ -320,9 +322,12 @@ func (d *deployment) startGateway(certDir string, banks map[string]string, log z
 		return err
 	}
 	d.gateway, err = gatewayd.Start(gatewayd.Config{
-		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: filepath.Join(d.dir, "gateway"),
-		TLS: certs.FilesIn(certDir, "gateway-1"), TokenKeyFile: filepath.Join(certDir, certscli.TokenKeyFile),
-		Banks: banks, UsersFile: usersFile, BcryptCost: d.bcryptCost, Log: log.With().Str("gateway", "gateway-1").Logger(),
+		Config: daemon.Config{
+			Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: filepath.Join(d.dir, "gateway"),
+			TLS: certs.FilesIn(certDir, "gateway-1"), Log: log.With().Str("gateway", "gateway-1").Logger(),
+		},
+		TokenKeyFile: filepath.Join(certDir, certscli.TokenKeyFile),
+		Banks:        banks, UsersFile: usersFile, BcryptCost: d.bcryptCost,
 	})
 	return err
 }

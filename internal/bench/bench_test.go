@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/internal/bench"
-	"github.com/strife-pay/strife/internal/deploy"
+	"github.com/strife-pay/strife/internal/cli"
 )
 
 // daemonEnv makes this test binary, run again by the benchmark with it set,
@@ -23,7 +23,7 @@ const daemonEnv = "STRIFE_BENCH_TEST_DAEMON"
 func TestMain(m *testing.M) {
 	if os.Getenv(daemonEnv) != "" {
 		root := &cobra.Command{Use: "daemon", SilenceUsage: true}
-		root.AddCommand(deploy.DaemonCommands()...)
+		root.AddCommand(cli.DaemonCommands()...)
 		root.AddCommand(bench.BareCommands()...)
 		root.SetArgs(os.Args[1:])
 		if err := root.Execute(); err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strife-pay/strife/internal/deploy"
+	"github.com/strife-pay/strife/internal/cli"
 )
 
 // Command returns the strife-bench command line.
@@ -105,7 +105,7 @@ a JSON object on a line of its own.`,
 	cmd.Flags().IntVar(&opts.BcryptCost, "bcrypt-cost", 0, "the gateway's bcrypt cost (default 4, bcrypt's minimum; 12 is production's, for --login-flood)")
 	cmd.Flags().BoolVar(&opts.Metrics, "metrics", false, "have the daemon processes serve Prometheus metrics, scraped once a second, so that their cost is measured")
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
-	cmd.AddCommand(deploy.DaemonCommands()...) // what the processes run
-	cmd.AddCommand(BareCommands()...)          // and with --bare
+	cmd.AddCommand(cli.DaemonCommands()...) // what the processes run
+	cmd.AddCommand(BareCommands()...)       // and with --bare
 	return cmd
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strife-pay/strife/internal/deploy"
+	"github.com/strife-pay/strife/internal/cli"
 )
 
 // ErrViolations is returned by the command when an invariant does not
@@ -65,6 +65,6 @@ answer), faults.log and daemons.log for a post-mortem.`,
 	f.StringSliceVar(&cfg.Only, "only", nil, "fault only these kinds of process: etcd, bank, gateway (default all)")
 	f.StringVar(&cfg.Dir, "dir", "", "run directory, new or empty (default strife-chaos/<time>-<seed>)")
 	f.IntVar(&cfg.BasePort, "base-port", 0, "the deployment's base port, as strife up's (0: find free ports)")
-	cmd.AddCommand(deploy.DaemonCommands()...) // what the processes run
+	cmd.AddCommand(cli.DaemonCommands()...) // what the processes run
 	return cmd
 }

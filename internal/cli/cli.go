@@ -1,14 +1,18 @@
 // Package cli is the strife command: the root that every subcommand of the
 // one strife binary hangs from. `strife up` runs the local deployment; the
 // daemons it starts are hidden subcommands of the same binary, so that a
-// newcomer builds one program.
+// newcomer builds one program. Being a program's root, it is one of the few
+// packages that import the daemons (DESIGN.md, "Who imports a daemon").
 package cli
 
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/strife-pay/strife/internal/bankd"
 	"github.com/strife-pay/strife/internal/client"
 	"github.com/strife-pay/strife/internal/deploy"
+	"github.com/strife-pay/strife/internal/devetcd"
+	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/top"
 )
 
@@ -34,7 +38,7 @@ $STRIFE_CERTS, say otherwise.
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
 	root.AddCommand(deploy.UpCommand())
-	root.AddCommand(deploy.DaemonCommands()...)
+	root.AddCommand(DaemonCommands()...)
 	root.AddCommand(client.Commands()...)
 	root.AddCommand(top.Command())
 	// With no subcommand, strife is the interactive menu with its defaults.
@@ -48,4 +52,13 @@ $STRIFE_CERTS, say otherwise.
 	}
 	client.UsageErrors(root)
 	return root
+}
+
+// DaemonCommands returns the hidden `bank`, `gateway` and `etcd` commands
+// that strife up runs as its children (see deploy.DaemonCommands). The
+// programs that run the daemons as strife up does, re-running themselves
+// (strife-bench, strife-chaos), carry them too: they take them from here,
+// so that the daemons are imported by program roots only.
+func DaemonCommands() []*cobra.Command {
+	return deploy.DaemonCommands(deploy.Daemons{Bank: bankd.Command(), Gateway: gatewayd.Command(), Etcd: devetcd.Command()})
 }

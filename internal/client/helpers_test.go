@@ -17,6 +17,7 @@ import (
 	"github.com/strife-pay/strife/internal/bankd"
 	"github.com/strife-pay/strife/internal/cli"
 	"github.com/strife-pay/strife/internal/client"
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/testbank"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -41,11 +42,13 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{pki: testbank.NewPKI(t), bankClients: map[string]strifev1.BankServiceClient{}, banks: map[string]*bankd.Bank{}, bankConfigs: map[string]bankd.Config{}}
 	w.cfg = gatewayd.Config{
-		Name: "gateway-1", Listen: freeAddr(t), DataDir: testbank.DataDir(t),
-		TLS:          w.pki.Files(t, certs.RoleGateway, "gateway-1"),
+		Config: daemon.Config{
+			Name: "gateway-1", Listen: freeAddr(t), DataDir: testbank.DataDir(t),
+			TLS: w.pki.Files(t, certs.RoleGateway, "gateway-1"),
+			Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		},
 		TokenKeyFile: testbank.TokenKey(t), Banks: map[string]string{},
 		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
-		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	}
 	for _, name := range []string{"BankA", "BankB"} {
 		cfg := w.pki.Config(t, name, testbank.DataDir(t))

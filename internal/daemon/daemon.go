@@ -1,5 +1,3 @@
-// Package daemon is what Strife's long-running programs share: serving
-// until a signal, then draining.
 package daemon
 
 import (
@@ -13,8 +11,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Server is a started daemon.
-type Server interface {
+// Running is a started daemon, as Run serves it.
+type Running interface {
 	// Stop drains and stops; calling it again does nothing.
 	Stop() error
 	// Done delivers the error that made the server stop serving.
@@ -24,7 +22,7 @@ type Server interface {
 // Run starts a server and serves until SIGTERM or SIGINT, when it drains
 // and stops, or until the server stops serving on its own: then the error
 // says so, prefixed with name (the daemon's package, as its errors are).
-func Run(name string, log zerolog.Logger, start func() (Server, error)) error {
+func Run(name string, log zerolog.Logger, start func() (Running, error)) error {
 	TuneGC()
 	if path := os.Getenv(ProfileEnv); path != "" {
 		stop, err := profile(path)

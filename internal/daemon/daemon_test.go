@@ -29,7 +29,7 @@ func TestTuneGCSetsTheTargetUnlessGOGCIsSet(t *testing.T) {
 	require.Equal(t, 50, debug.SetGCPercent(100), "GOGC set: the operator's choice")
 }
 
-// server is a daemon.Server that counts its stops.
+// server is a daemon.Running that counts its stops.
 type server struct {
 	done    chan error
 	stops   int
@@ -43,7 +43,7 @@ func (s *server) Done() <-chan error { return s.done }
 
 func TestRunReturnsWhatStartFailedWith(t *testing.T) {
 	errStart := errors.New("cannot listen")
-	err := daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return nil, errStart })
+	err := daemon.Run("testd", zerolog.Nop(), func() (daemon.Running, error) { return nil, errStart })
 	require.ErrorIs(t, err, errStart)
 }
 
@@ -51,7 +51,7 @@ func TestRunStopsAServerThatStoppedServingAndSaysWhy(t *testing.T) {
 	errServe := errors.New("listener closed")
 	s := newServer()
 	s.done <- errServe
-	err := daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return s, nil })
+	err := daemon.Run("testd", zerolog.Nop(), func() (daemon.Running, error) { return s, nil })
 	require.ErrorIs(t, err, errServe)
 	require.EqualError(t, err, "testd: server stopped: listener closed")
 	require.Equal(t, 1, s.stops)
@@ -61,7 +61,7 @@ func TestRunDrainsOnSIGTERM(t *testing.T) {
 	var log bytes.Buffer
 	s := newServer()
 	s.stopErr = errors.New("drain timed out")
-	err := daemon.Run("testd", zerolog.New(&log), func() (daemon.Server, error) {
+	err := daemon.Run("testd", zerolog.New(&log), func() (daemon.Running, error) {
 		// Run listens for signals before it starts the server: this one,
 		// sent while it starts, is the first Run sees.
 		self, err := os.FindProcess(os.Getpid())
@@ -80,12 +80,12 @@ func TestRunWritesACPUProfileWhenAsked(t *testing.T) {
 	t.Setenv(daemon.ProfileEnv, path)
 	s := newServer()
 	s.done <- errors.New("done")
-	daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return s, nil })
+	daemon.Run("testd", zerolog.Nop(), func() (daemon.Running, error) { return s, nil })
 	info, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Positive(t, info.Size(), "a profile, even of an idle run, has a header")
 
 	t.Setenv(daemon.ProfileEnv, filepath.Join(t.TempDir(), "missing", "d.pprof"))
-	err = daemon.Run("testd", zerolog.Nop(), func() (daemon.Server, error) { return newServer(), nil })
+	err = daemon.Run("testd", zerolog.Nop(), func() (daemon.Running, error) { return newServer(), nil })
 	require.ErrorContains(t, err, "testd: cpu profile")
 }

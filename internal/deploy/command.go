@@ -5,10 +5,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/strife-pay/strife/internal/bankd"
-	"github.com/strife-pay/strife/internal/devetcd"
-	"github.com/strife-pay/strife/internal/gatewayd"
 )
 
 // UpCommand returns `strife up`.
@@ -44,14 +40,24 @@ It reads commands on its standard input:
 	return cmd
 }
 
-// DaemonCommands returns the commands that up runs as its children, hidden:
-// `strife bank`, `strife gateway` and `strife etcd` are strife-bank,
-// strife-gateway and the development etcd under the names up calls them by.
-func DaemonCommands() []*cobra.Command {
+// Daemons are the command lines of the programs that up runs as its
+// children: bankd's, gatewayd's and devetcd's Command. The root of a
+// program that runs up (or, like strife-bench, starts daemons as up does)
+// gives them: deploy itself imports no daemon (DESIGN.md, "Who imports a
+// daemon").
+type Daemons struct {
+	Bank, Gateway, Etcd *cobra.Command
+}
+
+// DaemonCommands returns the daemons' commands renamed and hidden, as up
+// runs them: `strife bank`, `strife gateway` and `strife etcd` are
+// strife-bank, strife-gateway and the development etcd under the names up
+// calls them by.
+func DaemonCommands(d Daemons) []*cobra.Command {
 	return []*cobra.Command{
-		daemon(bankCommand, bankd.Command()),
-		daemon(gatewayCommand, gatewayd.Command()),
-		daemon(etcdCommand, devetcd.Command()),
+		daemon(bankCommand, d.Bank),
+		daemon(gatewayCommand, d.Gateway),
+		daemon(etcdCommand, d.Etcd),
 	}
 }
 

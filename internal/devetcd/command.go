@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strife-pay/strife/internal/logging"
+	"github.com/strife-pay/strife/internal/daemon"
 )
 
 // Command returns the command line that runs the development etcd as a
@@ -30,7 +30,7 @@ TLS options instead.`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logging.New(cmd.ErrOrStderr(), logFormat)
+			log, err := daemon.NewLogger(cmd.ErrOrStderr(), logFormat)
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ TLS options instead.`,
 	f.StringVar(&cfg.ClientURL, "listen-client", DefaultClientURL, "client URL: http on a loopback address; port 0 picks one")
 	f.StringVar(&cfg.PeerURL, "listen-peer", DefaultPeerURL, "peer URL: http on a loopback address")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve etcd's own Prometheus metrics at http://ADDR/metrics, ADDR a loopback HOST:PORT (default: none)")
-	f.StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	daemon.LogFormatFlag(f, &logFormat)
 	cmd.MarkFlagRequired("data-dir")
 	return cmd
 }

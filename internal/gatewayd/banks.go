@@ -82,14 +82,11 @@ func (g *Gateway) discoverBanks(s *service) (coordinator.Directory, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.etcd, err = discovery.NewClient(g.cfg.Etcd, g.cfg.Log); err != nil {
-		return nil, err
-	}
 	dial := func(name, addr string) (coordinator.Participant, io.Closer, error) {
 		s.known.learn(name) // before dialling: a bank that cannot be dialled exists too
 		return dialBank(base, name, addr)
 	}
-	if g.dir, err = discovery.NewDirectory(g.etcd, dial, g.cfg.Banks, g.cfg.Log); err != nil {
+	if g.dir, err = discovery.NewDirectory(g.Etcd(), dial, g.cfg.Banks, g.cfg.Log); err != nil {
 		return nil, err
 	}
 	s.banks = discoveredBanks{g.dir}

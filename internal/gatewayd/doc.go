@@ -195,6 +195,18 @@
 // at the next start. With etcd, seeding first waits up to 30s for the
 // banks of the file's accounts to register.
 //
+// # Lifecycle
+//
+// The gateway is built on package daemon, as the bank is: Config embeds
+// daemon.Config (and holds coordinator.Config), Gateway embeds
+// daemon.Server, whose Start, Serve and Stop set the order. Start loads the
+// token key, opens the log (users, known banks), finds the banks, seeds
+// the users, starts the coordinator (which resumes every open payment),
+// then serves and registers. Stop deregisters, reports NOT_SERVING, ends
+// watch streams, lets calls in flight finish (up to Config.DrainTimeout),
+// then stops the coordinator and closes the log; payments still PENDING
+// resume at the next Start.
+//
 // # Metrics
 //
 // With Config.MetricsListen (--metrics-listen) the gateway serves

@@ -17,6 +17,7 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/devetcd/etcdtest"
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/gatewayd"
@@ -54,11 +55,13 @@ func newStoppedEtcdEnv(t *testing.T) *etcdEnv {
 		etcd: etcd, kv: etcd.Client(t), bankCfgs: map[string]bankd.Config{},
 	}
 	e.cfg = gatewayd.Config{
-		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
-		TLS:          e.pki.Files(t, certs.RoleGateway, "gateway-1"),
-		TokenKeyFile: testbank.TokenKey(t), Etcd: etcd.Config(),
-		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
-		Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
+		Config: daemon.Config{
+			Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
+			TLS: e.pki.Files(t, certs.RoleGateway, "gateway-1"), Etcd: etcd.Config(),
+			Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
+		},
+		TokenKeyFile: testbank.TokenKey(t),
+		UsersFile:    testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
 	}
 	t.Cleanup(func() { verifyUsers(t, e.walPath()) })
 	return e

@@ -11,6 +11,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/gatewayd"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
@@ -157,9 +158,11 @@ func TestABankMustPresentItsOwnName(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	valid := gatewayd.Config{
-		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: "data", TokenKeyFile: "token.key",
-		TLS:   certs.Files{CertFile: "g.crt", KeyFile: "g.key", CAFile: "ca.crt"},
-		Banks: map[string]string{"BankA": "127.0.0.1:7001"},
+		Config: daemon.Config{
+			Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: "data",
+			TLS: certs.Files{CertFile: "g.crt", KeyFile: "g.key", CAFile: "ca.crt"},
+		},
+		TokenKeyFile: "token.key", Banks: map[string]string{"BankA": "127.0.0.1:7001"},
 	}
 	require.NoError(t, valid.Validate())
 	cases := map[string]func(*gatewayd.Config){
@@ -170,8 +173,8 @@ func TestConfigValidate(t *testing.T) {
 		"no bank":           func(c *gatewayd.Config) { c.Banks = nil },
 		"bad bank name":     func(c *gatewayd.Config) { c.Banks = map[string]string{"Bank/A": "x:1"} },
 		"bank no address":   func(c *gatewayd.Config) { c.Banks = map[string]string{"BankA": ""} },
-		"negative timeout":  func(c *gatewayd.Config) { c.PrepareTimeout = -time.Second },
-		"negative max hold": func(c *gatewayd.Config) { c.MaxHold = -time.Second },
+		"negative timeout":  func(c *gatewayd.Config) { c.Coordinator.PrepareTimeout = -time.Second },
+		"negative max hold": func(c *gatewayd.Config) { c.Coordinator.MaxHold = -time.Second },
 		"bcrypt cost":       func(c *gatewayd.Config) { c.BcryptCost = 99 },
 		"no certificate":    func(c *gatewayd.Config) { c.TLS.CertFile = "" },
 	}

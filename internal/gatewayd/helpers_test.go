@@ -21,6 +21,7 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/testbank"
 	"github.com/strife-pay/strife/ledger"
@@ -92,11 +93,13 @@ func newEnvWith(t *testing.T, fixture string, metrics bool) *env {
 	t.Helper()
 	e := &env{pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, bankClients: map[string]strifev1.BankServiceClient{}, logs: &logBuffer{}, bankLogs: map[string]*logBuffer{}, bankCfgs: map[string]bankd.Config{}}
 	e.cfg = gatewayd.Config{
-		Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
-		TLS:          e.pki.Files(t, certs.RoleGateway, "gateway-1"),
+		Config: daemon.Config{
+			Name: "gateway-1", Listen: "127.0.0.1:0", DataDir: testbank.DataDir(t),
+			TLS: e.pki.Files(t, certs.RoleGateway, "gateway-1"),
+			Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
+		},
 		TokenKeyFile: testbank.TokenKey(t), Banks: map[string]string{},
 		UsersFile: testbank.Testdata(t, "users.yaml"), BcryptCost: bcrypt.MinCost,
-		Log: zerolog.New(io.MultiWriter(e.logs, zerolog.NewTestWriter(t))).With().Timestamp().Logger(),
 	}
 	if metrics {
 		e.cfg.MetricsListen = "127.0.0.1:0"

@@ -5,14 +5,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/auth"
-	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/metrics"
-	"github.com/strife-pay/strife/internal/rpc"
-	"github.com/strife-pay/strife/wal"
 )
 
 // Reasons of strife_login_refusals_total.
@@ -24,45 +20,31 @@ const (
 	loginBusy        = "busy"         // every hashing slot and the queue taken
 )
 
-// gatewayMetrics are a gateway's metrics, in a registry of its own: its
-// own (Pay latency, login refusals) and those of the packages it hands
-// theirs to (wal, coordinator, rpc, discovery). A nil *gatewayMetrics is
+// gatewayMetrics are a gateway's own metrics (Pay latency, login
+// refusals) and the coordinator's, in the registry of its daemon.Server,
+// with the log's, the gRPC server's and the registration's. A nil *gatewayMetrics is
 // a gateway without metrics: each accessor returns nil, which measures
 // nothing.
 type gatewayMetrics struct {
-	reg    *prometheus.Registry
-	w      *wal.Metrics
 	c      *coordinator.Metrics
-	r      *rpc.Metrics
-	server *metrics.Server
-
 	pay    prometheus.Observer
 	logins map[string]prometheus.Counter
 }
 
-func newGatewayMetrics(registration func() *discovery.Registration) *gatewayMetrics {
-	reg := metrics.NewRegistry()
-	discovery.RegisterMetrics(reg, registration)
+// newGatewayMetrics registers the gateway's metrics, and the coordinator's,
+// in reg (the daemon.Server's, which has the log's, the gRPC server's and
+// the registration's).
+func newGatewayMetrics(reg *prometheus.Registry) *gatewayMetrics {
 	pay := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "strife_pay_duration_seconds", Help: "Pay handler latency, receipt to answer, of every Pay answered OK.", Buckets: metrics.LatencyBuckets,
 	})
 	logins := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "strife_login_refusals_total", Help: "Logins refused, by reason."}, []string{"reason"})
 	reg.MustRegister(pay, logins)
-	m := &gatewayMetrics{
-		reg: reg, w: wal.NewMetrics(reg), c: coordinator.NewMetrics(reg), r: rpc.NewMetrics(reg, rpc.DefaultPolicy),
-		pay: pay, logins: map[string]prometheus.Counter{},
-	}
+	m := &gatewayMetrics{c: coordinator.NewMetrics(reg), pay: pay, logins: map[string]prometheus.Counter{}}
 	for _, reason := range []string{loginBadPassword, loginNoUser, loginThrottled, loginLocked, loginBusy} {
 		m.logins[reason] = logins.WithLabelValues(reason)
 	}
 	return m
-}
-
-// serve starts the metrics listener: last, once everything it reads is
-// in place.
-func (m *gatewayMetrics) serve(addr string, log zerolog.Logger) (err error) {
-	m.server, err = metrics.Serve(addr, m.reg, log)
-	return err
 }
 
 // start is when a call was received: zero without metrics, which then
@@ -102,36 +84,9 @@ func (m *gatewayMetrics) loginRefused(err error, known bool) {
 	}
 }
 
-func (m *gatewayMetrics) wal() *wal.Metrics {
-	if m == nil {
-		return nil
-	}
-	return m.w
-}
-
 func (m *gatewayMetrics) coordinator() *coordinator.Metrics {
 	if m == nil {
 		return nil
 	}
 	return m.c
-}
-
-func (m *gatewayMetrics) rpc() *rpc.Metrics {
-	if m == nil {
-		return nil
-	}
-	return m.r
-}
-
-func (m *gatewayMetrics) addr() string {
-	if m == nil || m.server == nil {
-		return ""
-	}
-	return m.server.Addr()
-}
-
-func (m *gatewayMetrics) close() {
-	if m != nil && m.server != nil {
-		m.server.Close()
-	}
 }

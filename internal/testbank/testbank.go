@@ -16,6 +16,7 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
@@ -65,13 +66,13 @@ func (p *PKI) Dial(t testing.TB, addr string, role certs.Role, name string, opts
 // Config returns a bank configuration with its certificate, a data dir
 // under dataDir and port 0; the logs go to the test log.
 func (p *PKI) Config(t testing.TB, name, dataDir string) bankd.Config {
-	return bankd.Config{
+	return bankd.Config{Config: daemon.Config{
 		Name:    name,
 		Listen:  "127.0.0.1:0",
 		DataDir: dataDir,
 		TLS:     p.Files(t, certs.RoleBank, name),
 		Log:     zerolog.New(zerolog.NewTestWriter(t)).With().Str("bank", name).Logger(),
-	}
+	}}
 }
 
 // Start starts a bank in-process and stops it when the test ends.

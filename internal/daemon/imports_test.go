@@ -1,0 +1,104 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/strife-pay/strife/"
+
+// daemons are the daemon packages, each with the packages that may import
+// it besides the program roots (rootsOfDaemons) and test code: its command.
+var daemons = map[string][]string{
+	"internal/bankd":    {"cmd/strife-bank"},
+	"internal/gatewayd": {"cmd/strife-gateway"},
+	"internal/devetcd":  nil, // only strife etcd, a hidden command of internal/cli, runs it
+}
+
+// rootsOfDaemons are the roots of the programs that carry the daemons:
+// internal/cli builds strife, whose hidden bank, gateway and etcd
+// subcommands strife up runs (strife-bench and strife-chaos take them from
+// it), and internal/bench builds strife-bench, whose --in-process mode
+// starts the daemons in its own process.
+var rootsOfDaemons = []string{"internal/cli", "internal/bench"}
+
+// pending are imports that break the rule today and are being removed:
+// each goes when the gateway's users and seed file move to package users
+// (issue 16, part 1). The test fails once one is gone, so that the entry
+// goes too.
+var pending = map[[2]string]bool{
+	{"internal/deploy", "internal/gatewayd"}:   true, // the users seed file
+	{"internal/chaos", "internal/gatewayd"}:    true, // the users seed file
+	{"internal/recovery", "internal/gatewayd"}: true, // the user store
+}
+
+// No package imports a daemon except its command, the program roots that
+// carry the daemons, and test code: _test.go files, and test helpers
+// (packages named like httptest, or testbank).
+func TestOnlyCommandsImportDaemons(t *testing.T) {
+	var broken []string
+	seen := map[[2]string]bool{}
+	for _, p := range listPackages(t) {
+		importer := strings.TrimPrefix(p.ImportPath, module)
+		for _, imp := range p.Imports {
+			d := strings.TrimPrefix(imp, module)
+			allowed, isDaemon := daemons[d]
+			if !isDaemon || importer == d || isTestHelper(importer) ||
+				slices.Contains(allowed, importer) || slices.Contains(rootsOfDaemons, importer) {
+				continue
+			}
+			if pair := [2]string{importer, d}; pending[pair] {
+				seen[pair] = true
+				continue
+			}
+			broken = append(broken, importer+" imports "+d)
+		}
+	}
+	require.Empty(t, broken, "only a daemon's command, the program roots and test code import a daemon (DESIGN.md, \"Who imports a daemon\")")
+	for pair := range pending {
+		require.True(t, seen[pair], "%s no longer imports %s: remove it from pending", pair[0], pair[1])
+	}
+}
+
+// isTestHelper reports whether a package is test code though not in
+// _test.go files: etcdtest, metricstest, testbank, testdisk.
+func isTestHelper(importPath string) bool {
+	name := path.Base(importPath)
+	return strings.HasSuffix(name, "test") || strings.HasPrefix(name, "test")
+}
+
+type listedPackage struct {
+	ImportPath string
+	Imports    []string // without the imports of _test.go files
+}
+
+// listPackages lists the module's packages with `go list -json`.
+func listPackages(t *testing.T) []listedPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", module+"...")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var pkgs []listedPackage
+	dec := json.NewDecoder(out)
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	require.NoError(t, cmd.Wait())
+	require.NotEmpty(t, pkgs)
+	return pkgs
+}
