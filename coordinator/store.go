@@ -48,7 +48,7 @@ func beginEpoch(tx *wal.Tx, now time.Time) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.Append(wal.Record{Type: wal.TypeEpochBegun, Payload: payload}); err != nil {
+	if _, err := tx.Append(wal.Record{Type: TypeEpochBegun, Payload: payload}); err != nil {
 		return 0, err
 	}
 	return epoch, putEpoch(tx, epoch)
@@ -77,13 +77,13 @@ func Epoch(tx *wal.Tx) (uint32, bool) {
 
 // payloads makes the payload message of each payment record type.
 var payloads = map[wal.Type]func() proto.Message{
-	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
-	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
-	wal.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
-	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
-	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
+	TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
+	TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
+	TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
+	TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
+	TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
+	TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
+	TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
 }
 
 // DecodeRecord turns a log record into the Record of a payment, for folding
@@ -143,7 +143,7 @@ func Replay(log *wal.Log) error {
 // stops it and is returned.
 func ScanLog(tx *wal.Tx, epoch func(uint32) error, payment func(wal.Record, Record) error) error {
 	return tx.Scan(1, func(r wal.Record) error {
-		if r.Type == wal.TypeEpochBegun {
+		if r.Type == TypeEpochBegun {
 			e, err := DecodeEpoch(r)
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -51,14 +52,14 @@ func historyFrom(recs []wal.Record) (history, error) {
 	var a history
 	for _, r := range recs {
 		switch r.Type {
-		case wal.TypePrepared:
+		case ledger.TypePrepared:
 			a.phase, a.prepared = phasePrepared, &storagev1.Prepared{}
 			if err := proto.Unmarshal(r.Payload, a.prepared); err != nil {
 				return a, err
 			}
-		case wal.TypeCommitted:
+		case ledger.TypeCommitted:
 			a.phase = phaseCommitted
-		case wal.TypeAborted:
+		case ledger.TypeAborted:
 			if a.phase == phasePrepared {
 				a.phase = phaseAborted
 				continue

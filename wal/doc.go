@@ -16,7 +16,7 @@
 //	err = l.Append(func(tx *wal.Tx) error {
 //		recs, err := tx.Lookup(id, attempt) // what happened to this attempt?
 //		...
-//		_, err = tx.Append(wal.Record{Type: wal.TypePrepared, TxID: id, Attempt: attempt, Payload: p})
+//		_, err = tx.Append(wal.Record{Type: ledger.TypePrepared, TxID: id, Attempt: attempt, Payload: p})
 //		return err
 //	})
 //	err = l.View(func(tx *wal.Tx) error { return tx.Scan(1, replayOne) })

@@ -8,6 +8,9 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/ledger"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -55,8 +58,8 @@ func TestAppendRefusesTheZeroIDForTransactionalTypes(t *testing.T) {
 		}
 	}
 	require.Len(t, transactional, 14)
-	require.ElementsMatch(t, []wal.Type{wal.TypeAccountOpened, wal.TypeAccountUpdated, wal.TypeDeposited,
-		wal.TypeEpochBegun, wal.TypeUserRegistered, wal.TypeUserUpdated, wal.TypeTokenRevoked, wal.TypeTokensPruned, wal.TypeBankKnown}, other)
+	require.ElementsMatch(t, []wal.Type{ledger.TypeAccountOpened, ledger.TypeAccountUpdated, ledger.TypeDeposited,
+		coordinator.TypeEpochBegun, users.TypeUserRegistered, users.TypeUserUpdated, users.TypeTokenRevoked, users.TypeTokensPruned, users.TypeBankKnown}, other)
 
 	for _, typ := range transactional {
 		err := l.Append(func(tx *wal.Tx) error {

@@ -18,9 +18,9 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/deploy"
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
 
 // Files of the run directory.
@@ -129,7 +129,7 @@ func (r *run) run() (*Summary, error) {
 // writeUsers writes the gateway's seed: an admin, and the payers spread
 // over the banks, every fourth with no money.
 func (r *run) writeUsers() error {
-	users := gatewayd.UsersFile{Users: []gatewayd.SeedUser{{Username: "admin", Password: "chaos admin password", Role: "admin"}}}
+	seed := users.SeedFile{Users: []users.SeedUser{{Username: "admin", Password: "chaos admin password", Role: "admin"}}}
 	banks := []string{"BankA", "BankB", "BankC"}
 	for i := range r.cfg.Payers {
 		p := &payer{user: fmt.Sprintf("payer%03d", i), password: payerPassword,
@@ -139,10 +139,10 @@ func (r *run) writeUsers() error {
 		}
 		r.payers = append(r.payers, p)
 		r.openings[p.account] = p.opening
-		users.Users = append(users.Users, gatewayd.SeedUser{Username: p.user, Password: p.password, Role: "customer",
+		seed.Users = append(seed.Users, users.SeedUser{Username: p.user, Password: p.password, Role: "customer",
 			Account: p.account, OpeningBalance: p.opening})
 	}
-	data, err := yaml.Marshal(users)
+	data, err := yaml.Marshal(seed)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -186,7 +187,7 @@ type Gateway struct {
 	dir      *discovery.Directory
 	reg      *discovery.Registration
 	log      *wal.Log
-	users    *Users
+	users    *users.Store
 	coord    *coordinator.Coordinator
 	lis      net.Listener
 	server   *grpc.Server
@@ -318,7 +319,7 @@ func (g *Gateway) openLog(s *service) error {
 	for _, w := range g.log.Warnings() {
 		g.cfg.Log.Warn().Str("file", g.log.Path()).Msg(w)
 	}
-	s.users = NewUsers(g.log)
+	s.users = users.New(g.log)
 	g.users = s.users
 	s.known, err = loadKnownBanks(g.log, g.cfg.Log, s.now)
 	return err
@@ -342,7 +343,7 @@ func (g *Gateway) serve(s *service) error {
 }
 
 // Users is the gateway's user store.
-func (g *Gateway) Users() *Users { return g.users }
+func (g *Gateway) Users() *users.Store { return g.users }
 
 // Addr is the address the gateway listens on.
 func (g *Gateway) Addr() string { return g.lis.Addr().String() }

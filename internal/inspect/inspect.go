@@ -18,9 +18,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -292,29 +294,29 @@ type TxRecord struct {
 }
 
 var payloadTypes = map[wal.Type]func() proto.Message{
-	wal.TypePrepared:        func() proto.Message { return &storagev1.Prepared{} },
-	wal.TypeCommitted:       func() proto.Message { return &storagev1.Committed{} },
-	wal.TypeAborted:         func() proto.Message { return &storagev1.Aborted{} },
-	wal.TypeAccountOpened:   func() proto.Message { return &storagev1.AccountOpened{} },
-	wal.TypeAccountUpdated:  func() proto.Message { return &storagev1.AccountUpdated{} },
-	wal.TypeDeposited:       func() proto.Message { return &storagev1.Deposited{} },
-	wal.TypeHoldPlaced:      func() proto.Message { return &storagev1.HoldPlaced{} },
-	wal.TypeHoldReleased:    func() proto.Message { return &storagev1.HoldReleased{} },
-	wal.TypePosted:          func() proto.Message { return &storagev1.Posted{} },
-	wal.TypeSettled:         func() proto.Message { return &storagev1.Settled{} },
-	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
-	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
-	wal.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
-	wal.TypeEpochBegun:      func() proto.Message { return &storagev1.EpochBegun{} },
-	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
-	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
-	wal.TypeUserRegistered:  func() proto.Message { return &storagev1.UserState{} },
-	wal.TypeUserUpdated:     func() proto.Message { return &storagev1.UserState{} },
-	wal.TypeTokenRevoked:    func() proto.Message { return &storagev1.TokenRevoked{} },
-	wal.TypeTokensPruned:    func() proto.Message { return &storagev1.TokensPruned{} },
-	wal.TypeBankKnown:       func() proto.Message { return &storagev1.BankKnown{} },
+	ledger.TypePrepared:             func() proto.Message { return &storagev1.Prepared{} },
+	ledger.TypeCommitted:            func() proto.Message { return &storagev1.Committed{} },
+	ledger.TypeAborted:              func() proto.Message { return &storagev1.Aborted{} },
+	ledger.TypeAccountOpened:        func() proto.Message { return &storagev1.AccountOpened{} },
+	ledger.TypeAccountUpdated:       func() proto.Message { return &storagev1.AccountUpdated{} },
+	ledger.TypeDeposited:            func() proto.Message { return &storagev1.Deposited{} },
+	ledger.TypeHoldPlaced:           func() proto.Message { return &storagev1.HoldPlaced{} },
+	ledger.TypeHoldReleased:         func() proto.Message { return &storagev1.HoldReleased{} },
+	ledger.TypePosted:               func() proto.Message { return &storagev1.Posted{} },
+	ledger.TypeSettled:              func() proto.Message { return &storagev1.Settled{} },
+	coordinator.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
+	coordinator.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
+	coordinator.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
+	coordinator.TypeEpochBegun:      func() proto.Message { return &storagev1.EpochBegun{} },
+	coordinator.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
+	coordinator.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
+	coordinator.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
+	coordinator.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
+	users.TypeUserRegistered:        func() proto.Message { return &storagev1.UserState{} },
+	users.TypeUserUpdated:           func() proto.Message { return &storagev1.UserState{} },
+	users.TypeTokenRevoked:          func() proto.Message { return &storagev1.TokenRevoked{} },
+	users.TypeTokensPruned:          func() proto.Message { return &storagev1.TokensPruned{} },
+	users.TypeBankKnown:             func() proto.Message { return &storagev1.BankKnown{} },
 }
 
 // decodePayload decodes a record's payload, and its time if it has one.

@@ -16,6 +16,7 @@ import (
 	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -150,7 +151,7 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	err = l.View(func(tx *wal.Tx) error {
 		return tx.Scan(1, func(rec wal.Record) error {
 			switch rec.Type {
-			case wal.TypePrepared, wal.TypeCommitted, wal.TypeAborted:
+			case ledger.TypePrepared, ledger.TypeCommitted, ledger.TypeAborted:
 			default:
 				return nil
 			}
@@ -161,13 +162,13 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 				attempts[k] = s
 				order = append(order, k)
 			}
-			if rec.Type == wal.TypePrepared {
+			if rec.Type == ledger.TypePrepared {
 				s.prepared = &storagev1.Prepared{}
 				if err := proto.Unmarshal(rec.Payload, s.prepared); err != nil {
 					return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
 				}
 			}
-			if rec.Type == wal.TypeAborted && s.last == wal.TypeCommitted || rec.Type == wal.TypeCommitted && s.last == wal.TypeAborted {
+			if rec.Type == ledger.TypeAborted && s.last == ledger.TypeCommitted || rec.Type == ledger.TypeCommitted && s.last == ledger.TypeAborted {
 				r.Differences = append(r.Differences, fmt.Sprintf("attempt %s is both COMMITTED and ABORTED (record %d)", k, rec.Seq))
 			}
 			s.last = rec.Type
@@ -181,11 +182,11 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	for _, k := range order {
 		s := attempts[k]
 		switch s.last {
-		case wal.TypeCommitted:
+		case ledger.TypeCommitted:
 			r.committed[k] = true
-		case wal.TypeAborted:
+		case ledger.TypeAborted:
 			r.aborted[k] = true
-		case wal.TypePrepared:
+		case ledger.TypePrepared:
 			since := time.Unix(0, s.prepared.GetTimeUnixNano()).UTC()
 			r.InDoubt = append(r.InDoubt, InDoubt{
 				TxID: k.id, Attempt: k.attempt, State: "prepared, no decision",
@@ -235,7 +236,7 @@ func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
 			return nil
 		}
 		b.payments[rec.TxID] = next
-		if rec.Type == wal.TypeDecisionCommit {
+		if rec.Type == coordinator.TypeDecisionCommit {
 			b.decided[attemptKey{rec.TxID, rec.Attempt}] = next
 		}
 		return nil
@@ -277,7 +278,7 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	diffs, err := problems(gatewayd.NewUsers(l).Verify(), gatewayd.ErrInconsistent)
+	diffs, err := problems(users.New(l).Verify(), gatewayd.ErrInconsistent)
 	if err != nil {
 		return err
 	}

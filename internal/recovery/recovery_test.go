@@ -16,6 +16,7 @@ import (
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/internal/recovery/fixture"
+	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
 )
@@ -155,7 +156,7 @@ func appendRecord(t *testing.T, path string, r wal.Record, fix func(*wal.Log) er
 func TestCrossCheckCatchesACommitTheGatewayDidNotDecide(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	forged := fixture.InDoubt
-	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeCommitted, TxID: forged, Attempt: 7}, nil)
+	appendRecord(t, f.BankA, wal.Record{Type: ledger.TypeCommitted, TxID: forged, Attempt: 7}, nil)
 
 	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
 	require.Equal(t, 1, code, out)
@@ -236,7 +237,7 @@ func TestCrossCheckCatchesAnEndedCommitABankDidNotRecord(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	ended, err := proto.Marshal(&storagev1.AttemptEnded{TimeUnixNano: now.UnixNano()})
 	require.NoError(t, err)
-	appendRecord(t, f.Gateway, wal.Record{Type: wal.TypeAttemptEnded, TxID: fixture.InDoubt, Attempt: 1, Payload: ended}, coordinator.Replay)
+	appendRecord(t, f.Gateway, wal.Record{Type: coordinator.TypeAttemptEnded, TxID: fixture.InDoubt, Attempt: 1, Payload: ended}, coordinator.Replay)
 
 	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
 	require.Equal(t, 1, code, out)
@@ -249,7 +250,7 @@ func TestCrossCheckCatchesAnEndedCommitABankDidNotRecord(t *testing.T) {
 
 func TestCrossCheckCatchesACommitABankAborted(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
-	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeAborted, TxID: fixture.InDoubt, Attempt: 1}, nil)
+	appendRecord(t, f.BankA, wal.Record{Type: ledger.TypeAborted, TxID: fixture.InDoubt, Attempt: 1}, nil)
 
 	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
 	require.Equal(t, 1, code, out)
@@ -261,7 +262,7 @@ func TestCrossCheckCatchesACommitABankAborted(t *testing.T) {
 
 func TestAttemptBothCommittedAndAbortedIsADifference(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
-	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeAborted, TxID: fixture.Done, Attempt: 1}, nil)
+	appendRecord(t, f.BankA, wal.Record{Type: ledger.TypeAborted, TxID: fixture.Done, Attempt: 1}, nil)
 
 	code, out := runAt(t, recovery.Options{}, f.BankA)
 	require.Equal(t, 1, code, out)
