@@ -125,6 +125,21 @@ func (tx *Tx) Account(number string) (Account, error) {
 	return accountFrom(a), nil
 }
 
+// Accounts returns every account's stored state, in number order: the
+// whole accounts bucket, for the offline tools.
+func (tx *Tx) Accounts() ([]*storagev1.AccountState, error) {
+	var out []*storagev1.AccountState
+	err := tx.store.accounts.ForEach(func(k, v []byte) error {
+		a := &storagev1.AccountState{}
+		if err := proto.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("account %q: %w", k, err)
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
 // state returns the stored state of an account, or ErrAccountNotFound.
 func (tx *Tx) state(number string) (*storagev1.AccountState, error) {
 	a, err := tx.store.account(number)

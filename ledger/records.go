@@ -1,6 +1,11 @@
 package ledger
 
-import "github.com/strife-pay/strife/wal"
+import (
+	"google.golang.org/protobuf/proto"
+
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/wal"
+)
 
 // A bank's file holds two kinds of records, and this package owns both:
 // its ledger events, and the two-phase commit records the participant
@@ -39,4 +44,32 @@ func init() {
 	} {
 		wal.RegisterType(t, info)
 	}
+}
+
+// NewPayload returns an empty payload message for a record of type t of a
+// bank's file, to decode it into; nil for a type not this package's.
+func NewPayload(t wal.Type) proto.Message {
+	switch t {
+	case TypePrepared:
+		return &storagev1.Prepared{}
+	case TypeCommitted:
+		return &storagev1.Committed{}
+	case TypeAborted:
+		return &storagev1.Aborted{}
+	case TypeAccountOpened:
+		return &storagev1.AccountOpened{}
+	case TypeAccountUpdated:
+		return &storagev1.AccountUpdated{}
+	case TypeDeposited:
+		return &storagev1.Deposited{}
+	case TypeHoldPlaced:
+		return &storagev1.HoldPlaced{}
+	case TypeHoldReleased:
+		return &storagev1.HoldReleased{}
+	case TypePosted:
+		return &storagev1.Posted{}
+	case TypeSettled:
+		return &storagev1.Settled{}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -100,4 +101,20 @@ func forEach[M proto.Message](tx *wal.Tx, bucket string, m M, fn func(M)) error 
 		fn(out)
 		return nil
 	})
+}
+
+// NewPayload returns an empty payload message for a record of type t of
+// the user store, to decode it into; nil for a type not this package's.
+func NewPayload(t wal.Type) proto.Message {
+	switch t {
+	case TypeUserRegistered, TypeUserUpdated:
+		return &storagev1.UserState{}
+	case TypeTokenRevoked:
+		return &storagev1.TokenRevoked{}
+	case TypeTokensPruned:
+		return &storagev1.TokensPruned{}
+	case TypeBankKnown:
+		return &storagev1.BankKnown{}
+	}
+	return nil
 }

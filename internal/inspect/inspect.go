@@ -102,22 +102,15 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func readAccounts(l *wal.Log) ([]Account, error) {
 	out := []Account{}
-	err := l.View(func(tx *wal.Tx) error {
-		b, err := tx.Bucket("accounts")
-		if err != nil || b == nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			a := &storagev1.AccountState{}
-			if err := proto.Unmarshal(v, a); err != nil {
-				return fmt.Errorf("account %q: %w", k, err)
-			}
+	err := ledger.Attach(l).View(func(tx *ledger.Tx) error {
+		accts, err := tx.Accounts()
+		for _, a := range accts {
 			out = append(out, Account{
 				Number: a.Number, Owner: a.Owner, Status: enumName(a.Status, "ACCOUNT_STATUS_"), Balance: a.Balance, Held: a.Held,
 				Pending: a.PendingCredits, Available: a.Balance - a.Held, Opened: stamp(time.Unix(0, a.OpenedUnixNano)),
 			})
-			return nil
-		})
+		}
+		return err
 	})
 	return out, err
 }
@@ -293,39 +286,23 @@ type TxRecord struct {
 	at      time.Time
 }
 
-var payloadTypes = map[wal.Type]func() proto.Message{
-	ledger.TypePrepared:             func() proto.Message { return &storagev1.Prepared{} },
-	ledger.TypeCommitted:            func() proto.Message { return &storagev1.Committed{} },
-	ledger.TypeAborted:              func() proto.Message { return &storagev1.Aborted{} },
-	ledger.TypeAccountOpened:        func() proto.Message { return &storagev1.AccountOpened{} },
-	ledger.TypeAccountUpdated:       func() proto.Message { return &storagev1.AccountUpdated{} },
-	ledger.TypeDeposited:            func() proto.Message { return &storagev1.Deposited{} },
-	ledger.TypeHoldPlaced:           func() proto.Message { return &storagev1.HoldPlaced{} },
-	ledger.TypeHoldReleased:         func() proto.Message { return &storagev1.HoldReleased{} },
-	ledger.TypePosted:               func() proto.Message { return &storagev1.Posted{} },
-	ledger.TypeSettled:              func() proto.Message { return &storagev1.Settled{} },
-	coordinator.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
-	coordinator.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
-	coordinator.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
-	coordinator.TypeEpochBegun:      func() proto.Message { return &storagev1.EpochBegun{} },
-	coordinator.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
-	coordinator.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
-	coordinator.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
-	coordinator.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
-	users.TypeUserRegistered:        func() proto.Message { return &storagev1.UserState{} },
-	users.TypeUserUpdated:           func() proto.Message { return &storagev1.UserState{} },
-	users.TypeTokenRevoked:          func() proto.Message { return &storagev1.TokenRevoked{} },
-	users.TypeTokensPruned:          func() proto.Message { return &storagev1.TokensPruned{} },
-	users.TypeBankKnown:             func() proto.Message { return &storagev1.BankKnown{} },
+// payloadOf returns an empty payload message for a record type, from the
+// package that owns it.
+func payloadOf(t wal.Type) proto.Message {
+	for _, newPayload := range []func(wal.Type) proto.Message{ledger.NewPayload, coordinator.NewPayload, users.NewPayload} {
+		if m := newPayload(t); m != nil {
+			return m
+		}
+	}
+	return nil
 }
 
 // decodePayload decodes a record's payload, and its time if it has one.
 func decodePayload(r wal.Record) (proto.Message, time.Time, error) {
-	newPayload, ok := payloadTypes[r.Type]
-	if !ok {
+	m := payloadOf(r.Type)
+	if m == nil {
 		return nil, time.Time{}, fmt.Errorf("record %d: no payload type known for %v", r.Seq, r.Type)
 	}
-	m := newPayload()
 	if err := proto.Unmarshal(r.Payload, m); err != nil {
 		return nil, time.Time{}, fmt.Errorf("record %d: %w", r.Seq, err)
 	}

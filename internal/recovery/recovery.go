@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/users"
@@ -37,7 +36,7 @@ func Detect(tx *wal.Tx) (Kind, error) {
 	switch {
 	case ledger.Kept(tx):
 		return Bank, nil
-	case has("payments") || has("users"):
+	case has(coordinator.PaymentsBucket) || has(users.UsersBucket):
 		return Gateway, nil
 	}
 	return "", fmt.Errorf("%w: %w (no bank or gateway projection)", ErrUnusable, wal.ErrNotLog)
@@ -198,78 +197,19 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	return nil
 }
 
-// rebuilt is the gateway's payments as its log tells them: each payment
-// folded up to its latest record (whose time is Payment.Updated), in order
-// of first record.
-type rebuilt struct {
-	payments map[ulid.ULID]coordinator.Payment
-	order    []ulid.ULID
-	decided  map[attemptKey]coordinator.Payment
-	problems []string
-	epoch    uint32 // of the last EPOCH_BEGUN, if epochs
-	epochs   bool
-}
-
-// rebuildPayments folds the gateway's payment records per payment with
-// coordinator.Payment.Apply, going on past a payment whose records cannot
-// be folded (to report every one).
-func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
-	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, decided: map[attemptKey]coordinator.Payment{}}
-	broken := map[ulid.ULID]bool{}
-	epoch := func(e uint32) error {
-		b.epoch, b.epochs = e, true
-		return nil
-	}
-	err := coordinator.ScanLog(tx, epoch, func(rec wal.Record, r coordinator.Record) error {
-		if broken[rec.TxID] {
-			return nil
-		}
-		p, seen := b.payments[rec.TxID]
-		if !seen {
-			p = coordinator.Payment{ID: rec.TxID}
-			b.order = append(b.order, rec.TxID)
-		}
-		next, err := p.Apply([]coordinator.Record{r})
-		if err != nil {
-			broken[rec.TxID] = true
-			b.problems = append(b.problems, fmt.Sprintf("record %d (%v of payment %s) cannot be replayed: %v", rec.Seq, rec.Type, rec.TxID, err))
-			return nil
-		}
-		b.payments[rec.TxID] = next
-		if rec.Type == coordinator.TypeDecisionCommit {
-			b.decided[attemptKey{rec.TxID, rec.Attempt}] = next
-		}
-		return nil
-	})
-	return b, err
-}
-
-// epochString is an epoch for an operator: "none" for a log without one.
-func epochString(e uint32, ok bool) string {
-	if !ok {
-		return "none"
-	}
-	return fmt.Sprint(e)
-}
-
 func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 	err := l.View(func(tx *wal.Tx) error {
-		b, err := rebuildPayments(tx)
+		b, diffs, err := coordinator.VerifyTx(tx)
 		if err != nil {
 			return err
 		}
-		r.Differences = append(r.Differences, b.problems...)
-		r.decided = b.decided
-		stored, err := storedPayments(tx, r)
-		if err != nil {
-			return err
+		r.Differences = append(r.Differences, diffs...)
+		r.decided = map[attemptKey]coordinator.Payment{}
+		for k, p := range b.Decided {
+			r.decided[attemptKey{k.TxID, k.Attempt}] = p
 		}
-		comparePayments(r, stored, b.payments)
-		if e, ok := coordinator.Epoch(tx); e != b.epoch || ok != b.epochs {
-			r.Differences = append(r.Differences, fmt.Sprintf("the epoch is stored as %s, the log says %s", epochString(e, ok), epochString(b.epoch, b.epochs)))
-		}
-		for _, id := range b.order {
-			if p := b.payments[id]; p.Attempt != 0 && !p.Ended {
+		for _, id := range b.Order {
+			if p := b.Payments[id]; p.Attempt != 0 && !p.Ended {
 				r.InDoubt = append(r.InDoubt, paymentInDoubt(p, r.Name, now))
 			}
 		}
@@ -278,54 +218,12 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	diffs, err := problems(users.New(l).Verify(), gatewayd.ErrInconsistent)
+	diffs, err := problems(users.New(l).Verify(), users.ErrInconsistent)
 	if err != nil {
 		return err
 	}
 	r.Differences = append(r.Differences, diffs...)
 	return nil
-}
-
-// storedPayments reads the payments bucket, reporting in r the entries it
-// cannot read.
-func storedPayments(tx *wal.Tx, r *Report) (map[ulid.ULID]*storagev1.PaymentState, error) {
-	stored := map[ulid.ULID]*storagev1.PaymentState{}
-	bkt, _ := tx.Bucket("payments")
-	if bkt == nil {
-		return stored, nil
-	}
-	return stored, bkt.ForEach(func(k, v []byte) error {
-		var id ulid.ULID
-		if len(k) != len(id) {
-			r.Differences = append(r.Differences, fmt.Sprintf("payments has a key of %d bytes: %x", len(k), k))
-			return nil
-		}
-		copy(id[:], k)
-		s := &storagev1.PaymentState{}
-		if err := proto.Unmarshal(v, s); err != nil {
-			r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
-			return nil
-		}
-		stored[id] = s
-		return nil
-	})
-}
-
-// comparePayments reports in r, in ID order, every payment stored otherwise
-// than the log says, including those only one of them has.
-func comparePayments(r *Report, stored map[ulid.ULID]*storagev1.PaymentState, logged map[ulid.ULID]coordinator.Payment) {
-	ids := slices.AppendSeq(slices.Collect(maps.Keys(stored)), maps.Keys(logged))
-	slices.SortFunc(ids, func(a, b ulid.ULID) int { return a.Compare(b) })
-	for _, id := range slices.Compact(ids) {
-		have := stored[id]
-		var want *storagev1.PaymentState
-		if p, ok := logged[id]; ok {
-			want = p.State()
-		}
-		if !proto.Equal(have, want) {
-			r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored as {%v}, the log says {%v}", id, have, want))
-		}
-	}
 }
 
 // paymentInDoubt describes a payment whose attempt has not ended, as of its
