@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -12,6 +11,7 @@ import (
 
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -206,14 +206,16 @@ func (r Round) withAck(bank string) Round {
 	return r
 }
 
-// Bank returns the bank of an account address "<bank>/<number>".
+// Bank returns the bank of an account address "<bank>/<number>"
+// (users.Split: the gateway has checked the address with
+// users.SplitAccount before).
 func Bank(account string) string {
-	bank, _, _ := strings.Cut(account, "/")
+	bank, _, _ := users.Split(account)
 	return bank
 }
 
 func number(account string) string {
-	_, n, _ := strings.Cut(account, "/")
+	_, n, _ := users.Split(account)
 	return n
 }
 

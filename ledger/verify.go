@@ -161,14 +161,11 @@ func checkHolds(wtx *wal.Tx, s *memStore) []error {
 // lastDecision returns the type of the last 2PC record of a hold's attempt.
 func lastDecision(wtx *wal.Tx, k holdKey) (wal.Type, error) {
 	recs, err := wtx.Lookup(k.txID, k.attempt)
-	var last wal.Type
-	for _, r := range recs {
-		switch r.Type {
-		case TypePrepared, TypeCommitted, TypeAborted:
-			last = r.Type
-		}
+	if err != nil {
+		return 0, err
 	}
-	return last, err
+	a, err := FoldAttempt(recs)
+	return a.Last, err
 }
 
 func sortedKeys[V any](a, b map[string]V) []string {

@@ -338,8 +338,8 @@ func commit(tx *ledger.Tx, k AttemptID, a history) error {
 	if err := appendRecord(tx, ledger.TypeCommitted, k, rec); err != nil {
 		return err
 	}
-	for i, h := range holds(k.TxID, k.Attempt, a.prepared.Legs) {
-		if err := tx.SettleHold(h, a.prepared.Memo, a.prepared.Legs[i].Counterparty); err != nil {
+	for i, h := range holds(k.TxID, k.Attempt, a.Prepared.Legs) {
+		if err := tx.SettleHold(h, a.Prepared.Memo, a.Prepared.Legs[i].Counterparty); err != nil {
 			return err
 		}
 	}
@@ -355,7 +355,7 @@ func abort(tx *ledger.Tx, k AttemptID, a history, act action) error {
 	if err := appendRecord(tx, ledger.TypeAborted, k, &storagev1.Aborted{}); err != nil {
 		return err
 	}
-	for _, h := range holds(k.TxID, k.Attempt, a.prepared.Legs) {
+	for _, h := range holds(k.TxID, k.Attempt, a.Prepared.Legs) {
 		if err := tx.ReleaseHold(h); err != nil {
 			return err
 		}
@@ -381,7 +381,7 @@ func (p *Participant) InDoubt() (map[AttemptID]string, error) {
 			if err != nil {
 				return err
 			}
-			out[k] = a.prepared.GetCoordinator()
+			out[k] = a.Prepared.GetCoordinator()
 		}
 		return nil
 	})

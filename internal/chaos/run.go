@@ -262,7 +262,7 @@ func (r *run) waitNoHolds(ctx context.Context) error {
 // pending credit, or that could not be read.
 func (r *run) holds(ctx context.Context, clients map[string]strifev1.BankServiceClient) error {
 	for _, p := range r.payers {
-		bank, number, _ := strings.Cut(p.account, "/")
+		bank, number, _ := users.Split(p.account)
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		resp, err := clients[bank].GetAccount(cctx, &strifev1.GetAccountRequest{Number: number})
 		cancel()

@@ -161,7 +161,7 @@ func (w *world) account(ctx context.Context, address string) (*strifev1.Account,
 }
 
 func splitAccount(address string) (bank, number string) {
-	bank, number, _ = strings.Cut(address, "/")
+	bank, number, _ = users.Split(address)
 	return bank, number
 }
 

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/ledger"
-	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
@@ -141,36 +139,26 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 		return err
 	}
 	r.Differences = append(r.Differences, diffs...)
-	type state struct {
-		last     wal.Type
-		prepared *storagev1.Prepared
-	}
-	attempts := map[attemptKey]*state{}
+	attempts := map[attemptKey]*ledger.Attempt{}
 	var order []attemptKey
 	err = l.View(func(tx *wal.Tx) error {
 		return tx.Scan(1, func(rec wal.Record) error {
-			switch rec.Type {
-			case ledger.TypePrepared, ledger.TypeCommitted, ledger.TypeAborted:
-			default:
+			if !ledger.Is2PC(rec.Type) {
 				return nil
 			}
 			k := attemptKey{rec.TxID, rec.Attempt}
-			s := attempts[k]
-			if s == nil {
-				s = &state{}
-				attempts[k] = s
+			a := attempts[k]
+			if a == nil {
+				a = &ledger.Attempt{}
+				attempts[k] = a
 				order = append(order, k)
 			}
-			if rec.Type == ledger.TypePrepared {
-				s.prepared = &storagev1.Prepared{}
-				if err := proto.Unmarshal(rec.Payload, s.prepared); err != nil {
-					return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
-				}
-			}
-			if rec.Type == ledger.TypeAborted && s.last == ledger.TypeCommitted || rec.Type == ledger.TypeCommitted && s.last == ledger.TypeAborted {
+			if rec.Type == ledger.TypeAborted && a.Last == ledger.TypeCommitted || rec.Type == ledger.TypeCommitted && a.Last == ledger.TypeAborted {
 				r.Differences = append(r.Differences, fmt.Sprintf("attempt %s is both COMMITTED and ABORTED (record %d)", k, rec.Seq))
 			}
-			s.last = rec.Type
+			if err := a.Add(rec); err != nil {
+				return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
+			}
 			return nil
 		})
 	})
@@ -179,17 +167,17 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	}
 	r.committed, r.aborted = map[attemptKey]bool{}, map[attemptKey]bool{}
 	for _, k := range order {
-		s := attempts[k]
-		switch s.last {
+		a := attempts[k]
+		switch a.Last {
 		case ledger.TypeCommitted:
 			r.committed[k] = true
 		case ledger.TypeAborted:
 			r.aborted[k] = true
 		case ledger.TypePrepared:
-			since := time.Unix(0, s.prepared.GetTimeUnixNano()).UTC()
+			since := time.Unix(0, a.Prepared.GetTimeUnixNano()).UTC()
 			r.InDoubt = append(r.InDoubt, InDoubt{
 				TxID: k.id, Attempt: k.attempt, State: "prepared, no decision",
-				Coordinator: s.prepared.GetCoordinator(), Banks: []string{r.Name},
+				Coordinator: a.Prepared.GetCoordinator(), Banks: []string{r.Name},
 				Since: since, Age: now.Sub(since).Round(time.Second).String(),
 			})
 		}
