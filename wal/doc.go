@@ -90,6 +90,16 @@
 // protobuf messages from proto/strife/storage/v1) and is at most MaxPayload
 // bytes.
 //
+// # Record types
+//
+// The log knows a type only by number, name and whether it is
+// Transactional: the package that writes a type declares it with
+// RegisterType from its init (ledger: the bank's ledger events and 2PC
+// records; coordinator: the gateway's payments; users: the gateway's
+// users). What a record means, its payload and how it is replayed belong
+// to that package. A program reads a file only if it links the owners of
+// its records; a type no owner registered is ErrUnknownType.
+//
 // # Errors
 //
 // Decode, Scan and Lookup return an error wrapping ErrCorrupt for a record
