@@ -18,6 +18,7 @@ import (
 	"github.com/strife-pay/strife/internal/recovery/fixture"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -55,7 +56,7 @@ func edit(t *testing.T, path string, fn func(state *bolt.Bucket)) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error { fn(tx.Bucket([]byte("state"))); return nil }))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { fn(tx.Bucket([]byte(wal.StateBucket))); return nil }))
 	require.NoError(t, db.Close())
 }
 
@@ -71,7 +72,7 @@ func TestConsistentFilesExitZero(t *testing.T) {
 func TestCorruptedProjectionIsReportedAndRepaired(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	edit(t, f.BankB, func(state *bolt.Bucket) {
-		accounts := state.Bucket([]byte("accounts"))
+		accounts := state.Bucket([]byte(ledger.AccountsBucket))
 		a := &storagev1.AccountState{}
 		require.NoError(t, proto.Unmarshal(accounts.Get([]byte("2001")), a))
 		a.Balance = 1_000_000
@@ -108,7 +109,7 @@ func TestCorruptedProjectionIsReportedAndRepaired(t *testing.T) {
 func TestCorruptedPaymentIsReportedAndRepaired(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	edit(t, f.Gateway, func(state *bolt.Bucket) {
-		b := state.Bucket([]byte("payments"))
+		b := state.Bucket([]byte(coordinator.PaymentsBucket))
 		s := &storagev1.PaymentState{}
 		require.NoError(t, proto.Unmarshal(b.Get(fixture.Done[:]), s))
 		s.Ended = false
@@ -218,7 +219,7 @@ func TestLockedFileIsReportedClearly(t *testing.T) {
 func TestCorruptedUsersAreReportedAndRepaired(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	edit(t, f.Gateway, func(state *bolt.Bucket) {
-		owners, err := state.CreateBucketIfNotExists([]byte("account_owners"))
+		owners, err := state.CreateBucketIfNotExists([]byte(users.OwnersBucket))
 		require.NoError(t, err)
 		require.NoError(t, owners.Put([]byte("BankZ/1"), []byte("mallory"))) // an owner the log never recorded
 	})
@@ -274,7 +275,7 @@ func TestUnreadableLogExitsTwoAndIsNotRepaired(t *testing.T) {
 	db, err := bolt.Open(f.BankA, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("wal.records"))
+		b := tx.Bucket([]byte(wal.RecordsBucket))
 		k, v := b.Cursor().Last()
 		v = bytes.Clone(v)
 		v[len(v)-1] ^= 1 // the checksum no longer matches
