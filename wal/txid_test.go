@@ -100,3 +100,16 @@ func FuzzParseTxID(f *testing.F) {
 		require.Equal(t, strings.ToUpper(s), id.String())
 	})
 }
+
+// Two owners cannot claim one record type: the second registration panics
+// when the program starts, rather than let one owner's records be read as
+// the other's. Nor can a type go without a number or a name.
+func TestRegisterTypeRefusesATakenNumber(t *testing.T) {
+	require.PanicsWithValue(t, "wal: record type 1 registered twice (PREPARED and MINE)", func() {
+		wal.RegisterType(ledger.TypePrepared, wal.TypeInfo{Name: "MINE"})
+	})
+	require.Panics(t, func() { wal.RegisterType(0, wal.TypeInfo{Name: "ZERO"}) })
+	require.Panics(t, func() { wal.RegisterType(255, wal.TypeInfo{}) })
+	require.False(t, wal.Type(255).Known(), "a refused registration leaves nothing behind")
+	require.Equal(t, "PREPARED", ledger.TypePrepared.String())
+}
