@@ -305,7 +305,7 @@ func (s *service) checkLink(ctx context.Context, user, account string) error {
 }
 
 // changeDetails is the change of an update, applied to the user as stored
-// (Users.Update): link first, so that the linked account may become the
+// (users.Store.Update): link first, so that the linked account may become the
 // default in the same request.
 func changeDetails(hash []byte, link, def string, role strifev1.UserRole) func(*storagev1.UserState) error {
 	return func(u *storagev1.UserState) error {
@@ -322,7 +322,7 @@ func changeDetails(hash []byte, link, def string, role strifev1.UserRole) func(*
 			}
 		}
 		if def != "" {
-			u.DefaultAccount = def // Users.Update refuses one that is not the user's
+			u.DefaultAccount = def // users.Store.Update refuses one that is not the user's
 		}
 		return nil
 	}

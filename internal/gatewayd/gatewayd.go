@@ -64,7 +64,7 @@ type Config struct {
 	// gateway stays registered. Default 5s; etcd's minimum is 2s.
 	LeaseTTL time.Duration
 	// UsersFile, if set, is a YAML file of users to register when the user
-	// store is empty (see UsersFile). Later starts ignore it. With Etcd,
+	// store is empty (see users.SeedFile). Later starts ignore it. With Etcd,
 	// seeding first waits (up to 30s) for the banks of its accounts to
 	// register.
 	UsersFile string
