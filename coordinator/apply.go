@@ -16,14 +16,14 @@ import (
 // acceptance, an attempt out of order, a decision that contradicts another,
 // a final status that changes.
 func (p *Payment) apply(r Record) error {
-	if r.Type != wal.TypePaymentAccepted && p.Created.IsZero() {
+	if r.Type != TypePaymentAccepted && p.Created.IsZero() {
 		return fmt.Errorf("coordinator: %v record for payment %s that was never accepted", r.Type, p.ID)
 	}
-	if r.Type != wal.TypePaymentAccepted && r.Type != wal.TypePaymentFinal && !p.names(r) {
+	if r.Type != TypePaymentAccepted && r.Type != TypePaymentFinal && !p.names(r) {
 		return fmt.Errorf("coordinator: %v for attempt %d of %s, latest is %d", r.Type, r.Attempt, p.ID, p.Attempt)
 	}
 	switch r.Type {
-	case wal.TypePaymentAccepted:
+	case TypePaymentAccepted:
 		if !p.Created.IsZero() {
 			return fmt.Errorf("coordinator: payment %s accepted twice", p.ID)
 		}
@@ -33,25 +33,25 @@ func (p *Payment) apply(r Record) error {
 		}
 		p.Params = Params{Payer: a.GetPayer(), From: a.GetFromAccount(), Payee: a.GetPayee(), To: a.GetToAccount(), Amount: a.GetAmount(), Memo: a.GetMemo()}
 		p.Status, p.Created = Pending, time.Unix(0, a.GetTimeUnixNano()).UTC()
-	case wal.TypeAttemptBegun, wal.TypeAttemptStaged:
+	case TypeAttemptBegun, TypeAttemptStaged:
 		if p.Final() || (p.Attempt > 0 && p.Decision == DecisionNone) {
 			return fmt.Errorf("coordinator: attempt %d of %s begun while %v with attempt %d undecided", r.Attempt, p.ID, p.Status, p.Attempt)
 		}
 		p.Attempt, p.Decision, p.Ended = r.Attempt, DecisionNone, false
 		p.Attempts++
-		p.Staged = r.Type == wal.TypeAttemptStaged
+		p.Staged = r.Type == TypeAttemptStaged
 		p.Round = Round{Attempt: r.Attempt} // what the coordinator hears of it from now on
-	case wal.TypeDecisionCommit, wal.TypeDecisionAbort:
+	case TypeDecisionCommit, TypeDecisionAbort:
 		if p.Decision != DecisionNone {
 			return fmt.Errorf("coordinator: attempt %d of %s decided twice", r.Attempt, p.ID)
 		}
-		p.Decision = map[wal.Type]Decision{wal.TypeDecisionCommit: DecisionCommit, wal.TypeDecisionAbort: DecisionAbort}[r.Type]
-	case wal.TypeAttemptEnded:
+		p.Decision = map[wal.Type]Decision{TypeDecisionCommit: DecisionCommit, TypeDecisionAbort: DecisionAbort}[r.Type]
+	case TypeAttemptEnded:
 		p.Ended = true
 		if p.Decision == DecisionCommit {
 			p.Settled = recordTime(r)
 		}
-	case wal.TypePaymentFinal:
+	case TypePaymentFinal:
 		if p.Final() {
 			return fmt.Errorf("coordinator: payment %s is already %v", p.ID, p.Status)
 		}
@@ -66,7 +66,7 @@ func (p *Payment) apply(r Record) error {
 	default:
 		return fmt.Errorf("coordinator: %v is not a payment record", r.Type)
 	}
-	if r.Type != wal.TypeAttemptEnded {
+	if r.Type != TypeAttemptEnded {
 		p.Updated = recordTime(r)
 	}
 	return nil
@@ -95,7 +95,7 @@ func recordTime(r Record) time.Time {
 // above every attempt before it, for ATTEMPT_BEGUN and ATTEMPT_STAGED; the
 // latest one for the others.
 func (p *Payment) names(r Record) bool {
-	if r.Type == wal.TypeAttemptBegun || r.Type == wal.TypeAttemptStaged {
+	if r.Type == TypeAttemptBegun || r.Type == TypeAttemptStaged {
 		return r.Attempt > p.Attempt
 	}
 	return r.Attempt != 0 && r.Attempt == p.Attempt

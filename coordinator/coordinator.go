@@ -264,7 +264,7 @@ func (c *Coordinator) spawn(f func()) bool {
 func (c *Coordinator) recover() error {
 	var open []Payment
 	err := c.log.View(func(tx *wal.Tx) error {
-		b, err := tx.Bucket(paymentsBucket)
+		b, err := tx.Bucket(PaymentsBucket)
 		if err != nil || b == nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -12,6 +11,7 @@ import (
 
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -209,14 +209,16 @@ func (r Round) withAck(bank string) Round {
 	return r
 }
 
-// Bank returns the bank of an account address "<bank>/<number>".
+// Bank returns the bank of an account address "<bank>/<number>"
+// (users.Split: the gateway has checked the address with
+// users.SplitAccount before).
 func Bank(account string) string {
-	bank, _, _ := strings.Cut(account, "/")
+	bank, _, _ := users.Split(account)
 	return bank
 }
 
 func number(account string) string {
-	_, n, _ := strings.Cut(account, "/")
+	_, n, _ := users.Split(account)
 	return n
 }
 
@@ -233,7 +235,7 @@ func (p Payment) Participants() []string {
 // Accept is the step of a new payment: its parameters, durable before any
 // answer.
 func Accept(params Params, now time.Time) Ready {
-	return Ready{Records: []Record{{Type: wal.TypePaymentAccepted, Payload: &storagev1.PaymentAccepted{
+	return Ready{Records: []Record{{Type: TypePaymentAccepted, Payload: &storagev1.PaymentAccepted{
 		Payer: params.Payer, FromAccount: params.From, Payee: params.Payee, ToAccount: params.To,
 		Amount: params.Amount, Memo: params.Memo, TimeUnixNano: now.UnixNano(),
 	}}}}
@@ -278,7 +280,7 @@ func (p Payment) Begin(epoch uint32, now time.Time) (Payment, Ready, error) {
 		return p, Ready{}, err
 	}
 	banks := p.Participants()
-	r := Ready{Mode: InParallel, Records: []Record{{Type: wal.TypeAttemptStaged, Attempt: n, Payload: &storagev1.AttemptStaged{TimeUnixNano: now.UnixNano(), Banks: banks}}}}
+	r := Ready{Mode: InParallel, Records: []Record{{Type: TypeAttemptStaged, Attempt: n, Payload: &storagev1.AttemptStaged{TimeUnixNano: now.UnixNano(), Banks: banks}}}}
 	for _, bank := range banks {
 		r.Messages = append(r.Messages, Message{Bank: bank, Kind: KindPrepare, Attempt: n, Legs: p.legs(bank), Memo: p.Params.Memo})
 	}
@@ -353,9 +355,9 @@ func (p Payment) allVoted() bool {
 // decide decides the latest attempt; with a status other than PENDING it
 // also makes the payment final. The decision's messages follow it.
 func (p Payment) decide(d Decision, status strifev1.PaymentStatus, reason strifev1.Reason, resolved bool, now time.Time) Ready {
-	typ, kind := wal.TypeDecisionCommit, KindCommit
+	typ, kind := TypeDecisionCommit, KindCommit
 	if d == DecisionAbort {
-		typ, kind = wal.TypeDecisionAbort, KindAbort
+		typ, kind = TypeDecisionAbort, KindAbort
 	}
 	r := Ready{Records: []Record{{Type: typ, Attempt: p.Attempt, Payload: &storagev1.Decided{TimeUnixNano: now.UnixNano(), Resolved: resolved}}}, Messages: p.toAll(kind)}
 	if status != Pending {
@@ -374,7 +376,7 @@ func (p Payment) toAll(kind Kind) []Message {
 }
 
 func final(status strifev1.PaymentStatus, reason strifev1.Reason, now time.Time) Record {
-	return Record{Type: wal.TypePaymentFinal, Payload: &storagev1.PaymentFinal{Status: status, Reason: reason, TimeUnixNano: now.UnixNano()}}
+	return Record{Type: TypePaymentFinal, Payload: &storagev1.PaymentFinal{Status: status, Reason: reason, TimeUnixNano: now.UnixNano()}}
 }
 
 // OnAck takes a participant's acknowledgement of the decision on attempt;
@@ -394,7 +396,7 @@ func (p Payment) OnAck(attempt uint32, bank string, now time.Time) (Payment, Rea
 			return p, Ready{}
 		}
 	}
-	return p, Ready{Mode: Lazily, Records: []Record{{Type: wal.TypeAttemptEnded, Attempt: p.Attempt, Payload: &storagev1.AttemptEnded{TimeUnixNano: now.UnixNano()}}}}
+	return p, Ready{Mode: Lazily, Records: []Record{{Type: TypeAttemptEnded, Attempt: p.Attempt, Payload: &storagev1.AttemptEnded{TimeUnixNano: now.UnixNano()}}}}
 }
 
 // Resolving reports whether the latest attempt is staged and undecided and

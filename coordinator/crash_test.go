@@ -35,7 +35,7 @@ func TestCrashAfterAccepting(t *testing.T) {
 	require.Zero(t, p.Attempt, "no attempt while BankB is down")
 
 	w.kill(t)
-	require.Equal(t, []wal.Type{wal.TypePaymentAccepted}, w.records(t, id, 0))
+	require.Equal(t, []wal.Type{coordinator.TypePaymentAccepted}, w.records(t, id, 0))
 	w.start(t)
 	p, retry := w.payID(t, id, params)
 	require.True(t, retry)
@@ -74,7 +74,7 @@ func TestCrashAfterTheStagingRecordBeforeTheVotes(t *testing.T) {
 
 			w.kill(t)
 			require.Equal(t, coordinator.Pending, (<-paid).Status, "no answer but PENDING before the votes")
-			require.Equal(t, []wal.Type{wal.TypeAttemptStaged}, w.records(t, id, 1), "attempt 1 staged, undecided")
+			require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged}, w.records(t, id, 1), "attempt 1 staged, undecided")
 			bankB.open()
 			w.start(t)
 
@@ -86,12 +86,12 @@ func TestCrashAfterTheStagingRecordBeforeTheVotes(t *testing.T) {
 				require.Equal(t, uint32(2), p.Attempts, tc.committed)
 				require.Equal(t, uint32(1<<coordinator.EpochBits+1), p.Attempt, "numbered in the restart's epoch")
 				require.Equal(t, 1, bankA.acked(coordinator.KindAbort, 1), "BankA's hold of attempt 1 released")
-				requireResolved(t, w, id, 1, wal.TypeDecisionAbort)
+				requireResolved(t, w, id, 1, coordinator.TypeDecisionAbort)
 				return
 			}
 			require.Equal(t, uint32(1), p.Attempt, tc.committed)
 			require.Zero(t, bankA.acked(coordinator.KindAbort, 1))
-			requireResolved(t, w, id, 1, wal.TypeDecisionCommit)
+			requireResolved(t, w, id, 1, coordinator.TypeDecisionCommit)
 		})
 	}
 }
@@ -109,7 +109,7 @@ func requireResolved(t *testing.T, w *world, id ulid.ULID, attempt uint32, typ w
 		recs, err := tx.Lookup(id, attempt)
 		require.NoError(t, err)
 		for _, r := range recs {
-			if r.Type == wal.TypeDecisionCommit || r.Type == wal.TypeDecisionAbort {
+			if r.Type == coordinator.TypeDecisionCommit || r.Type == coordinator.TypeDecisionAbort {
 				require.Equal(t, typ, r.Type)
 				rec, _, err := coordinator.DecodeRecord(r)
 				require.NoError(t, err)
@@ -139,7 +139,7 @@ func TestCrashAfterTheImplicitCommitBeforeItsRecord(t *testing.T) {
 	require.True(t, p.Settled.IsZero(), "not settled: no Commit leaves before the decision is durable")
 	attempt := p.Attempt // of the restart's epoch
 	w.kill(t)
-	require.Equal(t, []wal.Type{wal.TypeAttemptStaged}, w.records(t, id, attempt), "the decision was lost")
+	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged}, w.records(t, id, attempt), "the decision was lost")
 	require.Zero(t, bankA.acked(coordinator.KindCommit, 0)+bankB.acked(coordinator.KindCommit, 0), "no Commit was sent")
 
 	w.cfg.DecisionLinger = 0
@@ -147,7 +147,7 @@ func TestCrashAfterTheImplicitCommitBeforeItsRecord(t *testing.T) {
 	p = w.requireAllOrNothing(t, id, params)
 	require.Equal(t, coordinator.Committed, p.Status)
 	require.Equal(t, attempt, p.Attempt)
-	requireResolved(t, w, id, attempt, wal.TypeDecisionCommit)
+	requireResolved(t, w, id, attempt, coordinator.TypeDecisionCommit)
 }
 
 // A crash while the Resolves are out: the next restart resolves again, and
@@ -168,14 +168,14 @@ func TestCrashDuringStatusResolution(t *testing.T) {
 	w.start(t)
 	bankB.await(t, coordinator.KindResolve, attempt)
 	w.kill(t)
-	require.Equal(t, []wal.Type{wal.TypeAttemptStaged}, w.records(t, id, attempt), "still undecided")
+	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged}, w.records(t, id, attempt), "still undecided")
 
 	bankB.open()
 	w.cfg.DecisionLinger = 0
 	w.start(t)
 	p = w.requireAllOrNothing(t, id, params)
 	require.Equal(t, coordinator.Committed, p.Status)
-	requireResolved(t, w, id, attempt, wal.TypeDecisionCommit)
+	requireResolved(t, w, id, attempt, coordinator.TypeDecisionCommit)
 }
 
 // The Prepares leave while the acceptance and its staged attempt commit. A
@@ -265,7 +265,7 @@ func TestCrashAfterTheCommitDecision(t *testing.T) {
 
 	w.kill(t)
 	require.Equal(t, coordinator.Committed, (<-paid).Status)
-	require.Equal(t, []wal.Type{wal.TypeAttemptStaged, wal.TypeDecisionCommit}, w.records(t, id, 1), "the decision is durable before any Commit is sent")
+	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged, coordinator.TypeDecisionCommit}, w.records(t, id, 1), "the decision is durable before any Commit is sent")
 	bankA.open()
 	bankB.open()
 	w.start(t)
@@ -289,7 +289,7 @@ func TestCrashAfterOneCommitIsAcknowledged(t *testing.T) {
 
 	w.kill(t)
 	require.Equal(t, coordinator.Committed, (<-paid).Status)
-	require.Equal(t, []wal.Type{wal.TypeAttemptStaged, wal.TypeDecisionCommit}, w.records(t, id, 1), "decided, not ended")
+	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged, coordinator.TypeDecisionCommit}, w.records(t, id, 1), "decided, not ended")
 	bankB.open()
 	w.start(t)
 

@@ -82,8 +82,14 @@
 // logs from before parallel commit hold: replayed, such an attempt without
 // a decision never committed and is aborted. The payments bucket holds each payment's
 // projection (a PaymentState, whose decision is numbered as the wire's
-// strifev1.Decision: 0 none, 1 commit, 2 abort) and user_payments indexes them by payer and payee (see
-// store.go); the coordinator bucket holds the current epoch.
+// strifev1.Decision: 0 none, 1 commit, 2 abort) and user_payments indexes
+// them by payer and payee (see store.go); the coordinator bucket holds the
+// current epoch. This package owns that part of the gateway's file: it
+// registers the record types (32-39) with wal, exports the bucket names
+// and NewPayload, and Verify (VerifyTx for the tools) rebuilds every
+// payment from the records and compares it and the epoch with the
+// projection, as ledger.Verify does for a bank. The rest of the file
+// (users, revoked tokens, known banks) is package users'.
 //
 // A payment's first commit at the gateway holds both its acceptance and its
 // staged first attempt; its decision rides with another payment's commit

@@ -25,9 +25,9 @@ func TestAFailedEndIsWrittenAgainUntilItLandsOrALaterAttemptIsStaged(t *testing.
 		final    bool
 		later    bool // an attempt 2 is staged after the END failed
 	}{
-		{"aborted, pending", wal.TypeDecisionAbort, false, false},
-		{"aborted, pending, a later attempt staged", wal.TypeDecisionAbort, false, true},
-		{"committed", wal.TypeDecisionCommit, true, false},
+		{"aborted, pending", TypeDecisionAbort, false, false},
+		{"aborted, pending, a later attempt staged", TypeDecisionAbort, false, true},
+		{"committed", TypeDecisionCommit, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log, err := wal.Open(filepath.Join(t.TempDir(), "gateway.db"), wal.Options{})
@@ -38,7 +38,7 @@ func TestAFailedEndIsWrittenAgainUntilItLandsOrALaterAttemptIsStaged(t *testing.
 
 			now := time.Now()
 			recs := append(Accept(Params{Payer: "alice", From: "BankA/1", To: "BankB/2", Amount: 5}, now).Records,
-				Record{Type: wal.TypeAttemptStaged, Attempt: 1, Payload: &storagev1.AttemptStaged{Banks: []string{"BankA", "BankB"}}},
+				Record{Type: TypeAttemptStaged, Attempt: 1, Payload: &storagev1.AttemptStaged{Banks: []string{"BankA", "BankB"}}},
 				Record{Type: tc.decision, Attempt: 1, Payload: &storagev1.Decided{}})
 			if tc.final {
 				recs = append(recs, final(Committed, strifev1.Reason_REASON_UNSPECIFIED, now))
@@ -48,7 +48,7 @@ func TestAFailedEndIsWrittenAgainUntilItLandsOrALaterAttemptIsStaged(t *testing.
 			r := newRun(p)
 
 			require.NoError(t, log.Close()) // every commit fails from now on
-			end := Ready{Mode: Lazily, Records: []Record{{Type: wal.TypeAttemptEnded, Attempt: 1, Payload: &storagev1.AttemptEnded{}}}}
+			end := Ready{Mode: Lazily, Records: []Record{{Type: TypeAttemptEnded, Attempt: 1, Payload: &storagev1.AttemptEnded{}}}}
 			ended, err := c.persistLazily(r, p, end)
 			require.NoError(t, err)
 			require.True(t, ended.Ended, "taken at once")
@@ -59,7 +59,7 @@ func TestAFailedEndIsWrittenAgainUntilItLandsOrALaterAttemptIsStaged(t *testing.
 				return r.lazy
 			}
 			if tc.later { // as Begin's step does, once the staging record is durable
-				later, err := ended.Apply([]Record{{Type: wal.TypeAttemptStaged, Attempt: 2, Payload: &storagev1.AttemptStaged{}}})
+				later, err := ended.Apply([]Record{{Type: TypeAttemptStaged, Attempt: 2, Payload: &storagev1.AttemptStaged{}}})
 				require.NoError(t, err)
 				r.stepMu.Lock()
 				r.set(later)

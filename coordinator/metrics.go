@@ -12,7 +12,6 @@ import (
 
 	"github.com/strife-pay/strife/internal/metrics"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
-	"github.com/strife-pay/strife/wal"
 )
 
 // Metrics measure a Coordinator (Config.Metrics). Nil measures nothing,
@@ -128,9 +127,9 @@ func (m *Metrics) deciding(r *run, ready Ready, start time.Time) {
 	defer r.mu.Unlock()
 	for _, rec := range ready.Records {
 		switch rec.Type {
-		case wal.TypeAttemptStaged:
+		case TypeAttemptStaged:
 			r.phases = phases{prepared: start}
-		case wal.TypeDecisionCommit, wal.TypeDecisionAbort:
+		case TypeDecisionCommit, TypeDecisionAbort:
 			if !r.phases.prepared.IsZero() {
 				m.prepare.Observe(start.Sub(r.phases.prepared).Seconds())
 			}
@@ -142,7 +141,7 @@ func (m *Metrics) deciding(r *run, ready Ready, start time.Time) {
 // decides reports whether a step's records hold a decision.
 func decides(ready Ready) bool {
 	return slices.ContainsFunc(ready.Records, func(rec Record) bool {
-		return rec.Type == wal.TypeDecisionCommit || rec.Type == wal.TypeDecisionAbort
+		return rec.Type == TypeDecisionCommit || rec.Type == TypeDecisionAbort
 	})
 }
 

@@ -24,9 +24,9 @@ import (
 // is one key range, oldest first. The epoch is that of the last
 // EPOCH_BEGUN record.
 const (
-	paymentsBucket     = "payments"
-	userPaymentsBucket = "user_payments"
-	coordinatorBucket  = "coordinator"
+	PaymentsBucket     = "payments"
+	UserPaymentsBucket = "user_payments"
+	CoordinatorBucket  = "coordinator"
 )
 
 var epochKey = []byte("epoch")
@@ -39,7 +39,7 @@ func beginEpoch(tx *wal.Tx, now time.Time) (uint32, error) {
 	var epoch uint32
 	if last, ok := Epoch(tx); ok {
 		epoch = last + 1
-	} else if payments, err := tx.Bucket(paymentsBucket); err != nil {
+	} else if payments, err := tx.Bucket(PaymentsBucket); err != nil {
 		return 0, err
 	} else if k, _ := payments.Cursor().First(); k != nil {
 		epoch = 1
@@ -48,14 +48,14 @@ func beginEpoch(tx *wal.Tx, now time.Time) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.Append(wal.Record{Type: wal.TypeEpochBegun, Payload: payload}); err != nil {
+	if _, err := tx.Append(wal.Record{Type: TypeEpochBegun, Payload: payload}); err != nil {
 		return 0, err
 	}
 	return epoch, putEpoch(tx, epoch)
 }
 
 func putEpoch(tx *wal.Tx, epoch uint32) error {
-	b, err := tx.Bucket(coordinatorBucket)
+	b, err := tx.Bucket(CoordinatorBucket)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func putEpoch(tx *wal.Tx, epoch uint32) error {
 
 // Epoch returns the epoch recorded in tx, and false if there is none.
 func Epoch(tx *wal.Tx) (uint32, bool) {
-	b, err := tx.Bucket(coordinatorBucket)
+	b, err := tx.Bucket(CoordinatorBucket)
 	if err != nil || b == nil {
 		return 0, false
 	}
@@ -77,13 +77,26 @@ func Epoch(tx *wal.Tx) (uint32, bool) {
 
 // payloads makes the payload message of each payment record type.
 var payloads = map[wal.Type]func() proto.Message{
-	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
-	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
-	wal.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
-	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
-	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
+	TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
+	TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
+	TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
+	TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
+	TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
+	TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
+	TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
+}
+
+// NewPayload returns an empty payload message for a record of type t of
+// the gateway's payments (EPOCH_BEGUN included), to decode it into; nil for
+// a type not this package's.
+func NewPayload(t wal.Type) proto.Message {
+	if t == TypeEpochBegun {
+		return &storagev1.EpochBegun{}
+	}
+	if mk, ok := payloads[t]; ok {
+		return mk()
+	}
+	return nil
 }
 
 // DecodeRecord turns a log record into the Record of a payment, for folding
@@ -107,7 +120,7 @@ func DecodeRecord(r wal.Record) (rec Record, ok bool, err error) {
 // stays.
 func Replay(log *wal.Log) error {
 	return log.Append(func(tx *wal.Tx) error {
-		for _, name := range []string{paymentsBucket, userPaymentsBucket, coordinatorBucket} {
+		for _, name := range []string{PaymentsBucket, UserPaymentsBucket, CoordinatorBucket} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
@@ -143,7 +156,7 @@ func Replay(log *wal.Log) error {
 // stops it and is returned.
 func ScanLog(tx *wal.Tx, epoch func(uint32) error, payment func(wal.Record, Record) error) error {
 	return tx.Scan(1, func(r wal.Record) error {
-		if r.Type == wal.TypeEpochBegun {
+		if r.Type == TypeEpochBegun {
 			e, err := DecodeEpoch(r)
 			if err != nil {
 				return err
@@ -193,7 +206,7 @@ func persistIn(tx *wal.Tx, p Payment, recs []Record) (Payment, error) {
 }
 
 func putPayment(tx *wal.Tx, p Payment) error {
-	b, err := tx.Bucket(paymentsBucket)
+	b, err := tx.Bucket(PaymentsBucket)
 	if err != nil {
 		return err
 	}
@@ -206,7 +219,7 @@ func putPayment(tx *wal.Tx, p Payment) error {
 
 // getPayment returns the stored payment, or false.
 func getPayment(tx *wal.Tx, id ulid.ULID) (Payment, bool, error) {
-	b, err := tx.Bucket(paymentsBucket)
+	b, err := tx.Bucket(PaymentsBucket)
 	if err != nil || b == nil {
 		return Payment{}, false, err
 	}
@@ -228,7 +241,7 @@ func decodePayment(id ulid.ULID, v []byte) (Payment, error) {
 }
 
 func indexPayment(tx *wal.Tx, p Payment) error {
-	b, err := tx.Bucket(userPaymentsBucket)
+	b, err := tx.Bucket(UserPaymentsBucket)
 	if err != nil {
 		return err
 	}
@@ -254,7 +267,7 @@ func userPaymentKey(user string, created time.Time, id ulid.ULID) []byte {
 // to pass as after for the next page: that of the last payment returned, or
 // empty on the last page.
 func listPayments(tx *wal.Tx, user string, after []byte, limit int) ([]Payment, []byte, error) {
-	b, err := tx.Bucket(userPaymentsBucket)
+	b, err := tx.Bucket(UserPaymentsBucket)
 	if err != nil || b == nil {
 		return nil, nil, err
 	}

@@ -24,19 +24,19 @@ import (
 func apply(s store, r wal.Record, ev proto.Message) error {
 	var err error
 	switch r.Type {
-	case wal.TypeAccountOpened:
+	case TypeAccountOpened:
 		err = applyOpened(s, r, ev)
-	case wal.TypeAccountUpdated:
+	case TypeAccountUpdated:
 		err = applyUpdated(s, r, ev)
-	case wal.TypeDeposited:
+	case TypeDeposited:
 		err = applyDeposited(s, r, ev)
-	case wal.TypeHoldPlaced:
+	case TypeHoldPlaced:
 		err = applyHoldPlaced(s, r, ev)
-	case wal.TypeHoldReleased:
+	case TypeHoldReleased:
 		err = applyHoldReleased(s, r, ev)
-	case wal.TypePosted:
+	case TypePosted:
 		err = applyPosted(s, r, ev)
-	case wal.TypeSettled:
+	case TypeSettled:
 		err = applySettled(s, r, ev)
 	}
 	if err != nil {

@@ -81,7 +81,7 @@ func benchCommitPages(b *testing.B, batch int, settle func(*ledger.Tx, ledger.Ho
 		commits := make([]func(*ledger.Tx) error, len(holds))
 		for i, h := range holds {
 			commits[i] = func(tx *ledger.Tx) error {
-				if _, err := tx.Log().Append(wal.Record{Type: wal.TypeCommitted, TxID: h.TxID, Attempt: h.Attempt}); err != nil {
+				if _, err := tx.Log().Append(wal.Record{Type: ledger.TypeCommitted, TxID: h.TxID, Attempt: h.Attempt}); err != nil {
 					return err
 				}
 				return settle(tx, h)
@@ -117,7 +117,7 @@ func prepareBatch(b *testing.B, l *ledger.Ledger, rng *mrand.Rand, n, accounts i
 		}
 		holds[i] = h
 		fns[i] = func(tx *ledger.Tx) error {
-			if _, err := tx.Log().Append(wal.Record{Type: wal.TypePrepared, TxID: h.TxID, Attempt: h.Attempt}); err != nil {
+			if _, err := tx.Log().Append(wal.Record{Type: ledger.TypePrepared, TxID: h.TxID, Attempt: h.Attempt}); err != nil {
 				return err
 			}
 			return tx.PlaceHold(h)

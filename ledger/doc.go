@@ -29,6 +29,22 @@
 // directory opens as it is and a log may hold both forms. The types and
 // payloads are an on-disk format: they are only ever added to.
 //
+// # Two-phase commit records
+//
+// This package owns the whole of a bank's file, the 2PC records the
+// participant writes beside the events included (the types, 1-3 and 16-22,
+// are registered with wal here; NewPayload gives each one's payload):
+//
+//	PREPARED   a YES vote: the legs, memo, coordinator; header: the attempt
+//	COMMITTED  the decision COMMIT, applied
+//	ABORTED    a NO vote, a tombstone (aborted before any Prepare), or an
+//	           abort after a YES
+//
+// Attempt is their one reading (FoldAttempt over an attempt's records, or
+// Add one at a time): the phase an attempt is in and its vote's record.
+// The participant decides its answers from it, Verify checks every hold's
+// attempt with it, and strife-recover lists attempts in doubt with it.
+//
 // # Projection
 //
 // Three buckets hold the current state (see store.go): accounts by number,

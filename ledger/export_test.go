@@ -20,7 +20,7 @@ func (tx *Tx) SettleHoldAsBefore(h Hold, memo, counterparty string) error {
 		return err
 	}
 	amount := settledAmount(&storagev1.Settled{Direction: h.Direction, Amount: h.Amount})
-	return tx.emit(wal.TypePosted, h.TxID, h.Attempt, &storagev1.Posted{
+	return tx.emit(TypePosted, h.TxID, h.Attempt, &storagev1.Posted{
 		Number: h.Number, Amount: amount, BalanceAfter: a.Balance + amount,
 		Memo: memo, Counterparty: counterparty, TimeUnixNano: tx.now,
 	})

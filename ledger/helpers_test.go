@@ -70,7 +70,7 @@ func (tl *testLedger) open(t *testing.T, number, owner string, opening int64) {
 // PREPARED record and the holds in one transaction, or nothing.
 func (tl *testLedger) prepare(holds ...ledger.Hold) error {
 	return tl.Update(func(tx *ledger.Tx) error {
-		if _, err := tx.Log().Append(wal.Record{Type: wal.TypePrepared, TxID: holds[0].TxID, Attempt: holds[0].Attempt}); err != nil {
+		if _, err := tx.Log().Append(wal.Record{Type: ledger.TypePrepared, TxID: holds[0].TxID, Attempt: holds[0].Attempt}); err != nil {
 			return err
 		}
 		for _, h := range holds {
@@ -85,9 +85,9 @@ func (tl *testLedger) prepare(holds ...ledger.Hold) error {
 // decide commits or aborts every hold of an attempt, with its 2PC record.
 func (tl *testLedger) decide(id ulid.ULID, attempt uint32, commit bool) error {
 	return tl.Update(func(tx *ledger.Tx) error {
-		typ := wal.TypeAborted
+		typ := ledger.TypeAborted
 		if commit {
-			typ = wal.TypeCommitted
+			typ = ledger.TypeCommitted
 		}
 		if _, err := tx.Log().Append(wal.Record{Type: typ, TxID: id, Attempt: attempt}); err != nil {
 			return err

@@ -130,6 +130,21 @@ func (tx *Tx) Account(number string) (Account, error) {
 	return accountFrom(a), nil
 }
 
+// Accounts returns every account's stored state, in number order: the
+// whole accounts bucket, for the offline tools.
+func (tx *Tx) Accounts() ([]*storagev1.AccountState, error) {
+	var out []*storagev1.AccountState
+	err := tx.store.accounts.ForEach(func(k, v []byte) error {
+		a := &storagev1.AccountState{}
+		if err := proto.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("account %q: %w", k, err)
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
 // state returns the stored state of an account, or ErrAccountNotFound.
 func (tx *Tx) state(number string) (*storagev1.AccountState, error) {
 	a, err := tx.store.account(number)
@@ -155,12 +170,12 @@ func (tx *Tx) OpenAccount(number, owner string, opening int64) (acct Account, cr
 	case !errors.Is(err, ErrAccountNotFound):
 		return Account{}, false, err
 	}
-	if err := tx.emit(wal.TypeAccountOpened, ulid.ULID{}, 0, &storagev1.AccountOpened{Number: number, Owner: owner, TimeUnixNano: tx.now}); err != nil {
+	if err := tx.emit(TypeAccountOpened, ulid.ULID{}, 0, &storagev1.AccountOpened{Number: number, Owner: owner, TimeUnixNano: tx.now}); err != nil {
 		return Account{}, false, err
 	}
 	if opening > 0 {
 		deposit := &storagev1.Deposited{Number: number, Amount: opening, BalanceAfter: opening, TimeUnixNano: tx.now}
-		if err := tx.emit(wal.TypeDeposited, ulid.ULID{}, 0, deposit); err != nil {
+		if err := tx.emit(TypeDeposited, ulid.ULID{}, 0, deposit); err != nil {
 			return Account{}, false, err
 		}
 	}
@@ -204,7 +219,7 @@ func (tx *Tx) UpdateAccount(number, owner string, status strifev1.AccountStatus)
 	if a.Status == Closed && (a.Held != 0 || a.Pending != 0) {
 		return Account{}, fmt.Errorf("%w: %q", ErrAccountBusy, number)
 	}
-	err = tx.emit(wal.TypeAccountUpdated, ulid.ULID{}, 0, &storagev1.AccountUpdated{Number: number, Owner: a.Owner, Status: a.Status})
+	err = tx.emit(TypeAccountUpdated, ulid.ULID{}, 0, &storagev1.AccountUpdated{Number: number, Owner: a.Owner, Status: a.Status})
 	return a, err
 }
 
@@ -244,12 +259,12 @@ func (tx *Tx) PlaceHold(h Hold) error {
 	if err := tx.CheckHold(h); err != nil {
 		return err
 	}
-	return tx.emit(wal.TypeHoldPlaced, h.TxID, h.Attempt, &storagev1.HoldPlaced{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
+	return tx.emit(TypeHoldPlaced, h.TxID, h.Attempt, &storagev1.HoldPlaced{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
 }
 
 // ReleaseHold removes a hold without posting it: the attempt was aborted.
 func (tx *Tx) ReleaseHold(h Hold) error {
-	return tx.emit(wal.TypeHoldReleased, h.TxID, h.Attempt, &storagev1.HoldReleased{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
+	return tx.emit(TypeHoldReleased, h.TxID, h.Attempt, &storagev1.HoldReleased{Number: h.Number, Amount: h.Amount, Direction: h.Direction})
 }
 
 // SettleHold removes a hold and posts its amount, in one SETTLED event: the
@@ -264,7 +279,7 @@ func (tx *Tx) SettleHold(h Hold, memo, counterparty string) error {
 		Memo: memo, Counterparty: counterparty, TimeUnixNano: tx.now,
 	}
 	e.BalanceAfter = a.Balance + settledAmount(e)
-	return tx.emit(wal.TypeSettled, h.TxID, h.Attempt, e)
+	return tx.emit(TypeSettled, h.TxID, h.Attempt, e)
 }
 
 // Holds returns the holds of one attempt.
@@ -341,16 +356,16 @@ func (tx *Tx) entry(seq uint64) (Entry, error) {
 	}
 	e := Entry{Seq: seq, TxID: r.TxID, Attempt: r.Attempt}
 	switch r.Type {
-	case wal.TypeDeposited:
+	case TypeDeposited:
 		d, err := decode(r, nil, &storagev1.Deposited{})
 		e.Number, e.Kind, e.Amount, e.BalanceAfter, e.Time = d.Number, strifev1.EntryKind_ENTRY_KIND_DEPOSIT, d.Amount, d.BalanceAfter, unixNano(d.TimeUnixNano)
 		return e, err
-	case wal.TypePosted:
+	case TypePosted:
 		p, err := decode(r, nil, &storagev1.Posted{})
 		e.Number, e.Amount, e.BalanceAfter, e.Time = p.Number, p.Amount, p.BalanceAfter, unixNano(p.TimeUnixNano)
 		e.Memo, e.Counterparty, e.Kind = p.Memo, p.Counterparty, postingKind(p.Amount)
 		return e, err
-	case wal.TypeSettled:
+	case TypeSettled:
 		p, err := decode(r, nil, &storagev1.Settled{})
 		e.Number, e.Amount, e.BalanceAfter, e.Time = p.Number, settledAmount(p), p.BalanceAfter, unixNano(p.TimeUnixNano)
 		e.Memo, e.Counterparty, e.Kind = p.Memo, p.Counterparty, postingKind(e.Amount)

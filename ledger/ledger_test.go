@@ -203,7 +203,7 @@ func TestVerifyFindsAHoldOfADecidedAttempt(t *testing.T) {
 	require.NoError(t, tl.prepare(debit(id, "1001", 100)))
 	// A COMMITTED record without settling the hold: the bug Verify exists for.
 	require.NoError(t, tl.Update(func(tx *ledger.Tx) error {
-		_, err := tx.Log().Append(wal.Record{Type: wal.TypeCommitted, TxID: id, Attempt: 1})
+		_, err := tx.Log().Append(wal.Record{Type: ledger.TypeCommitted, TxID: id, Attempt: 1})
 		return err
 	}))
 	err := tl.Verify()
@@ -221,7 +221,7 @@ func TestReplayRefusesALogThatCannotBeRight(t *testing.T) {
 	payload, err := proto.Marshal(&storagev1.AccountOpened{Number: "1001", Owner: "mallory"})
 	require.NoError(t, err)
 	require.NoError(t, tl.log.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeAccountOpened, Payload: payload})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeAccountOpened, Payload: payload})
 		return err
 	}))
 	err = tl.Replay()

@@ -113,7 +113,7 @@ func TestLedgerFromBeforePostingsIsRebuiltOnOpen(t *testing.T) {
 
 	// It goes on: a new entry heads 1001's chain, after the old ones.
 	require.NoError(t, l.Update(func(tx *ledger.Tx) error {
-		if _, err := tx.Log().Append(wal.Record{Type: wal.TypePrepared, TxID: ulid.Make(), Attempt: 1}); err != nil {
+		if _, err := tx.Log().Append(wal.Record{Type: ledger.TypePrepared, TxID: ulid.Make(), Attempt: 1}); err != nil {
 			return err
 		}
 		h := ledger.Hold{TxID: ulid.Make(), Attempt: 1, Number: "1002", Direction: ledger.Credit, Amount: 5}
@@ -290,7 +290,7 @@ func ledgerWithEntries(t *testing.T) (*ledger.Ledger, *wal.Log) {
 		if _, _, err := tx.OpenAccount("1001", "alice", 100); err != nil {
 			return err
 		}
-		if _, err := tx.Log().Append(wal.Record{Type: wal.TypePrepared, TxID: h.TxID, Attempt: 1}); err != nil {
+		if _, err := tx.Log().Append(wal.Record{Type: ledger.TypePrepared, TxID: h.TxID, Attempt: 1}); err != nil {
 			return err
 		}
 		if err := tx.PlaceHold(h); err != nil {

@@ -49,7 +49,7 @@ func TestCommitSettlesEachHoldInOneEvent(t *testing.T) {
 	require.NoError(t, tl.decide(id, 1, true))
 
 	types, recs := tl.records(t, id, 1)
-	require.Equal(t, []wal.Type{wal.TypePrepared, wal.TypeHoldPlaced, wal.TypeHoldPlaced, wal.TypeCommitted, wal.TypeSettled, wal.TypeSettled}, types)
+	require.Equal(t, []wal.Type{ledger.TypePrepared, ledger.TypeHoldPlaced, ledger.TypeHoldPlaced, ledger.TypeCommitted, ledger.TypeSettled, ledger.TypeSettled}, types)
 	at := clock().UnixNano()
 	for i, want := range []*storagev1.Settled{
 		{Number: "1001", Direction: ledger.Debit, Amount: 100, BalanceAfter: 400, Memo: "memo", Counterparty: "BankZ/9", TimeUnixNano: at},
@@ -89,7 +89,7 @@ var (
 // commitWith commits an attempt, settling its holds with settle.
 func (tl *testLedger) commitWith(id ulid.ULID, settle settleFunc) error {
 	return tl.Update(func(tx *ledger.Tx) error {
-		if _, err := tx.Log().Append(wal.Record{Type: wal.TypeCommitted, TxID: id, Attempt: 1}); err != nil {
+		if _, err := tx.Log().Append(wal.Record{Type: ledger.TypeCommitted, TxID: id, Attempt: 1}); err != nil {
 			return err
 		}
 		holds, err := tx.Holds(id, 1)
@@ -116,9 +116,9 @@ func TestLogsOfOldSettlementsStillReplayVerifyAndList(t *testing.T) {
 		settle []settleFunc // by turns
 		types  map[wal.Type]int
 	}{
-		{"old", []settleFunc{settleBefore}, map[wal.Type]int{wal.TypeHoldReleased: 12, wal.TypePosted: 12}},
-		{"new", []settleFunc{settleNow}, map[wal.Type]int{wal.TypeSettled: 12}},
-		{"mixed", []settleFunc{settleBefore, settleNow}, map[wal.Type]int{wal.TypeHoldReleased: 6, wal.TypePosted: 6, wal.TypeSettled: 6}},
+		{"old", []settleFunc{settleBefore}, map[wal.Type]int{ledger.TypeHoldReleased: 12, ledger.TypePosted: 12}},
+		{"new", []settleFunc{settleNow}, map[wal.Type]int{ledger.TypeSettled: 12}},
+		{"mixed", []settleFunc{settleBefore, settleNow}, map[wal.Type]int{ledger.TypeHoldReleased: 6, ledger.TypePosted: 6, ledger.TypeSettled: 6}},
 	}
 	outcomes := map[string]outcome{}
 	for _, way := range ways {
@@ -165,7 +165,7 @@ func (tl *testLedger) settlementTypes(t *testing.T) map[wal.Type]int {
 	require.NoError(t, tl.log.View(func(tx *wal.Tx) error {
 		return tx.Scan(1, func(r wal.Record) error {
 			switch r.Type {
-			case wal.TypeHoldReleased, wal.TypePosted, wal.TypeSettled:
+			case ledger.TypeHoldReleased, ledger.TypePosted, ledger.TypeSettled:
 				n[r.Type]++
 			}
 			return nil
@@ -193,7 +193,7 @@ func TestApplyRefusesASettledThatDoesNotMatch(t *testing.T) {
 	settled := func(edit func(*storagev1.Settled)) event {
 		e := right()
 		edit(e)
-		return event{wal.TypeSettled, id, e}
+		return event{ledger.TypeSettled, id, e}
 	}
 	cases := []struct {
 		name   string
@@ -203,10 +203,10 @@ func TestApplyRefusesASettledThatDoesNotMatch(t *testing.T) {
 		{"another amount", []event{settled(func(e *storagev1.Settled) { e.Amount, e.BalanceAfter = 99, 401 })}, "does not match the hold placed"},
 		{"another direction", []event{settled(func(e *storagev1.Settled) { e.Direction, e.BalanceAfter = ledger.Credit, 600 })}, "does not match the hold placed"},
 		{"another account", []event{settled(func(e *storagev1.Settled) { e.Number, e.BalanceAfter = "1002", 0 })}, "does not match the hold placed"},
-		{"no hold in that attempt", []event{{wal.TypeSettled, newID(), right()}}, "does not match the hold placed"},
+		{"no hold in that attempt", []event{{ledger.TypeSettled, newID(), right()}}, "does not match the hold placed"},
 		{"twice", []event{settled(func(*storagev1.Settled) {}), settled(func(*storagev1.Settled) {})}, "does not match the hold placed"},
 		{"released, then settled", []event{
-			{wal.TypeHoldReleased, id, &storagev1.HoldReleased{Number: "1001", Direction: ledger.Debit, Amount: 100}},
+			{ledger.TypeHoldReleased, id, &storagev1.HoldReleased{Number: "1001", Direction: ledger.Debit, Amount: 100}},
 			settled(func(*storagev1.Settled) {}),
 		}, "does not match the hold placed"},
 		{"wrong balance after", []event{settled(func(e *storagev1.Settled) { e.BalanceAfter = 500 })}, "would be 400, event says 500"},
@@ -244,7 +244,7 @@ func TestApplyRefusesAHoldThatIsNotPositive(t *testing.T) {
 	before := tl.account(t, "1001")
 	for _, amount := range []int64{0, -5} {
 		err := tl.Update(func(tx *ledger.Tx) error {
-			return tx.Emit(wal.TypeHoldPlaced, newID(), 1, &storagev1.HoldPlaced{Number: "1001", Direction: ledger.Debit, Amount: amount})
+			return tx.Emit(ledger.TypeHoldPlaced, newID(), 1, &storagev1.HoldPlaced{Number: "1001", Direction: ledger.Debit, Amount: amount})
 		})
 		require.ErrorIs(t, err, ledger.ErrInconsistent)
 		require.ErrorContains(t, err, "(HOLD_PLACED)")
@@ -271,7 +271,7 @@ func TestReplayRefusesASettledThatDoesNotMatch(t *testing.T) {
 	payload, err := proto.Marshal(&storagev1.Settled{Number: "1001", Direction: ledger.Debit, Amount: 90, BalanceAfter: 410})
 	require.NoError(t, err)
 	require.NoError(t, tl.log.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeSettled, TxID: id, Attempt: 1, Payload: payload})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeSettled, TxID: id, Attempt: 1, Payload: payload})
 		return err
 	}))
 	err = tl.Replay()

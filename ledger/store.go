@@ -58,14 +58,14 @@ type holdKey struct {
 // read-only readers (the offline tools) read it as it is, and nothing
 // writes to it.
 const (
-	accountsBucket = "accounts"
+	AccountsBucket = "accounts"
 	holdsBucket    = "holds"
 	postingsBucket = "postings"
 	entriesBucket  = "entries" // the layout before postings
 )
 
 // projectionBuckets are every bucket of the projection, in either layout.
-var projectionBuckets = []string{accountsBucket, holdsBucket, postingsBucket, entriesBucket}
+var projectionBuckets = []string{AccountsBucket, holdsBucket, postingsBucket, entriesBucket}
 
 // postingsFill is the fill percent of postings pages: their keys only ever
 // grow, so a full page is never split for an insert in its middle (etcd
@@ -136,7 +136,7 @@ var errOldLayout = errors.New("ledger: the projection predates postings and is r
 func openStore(wtx *wal.Tx) (*boltStore, error) {
 	s := &boltStore{}
 	var err error
-	if s.accounts, err = projectionBucket(wtx, accountsBucket); err != nil {
+	if s.accounts, err = projectionBucket(wtx, AccountsBucket); err != nil {
 		return nil, err
 	}
 	if s.holds, err = projectionBucket(wtx, holdsBucket); err != nil {
@@ -169,7 +169,7 @@ func projectionBucket(wtx *wal.Tx, name string) (*bolt.Bucket, error) {
 // projection's buckets, in either layout.
 func Kept(tx *wal.Tx) bool {
 	has := func(name string) bool { return tx.ExistingBucket(name) != nil }
-	return has(accountsBucket) && has(holdsBucket) && (has(postingsBucket) || has(entriesBucket))
+	return has(AccountsBucket) && has(holdsBucket) && (has(postingsBucket) || has(entriesBucket))
 }
 
 // oldLayout reports whether the projection still has the entries bucket.

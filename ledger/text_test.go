@@ -13,7 +13,6 @@ import (
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
-	"github.com/strife-pay/strife/wal"
 )
 
 // TestOldTextStillReplays: the free-text rule (package freetext) is checked
@@ -28,7 +27,7 @@ func TestOldTextStillReplays(t *testing.T) {
 	id := newID()
 	require.NoError(t, tl.Update(func(tx *ledger.Tx) error {
 		// What an older bank wrote: the event of OpenAccount without today's check.
-		return tx.Emit(wal.TypeAccountOpened, ulid.ULID{}, 0, &storagev1.AccountOpened{Number: "1002", Owner: oldOwner})
+		return tx.Emit(ledger.TypeAccountOpened, ulid.ULID{}, 0, &storagev1.AccountOpened{Number: "1002", Owner: oldOwner})
 	}))
 	require.NoError(t, tl.prepare(debit(id, "1001", 300), credit(id, "1002", 300)))
 	require.NoError(t, tl.Update(func(tx *ledger.Tx) error {

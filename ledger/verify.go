@@ -88,13 +88,13 @@ func addMovement(total *big.Int, r wal.Record) error {
 // the payload does not decode.
 func Movement(r wal.Record) (deposited, posted int64, err error) {
 	switch r.Type {
-	case wal.TypeDeposited:
+	case TypeDeposited:
 		d, err := decode(r, nil, &storagev1.Deposited{})
 		return d.Amount, 0, err
-	case wal.TypePosted:
+	case TypePosted:
 		p, err := decode(r, nil, &storagev1.Posted{})
 		return 0, p.Amount, err
-	case wal.TypeSettled:
+	case TypeSettled:
 		s, err := decode(r, nil, &storagev1.Settled{})
 		return 0, settledAmount(s), err
 	}
@@ -146,7 +146,7 @@ func checkHolds(wtx *wal.Tx, s *memStore) []error {
 		} else {
 			pending[k.number] += h.Amount
 		}
-		if state, err := lastDecision(wtx, k); err != nil || state != wal.TypePrepared {
+		if state, err := lastDecision(wtx, k); err != nil || state != TypePrepared {
 			problems = append(problems, fmt.Errorf("hold %s/%d on %q belongs to an attempt in state %v (%v)", k.txID, k.attempt, k.number, state, err))
 		}
 	}
@@ -161,14 +161,11 @@ func checkHolds(wtx *wal.Tx, s *memStore) []error {
 // lastDecision returns the type of the last 2PC record of a hold's attempt.
 func lastDecision(wtx *wal.Tx, k holdKey) (wal.Type, error) {
 	recs, err := wtx.Lookup(k.txID, k.attempt)
-	var last wal.Type
-	for _, r := range recs {
-		switch r.Type {
-		case wal.TypePrepared, wal.TypeCommitted, wal.TypeAborted:
-			last = r.Type
-		}
+	if err != nil {
+		return 0, err
 	}
-	return last, err
+	a, err := FoldAttempt(recs)
+	return a.Last, err
 }
 
 func sortedKeys[V any](a, b map[string]V) []string {

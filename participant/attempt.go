@@ -8,6 +8,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -26,54 +27,15 @@ var (
 	ErrCommitted = errors.New("participant: attempt committed")
 )
 
-// phase is where an attempt stands, as its 2PC records say.
-type phase int
+// history is what the log knows about one attempt, read by ledger, which
+// owns the bank's 2PC records; the methods below say what a message
+// obliges the participant to do given it.
+type history struct{ ledger.Attempt }
 
-const (
-	phaseNew       phase = iota // no record
-	phasePrepared               // voted YES, decision pending: in doubt
-	phaseRefused                // voted NO
-	phaseTombstone              // aborted before any Prepare arrived
-	phaseAborted                // voted YES, then aborted
-	phaseCommitted              // voted YES, then committed
-)
-
-// history is what the log knows about one attempt.
-type history struct {
-	phase    phase
-	prepared *storagev1.Prepared // the YES vote's record, once prepared
-	aborted  *storagev1.Aborted  // the NO vote's or tombstone's record
-}
-
-// historyFrom folds an attempt's records (from wal.Tx.Lookup) into its
-// phase. Records that are not 2PC records are ledger events and skipped.
+// historyFrom folds an attempt's records (from wal.Tx.Lookup).
 func historyFrom(recs []wal.Record) (history, error) {
-	var a history
-	for _, r := range recs {
-		switch r.Type {
-		case wal.TypePrepared:
-			a.phase, a.prepared = phasePrepared, &storagev1.Prepared{}
-			if err := proto.Unmarshal(r.Payload, a.prepared); err != nil {
-				return a, err
-			}
-		case wal.TypeCommitted:
-			a.phase = phaseCommitted
-		case wal.TypeAborted:
-			if a.phase == phasePrepared {
-				a.phase = phaseAborted
-				continue
-			}
-			a.aborted = &storagev1.Aborted{}
-			if err := proto.Unmarshal(r.Payload, a.aborted); err != nil {
-				return a, err
-			}
-			a.phase = phaseRefused
-			if a.aborted.Tombstone {
-				a.phase = phaseTombstone
-			}
-		}
-	}
-	return a, nil
+	a, err := ledger.FoldAttempt(recs)
+	return history{a}, err
 }
 
 // Vote is a participant's answer to Prepare.
@@ -97,44 +59,44 @@ const (
 // With actNone the vote is the answer: a repeated Prepare gets the vote the
 // first one got, except that an attempt aborted after a YES now votes NO.
 func (a history) onPrepare(digest []byte) (action, Vote, error) {
-	switch a.phase {
-	case phaseNew:
+	switch a.Phase {
+	case ledger.PhaseNew:
 		return actVote, Vote{}, nil
-	case phasePrepared, phaseCommitted:
-		if string(preparedDigest(a.prepared)) != string(digest) {
+	case ledger.PhasePrepared, ledger.PhaseCommitted:
+		if string(preparedDigest(a.Prepared)) != string(digest) {
 			return actNone, Vote{}, ErrConflict
 		}
 		return actNone, Vote{Yes: true}, nil
-	case phaseRefused:
-		if string(a.aborted.RequestDigest) != string(digest) {
+	case ledger.PhaseRefused:
+		if string(a.Aborted.RequestDigest) != string(digest) {
 			return actNone, Vote{}, ErrConflict
 		}
-		return actNone, Vote{Reason: a.aborted.Reason}, nil
-	default: // phaseTombstone, phaseAborted
+		return actNone, Vote{Reason: a.Aborted.Reason}, nil
+	default: // ledger.PhaseTombstone, ledger.PhaseAborted
 		return actNone, Vote{Reason: strifev1.Reason_REASON_ABORTED}, nil
 	}
 }
 
 func (a history) onCommit() (action, error) {
-	switch a.phase {
-	case phasePrepared:
+	switch a.Phase {
+	case ledger.PhasePrepared:
 		return actCommit, nil
-	case phaseCommitted:
+	case ledger.PhaseCommitted:
 		return actNone, nil
-	case phaseAborted, phaseTombstone:
+	case ledger.PhaseAborted, ledger.PhaseTombstone:
 		return actNone, ErrAborted
-	default: // phaseNew, phaseRefused
+	default: // ledger.PhaseNew, ledger.PhaseRefused
 		return actNone, ErrNotPrepared
 	}
 }
 
 func (a history) onAbort() (action, error) {
-	switch a.phase {
-	case phaseNew:
+	switch a.Phase {
+	case ledger.PhaseNew:
 		return actTombstone, nil
-	case phasePrepared:
+	case ledger.PhasePrepared:
 		return actAbort, nil
-	case phaseCommitted:
+	case ledger.PhaseCommitted:
 		return actNone, ErrCommitted
 	default: // already aborted, refused or a tombstone
 		return actNone, nil
@@ -147,14 +109,14 @@ func (a history) onAbort() (action, error) {
 // seen gets a tombstone first, so that a Prepare still on its way votes NO
 // and the NO stays true.
 func (a history) onResolve() (action, Vote) {
-	switch a.phase {
-	case phaseNew:
+	switch a.Phase {
+	case ledger.PhaseNew:
 		return actTombstone, Vote{Reason: strifev1.Reason_REASON_ABORTED}
-	case phasePrepared, phaseCommitted:
+	case ledger.PhasePrepared, ledger.PhaseCommitted:
 		return actNone, Vote{Yes: true}
-	case phaseRefused:
-		return actNone, Vote{Reason: a.aborted.Reason}
-	default: // phaseTombstone, phaseAborted
+	case ledger.PhaseRefused:
+		return actNone, Vote{Reason: a.Aborted.Reason}
+	default: // ledger.PhaseTombstone, ledger.PhaseAborted
 		return actNone, Vote{Reason: strifev1.Reason_REASON_ABORTED}
 	}
 }

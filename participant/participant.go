@@ -318,10 +318,10 @@ func check(tx *ledger.Tx, req Request) (Vote, error) {
 func vote(tx *ledger.Tx, req Request, v Vote) error {
 	if !v.Yes {
 		rec := &storagev1.Aborted{Reason: v.Reason, RequestDigest: digest(req.Legs, req.Memo)}
-		return appendRecord(tx, wal.TypeAborted, req.id(), rec)
+		return appendRecord(tx, ledger.TypeAborted, req.id(), rec)
 	}
 	rec := &storagev1.Prepared{Legs: req.Legs, Memo: req.Memo, Coordinator: req.Coordinator, TimeUnixNano: tx.Now().UnixNano()}
-	if err := appendRecord(tx, wal.TypePrepared, req.id(), rec); err != nil {
+	if err := appendRecord(tx, ledger.TypePrepared, req.id(), rec); err != nil {
 		return err
 	}
 	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
@@ -335,11 +335,11 @@ func vote(tx *ledger.Tx, req Request, v Vote) error {
 // commit writes COMMITTED and posts the attempt's holds.
 func commit(tx *ledger.Tx, k AttemptID, a history) error {
 	rec := &storagev1.Committed{TimeUnixNano: tx.Now().UnixNano()}
-	if err := appendRecord(tx, wal.TypeCommitted, k, rec); err != nil {
+	if err := appendRecord(tx, ledger.TypeCommitted, k, rec); err != nil {
 		return err
 	}
-	for i, h := range holds(k.TxID, k.Attempt, a.prepared.Legs) {
-		if err := tx.SettleHold(h, a.prepared.Memo, a.prepared.Legs[i].Counterparty); err != nil {
+	for i, h := range holds(k.TxID, k.Attempt, a.Prepared.Legs) {
+		if err := tx.SettleHold(h, a.Prepared.Memo, a.Prepared.Legs[i].Counterparty); err != nil {
 			return err
 		}
 	}
@@ -350,12 +350,12 @@ func commit(tx *ledger.Tx, k AttemptID, a history) error {
 // tombstone for an attempt never seen.
 func abort(tx *ledger.Tx, k AttemptID, a history, act action) error {
 	if act == actTombstone {
-		return appendRecord(tx, wal.TypeAborted, k, &storagev1.Aborted{Tombstone: true})
+		return appendRecord(tx, ledger.TypeAborted, k, &storagev1.Aborted{Tombstone: true})
 	}
-	if err := appendRecord(tx, wal.TypeAborted, k, &storagev1.Aborted{}); err != nil {
+	if err := appendRecord(tx, ledger.TypeAborted, k, &storagev1.Aborted{}); err != nil {
 		return err
 	}
-	for _, h := range holds(k.TxID, k.Attempt, a.prepared.Legs) {
+	for _, h := range holds(k.TxID, k.Attempt, a.Prepared.Legs) {
 		if err := tx.ReleaseHold(h); err != nil {
 			return err
 		}
@@ -381,7 +381,7 @@ func (p *Participant) InDoubt() (map[AttemptID]string, error) {
 			if err != nil {
 				return err
 			}
-			out[k] = a.prepared.GetCoordinator()
+			out[k] = a.Prepared.GetCoordinator()
 		}
 		return nil
 	})

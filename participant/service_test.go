@@ -26,6 +26,7 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
@@ -594,7 +595,7 @@ func TestPreparedRecordNamesTheCoordinator(t *testing.T) {
 	require.NoError(t, log.View(func(tx *wal.Tx) error {
 		recs, err := tx.Lookup(id, 1)
 		for _, r := range recs {
-			if r.Type == wal.TypePrepared {
+			if r.Type == ledger.TypePrepared {
 				p := &storagev1.Prepared{}
 				require.NoError(t, proto.Unmarshal(r.Payload, p))
 				prepared = append(prepared, p)
@@ -632,7 +633,7 @@ func TestCommitWritesCommittedAndOneSettledPerLeg(t *testing.T) {
 	for _, r := range recs {
 		types = append(types, r.Type)
 	}
-	require.Equal(t, []wal.Type{wal.TypePrepared, wal.TypeHoldPlaced, wal.TypeHoldPlaced, wal.TypeCommitted, wal.TypeSettled, wal.TypeSettled}, types)
+	require.Equal(t, []wal.Type{ledger.TypePrepared, ledger.TypeHoldPlaced, ledger.TypeHoldPlaced, ledger.TypeCommitted, ledger.TypeSettled, ledger.TypeSettled}, types)
 	for i, want := range []*storagev1.Settled{
 		{Number: "1001", Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: 300, BalanceAfter: 200, Memo: "rent", Counterparty: "BankB/2001"},
 		{Number: "1002", Direction: strifev1.Direction_DIRECTION_CREDIT, Amount: 300, BalanceAfter: 400, Memo: "rent", Counterparty: "BankB/2001"},

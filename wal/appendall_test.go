@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -21,7 +22,7 @@ func TestAppendAllAnswersEachFunctionInOneCommit(t *testing.T) {
 	for i := range 8 {
 		fns = append(fns, func(tx *wal.Tx) error {
 			txs[i] = txOf(t, tx)
-			if _, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Attempt: uint32(i)}); err != nil {
+			if _, err := tx.Append(wal.Record{Type: ledger.TypeDeposited, Attempt: uint32(i)}); err != nil {
 				return err
 			}
 			switch i {

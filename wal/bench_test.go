@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			defer l.Close()
 			appendOne := func() error {
-				rec := wal.Record{Type: wal.TypePrepared, TxID: newID(), Attempt: 1, Payload: benchPayload}
+				rec := wal.Record{Type: ledger.TypePrepared, TxID: newID(), Attempt: 1, Payload: benchPayload}
 				return l.Append(func(tx *wal.Tx) error {
 					_, err := tx.Append(rec)
 					return err

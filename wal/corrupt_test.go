@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -55,7 +56,7 @@ func TestDamagedRecordsAreRejectedClearly(t *testing.T) {
 			require.NoError(t, err)
 			id := newID()
 			for range 3 {
-				appendOne(t, l, wal.Record{Type: wal.TypePrepared, TxID: id, Attempt: 1, Payload: []byte("payload")})
+				appendOne(t, l, wal.Record{Type: ledger.TypePrepared, TxID: id, Attempt: 1, Payload: []byte("payload")})
 			}
 			require.NoError(t, l.Close())
 
@@ -76,8 +77,8 @@ func TestRecordMovedToAnotherKeyIsCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wal.db")
 	l, err := wal.Open(path, wal.Options{})
 	require.NoError(t, err)
-	appendOne(t, l, wal.Record{Type: wal.TypeDeposited, Payload: []byte("one")})
-	appendOne(t, l, wal.Record{Type: wal.TypeDeposited, Payload: []byte("two")})
+	appendOne(t, l, wal.Record{Type: ledger.TypeDeposited, Payload: []byte("one")})
+	appendOne(t, l, wal.Record{Type: ledger.TypeDeposited, Payload: []byte("two")})
 	require.NoError(t, l.Close())
 
 	var first []byte

@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 
 func appendGroup(tx *wal.Tx, id ulid.ULID) error {
 	for i := range groupSize {
-		if _, err := tx.Append(wal.Record{Type: wal.TypePrepared, TxID: id, Attempt: uint32(i), Payload: []byte("x")}); err != nil {
+		if _, err := tx.Append(wal.Record{Type: ledger.TypePrepared, TxID: id, Attempt: uint32(i), Payload: []byte("x")}); err != nil {
 			return err
 		}
 	}

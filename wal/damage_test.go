@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/strife-pay/strife/internal/damage"
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -27,7 +28,7 @@ func writeLogIn(t testing.TB, path string, n, batch int) {
 	for done := 0; done < n; {
 		require.NoError(t, l.Append(func(tx *wal.Tx) error {
 			for i := done; i < min(n, done+batch); i++ {
-				r := wal.Record{Type: wal.TypePrepared, TxID: newID(), Attempt: 1, Payload: []byte(fmt.Sprintf("payment %06d of a realistic size, about sixty bytes", i))}
+				r := wal.Record{Type: ledger.TypePrepared, TxID: newID(), Attempt: 1, Payload: []byte(fmt.Sprintf("payment %06d of a realistic size, about sixty bytes", i))}
 				if _, err := tx.Append(r); err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/internal/testdisk"
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -65,7 +66,7 @@ func TestARealFullDiskIsErrWriteFailedAndTheLogGoesOn(t *testing.T) {
 
 	big := make([]byte, 3000) // more than the free pages the file has
 	write := func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Payload: big})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeDeposited, Payload: big})
 		return err
 	}
 	var written int

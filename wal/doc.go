@@ -16,7 +16,7 @@
 //	err = l.Append(func(tx *wal.Tx) error {
 //		recs, err := tx.Lookup(id, attempt) // what happened to this attempt?
 //		...
-//		_, err = tx.Append(wal.Record{Type: wal.TypePrepared, TxID: id, Attempt: attempt, Payload: p})
+//		_, err = tx.Append(wal.Record{Type: ledger.TypePrepared, TxID: id, Attempt: attempt, Payload: p})
 //		return err
 //	})
 //	err = l.View(func(tx *wal.Tx) error { return tx.Scan(1, replayOne) })
@@ -89,6 +89,16 @@
 // version is 1. The payload's encoding belongs to the type (Strife uses
 // protobuf messages from proto/strife/storage/v1) and is at most MaxPayload
 // bytes.
+//
+// # Record types
+//
+// The log knows a type only by number, name and whether it is
+// Transactional: the package that writes a type declares it with
+// RegisterType from its init (ledger: the bank's ledger events and 2PC
+// records; coordinator: the gateway's payments; users: the gateway's
+// users). What a record means, its payload and how it is replayed belong
+// to that package. A program reads a file only if it links the owners of
+// its records; a type no owner registered is ErrUnknownType.
 //
 // # Errors
 //

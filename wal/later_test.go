@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -48,14 +49,14 @@ func TestAppendLaterRidesWithTheNextAppend(t *testing.T) {
 
 	require.NoError(t, l.Append(func(tx *wal.Tx) error {
 		appendTx = txOf(t, tx)
-		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeDeposited})
 		return err
 	}))
 	require.NoError(t, recv(t, reported))
 	require.Equal(t, laterTx, appendTx, "one transaction for both")
 	recs := scanAll(t, l)
 	require.Len(t, recs, 2)
-	require.Equal(t, wal.TypeDeposited, recs[0].Type, "the AppendLater first: it was queued first")
+	require.Equal(t, ledger.TypeDeposited, recs[0].Type, "the AppendLater first: it was queued first")
 }
 
 // Alone, an AppendLater is committed once the linger has passed.
@@ -85,7 +86,7 @@ func TestAppendCommitsTheAppendLatersQueuedBeforeIt(t *testing.T) {
 	var own int
 	require.NoError(t, l.Append(func(tx *wal.Tx) error {
 		own = txOf(t, tx)
-		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeDeposited})
 		return err
 	}))
 	for range txs {
@@ -95,7 +96,7 @@ func TestAppendCommitsTheAppendLatersQueuedBeforeIt(t *testing.T) {
 	require.NotEqual(t, txs[0], own)
 	recs := scanAll(t, l)
 	require.Len(t, recs, 4)
-	require.Equal(t, wal.TypeDeposited, recs[3].Type, "the Append's record last")
+	require.Equal(t, ledger.TypeDeposited, recs[3].Type, "the Append's record last")
 }
 
 // A failing AppendLater is told so, and spoils nothing else of its batch.

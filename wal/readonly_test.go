@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -19,7 +20,7 @@ func TestOpenReadOnly(t *testing.T) {
 	l, err := wal.Open(path, wal.Options{})
 	require.NoError(t, err)
 	require.NoError(t, l.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Payload: []byte("x")})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeDeposited, Payload: []byte("x")})
 		return err
 	}))
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
+	"sync/atomic"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -50,97 +52,79 @@ func ParseTxID(s string) (ulid.ULID, error) {
 }
 
 // Type says what a record means. The numbers are part of the on-disk format.
+// The log frames and indexes records without knowing what they mean: the
+// packages that write records declare their types with RegisterType (the
+// bank's ledger and 2PC records in ledger, the payments in coordinator, the
+// users in users).
 type Type uint8
 
-// Two-phase commit records, written by participants.
-const (
-	TypePrepared  Type = 1
-	TypeCommitted Type = 2
-	TypeAborted   Type = 3
-)
-
-// Ledger events, written by a bank together with the 2PC record they derive
-// from (if any).
-const (
-	TypeAccountOpened  Type = 16
-	TypeAccountUpdated Type = 17
-	TypeDeposited      Type = 18
-	TypeHoldPlaced     Type = 19
-	TypeHoldReleased   Type = 20
-	TypePosted         Type = 21
-	TypeSettled        Type = 22
-)
-
-// Gateway records: the payment lifecycle of the coordinator, users,
-// revoked login tokens (a logout, and the pruning of expired ones), and the
-// banks the gateway knows to exist.
-const (
-	TypePaymentAccepted Type = 32
-	TypeAttemptBegun    Type = 33
-	TypeDecisionCommit  Type = 34
-	TypeDecisionAbort   Type = 35
-	TypeAttemptEnded    Type = 36
-	TypePaymentFinal    Type = 37
-	TypeAttemptStaged   Type = 38
-	TypeEpochBegun      Type = 39
-	TypeUserRegistered  Type = 48
-	TypeUserUpdated     Type = 49
-	TypeTokenRevoked    Type = 50
-	TypeTokensPruned    Type = 51
-	TypeBankKnown       Type = 52
-)
-
-var typeNames = map[Type]string{
-	TypePrepared:       "PREPARED",
-	TypeCommitted:      "COMMITTED",
-	TypeAborted:        "ABORTED",
-	TypeAccountOpened:  "ACCOUNT_OPENED",
-	TypeAccountUpdated: "ACCOUNT_UPDATED",
-	TypeDeposited:      "DEPOSITED",
-	TypeHoldPlaced:     "HOLD_PLACED",
-	TypeHoldReleased:   "HOLD_RELEASED",
-	TypePosted:         "POSTED",
-	TypeSettled:        "SETTLED",
-
-	TypePaymentAccepted: "PAYMENT_ACCEPTED",
-	TypeAttemptBegun:    "ATTEMPT_BEGUN",
-	TypeDecisionCommit:  "DECISION_COMMIT",
-	TypeDecisionAbort:   "DECISION_ABORT",
-	TypeAttemptEnded:    "ATTEMPT_ENDED",
-	TypePaymentFinal:    "PAYMENT_FINAL",
-	TypeAttemptStaged:   "ATTEMPT_STAGED",
-	TypeEpochBegun:      "EPOCH_BEGUN",
-	TypeUserRegistered:  "USER_REGISTERED",
-	TypeUserUpdated:     "USER_UPDATED",
-	TypeTokenRevoked:    "TOKEN_REVOKED",
-	TypeTokensPruned:    "TOKENS_PRUNED",
-	TypeBankKnown:       "BANK_KNOWN",
+// TypeInfo is what the log needs to know of a record type.
+type TypeInfo struct {
+	// Name is the type's name in errors and in the tools ("PREPARED").
+	Name string
+	// Transactional types are those whose records belong to one
+	// transaction, found again by its ID (Tx.Lookup, and the tools that
+	// group a log by payment): their records must carry a valid ID
+	// (CheckTxID), which Tx.Append enforces. The other types (accounts,
+	// deposits, users, epochs, known banks) carry the zero ID.
+	Transactional bool
 }
 
-// transactional are the types whose records belong to one transaction,
-// found again by its ID (Tx.Lookup, and the tools that group a log by
-// payment): they must carry a valid ID (CheckTxID). The other types
-// (accounts, deposits, users, epochs, known banks) carry the zero ID.
-var transactional = map[Type]bool{
-	TypePrepared: true, TypeCommitted: true, TypeAborted: true,
-	TypeHoldPlaced: true, TypeHoldReleased: true, TypePosted: true, TypeSettled: true,
-	TypePaymentAccepted: true, TypeAttemptBegun: true, TypeAttemptStaged: true,
-	TypeDecisionCommit: true, TypeDecisionAbort: true, TypeAttemptEnded: true, TypePaymentFinal: true,
+// types is the registry of RegisterType: a map replaced whole on each
+// registration, so that readers need no lock.
+var types atomic.Pointer[map[Type]TypeInfo]
+
+// RegisterType declares a record type. Call it from the init function of
+// the package that writes the type, so that every program that links the
+// writer can read its records: a record of a type not registered is
+// ErrUnknownType, as one written by a newer version would be. It panics if
+// the number is 0 or taken, or the name empty: two owners claiming one
+// number is a programming error, caught when the program starts.
+func RegisterType(t Type, info TypeInfo) {
+	for {
+		old := types.Load()
+		next := map[Type]TypeInfo{}
+		if old != nil {
+			if have, ok := (*old)[t]; ok {
+				panic(fmt.Sprintf("wal: record type %d registered twice (%s and %s)", t, have.Name, info.Name))
+			}
+			maps.Copy(next, *old)
+		}
+		if t == 0 || info.Name == "" {
+			panic(fmt.Sprintf("wal: record type %d needs a number and a name (%q)", t, info.Name))
+		}
+		next[t] = info
+		if types.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+func (t Type) info() (TypeInfo, bool) {
+	m := types.Load()
+	if m == nil {
+		return TypeInfo{}, false
+	}
+	info, ok := (*m)[t]
+	return info, ok
 }
 
 // Transactional reports whether records of type t belong to a transaction
 // and so must carry a transaction ID that the log can index.
-func (t Type) Transactional() bool { return transactional[t] }
+func (t Type) Transactional() bool {
+	info, _ := t.info()
+	return info.Transactional
+}
 
-// Known reports whether t is a record type this version understands.
+// Known reports whether t is a record type registered in this program.
 func (t Type) Known() bool {
-	_, ok := typeNames[t]
+	_, ok := t.info()
 	return ok
 }
 
 func (t Type) String() string {
-	if name, ok := typeNames[t]; ok {
-		return name
+	if info, ok := t.info(); ok {
+		return info.Name
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }

@@ -11,12 +11,20 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// Bucket names. Everything the log owns lives under these; the caller's
-// buckets live under stateBucket (see Tx.Bucket).
+// The file's top-level bbolt buckets: the records by sequence number, the
+// (txid, attempt) index, and StateBucket, under which the owners keep
+// their projections (see Tx.Bucket). Exported for the tests and tools that
+// read or damage the file below the log.
+const (
+	RecordsBucket = "wal.records"
+	IndexBucket   = "wal.index"
+	StateBucket   = "state"
+)
+
 var (
-	recordsBucket = []byte("wal.records")
-	indexBucket   = []byte("wal.index")
-	stateBucket   = []byte("state")
+	recordsBucket = []byte(RecordsBucket)
+	indexBucket   = []byte(IndexBucket)
+	stateBucket   = []byte(StateBucket)
 )
 
 var (

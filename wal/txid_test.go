@@ -8,6 +8,9 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/ledger"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -55,8 +58,8 @@ func TestAppendRefusesTheZeroIDForTransactionalTypes(t *testing.T) {
 		}
 	}
 	require.Len(t, transactional, 14)
-	require.ElementsMatch(t, []wal.Type{wal.TypeAccountOpened, wal.TypeAccountUpdated, wal.TypeDeposited,
-		wal.TypeEpochBegun, wal.TypeUserRegistered, wal.TypeUserUpdated, wal.TypeTokenRevoked, wal.TypeTokensPruned, wal.TypeBankKnown}, other)
+	require.ElementsMatch(t, []wal.Type{ledger.TypeAccountOpened, ledger.TypeAccountUpdated, ledger.TypeDeposited,
+		coordinator.TypeEpochBegun, users.TypeUserRegistered, users.TypeUserUpdated, users.TypeTokenRevoked, users.TypeTokensPruned, users.TypeBankKnown}, other)
 
 	for _, typ := range transactional {
 		err := l.Append(func(tx *wal.Tx) error {
@@ -96,4 +99,17 @@ func FuzzParseTxID(f *testing.F) {
 		require.NoError(t, wal.CheckTxID(id))
 		require.Equal(t, strings.ToUpper(s), id.String())
 	})
+}
+
+// Two owners cannot claim one record type: the second registration panics
+// when the program starts, rather than let one owner's records be read as
+// the other's. Nor can a type go without a number or a name.
+func TestRegisterTypeRefusesATakenNumber(t *testing.T) {
+	require.PanicsWithValue(t, "wal: record type 1 registered twice (PREPARED and MINE)", func() {
+		wal.RegisterType(ledger.TypePrepared, wal.TypeInfo{Name: "MINE"})
+	})
+	require.Panics(t, func() { wal.RegisterType(0, wal.TypeInfo{Name: "ZERO"}) })
+	require.Panics(t, func() { wal.RegisterType(255, wal.TypeInfo{}) })
+	require.False(t, wal.Type(255).Known(), "a refused registration leaves nothing behind")
+	require.Equal(t, "PREPARED", ledger.TypePrepared.String())
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -53,7 +54,7 @@ func TestReplayIsInAppendOrderAndSurvivesReopen(t *testing.T) {
 
 	var want []wal.Record
 	for i := range 50 {
-		r := wal.Record{Type: wal.TypePrepared, TxID: newID(), Attempt: uint32(i), Payload: []byte(fmt.Sprint("p", i))}
+		r := wal.Record{Type: ledger.TypePrepared, TxID: newID(), Attempt: uint32(i), Payload: []byte(fmt.Sprint("p", i))}
 		r.Seq = appendOne(t, l, r)
 		require.Equal(t, uint64(i+1), r.Seq, "sequence numbers start at 1 without gaps")
 		want = append(want, r)
@@ -63,14 +64,14 @@ func TestReplayIsInAppendOrderAndSurvivesReopen(t *testing.T) {
 
 	l = openLog(t, path)
 	require.Equal(t, want, scanAll(t, l), "reopened log replays the same records")
-	next := appendOne(t, l, wal.Record{Type: wal.TypeCommitted, TxID: want[0].TxID, Attempt: 0})
+	next := appendOne(t, l, wal.Record{Type: ledger.TypeCommitted, TxID: want[0].TxID, Attempt: 0})
 	require.Equal(t, uint64(51), next, "numbering continues after reopen")
 }
 
 func TestScanFromTheMiddle(t *testing.T) {
 	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
 	for range 10 {
-		appendOne(t, l, wal.Record{Type: wal.TypeDeposited})
+		appendOne(t, l, wal.Record{Type: ledger.TypeDeposited})
 	}
 	var seqs []uint64
 	require.NoError(t, l.View(func(tx *wal.Tx) error {
@@ -83,11 +84,11 @@ func TestScanFromTheMiddle(t *testing.T) {
 func TestLookupFindsOneAttemptInOrder(t *testing.T) {
 	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
 	a, b := newID(), newID()
-	appendOne(t, l, wal.Record{Type: wal.TypePrepared, TxID: a, Attempt: 1})
-	appendOne(t, l, wal.Record{Type: wal.TypePrepared, TxID: a, Attempt: 2})
-	appendOne(t, l, wal.Record{Type: wal.TypePrepared, TxID: b, Attempt: 1})
-	appendOne(t, l, wal.Record{Type: wal.TypeAborted, TxID: a, Attempt: 1})
-	appendOne(t, l, wal.Record{Type: wal.TypeDeposited}) // zero TxID: not indexed
+	appendOne(t, l, wal.Record{Type: ledger.TypePrepared, TxID: a, Attempt: 1})
+	appendOne(t, l, wal.Record{Type: ledger.TypePrepared, TxID: a, Attempt: 2})
+	appendOne(t, l, wal.Record{Type: ledger.TypePrepared, TxID: b, Attempt: 1})
+	appendOne(t, l, wal.Record{Type: ledger.TypeAborted, TxID: a, Attempt: 1})
+	appendOne(t, l, wal.Record{Type: ledger.TypeDeposited}) // zero TxID: not indexed
 
 	lookup := func(id ulid.ULID, attempt uint32) (types []wal.Type) {
 		require.NoError(t, l.View(func(tx *wal.Tx) error {
@@ -101,9 +102,9 @@ func TestLookupFindsOneAttemptInOrder(t *testing.T) {
 		}))
 		return types
 	}
-	require.Equal(t, []wal.Type{wal.TypePrepared, wal.TypeAborted}, lookup(a, 1))
-	require.Equal(t, []wal.Type{wal.TypePrepared}, lookup(a, 2))
-	require.Equal(t, []wal.Type{wal.TypePrepared}, lookup(b, 1))
+	require.Equal(t, []wal.Type{ledger.TypePrepared, ledger.TypeAborted}, lookup(a, 1))
+	require.Equal(t, []wal.Type{ledger.TypePrepared}, lookup(a, 2))
+	require.Equal(t, []wal.Type{ledger.TypePrepared}, lookup(b, 1))
 	require.Empty(t, lookup(b, 2))
 	require.Empty(t, lookup(ulid.ULID{}, 0))
 }
@@ -118,7 +119,7 @@ func TestConcurrentAppendsAreAllKeptWithoutGaps(t *testing.T) {
 				// Two records per Append: they must stay adjacent.
 				id := newID()
 				require.NoError(t, l.Append(func(tx *wal.Tx) error {
-					for _, typ := range []wal.Type{wal.TypePrepared, wal.TypeHoldPlaced} {
+					for _, typ := range []wal.Type{ledger.TypePrepared, ledger.TypeHoldPlaced} {
 						if _, err := tx.Append(wal.Record{Type: typ, TxID: id, Attempt: uint32(w*each + i)}); err != nil {
 							return err
 						}
@@ -145,7 +146,7 @@ func TestFailedAppendLeavesNoTraceAndSparesItsBatch(t *testing.T) {
 	for i := range errs {
 		wg.Go(func() {
 			errs[i] = l.Append(func(tx *wal.Tx) error {
-				if _, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Attempt: uint32(i)}); err != nil {
+				if _, err := tx.Append(wal.Record{Type: ledger.TypeDeposited, Attempt: uint32(i)}); err != nil {
 					return err
 				}
 				bucket, err := tx.Bucket("scratch")
@@ -210,7 +211,7 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 }
 
 func deposit(tx *wal.Tx) error {
-	_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
+	_, err := tx.Append(wal.Record{Type: ledger.TypeDeposited})
 	return err
 }
 
@@ -256,7 +257,7 @@ func queueProbes(t *testing.T, l *wal.Log, n int) (wait func() []probe) {
 					return err
 				}
 				probes[i].txID = b.Tx().ID()
-				probes[i].seq, err = tx.Append(wal.Record{Type: wal.TypeDeposited, Attempt: uint32(i)})
+				probes[i].seq, err = tx.Append(wal.Record{Type: ledger.TypeDeposited, Attempt: uint32(i)})
 				return err
 			})
 		}()
@@ -365,7 +366,7 @@ func TestCloseWaitsForAppendsInFlightAndRefusesLaterOnes(t *testing.T) {
 func TestViewCannotAppend(t *testing.T) {
 	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
 	require.NoError(t, l.View(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeDeposited})
 		require.ErrorIs(t, err, wal.ErrReadOnly)
 		b, err := tx.Bucket("absent")
 		require.Nil(t, b)
@@ -381,7 +382,7 @@ func TestAppendRejectsUnknownTypeAndHugePayload(t *testing.T) {
 	})
 	require.ErrorIs(t, err, wal.ErrUnknownType)
 	err = l.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeDeposited, Payload: make([]byte, wal.MaxPayload+1)})
+		_, err := tx.Append(wal.Record{Type: ledger.TypeDeposited, Payload: make([]byte, wal.MaxPayload+1)})
 		return err
 	})
 	require.ErrorContains(t, err, "exceeds")
@@ -405,7 +406,7 @@ func TestScanReportsProgressEvery65536Records(t *testing.T) {
 	l := openLog(t, filepath.Join(t.TempDir(), "wal.db"))
 	require.NoError(t, l.Append(func(tx *wal.Tx) error {
 		for range 70_000 {
-			if _, err := tx.Append(wal.Record{Type: wal.TypeDeposited}); err != nil {
+			if _, err := tx.Append(wal.Record{Type: ledger.TypeDeposited}); err != nil {
 				return err
 			}
 		}

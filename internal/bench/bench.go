@@ -28,6 +28,7 @@ import (
 	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
 
 // Options configure a run.
@@ -306,14 +307,14 @@ func (d *deployment) startInProcess(certDir string, banks []string, logs io.Writ
 
 // writeUsers writes the gateway's users file, with the admin, into dir.
 func writeUsers(dir string) (string, error) {
-	users, err := yaml.Marshal(gatewayd.UsersFile{Users: []gatewayd.SeedUser{
+	data, err := yaml.Marshal(users.SeedFile{Users: []users.SeedUser{
 		{Username: "admin", Password: adminPassword, Role: "admin"},
 	}})
 	if err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, "users.yaml")
-	return path, os.WriteFile(path, users, 0o600)
+	return path, os.WriteFile(path, data, 0o600)
 }
 
 func (d *deployment) startGateway(certDir string, banks map[string]string, log zerolog.Logger) error {

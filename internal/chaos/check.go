@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/ledger"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -65,7 +65,7 @@ func readBanks(files map[string]string, accounts []string, sent map[ulid.ULID]bo
 	for bank, path := range files {
 		var numbers []string
 		for _, a := range accounts {
-			if b, n, _ := strings.Cut(a, "/"); b == bank {
+			if b, n, _ := users.Split(a); b == bank {
 				numbers = append(numbers, n)
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/deploy"
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
 
 // Files of the run directory.
@@ -129,7 +128,7 @@ func (r *run) run() (*Summary, error) {
 // writeUsers writes the gateway's seed: an admin, and the payers spread
 // over the banks, every fourth with no money.
 func (r *run) writeUsers() error {
-	users := gatewayd.UsersFile{Users: []gatewayd.SeedUser{{Username: "admin", Password: "chaos admin password", Role: "admin"}}}
+	seed := users.SeedFile{Users: []users.SeedUser{{Username: "admin", Password: "chaos admin password", Role: "admin"}}}
 	banks := []string{"BankA", "BankB", "BankC"}
 	for i := range r.cfg.Payers {
 		p := &payer{user: fmt.Sprintf("payer%03d", i), password: payerPassword,
@@ -139,10 +138,10 @@ func (r *run) writeUsers() error {
 		}
 		r.payers = append(r.payers, p)
 		r.openings[p.account] = p.opening
-		users.Users = append(users.Users, gatewayd.SeedUser{Username: p.user, Password: p.password, Role: "customer",
+		seed.Users = append(seed.Users, users.SeedUser{Username: p.user, Password: p.password, Role: "customer",
 			Account: p.account, OpeningBalance: p.opening})
 	}
-	data, err := yaml.Marshal(users)
+	data, err := yaml.Marshal(seed)
 	if err != nil {
 		return err
 	}
@@ -262,7 +261,7 @@ func (r *run) waitNoHolds(ctx context.Context) error {
 // pending credit, or that could not be read.
 func (r *run) holds(ctx context.Context, clients map[string]strifev1.BankServiceClient) error {
 	for _, p := range r.payers {
-		bank, number, _ := strings.Cut(p.account, "/")
+		bank, number, _ := users.Split(p.account)
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		resp, err := clients[bank].GetAccount(cctx, &strifev1.GetAccountRequest{Number: number})
 		cancel()

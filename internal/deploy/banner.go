@@ -7,12 +7,12 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/client"
-	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/users"
 )
 
 // banner is what up prints once everything serves: where things are, who
 // can log in, and what to try next.
-func banner(cfg Config, d *deployment, users *gatewayd.UsersFile) string {
+func banner(cfg Config, d *deployment, users *users.SeedFile) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("Strife is up. Its state is in %s: a second `strife up` carries on from it; delete it to start afresh.", cfg.DataDir)

@@ -9,7 +9,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/users"
 )
 
 // With etcd stopped, a bank and the gateway restarted by up serve again,
@@ -19,7 +19,7 @@ import (
 // exceeded") and the bank right after ("discovery: register ...").
 func TestUpCarriesOnWhileEtcdIsDown(t *testing.T) {
 	dataDir, base := t.TempDir(), freeBasePort(t)
-	demo, err := gatewayd.LoadUsers(filepath.Join(repoRoot, "testdata", "demo-users.yaml"))
+	demo, err := users.LoadSeed(filepath.Join(repoRoot, "testdata", "demo-users.yaml"))
 	require.NoError(t, err)
 	up := startUp(t, dataDir, base)
 	up.out.wait(t, regexpUp, 0, 60*time.Second)

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/users"
 )
 
 // Up runs the local deployment until SIGINT or SIGTERM: it makes the
@@ -29,7 +29,7 @@ func Up(cfg Config) error {
 			return fmt.Errorf("deploy: finding the strife executable: %w", err)
 		}
 	}
-	users, err := gatewayd.LoadUsers(cfg.UsersFile)
+	users, err := users.LoadSeed(cfg.UsersFile)
 	if err != nil {
 		return fmt.Errorf("deploy: %w (run from the repository's root, or pass --users)", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,9 +19,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/internal/deploy"
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/metrics/metricstest"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
 
 // TestUp runs the local deployment as real processes and makes payments
@@ -36,7 +35,7 @@ import (
 // the same directory must carry on from the same state.
 func TestUp(t *testing.T) {
 	dataDir, base := t.TempDir(), freeBasePort(t)
-	demo, err := gatewayd.LoadUsers(filepath.Join(repoRoot, "testdata", "demo-users.yaml"))
+	demo, err := users.LoadSeed(filepath.Join(repoRoot, "testdata", "demo-users.yaml"))
 	require.NoError(t, err)
 
 	up := startUp(t, dataDir, base)
@@ -125,12 +124,12 @@ func TestUpFailsCleanly(t *testing.T) {
 type world struct {
 	certDir string
 	gateway string
-	users   map[string]gatewayd.SeedUser
+	users   map[string]users.SeedUser
 	banks   map[string]strifev1.BankServiceClient
 }
 
-func newWorld(t *testing.T, dataDir string, base int, demo *gatewayd.UsersFile) *world {
-	w := &world{certDir: filepath.Join(dataDir, "certs"), gateway: addr(base), users: map[string]gatewayd.SeedUser{}, banks: map[string]strifev1.BankServiceClient{}}
+func newWorld(t *testing.T, dataDir string, base int, demo *users.SeedFile) *world {
+	w := &world{certDir: filepath.Join(dataDir, "certs"), gateway: addr(base), users: map[string]users.SeedUser{}, banks: map[string]strifev1.BankServiceClient{}}
 	for i, bank := range []string{"BankA", "BankB", "BankC"} {
 		w.banks[bank] = strifev1.NewBankServiceClient(dial(t, w.certDir, "gateway-1", addr(base+1+i)))
 	}
@@ -161,7 +160,7 @@ func (w *world) account(ctx context.Context, address string) (*strifev1.Account,
 }
 
 func splitAccount(address string) (bank, number string) {
-	bank, number, _ = strings.Cut(address, "/")
+	bank, number, _ = users.Split(address)
 	return bank, number
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/strife-pay/strife/internal/discovery"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
 
 // bankSet is how the service reaches the banks for account calls (the
@@ -104,10 +105,10 @@ func dialBank(base *tls.Config, name, addr string) (*coordinator.GRPCParticipant
 }
 
 // seedBanks are the banks of the accounts in a users seed file.
-func seedBanks(file *UsersFile) []string {
+func seedBanks(file *users.SeedFile) []string {
 	var banks []string
 	for _, u := range file.Users {
-		if bank, _, err := SplitAccount(u.Account); err == nil && !slices.Contains(banks, bank) {
+		if bank, _, err := users.SplitAccount(u.Account); err == nil && !slices.Contains(banks, bank) {
 			banks = append(banks, bank)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/strife-pay/strife/internal/rpc"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
 
 // Login checks a password and issues a token bound to the certificate of
@@ -50,7 +51,7 @@ func (s *service) Login(ctx context.Context, req *strifev1.LoginRequest) (*strif
 
 // loginUser returns the user named, or nil if there is none.
 func (s *service) loginUser(name string) (*storagev1.UserState, error) {
-	if ValidUsername(name) != nil {
+	if users.ValidUsername(name) != nil {
 		return nil, nil
 	}
 	u, err := s.users.Get(name)
@@ -108,7 +109,7 @@ func (s *service) newUser(ctx context.Context, req *strifev1.RegisterClientReque
 // checkRegistration validates a registration. Only an admin may have no
 // account: a customer without one could do nothing.
 func (s *service) checkRegistration(req *strifev1.RegisterClientRequest) error {
-	if err := ValidUsername(req.GetUsername()); err != nil {
+	if err := users.ValidUsername(req.GetUsername()); err != nil {
 		return err
 	}
 	if auth.RoleName(req.GetRole()) == "" {
@@ -149,7 +150,7 @@ func (s *service) free(name, account string) error {
 // checkAccount checks an account address from a request: well-formed, at a
 // bank the gateway knows to exist, up or not (knownBanks.check).
 func (s *service) checkAccount(account string) (bank, number string, err error) {
-	bank, number, err = SplitAccount(account)
+	bank, number, err = users.SplitAccount(account)
 	if err == nil {
 		err = s.known.check(bank)
 	}
@@ -180,7 +181,7 @@ func (s *service) bankAccount(ctx context.Context, account string) (*strifev1.Ac
 
 // bank returns the client of an account's bank and the account's number.
 func (s *service) bank(account string) (strifev1.BankServiceClient, string, error) {
-	bank, number, err := SplitAccount(account)
+	bank, number, err := users.SplitAccount(account)
 	if err != nil {
 		return nil, "", err
 	}
@@ -304,7 +305,7 @@ func (s *service) checkLink(ctx context.Context, user, account string) error {
 }
 
 // changeDetails is the change of an update, applied to the user as stored
-// (Users.Update): link first, so that the linked account may become the
+// (users.Store.Update): link first, so that the linked account may become the
 // default in the same request.
 func changeDetails(hash []byte, link, def string, role strifev1.UserRole) func(*storagev1.UserState) error {
 	return func(u *storagev1.UserState) error {
@@ -321,7 +322,7 @@ func changeDetails(hash []byte, link, def string, role strifev1.UserRole) func(*
 			}
 		}
 		if def != "" {
-			u.DefaultAccount = def // Users.Update refuses one that is not the user's
+			u.DefaultAccount = def // users.Store.Update refuses one that is not the user's
 		}
 		return nil
 	}
@@ -399,7 +400,7 @@ func (s *service) lockUser(ctx context.Context, req *strifev1.LockUserRequest) (
 	case p.UserRole != auth.RoleAdmin:
 		return nil, fmt.Errorf("%w: only admins lock users", ErrDenied)
 	}
-	if err := ValidUsername(req.GetUsername()); err != nil {
+	if err := users.ValidUsername(req.GetUsername()); err != nil {
 		return nil, err
 	}
 	rpc.CallFrom(ctx).SetTarget(req.GetUsername())

@@ -137,38 +137,19 @@
 // # On-disk format
 //
 // The gateway has one bbolt file, <DataDir>/<Name>.db, a wal.Log shared by
-// the coordinator and the user store. User records have a zero transaction
-// ID; their payload is a storagev1.UserState, the user after the change:
-//
-//	USER_REGISTERED   a new user
-//	USER_UPDATED      a new password hash, role, lock, default account or
-//	                  linked account (the first three with a new
-//	                  credential_version)
-//	TOKEN_REVOKED     a logout: a TokenRevoked (token ID, user, expiry)
-//	TOKENS_PRUNED     the revoked tokens expired at or before a time were
-//	                  dropped (a TokensPruned)
-//	BANK_KNOWN        a bank the gateway knows to exist from now on (a
-//	                  BankKnown: name, time)
-//
-// with their projection, written in the same transaction:
-//
-//	users           username            -> UserState
-//	account_owners  "<bank>/<number>"   -> username
-//	revoked_tokens  token ID (jti)      -> TokenRevoked
-//	known_banks     bank name           -> BankKnown (its first record)
-//
-// Users.Verify rebuilds the projection from the records and compares. A
-// data directory from before revocation has no credential versions (0, as
-// in its tokens) and no revoked_tokens bucket, and opens as it is; one
-// from before known banks has no known_banks bucket, and is seeded.
+// the coordinator (payments, package coordinator) and the user store
+// (users, revoked tokens, known banks: package users, whose doc draws the
+// records and buckets). Each package owns and verifies its part
+// (coordinator.Verify, users.Store.Verify); this package only opens the
+// file and hands it to both.
 //
 // # Revocation
 //
 // A token names the credential version of its user when it was issued; a
-// change of password, role or lock moves the version on (Users.Update).
+// change of password, role or lock moves the version on (users.Store.Update).
 // Logout puts the token's ID on the deny list until the token would have
 // expired, durably; each logout and each start prune what has expired.
-// The check costs no disk read: Users.Track loads the versions, locks and
+// The check costs no disk read: users.Store.Track loads the versions, locks and
 // deny list into an auth.Revocations at start and keeps it up to date, and
 // the token cache checks it on every call. A locked user with the right
 // password gets PERMISSION_DENIED (ErrLocked). WatchPayments ends with
@@ -178,7 +159,7 @@
 //
 // For demo deployments, Config.UsersFile (--users) names a YAML file of
 // users registered when the user store is empty, and ignored afterwards
-// (see UsersFile):
+// (the format is users.SeedFile):
 //
 //	users:
 //	  - username: admin

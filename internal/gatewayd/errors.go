@@ -3,6 +3,8 @@ package gatewayd
 import (
 	"errors"
 	"fmt"
+
+	"github.com/strife-pay/strife/users"
 )
 
 // Errors of the gateway, with the gRPC code statusRules gives them. The
@@ -11,16 +13,17 @@ import (
 // are the words a user of `strife` sees ("no user named mallory"). The
 // errors only operators see, in the log, keep the "gatewayd: " prefix.
 var (
-	// ErrInvalid: a malformed request (INVALID_ARGUMENT).
-	ErrInvalid = errors.New("invalid request")
+	// ErrInvalid: a malformed request (INVALID_ARGUMENT); the user store's
+	// own, so that its checks and the gateway's are one error.
+	ErrInvalid = users.ErrInvalid
 	// ErrUserExists: the username is taken (ALREADY_EXISTS).
-	ErrUserExists = errors.New("user already exists")
+	ErrUserExists = users.ErrUserExists
 	// ErrAccountTaken: the account belongs to another user, at the gateway
 	// or at its bank (ALREADY_EXISTS).
-	ErrAccountTaken = errors.New("account belongs to another user")
+	ErrAccountTaken = users.ErrAccountTaken
 	// ErrNoUser: no user by that name (NOT_FOUND), wrapped as noUser
 	// words it: "no user named mallory".
-	ErrNoUser = errors.New("no user")
+	ErrNoUser = users.ErrNoUser
 	// ErrNoAccount: the bank has no such account, or the user has none
 	// (NOT_FOUND).
 	ErrNoAccount = errors.New("no such account")
@@ -63,8 +66,8 @@ var (
 	// gateway was away (UNAVAILABLE): try again later.
 	ErrBanksNotRead = errors.New("the banks have not been read from etcd yet")
 	// ErrInconsistent: the user projection disagrees with the log's records
-	// (see Users.Verify). Operators only: it is INTERNAL, never sent.
-	ErrInconsistent = errors.New("gatewayd: user store inconsistent with its log")
+	// (see users.Store.Verify). Operators only: it is INTERNAL, never sent.
+	ErrInconsistent = users.ErrInconsistent
 )
 
 // noUser is ErrNoUser for name: "no user named mallory".

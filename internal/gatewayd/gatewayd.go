@@ -17,6 +17,7 @@ import (
 	"github.com/strife-pay/strife/internal/daemon"
 	"github.com/strife-pay/strife/internal/discovery"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -40,7 +41,7 @@ type Config struct {
 	// view replaces them from then on.
 	Banks map[string]string
 	// UsersFile, if set, is a YAML file of users to register when the user
-	// store is empty (see UsersFile). Later starts ignore it. With Etcd,
+	// store is empty (see users.SeedFile). Later starts ignore it. With Etcd,
 	// seeding first waits (up to 30s) for the banks of its accounts to
 	// register.
 	UsersFile string
@@ -138,7 +139,7 @@ type Gateway struct {
 	closers  []io.Closer // static bank connections
 	dir      *discovery.Directory
 	log      *wal.Log
-	users    *Users
+	users    *users.Store
 	coord    *coordinator.Coordinator
 	stopping chan struct{} // closed when draining starts, to end watch streams
 	hashes   *auth.HashGate
@@ -235,14 +236,14 @@ func (g *Gateway) openLog(s *service) error {
 	if g.log, err = g.OpenLog(); err != nil {
 		return err
 	}
-	s.users = NewUsers(g.log)
+	s.users = users.New(g.log)
 	g.users = s.users
 	s.known, err = loadKnownBanks(g.log, g.cfg.Log, s.now)
 	return err
 }
 
 // Users is the gateway's user store.
-func (g *Gateway) Users() *Users { return g.users }
+func (g *Gateway) Users() *users.Store { return g.users }
 
 // closeBanks closes the bank connections: the directory's, or the static
 // ones.

@@ -26,6 +26,7 @@ import (
 	"github.com/strife-pay/strife/internal/testbank"
 	"github.com/strife-pay/strife/ledger"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -201,7 +202,7 @@ func toUser(id ulid.ULID, user string, amount int64) *strifev1.PayRequest {
 // account is an account as its bank reports it.
 func (e *env) account(t *testing.T, address string) *strifev1.Account {
 	t.Helper()
-	bank, number, err := gatewayd.SplitAccount(address)
+	bank, number, err := users.SplitAccount(address)
 	require.NoError(t, err)
 	resp, err := e.bankClients[bank].GetAccount(context.Background(), &strifev1.GetAccountRequest{Number: number})
 	require.NoError(t, err)
@@ -232,7 +233,7 @@ func (e *env) settled(t *testing.T) {
 // entries returns the posted entries of an account for one transaction.
 func (e *env) entries(t *testing.T, address string, id ulid.ULID) []*strifev1.Entry {
 	t.Helper()
-	bank, number, err := gatewayd.SplitAccount(address)
+	bank, number, err := users.SplitAccount(address)
 	require.NoError(t, err)
 	resp, err := e.bankClients[bank].ListEntries(context.Background(), &strifev1.ListEntriesRequest{Number: number, PageSize: 1000})
 	require.NoError(t, err)
@@ -305,7 +306,7 @@ func verifyUsers(t *testing.T, path string) {
 	}
 	log := openWAL(t, path)
 	defer log.Close()
-	require.NoError(t, gatewayd.NewUsers(log).Verify())
+	require.NoError(t, users.New(log).Verify())
 }
 
 // verifyLedger checks a bank's invariants: money conserved, no orphan hold.

@@ -10,18 +10,13 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/rs/zerolog"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/coordinator"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
-
-// knownBanksBucket is the projection of the BANK_KNOWN records:
-//
-//	known_banks  bank name  -> BankKnown (the first record that named it)
-const knownBanksBucket = "known_banks"
 
 // knownBanks is every bank the gateway has ever known to exist: given with
 // --bank, registered in etcd at some time, or proven by its log (a user's
@@ -54,16 +49,10 @@ type knownBanks struct {
 // a gateway does not make it refuse payments to banks it has paid before.
 func loadKnownBanks(log *wal.Log, logger zerolog.Logger, now func() time.Time) (*knownBanks, error) {
 	k := &knownBanks{log: log, logger: logger, now: now, names: map[string]bool{}}
-	err := log.View(func(tx *wal.Tx) error {
-		b := tx.ExistingBucket(knownBanksBucket)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(name, _ []byte) error {
-			k.names[string(name)] = true
-			return nil
-		})
-	})
+	names, err := users.New(log).KnownBanks()
+	for _, name := range names {
+		k.names[name] = true
+	}
 	if err != nil || len(k.names) > 0 {
 		return k, err
 	}
@@ -112,27 +101,9 @@ func (k *knownBanks) learn(names ...string) {
 }
 
 // record returns the append that writes a BANK_KNOWN record for each of
-// names not in the known_banks bucket yet.
+// names not known yet.
 func (k *knownBanks) record(names []string) func(*wal.Tx) error {
-	at := k.now().UnixNano()
-	return func(tx *wal.Tx) error {
-		b, err := tx.Bucket(knownBanksBucket)
-		if err != nil {
-			return err
-		}
-		for _, name := range names {
-			if b.Get([]byte(name)) != nil {
-				continue
-			}
-			err := putRecord(tx, wal.TypeBankKnown, &storagev1.BankKnown{Name: name, TimeUnixNano: at}, func(v []byte) error {
-				return b.Put([]byte(name), v)
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	return users.RecordKnownBanks(names, k.now())
 }
 
 // check reports whether an account at bank may be paid or opened: nil for
@@ -183,12 +154,12 @@ func provenBanks(tx *wal.Tx) ([]string, error) {
 	proven := map[string]bool{}
 	prove := func(accounts ...string) {
 		for _, a := range accounts {
-			if bank, _, err := SplitAccount(a); err == nil {
+			if bank, _, err := users.SplitAccount(a); err == nil {
 				proven[bank] = true
 			}
 		}
 	}
-	err := forEach(tx, usersBucket, &storagev1.UserState{}, func(u *storagev1.UserState) { prove(u.GetAccounts()...) })
+	err := users.ForEachUser(tx, func(u *storagev1.UserState) { prove(u.GetAccounts()...) })
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +172,7 @@ func provenBanks(tx *wal.Tx) ([]string, error) {
 				accepted[r.TxID] = [2]string{m.GetFromAccount(), m.GetToAccount()}
 			}
 		case *storagev1.Decided:
-			if a := accepted[r.TxID]; r.Type == wal.TypeDecisionCommit {
+			if a := accepted[r.TxID]; r.Type == coordinator.TypeDecisionCommit {
 				prove(a[0], a[1])
 			}
 		case *storagev1.PaymentFinal:
@@ -217,22 +188,6 @@ func provenBanks(tx *wal.Tx) ([]string, error) {
 
 // bankOf returns the bank of an account address, "" if it is malformed.
 func bankOf(account string) string {
-	bank, _, _ := SplitAccount(account)
+	bank, _, _ := users.SplitAccount(account)
 	return bank
-}
-
-// replayKnownBank folds a BANK_KNOWN record into a rebuilt known_banks
-// bucket; the first record of a bank is the one kept, as record does.
-func replayKnownBank(known map[string][]byte, r wal.Record) error {
-	if r.Type != wal.TypeBankKnown {
-		return nil
-	}
-	b := &storagev1.BankKnown{}
-	if err := proto.Unmarshal(r.Payload, b); err != nil {
-		return fmt.Errorf("%w: record %d: %w", ErrInconsistent, r.Seq, err)
-	}
-	if _, ok := known[b.GetName()]; !ok {
-		known[b.GetName()] = r.Payload
-	}
-	return nil
 }

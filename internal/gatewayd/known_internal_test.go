@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -50,5 +51,5 @@ func TestKnownBanksCheck(t *testing.T) {
 	k, err = loadKnownBanks(log, zerolog.Nop(), time.Now)
 	require.NoError(t, err)
 	require.Equal(t, map[string]bool{"BankA": true}, k.names)
-	require.NoError(t, NewUsers(log).Verify(), "known_banks matches its records")
+	require.NoError(t, users.New(log).Verify(), "known_banks matches its records")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/strife-pay/strife/internal/freetext"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -151,7 +152,7 @@ func (s *service) resolve(user string, req *strifev1.PayRequest) (coordinator.Pa
 func (s *service) payee(req *strifev1.PayRequest) (user, account string, err error) {
 	switch to := req.GetPayee().(type) {
 	case *strifev1.PayRequest_ToUser:
-		if err := ValidUsername(to.ToUser); err != nil {
+		if err := users.ValidUsername(to.ToUser); err != nil {
 			return "", "", err
 		}
 		u, err := s.users.Get(to.ToUser)

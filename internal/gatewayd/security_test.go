@@ -32,6 +32,7 @@ import (
 	"github.com/strife-pay/strife/internal/rpc"
 	"github.com/strife-pay/strife/internal/testbank"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
 
 // The servers an attack can aim at; their logs are captured separately.
@@ -736,7 +737,7 @@ func (w *attackWorld) snapshot(t *testing.T) state {
 	t.Helper()
 	s := state{Accounts: map[string]accountState{}, Users: map[string][]string{}, Logins: map[string]bool{}}
 	for _, address := range append([]string{"BankA/1999", "BankB/2099"}, allAccounts...) {
-		bank, number, ok := strings.Cut(address, "/")
+		bank, number, ok := users.Split(address)
 		require.True(t, ok)
 		acct, err := w.e.bankClients[bank].GetAccount(t.Context(), &strifev1.GetAccountRequest{Number: number})
 		if status.Code(err) == codes.NotFound {

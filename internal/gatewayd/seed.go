@@ -3,42 +3,12 @@ package gatewayd
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 )
-
-// UsersFile is the YAML format of a users seed file, for demo deployments:
-// the users to register when the gateway's user store is empty.
-//
-//	users:
-//	  - username: admin
-//	    password: "admin password"
-//	    role: admin                # or customer
-//	  - username: alice
-//	    password: "alice password"
-//	    role: customer
-//	    account: BankA/1001        # opened at the bank with owner alice,
-//	    opening_balance: 100000    # or linked if the bank has it for alice
-//
-// The file holds passwords in clear text: keep it 0600, and use it for demos
-// only. Each entry is checked as a RegisterClient request would be.
-type UsersFile struct {
-	Users []SeedUser `yaml:"users"`
-}
-
-// SeedUser is one user of a seed file.
-type SeedUser struct {
-	Username       string `yaml:"username"`
-	Password       string `yaml:"password"`
-	Role           string `yaml:"role"`
-	Account        string `yaml:"account"`
-	OpeningBalance int64  `yaml:"opening_balance"`
-}
 
 // seedTimeout bounds the bank calls of seeding; seedBanksTimeout the wait
 // for their banks to register in etcd before.
@@ -46,22 +16,6 @@ const (
 	seedTimeout      = 30 * time.Second
 	seedBanksTimeout = 30 * time.Second
 )
-
-// LoadUsers reads and parses a users seed file, rejecting unknown fields.
-func LoadUsers(path string) (*UsersFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var seed UsersFile
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	if err := dec.Decode(&seed); err != nil {
-		return nil, fmt.Errorf("gatewayd: users file %s: %w", path, err)
-	}
-	return &seed, nil
-}
 
 // seed registers the users of the seed file if the user store is empty.
 // The accounts are opened first (a repeat links them), then every user is
@@ -74,7 +28,7 @@ func (g *Gateway) seed(s *service) error {
 	if empty, err := s.users.Empty(); err != nil || !empty {
 		return err
 	}
-	file, err := LoadUsers(g.cfg.UsersFile)
+	file, err := users.LoadSeed(g.cfg.UsersFile)
 	if err != nil {
 		return err
 	}
@@ -83,21 +37,21 @@ func (g *Gateway) seed(s *service) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
 	defer cancel()
-	users, err := s.seedUsers(ctx, file)
+	seeded, err := s.seedUsers(ctx, file)
 	if err == nil {
-		err = s.users.Register(users...)
+		err = s.users.Register(seeded...)
 	}
 	if err != nil {
 		return fmt.Errorf("gatewayd: seeding users from %s: %w", g.cfg.UsersFile, err)
 	}
-	g.cfg.Log.Info().Int("users", len(users)).Str("file", g.cfg.UsersFile).Msg("new user store seeded")
+	g.cfg.Log.Info().Int("users", len(seeded)).Str("file", g.cfg.UsersFile).Msg("new user store seeded")
 	return nil
 }
 
 // awaitBanks waits until the banks of the seed file's accounts are
 // registered in etcd: in a deployment that starts everything at once, the
 // gateway may come up before the banks.
-func (g *Gateway) awaitBanks(file *UsersFile) error {
+func (g *Gateway) awaitBanks(file *users.SeedFile) error {
 	banks := seedBanks(file)
 	if g.dir == nil || len(banks) == 0 {
 		return nil
@@ -111,7 +65,7 @@ func (g *Gateway) awaitBanks(file *UsersFile) error {
 	return nil
 }
 
-func (s *service) seedUsers(ctx context.Context, file *UsersFile) ([]*storagev1.UserState, error) {
+func (s *service) seedUsers(ctx context.Context, file *users.SeedFile) ([]*storagev1.UserState, error) {
 	var out []*storagev1.UserState
 	seen := map[string]bool{}
 	for _, su := range file.Users {
@@ -119,7 +73,7 @@ func (s *service) seedUsers(ctx context.Context, file *UsersFile) ([]*storagev1.
 			return nil, fmt.Errorf("%w: user %q listed twice", ErrInvalid, su.Username)
 		}
 		seen[su.Username] = true
-		u, err := s.newUser(ctx, su.request())
+		u, err := s.newUser(ctx, seedRequest(su))
 		if err != nil {
 			return nil, fmt.Errorf("user %q: %w", su.Username, err)
 		}
@@ -128,9 +82,9 @@ func (s *service) seedUsers(ctx context.Context, file *UsersFile) ([]*storagev1.
 	return out, nil
 }
 
-// request is the RegisterClient request the entry stands for. An unknown
-// role becomes UNSPECIFIED, which registration refuses.
-func (su SeedUser) request() *strifev1.RegisterClientRequest {
+// seedRequest is the RegisterClient request a seed file's entry stands
+// for. An unknown role becomes UNSPECIFIED, which registration refuses.
+func seedRequest(su users.SeedUser) *strifev1.RegisterClientRequest {
 	roles := map[string]strifev1.UserRole{"customer": strifev1.UserRole_USER_ROLE_CUSTOMER, "admin": strifev1.UserRole_USER_ROLE_ADMIN}
 	return &strifev1.RegisterClientRequest{
 		Username: su.Username, Password: su.Password, Role: roles[su.Role],

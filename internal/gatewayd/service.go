@@ -15,6 +15,7 @@ import (
 	"github.com/strife-pay/strife/internal/auth"
 	"github.com/strife-pay/strife/internal/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -65,7 +66,7 @@ var errNoCaller = errors.New("gatewayd: call not authorized by the policy interc
 // errors become statuses once, in reply.
 type service struct {
 	strifev1.UnimplementedGatewayServiceServer
-	users    *Users
+	users    *users.Store
 	coord    *coordinator.Coordinator
 	banks    bankSet
 	known    *knownBanks // the banks that exist, for checkAccount
@@ -126,5 +127,5 @@ func subject(p rpc.Principal, name string) (string, error) {
 	case p.UserRole != auth.RoleAdmin:
 		return "", fmt.Errorf("%w: a customer may act only on their own behalf", ErrDenied)
 	}
-	return name, ValidUsername(name)
+	return name, users.ValidUsername(name)
 }

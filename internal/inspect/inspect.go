@@ -18,10 +18,12 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/participant"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -101,22 +103,15 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func readAccounts(l *wal.Log) ([]Account, error) {
 	out := []Account{}
-	err := l.View(func(tx *wal.Tx) error {
-		b, err := tx.Bucket("accounts")
-		if err != nil || b == nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			a := &storagev1.AccountState{}
-			if err := proto.Unmarshal(v, a); err != nil {
-				return fmt.Errorf("account %q: %w", k, err)
-			}
+	err := ledger.Attach(l).View(func(tx *ledger.Tx) error {
+		accts, err := tx.Accounts()
+		for _, a := range accts {
 			out = append(out, Account{
 				Number: a.Number, Owner: a.Owner, Status: enumName(a.Status, "ACCOUNT_STATUS_"), Balance: a.Balance, Held: a.Held,
 				Pending: a.PendingCredits, Available: a.Balance - a.Held, Opened: stamp(time.Unix(0, a.OpenedUnixNano)),
 			})
-			return nil
-		})
+		}
+		return err
 	})
 	return out, err
 }
@@ -292,39 +287,23 @@ type TxRecord struct {
 	at      time.Time
 }
 
-var payloadTypes = map[wal.Type]func() proto.Message{
-	wal.TypePrepared:        func() proto.Message { return &storagev1.Prepared{} },
-	wal.TypeCommitted:       func() proto.Message { return &storagev1.Committed{} },
-	wal.TypeAborted:         func() proto.Message { return &storagev1.Aborted{} },
-	wal.TypeAccountOpened:   func() proto.Message { return &storagev1.AccountOpened{} },
-	wal.TypeAccountUpdated:  func() proto.Message { return &storagev1.AccountUpdated{} },
-	wal.TypeDeposited:       func() proto.Message { return &storagev1.Deposited{} },
-	wal.TypeHoldPlaced:      func() proto.Message { return &storagev1.HoldPlaced{} },
-	wal.TypeHoldReleased:    func() proto.Message { return &storagev1.HoldReleased{} },
-	wal.TypePosted:          func() proto.Message { return &storagev1.Posted{} },
-	wal.TypeSettled:         func() proto.Message { return &storagev1.Settled{} },
-	wal.TypePaymentAccepted: func() proto.Message { return &storagev1.PaymentAccepted{} },
-	wal.TypeAttemptBegun:    func() proto.Message { return &storagev1.AttemptBegun{} },
-	wal.TypeAttemptStaged:   func() proto.Message { return &storagev1.AttemptStaged{} },
-	wal.TypeEpochBegun:      func() proto.Message { return &storagev1.EpochBegun{} },
-	wal.TypeDecisionCommit:  func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeDecisionAbort:   func() proto.Message { return &storagev1.Decided{} },
-	wal.TypeAttemptEnded:    func() proto.Message { return &storagev1.AttemptEnded{} },
-	wal.TypePaymentFinal:    func() proto.Message { return &storagev1.PaymentFinal{} },
-	wal.TypeUserRegistered:  func() proto.Message { return &storagev1.UserState{} },
-	wal.TypeUserUpdated:     func() proto.Message { return &storagev1.UserState{} },
-	wal.TypeTokenRevoked:    func() proto.Message { return &storagev1.TokenRevoked{} },
-	wal.TypeTokensPruned:    func() proto.Message { return &storagev1.TokensPruned{} },
-	wal.TypeBankKnown:       func() proto.Message { return &storagev1.BankKnown{} },
+// payloadOf returns an empty payload message for a record type, from the
+// package that owns it.
+func payloadOf(t wal.Type) proto.Message {
+	for _, newPayload := range []func(wal.Type) proto.Message{ledger.NewPayload, coordinator.NewPayload, users.NewPayload} {
+		if m := newPayload(t); m != nil {
+			return m
+		}
+	}
+	return nil
 }
 
 // decodePayload decodes a record's payload, and its time if it has one.
 func decodePayload(r wal.Record) (proto.Message, time.Time, error) {
-	newPayload, ok := payloadTypes[r.Type]
-	if !ok {
+	m := payloadOf(r.Type)
+	if m == nil {
 		return nil, time.Time{}, fmt.Errorf("record %d: no payload type known for %v", r.Seq, r.Type)
 	}
-	m := newPayload()
 	if err := proto.Unmarshal(r.Payload, m); err != nil {
 		return nil, time.Time{}, fmt.Errorf("record %d: %w", r.Seq, err)
 	}

@@ -10,11 +10,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/internal/inspect"
 	"github.com/strife-pay/strife/internal/recovery/fixture"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -93,7 +93,7 @@ func TestTxNeverPrintsPasswordHashes(t *testing.T) {
 	const hash = "$2a$04$secrethashsecrethash"
 	l, err := wal.Open(f.Gateway, wal.Options{})
 	require.NoError(t, err)
-	require.NoError(t, gatewayd.NewUsers(l).Register(&storagev1.UserState{
+	require.NoError(t, users.New(l).Register(&storagev1.UserState{
 		Username: "alice", Role: strifev1.UserRole_USER_ROLE_CUSTOMER, PasswordHash: []byte(hash), Accounts: []string{"BankA/1001"}, DefaultAccount: "BankA/1001",
 	}))
 	require.NoError(t, l.Close())

@@ -49,7 +49,7 @@ func buildBigLedger(tb testing.TB, path string, n int) {
 	}
 	num := func(i int) string { return strconv.Itoa(100000 + i) }
 	for i := range accounts {
-		add(wal.TypeAccountOpened, ulid.ULID{}, &storagev1.AccountOpened{Number: num(i), Owner: "u" + num(i), TimeUnixNano: at})
+		add(ledger.TypeAccountOpened, ulid.ULID{}, &storagev1.AccountOpened{Number: num(i), Owner: "u" + num(i), TimeUnixNano: at})
 	}
 	written, k := accounts, 0
 	for written < n {
@@ -58,7 +58,7 @@ func buildBigLedger(tb testing.TB, path string, n int) {
 		if k%2 == 1 || n-written < 8 {
 			i := k % accounts
 			balance[i] += 1000
-			add(wal.TypeDeposited, ulid.ULID{}, &storagev1.Deposited{Number: num(i), Amount: 1000, BalanceAfter: balance[i], TimeUnixNano: at})
+			add(ledger.TypeDeposited, ulid.ULID{}, &storagev1.Deposited{Number: num(i), Amount: 1000, BalanceAfter: balance[i], TimeUnixNano: at})
 			written++
 		} else {
 			from, to := (k-1)%accounts, (k+7)%accounts
@@ -67,16 +67,16 @@ func buildBigLedger(tb testing.TB, path string, n int) {
 			id[15], id[14], id[13] = byte(k), byte(k>>8), byte(k>>16)
 			debit := &storagev1.HoldPlaced{Number: num(from), Amount: 10, Direction: ledger.Debit}
 			credit := &storagev1.HoldPlaced{Number: num(to), Amount: 10, Direction: ledger.Credit}
-			add(wal.TypePrepared, id, &storagev1.Prepared{Coordinator: "gateway-1", TimeUnixNano: at})
-			add(wal.TypeHoldPlaced, id, debit)
-			add(wal.TypeHoldPlaced, id, credit)
-			add(wal.TypeCommitted, id, &storagev1.Committed{TimeUnixNano: at})
-			add(wal.TypeHoldReleased, id, &storagev1.HoldReleased{Number: debit.Number, Amount: 10, Direction: ledger.Debit})
-			add(wal.TypeHoldReleased, id, &storagev1.HoldReleased{Number: credit.Number, Amount: 10, Direction: ledger.Credit})
+			add(ledger.TypePrepared, id, &storagev1.Prepared{Coordinator: "gateway-1", TimeUnixNano: at})
+			add(ledger.TypeHoldPlaced, id, debit)
+			add(ledger.TypeHoldPlaced, id, credit)
+			add(ledger.TypeCommitted, id, &storagev1.Committed{TimeUnixNano: at})
+			add(ledger.TypeHoldReleased, id, &storagev1.HoldReleased{Number: debit.Number, Amount: 10, Direction: ledger.Debit})
+			add(ledger.TypeHoldReleased, id, &storagev1.HoldReleased{Number: credit.Number, Amount: 10, Direction: ledger.Credit})
 			balance[from] -= 10
 			balance[to] += 10
-			add(wal.TypePosted, id, &storagev1.Posted{Number: num(from), Amount: -10, BalanceAfter: balance[from], TimeUnixNano: at})
-			add(wal.TypePosted, id, &storagev1.Posted{Number: num(to), Amount: 10, BalanceAfter: balance[to], TimeUnixNano: at})
+			add(ledger.TypePosted, id, &storagev1.Posted{Number: num(from), Amount: -10, BalanceAfter: balance[from], TimeUnixNano: at})
+			add(ledger.TypePosted, id, &storagev1.Posted{Number: num(to), Amount: 10, BalanceAfter: balance[to], TimeUnixNano: at})
 			written += 8
 		}
 		if len(pending) >= 50_000 {

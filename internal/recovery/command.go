@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/ledger"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -242,7 +242,7 @@ func repair(path string, kind Kind, opts Options) (string, error) {
 		if err := coordinator.Replay(l); err != nil {
 			return backup, err
 		}
-		return backup, gatewayd.NewUsers(l).Replay()
+		return backup, users.New(l).Replay()
 	}
 	return backup, fmt.Errorf("cannot repair a %q file", kind)
 }

@@ -15,6 +15,12 @@
 // COMMIT. A bank's name is its file's base name
 // without ".db", as the daemons name them.
 //
+// The checks are the owners' of each format, not this package's: a bank's
+// file is ledger.Verify, with its 2PC records read by ledger.Attempt; the
+// gateway's is coordinator.VerifyTx (payments, epoch) and
+// users.Store.Verify (users, revoked tokens, known banks). This package
+// adds the in-doubt lists and the cross-check, and imports no daemon.
+//
 // --repair first copies the file to FILE.bak-<timestamp>, then rebuilds the
 // projection from the log (the bank's balances, holds and entries; the
 // gateway's payments bucket), never touching a log record, and checks

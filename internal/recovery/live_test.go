@@ -86,7 +86,7 @@ func TestAStagedAttemptWithoutADecisionIsInDoubt(t *testing.T) {
 	require.Contains(t, out, "IN DOUBT "+id.String()+"/1: staged, no decision: the gateway asks its banks at its next start (status resolution)")
 
 	edit(t, path, func(state *bolt.Bucket) {
-		require.NoError(t, state.Bucket([]byte("coordinator")).Put([]byte("epoch"), []byte{0, 0, 0, 7}))
+		require.NoError(t, state.Bucket([]byte(coordinator.CoordinatorBucket)).Put([]byte("epoch"), []byte{0, 0, 0, 7}))
 	})
 	code, out = runAt(t, recovery.Options{}, path)
 	require.Equal(t, 1, code, out)

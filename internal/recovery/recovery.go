@@ -10,12 +10,10 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/ledger"
-	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -36,7 +34,7 @@ func Detect(tx *wal.Tx) (Kind, error) {
 	switch {
 	case ledger.Kept(tx):
 		return Bank, nil
-	case has("payments") || has("users"):
+	case has(coordinator.PaymentsBucket) || has(users.UsersBucket):
 		return Gateway, nil
 	}
 	return "", fmt.Errorf("%w: %w (no bank or gateway projection)", ErrUnusable, wal.ErrNotLog)
@@ -141,36 +139,26 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 		return err
 	}
 	r.Differences = append(r.Differences, diffs...)
-	type state struct {
-		last     wal.Type
-		prepared *storagev1.Prepared
-	}
-	attempts := map[attemptKey]*state{}
+	attempts := map[attemptKey]*ledger.Attempt{}
 	var order []attemptKey
 	err = l.View(func(tx *wal.Tx) error {
 		return tx.Scan(1, func(rec wal.Record) error {
-			switch rec.Type {
-			case wal.TypePrepared, wal.TypeCommitted, wal.TypeAborted:
-			default:
+			if !ledger.Is2PC(rec.Type) {
 				return nil
 			}
 			k := attemptKey{rec.TxID, rec.Attempt}
-			s := attempts[k]
-			if s == nil {
-				s = &state{}
-				attempts[k] = s
+			a := attempts[k]
+			if a == nil {
+				a = &ledger.Attempt{}
+				attempts[k] = a
 				order = append(order, k)
 			}
-			if rec.Type == wal.TypePrepared {
-				s.prepared = &storagev1.Prepared{}
-				if err := proto.Unmarshal(rec.Payload, s.prepared); err != nil {
-					return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
-				}
-			}
-			if rec.Type == wal.TypeAborted && s.last == wal.TypeCommitted || rec.Type == wal.TypeCommitted && s.last == wal.TypeAborted {
+			if rec.Type == ledger.TypeAborted && a.Last == ledger.TypeCommitted || rec.Type == ledger.TypeCommitted && a.Last == ledger.TypeAborted {
 				r.Differences = append(r.Differences, fmt.Sprintf("attempt %s is both COMMITTED and ABORTED (record %d)", k, rec.Seq))
 			}
-			s.last = rec.Type
+			if err := a.Add(rec); err != nil {
+				return fmt.Errorf("%w: record %d: %w", wal.ErrCorrupt, rec.Seq, err)
+			}
 			return nil
 		})
 	})
@@ -179,17 +167,17 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	}
 	r.committed, r.aborted = map[attemptKey]bool{}, map[attemptKey]bool{}
 	for _, k := range order {
-		s := attempts[k]
-		switch s.last {
-		case wal.TypeCommitted:
+		a := attempts[k]
+		switch a.Last {
+		case ledger.TypeCommitted:
 			r.committed[k] = true
-		case wal.TypeAborted:
+		case ledger.TypeAborted:
 			r.aborted[k] = true
-		case wal.TypePrepared:
-			since := time.Unix(0, s.prepared.GetTimeUnixNano()).UTC()
+		case ledger.TypePrepared:
+			since := time.Unix(0, a.Prepared.GetTimeUnixNano()).UTC()
 			r.InDoubt = append(r.InDoubt, InDoubt{
 				TxID: k.id, Attempt: k.attempt, State: "prepared, no decision",
-				Coordinator: s.prepared.GetCoordinator(), Banks: []string{r.Name},
+				Coordinator: a.Prepared.GetCoordinator(), Banks: []string{r.Name},
 				Since: since, Age: now.Sub(since).Round(time.Second).String(),
 			})
 		}
@@ -197,78 +185,19 @@ func checkBank(l *wal.Log, r *Report, now time.Time) error {
 	return nil
 }
 
-// rebuilt is the gateway's payments as its log tells them: each payment
-// folded up to its latest record (whose time is Payment.Updated), in order
-// of first record.
-type rebuilt struct {
-	payments map[ulid.ULID]coordinator.Payment
-	order    []ulid.ULID
-	decided  map[attemptKey]coordinator.Payment
-	problems []string
-	epoch    uint32 // of the last EPOCH_BEGUN, if epochs
-	epochs   bool
-}
-
-// rebuildPayments folds the gateway's payment records per payment with
-// coordinator.Payment.Apply, going on past a payment whose records cannot
-// be folded (to report every one).
-func rebuildPayments(tx *wal.Tx) (*rebuilt, error) {
-	b := &rebuilt{payments: map[ulid.ULID]coordinator.Payment{}, decided: map[attemptKey]coordinator.Payment{}}
-	broken := map[ulid.ULID]bool{}
-	epoch := func(e uint32) error {
-		b.epoch, b.epochs = e, true
-		return nil
-	}
-	err := coordinator.ScanLog(tx, epoch, func(rec wal.Record, r coordinator.Record) error {
-		if broken[rec.TxID] {
-			return nil
-		}
-		p, seen := b.payments[rec.TxID]
-		if !seen {
-			p = coordinator.Payment{ID: rec.TxID}
-			b.order = append(b.order, rec.TxID)
-		}
-		next, err := p.Apply([]coordinator.Record{r})
-		if err != nil {
-			broken[rec.TxID] = true
-			b.problems = append(b.problems, fmt.Sprintf("record %d (%v of payment %s) cannot be replayed: %v", rec.Seq, rec.Type, rec.TxID, err))
-			return nil
-		}
-		b.payments[rec.TxID] = next
-		if rec.Type == wal.TypeDecisionCommit {
-			b.decided[attemptKey{rec.TxID, rec.Attempt}] = next
-		}
-		return nil
-	})
-	return b, err
-}
-
-// epochString is an epoch for an operator: "none" for a log without one.
-func epochString(e uint32, ok bool) string {
-	if !ok {
-		return "none"
-	}
-	return fmt.Sprint(e)
-}
-
 func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 	err := l.View(func(tx *wal.Tx) error {
-		b, err := rebuildPayments(tx)
+		b, diffs, err := coordinator.VerifyTx(tx)
 		if err != nil {
 			return err
 		}
-		r.Differences = append(r.Differences, b.problems...)
-		r.decided = b.decided
-		stored, err := storedPayments(tx, r)
-		if err != nil {
-			return err
+		r.Differences = append(r.Differences, diffs...)
+		r.decided = map[attemptKey]coordinator.Payment{}
+		for k, p := range b.Decided {
+			r.decided[attemptKey{k.TxID, k.Attempt}] = p
 		}
-		comparePayments(r, stored, b.payments)
-		if e, ok := coordinator.Epoch(tx); e != b.epoch || ok != b.epochs {
-			r.Differences = append(r.Differences, fmt.Sprintf("the epoch is stored as %s, the log says %s", epochString(e, ok), epochString(b.epoch, b.epochs)))
-		}
-		for _, id := range b.order {
-			if p := b.payments[id]; p.Attempt != 0 && !p.Ended {
+		for _, id := range b.Order {
+			if p := b.Payments[id]; p.Attempt != 0 && !p.Ended {
 				r.InDoubt = append(r.InDoubt, paymentInDoubt(p, r.Name, now))
 			}
 		}
@@ -277,54 +206,12 @@ func checkGateway(l *wal.Log, r *Report, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	diffs, err := problems(gatewayd.NewUsers(l).Verify(), gatewayd.ErrInconsistent)
+	diffs, err := problems(users.New(l).Verify(), users.ErrInconsistent)
 	if err != nil {
 		return err
 	}
 	r.Differences = append(r.Differences, diffs...)
 	return nil
-}
-
-// storedPayments reads the payments bucket, reporting in r the entries it
-// cannot read.
-func storedPayments(tx *wal.Tx, r *Report) (map[ulid.ULID]*storagev1.PaymentState, error) {
-	stored := map[ulid.ULID]*storagev1.PaymentState{}
-	bkt, _ := tx.Bucket("payments")
-	if bkt == nil {
-		return stored, nil
-	}
-	return stored, bkt.ForEach(func(k, v []byte) error {
-		var id ulid.ULID
-		if len(k) != len(id) {
-			r.Differences = append(r.Differences, fmt.Sprintf("payments has a key of %d bytes: %x", len(k), k))
-			return nil
-		}
-		copy(id[:], k)
-		s := &storagev1.PaymentState{}
-		if err := proto.Unmarshal(v, s); err != nil {
-			r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
-			return nil
-		}
-		stored[id] = s
-		return nil
-	})
-}
-
-// comparePayments reports in r, in ID order, every payment stored otherwise
-// than the log says, including those only one of them has.
-func comparePayments(r *Report, stored map[ulid.ULID]*storagev1.PaymentState, logged map[ulid.ULID]coordinator.Payment) {
-	ids := slices.AppendSeq(slices.Collect(maps.Keys(stored)), maps.Keys(logged))
-	slices.SortFunc(ids, func(a, b ulid.ULID) int { return a.Compare(b) })
-	for _, id := range slices.Compact(ids) {
-		have := stored[id]
-		var want *storagev1.PaymentState
-		if p, ok := logged[id]; ok {
-			want = p.State()
-		}
-		if !proto.Equal(have, want) {
-			r.Differences = append(r.Differences, fmt.Sprintf("payment %s is stored as {%v}, the log says {%v}", id, have, want))
-		}
-	}
 }
 
 // paymentInDoubt describes a payment whose attempt has not ended, as of its

@@ -16,7 +16,9 @@ import (
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/recovery"
 	"github.com/strife-pay/strife/internal/recovery/fixture"
+	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -54,7 +56,7 @@ func edit(t *testing.T, path string, fn func(state *bolt.Bucket)) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error { fn(tx.Bucket([]byte("state"))); return nil }))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { fn(tx.Bucket([]byte(wal.StateBucket))); return nil }))
 	require.NoError(t, db.Close())
 }
 
@@ -70,7 +72,7 @@ func TestConsistentFilesExitZero(t *testing.T) {
 func TestCorruptedProjectionIsReportedAndRepaired(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	edit(t, f.BankB, func(state *bolt.Bucket) {
-		accounts := state.Bucket([]byte("accounts"))
+		accounts := state.Bucket([]byte(ledger.AccountsBucket))
 		a := &storagev1.AccountState{}
 		require.NoError(t, proto.Unmarshal(accounts.Get([]byte("2001")), a))
 		a.Balance = 1_000_000
@@ -107,7 +109,7 @@ func TestCorruptedProjectionIsReportedAndRepaired(t *testing.T) {
 func TestCorruptedPaymentIsReportedAndRepaired(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	edit(t, f.Gateway, func(state *bolt.Bucket) {
-		b := state.Bucket([]byte("payments"))
+		b := state.Bucket([]byte(coordinator.PaymentsBucket))
 		s := &storagev1.PaymentState{}
 		require.NoError(t, proto.Unmarshal(b.Get(fixture.Done[:]), s))
 		s.Ended = false
@@ -155,7 +157,7 @@ func appendRecord(t *testing.T, path string, r wal.Record, fix func(*wal.Log) er
 func TestCrossCheckCatchesACommitTheGatewayDidNotDecide(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	forged := fixture.InDoubt
-	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeCommitted, TxID: forged, Attempt: 7}, nil)
+	appendRecord(t, f.BankA, wal.Record{Type: ledger.TypeCommitted, TxID: forged, Attempt: 7}, nil)
 
 	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
 	require.Equal(t, 1, code, out)
@@ -217,7 +219,7 @@ func TestLockedFileIsReportedClearly(t *testing.T) {
 func TestCorruptedUsersAreReportedAndRepaired(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	edit(t, f.Gateway, func(state *bolt.Bucket) {
-		owners, err := state.CreateBucketIfNotExists([]byte("account_owners"))
+		owners, err := state.CreateBucketIfNotExists([]byte(users.OwnersBucket))
 		require.NoError(t, err)
 		require.NoError(t, owners.Put([]byte("BankZ/1"), []byte("mallory"))) // an owner the log never recorded
 	})
@@ -236,7 +238,7 @@ func TestCrossCheckCatchesAnEndedCommitABankDidNotRecord(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
 	ended, err := proto.Marshal(&storagev1.AttemptEnded{TimeUnixNano: now.UnixNano()})
 	require.NoError(t, err)
-	appendRecord(t, f.Gateway, wal.Record{Type: wal.TypeAttemptEnded, TxID: fixture.InDoubt, Attempt: 1, Payload: ended}, coordinator.Replay)
+	appendRecord(t, f.Gateway, wal.Record{Type: coordinator.TypeAttemptEnded, TxID: fixture.InDoubt, Attempt: 1, Payload: ended}, coordinator.Replay)
 
 	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
 	require.Equal(t, 1, code, out)
@@ -249,7 +251,7 @@ func TestCrossCheckCatchesAnEndedCommitABankDidNotRecord(t *testing.T) {
 
 func TestCrossCheckCatchesACommitABankAborted(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
-	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeAborted, TxID: fixture.InDoubt, Attempt: 1}, nil)
+	appendRecord(t, f.BankA, wal.Record{Type: ledger.TypeAborted, TxID: fixture.InDoubt, Attempt: 1}, nil)
 
 	code, out := runAt(t, recovery.Options{}, f.Gateway, f.BankA, f.BankB)
 	require.Equal(t, 1, code, out)
@@ -261,7 +263,7 @@ func TestCrossCheckCatchesACommitABankAborted(t *testing.T) {
 
 func TestAttemptBothCommittedAndAbortedIsADifference(t *testing.T) {
 	f := fixture.Build(t, t.TempDir())
-	appendRecord(t, f.BankA, wal.Record{Type: wal.TypeAborted, TxID: fixture.Done, Attempt: 1}, nil)
+	appendRecord(t, f.BankA, wal.Record{Type: ledger.TypeAborted, TxID: fixture.Done, Attempt: 1}, nil)
 
 	code, out := runAt(t, recovery.Options{}, f.BankA)
 	require.Equal(t, 1, code, out)
@@ -273,7 +275,7 @@ func TestUnreadableLogExitsTwoAndIsNotRepaired(t *testing.T) {
 	db, err := bolt.Open(f.BankA, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("wal.records"))
+		b := tx.Bucket([]byte(wal.RecordsBucket))
 		k, v := b.Cursor().Last()
 		v = bytes.Clone(v)
 		v[len(v)-1] ^= 1 // the checksum no longer matches

@@ -10,9 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/gatewayd"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -96,7 +96,7 @@ func rebuild(path string, rep *wal.SalvageReport, now func() time.Time) (Kind, e
 		if err := coordinator.Replay(l); err != nil {
 			return kind, err
 		}
-		return kind, gatewayd.NewUsers(l).Replay()
+		return kind, users.New(l).Replay()
 	}
 	return "", errors.New("no record says whether it is a bank's or the gateway's log")
 }
@@ -108,12 +108,12 @@ func kindOf(l *wal.Log) (kind Kind, epoch uint32, err error) {
 	err = l.View(func(tx *wal.Tx) error {
 		return tx.Scan(1, func(r wal.Record) error {
 			switch {
-			case r.Type >= wal.TypeAccountOpened && r.Type <= wal.TypeSettled:
+			case r.Type >= ledger.TypeAccountOpened && r.Type <= ledger.TypeSettled:
 				kind = Bank
-			case r.Type >= wal.TypePaymentAccepted:
+			case r.Type >= coordinator.TypePaymentAccepted:
 				kind = Gateway
 				epoch = max(epoch, r.Attempt>>coordinator.EpochBits)
-				if r.Type == wal.TypeEpochBegun {
+				if r.Type == coordinator.TypeEpochBegun {
 					e, err := coordinator.DecodeEpoch(r)
 					if err != nil {
 						return err
@@ -135,7 +135,7 @@ func beginEpoch(l *wal.Log, epoch uint32, now time.Time) error {
 		return err
 	}
 	return l.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeEpochBegun, Payload: payload})
+		_, err := tx.Append(wal.Record{Type: coordinator.TypeEpochBegun, Payload: payload})
 		return err
 	})
 }

@@ -23,7 +23,7 @@ import (
 // there, and the balances are those of the intact file.
 func TestSalvagedBankServesEveryBalance(t *testing.T) {
 	files, _ := fixture.Large(t, t.TempDir(), 2000)
-	ps, root, _ := damage.Tree(t, files.BankB, "wal.records")
+	ps, root, _ := damage.Tree(t, files.BankB, wal.RecordsBucket)
 	damage.Flip(t, files.BankB, root*int64(ps), 16)
 	code, _, stderr := run(t, "check", files.BankB)
 	require.Equal(t, 2, code)
@@ -49,7 +49,7 @@ func TestSalvagedBankServesEveryBalance(t *testing.T) {
 // epoch is the one the log had (nothing was lost).
 func TestSalvagedGatewayKeepsEveryPayment(t *testing.T) {
 	files, ids := fixture.Large(t, t.TempDir(), 2000)
-	ps, root, _ := damage.Tree(t, files.Gateway, "wal.records")
+	ps, root, _ := damage.Tree(t, files.Gateway, wal.RecordsBucket)
 	damage.Flip(t, files.Gateway, root*int64(ps), 16)
 	salvaged := filepath.Join(t.TempDir(), "gateway-1.db")
 	code, stdout, stderr := run(t, "salvage", files.Gateway, salvaged)
@@ -61,7 +61,7 @@ func TestSalvagedGatewayKeepsEveryPayment(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	require.NoError(t, l.View(func(tx *wal.Tx) error {
-		b, err := tx.Bucket("payments")
+		b, err := tx.Bucket(coordinator.PaymentsBucket)
 		require.NoError(t, err)
 		require.Equal(t, len(ids), b.Stats().KeyN)
 		_, ok := coordinator.Epoch(tx)
@@ -75,7 +75,7 @@ func TestSalvagedGatewayKeepsEveryPayment(t *testing.T) {
 // replayed, so salvage says so and leaves no file a bank could start on.
 func TestSalvageThatLosesWhatTheLedgerNeedsLeavesNoFile(t *testing.T) {
 	files, _ := fixture.Large(t, t.TempDir(), 2000)
-	ps, root, leaf := damage.Tree(t, files.BankB, "wal.records")
+	ps, root, leaf := damage.Tree(t, files.BankB, wal.RecordsBucket)
 	damage.Zero(t, files.BankB, ps, leaf)
 	damage.Flip(t, files.BankB, root*int64(ps), 16)
 	salvaged := filepath.Join(t.TempDir(), "BankB.db")
@@ -95,7 +95,7 @@ func TestLostIndexKeyIsUnusable(t *testing.T) {
 	db, err := bolt.Open(files.BankA, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket([]byte("wal.index")).Cursor()
+		c := tx.Bucket([]byte(wal.IndexBucket)).Cursor()
 		k, _ := c.First()
 		return c.Bucket().Delete(k)
 	}))

@@ -1,4 +1,4 @@
-package gatewayd
+package users
 
 import (
 	"fmt"
@@ -16,14 +16,14 @@ import (
 // into r, prunes the deny list at now (Prune), and keeps r up to date from
 // then on: each change of the store updates r once it is durable. Call it
 // once, before serving.
-func (s *Users) Track(r *auth.Revocations, now time.Time) error {
+func (s *Store) Track(r *auth.Revocations, now time.Time) error {
 	err := s.log.View(func(tx *wal.Tx) error {
-		if err := forEach(tx, usersBucket, &storagev1.UserState{}, func(u *storagev1.UserState) {
+		if err := forEach(tx, UsersBucket, &storagev1.UserState{}, func(u *storagev1.UserState) {
 			r.SetUser(u.GetUsername(), u.GetCredentialVersion(), u.GetLocked())
 		}); err != nil {
 			return err
 		}
-		return forEach(tx, revokedBucket, &storagev1.TokenRevoked{}, func(t *storagev1.TokenRevoked) {
+		return forEach(tx, RevokedBucket, &storagev1.TokenRevoked{}, func(t *storagev1.TokenRevoked) {
 			r.Deny(t.GetTokenId(), time.Unix(0, t.GetExpiresUnixNano()))
 		})
 	})
@@ -34,26 +34,9 @@ func (s *Users) Track(r *auth.Revocations, now time.Time) error {
 	return s.Prune(now)
 }
 
-// forEach decodes every value of a bucket into a fresh clone of m and
-// passes it to fn.
-func forEach[M proto.Message](tx *wal.Tx, bucket string, m M, fn func(M)) error {
-	b := tx.ExistingBucket(bucket)
-	if b == nil {
-		return nil
-	}
-	return b.ForEach(func(k, v []byte) error {
-		out := proto.CloneOf(m)
-		if err := proto.Unmarshal(v, out); err != nil {
-			return fmt.Errorf("gatewayd: %s[%q]: %w", bucket, k, err)
-		}
-		fn(out)
-		return nil
-	})
-}
-
 // tracked passes the credentials of users, as stored, to the tracked
 // Revocations.
-func (s *Users) tracked(users ...*storagev1.UserState) {
+func (s *Store) tracked(users ...*storagev1.UserState) {
 	if s.creds == nil {
 		return
 	}
@@ -65,14 +48,14 @@ func (s *Users) tracked(users ...*storagev1.UserState) {
 // Revoke puts a token on the deny list until it expires: a TOKEN_REVOKED
 // record and its revoked_tokens entry, with the entries expired at now
 // pruned in the same transaction. Revoking a token twice changes nothing.
-func (s *Users) Revoke(t auth.Token, now time.Time) error {
+func (s *Store) Revoke(t auth.Token, now time.Time) error {
 	entry := &storagev1.TokenRevoked{TokenId: t.ID, Username: t.User, ExpiresUnixNano: t.Expires.UnixNano(), TimeUnixNano: now.UnixNano()}
 	err := s.log.Append(func(tx *wal.Tx) error {
-		b, err := tx.Bucket(revokedBucket)
+		b, err := tx.Bucket(RevokedBucket)
 		if err != nil || b.Get([]byte(t.ID)) != nil {
 			return err
 		}
-		if err := putRecord(tx, wal.TypeTokenRevoked, entry, func(v []byte) error { return b.Put([]byte(t.ID), v) }); err != nil {
+		if err := putRecord(tx, TypeTokenRevoked, entry, func(v []byte) error { return b.Put([]byte(t.ID), v) }); err != nil {
 			return err
 		}
 		return prune(tx, now)
@@ -87,7 +70,7 @@ func (s *Users) Revoke(t auth.Token, now time.Time) error {
 // Prune drops the deny list's entries of tokens expired at now, which
 // their expiry refuses anyway: a TOKENS_PRUNED record, written only if
 // there is something to drop.
-func (s *Users) Prune(now time.Time) error {
+func (s *Store) Prune(now time.Time) error {
 	err := s.log.Append(func(tx *wal.Tx) error { return prune(tx, now) })
 	if err == nil && s.creds != nil {
 		s.creds.Prune(now)
@@ -96,7 +79,7 @@ func (s *Users) Prune(now time.Time) error {
 }
 
 func prune(tx *wal.Tx, now time.Time) error {
-	b := tx.ExistingBucket(revokedBucket)
+	b := tx.ExistingBucket(RevokedBucket)
 	if b == nil {
 		return nil
 	}
@@ -109,7 +92,7 @@ func prune(tx *wal.Tx, now time.Time) error {
 		return err
 	}
 	pruned := &storagev1.TokensPruned{ExpiredUnixNano: now.UnixNano(), TimeUnixNano: now.UnixNano()}
-	return putRecord(tx, wal.TypeTokensPruned, pruned, func([]byte) error {
+	return putRecord(tx, TypeTokensPruned, pruned, func([]byte) error {
 		for id := range entries {
 			if _, ok := kept[id]; !ok {
 				if err := b.Delete([]byte(id)); err != nil {
@@ -136,24 +119,11 @@ func dropExpired(revoked map[string][]byte, expired int64) error {
 	return nil
 }
 
-// putRecord appends a record of type typ with payload m and then updates
-// the projection with project, given the encoded payload.
-func putRecord(tx *wal.Tx, typ wal.Type, m proto.Message, project func(v []byte) error) error {
-	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Append(wal.Record{Type: typ, Payload: v}); err != nil {
-		return err
-	}
-	return project(v)
-}
-
 // Revoked returns the deny list as stored.
-func (s *Users) Revoked() ([]*storagev1.TokenRevoked, error) {
+func (s *Store) Revoked() ([]*storagev1.TokenRevoked, error) {
 	var out []*storagev1.TokenRevoked
 	err := s.log.View(func(tx *wal.Tx) error {
-		return forEach(tx, revokedBucket, &storagev1.TokenRevoked{}, func(t *storagev1.TokenRevoked) { out = append(out, t) })
+		return forEach(tx, RevokedBucket, &storagev1.TokenRevoked{}, func(t *storagev1.TokenRevoked) { out = append(out, t) })
 	})
 	return out, err
 }
@@ -162,13 +132,13 @@ func (s *Users) Revoked() ([]*storagev1.TokenRevoked, error) {
 // rebuilt revoked_tokens bucket.
 func replayRevocation(revoked map[string][]byte, r wal.Record) error {
 	switch r.Type {
-	case wal.TypeTokenRevoked:
+	case TypeTokenRevoked:
 		t := &storagev1.TokenRevoked{}
 		if err := proto.Unmarshal(r.Payload, t); err != nil {
 			return fmt.Errorf("%w: record %d: %w", ErrInconsistent, r.Seq, err)
 		}
 		revoked[t.GetTokenId()] = r.Payload
-	case wal.TypeTokensPruned:
+	case TypeTokensPruned:
 		p := &storagev1.TokensPruned{}
 		if err := proto.Unmarshal(r.Payload, p); err != nil {
 			return fmt.Errorf("%w: record %d: %w", ErrInconsistent, r.Seq, err)

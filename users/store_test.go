@@ -1,4 +1,4 @@
-package gatewayd_test
+package users_test
 
 import (
 	"path/filepath"
@@ -8,18 +8,18 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/strife-pay/strife/internal/gatewayd"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
 	"github.com/strife-pay/strife/wal"
 )
 
-func newUsers(t *testing.T) (*gatewayd.Users, *wal.Log) {
+func newUsers(t *testing.T) (*users.Store, *wal.Log) {
 	log := openWAL(t, filepath.Join(t.TempDir(), "gateway.db"))
 	t.Cleanup(func() { log.Close() })
-	users := gatewayd.NewUsers(log)
-	t.Cleanup(func() { require.NoError(t, users.Verify()) })
-	return users, log
+	store := users.New(log)
+	t.Cleanup(func() { require.NoError(t, store.Verify()) })
+	return store, log
 }
 
 func user(name string, accounts ...string) *storagev1.UserState {
@@ -31,28 +31,28 @@ func user(name string, accounts ...string) *storagev1.UserState {
 }
 
 func TestUsersRegisterRefusesTakenNamesAndAccounts(t *testing.T) {
-	users, _ := newUsers(t)
-	empty, err := users.Empty()
+	store, _ := newUsers(t)
+	empty, err := store.Empty()
 	require.NoError(t, err)
 	require.True(t, empty)
 
-	require.NoError(t, users.Register(user("alice", "BankA/1001")))
-	require.ErrorIs(t, users.Register(user("alice", "BankA/1009")), gatewayd.ErrUserExists)
-	require.ErrorIs(t, users.Register(user("bob", "BankA/1001")), gatewayd.ErrAccountTaken)
-	require.ErrorIs(t, users.Register(user("carol"), user("carol")), gatewayd.ErrUserExists, "one transaction sees its own writes")
-	_, err = users.Get("carol")
-	require.ErrorIs(t, err, gatewayd.ErrNoUser, "a failed Register stores nothing")
+	require.NoError(t, store.Register(user("alice", "BankA/1001")))
+	require.ErrorIs(t, store.Register(user("alice", "BankA/1009")), users.ErrUserExists)
+	require.ErrorIs(t, store.Register(user("bob", "BankA/1001")), users.ErrAccountTaken)
+	require.ErrorIs(t, store.Register(user("carol"), user("carol")), users.ErrUserExists, "one transaction sees its own writes")
+	_, err = store.Get("carol")
+	require.ErrorIs(t, err, users.ErrNoUser, "a failed Register stores nothing")
 
-	owner, err := users.Owner("BankA/1001")
+	owner, err := store.Owner("BankA/1001")
 	require.NoError(t, err)
 	require.Equal(t, "alice", owner)
-	owner, err = users.Owner("BankA/1009")
+	owner, err = store.Owner("BankA/1009")
 	require.NoError(t, err)
 	require.Empty(t, owner)
 }
 
 func TestUsersRejectBrokenInvariants(t *testing.T) {
-	users, _ := newUsers(t)
+	store, _ := newUsers(t)
 	cases := map[string]*storagev1.UserState{
 		"bad name":            user("Alice", "BankA/1001"),
 		"no role":             {Username: "x", PasswordHash: []byte("h")},
@@ -64,51 +64,51 @@ func TestUsersRejectBrokenInvariants(t *testing.T) {
 	}
 	for name, u := range cases {
 		t.Run(name, func(t *testing.T) {
-			require.ErrorIs(t, users.Register(u), gatewayd.ErrInvalid)
+			require.ErrorIs(t, store.Register(u), users.ErrInvalid)
 		})
 	}
 }
 
 func TestUsersUpdate(t *testing.T) {
-	users, _ := newUsers(t)
-	require.NoError(t, users.Register(user("alice", "BankA/1001"), user("bob", "BankB/2001")))
+	store, _ := newUsers(t)
+	require.NoError(t, store.Register(user("alice", "BankA/1001"), user("bob", "BankB/2001")))
 
-	u, err := users.Update("alice", func(u *storagev1.UserState) error {
+	u, err := store.Update("alice", func(u *storagev1.UserState) error {
 		u.Accounts = append(u.Accounts, "BankA/1004")
 		u.DefaultAccount = "BankA/1004"
 		return nil
 	})
 	require.NoError(t, err)
 	require.Equal(t, []string{"BankA/1001", "BankA/1004"}, u.GetAccounts())
-	stored, err := users.Get("alice")
+	stored, err := store.Get("alice")
 	require.NoError(t, err)
 	require.True(t, proto.Equal(u, stored))
 
-	_, err = users.Update("alice", func(u *storagev1.UserState) error { u.Accounts = append(u.Accounts, "BankB/2001"); return nil })
-	require.ErrorIs(t, err, gatewayd.ErrAccountTaken)
-	_, err = users.Update("alice", func(u *storagev1.UserState) error { u.Username = "alicia"; return nil })
-	require.ErrorIs(t, err, gatewayd.ErrInvalid)
-	_, err = users.Update("nobody", func(*storagev1.UserState) error { return nil })
-	require.ErrorIs(t, err, gatewayd.ErrNoUser)
+	_, err = store.Update("alice", func(u *storagev1.UserState) error { u.Accounts = append(u.Accounts, "BankB/2001"); return nil })
+	require.ErrorIs(t, err, users.ErrAccountTaken)
+	_, err = store.Update("alice", func(u *storagev1.UserState) error { u.Username = "alicia"; return nil })
+	require.ErrorIs(t, err, users.ErrInvalid)
+	_, err = store.Update("nobody", func(*storagev1.UserState) error { return nil })
+	require.ErrorIs(t, err, users.ErrNoUser)
 }
 
 func TestUsersVerifyCatchesARecordWithoutItsProjection(t *testing.T) {
-	users, log := newUsers(t)
-	require.NoError(t, users.Register(user("alice", "BankA/1001")))
-	require.NoError(t, users.Verify())
+	store, log := newUsers(t)
+	require.NoError(t, store.Register(user("alice", "BankA/1001")))
+	require.NoError(t, store.Verify())
 
 	payload, err := proto.Marshal(user("mallory", "BankA/1003"))
 	require.NoError(t, err)
 	require.NoError(t, log.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeUserRegistered, Payload: payload})
+		_, err := tx.Append(wal.Record{Type: users.TypeUserRegistered, Payload: payload})
 		return err
 	}))
-	require.ErrorIs(t, users.Verify(), gatewayd.ErrInconsistent)
+	require.ErrorIs(t, store.Verify(), users.ErrInconsistent)
 
 	// Replay puts the projection right (the cleanup checks it again).
-	require.NoError(t, users.Replay())
-	require.NoError(t, users.Verify())
-	owner, err := users.Owner("BankA/1003")
+	require.NoError(t, store.Replay())
+	require.NoError(t, store.Verify())
+	owner, err := store.Owner("BankA/1003")
 	require.NoError(t, err)
 	require.Equal(t, "mallory", owner)
 }
@@ -117,30 +117,30 @@ func TestUsersVerifyCatchesARecordWithoutItsProjection(t *testing.T) {
 func TestUsersReplayRefusesABadRecordAndKeepsTheProjection(t *testing.T) {
 	log := openWAL(t, filepath.Join(t.TempDir(), "gateway.db"))
 	t.Cleanup(func() { log.Close() })
-	users := gatewayd.NewUsers(log)
-	require.NoError(t, users.Register(user("alice", "BankA/1001")))
+	store := users.New(log)
+	require.NoError(t, store.Register(user("alice", "BankA/1001")))
 	payload, err := proto.Marshal(user("nobody", "BankA/1003"))
 	require.NoError(t, err)
 	require.NoError(t, log.Append(func(tx *wal.Tx) error {
-		_, err := tx.Append(wal.Record{Type: wal.TypeUserUpdated, Payload: payload}) // of a user never registered
+		_, err := tx.Append(wal.Record{Type: users.TypeUserUpdated, Payload: payload}) // of a user never registered
 		return err
 	}))
 
-	require.ErrorIs(t, users.Replay(), gatewayd.ErrInconsistent)
-	u, err := users.Get("alice")
+	require.ErrorIs(t, store.Replay(), users.ErrInconsistent)
+	u, err := store.Get("alice")
 	require.NoError(t, err)
 	require.Equal(t, []string{"BankA/1001"}, u.GetAccounts())
-	owner, err := users.Owner("BankA/1001")
+	owner, err := store.Owner("BankA/1001")
 	require.NoError(t, err)
 	require.Equal(t, "alice", owner)
 }
 
 func TestValidUsername(t *testing.T) {
 	for _, ok := range []string{"a", "alice", "0day", "a.b-c_d", strings.Repeat("x", 32)} {
-		require.NoError(t, gatewayd.ValidUsername(ok), ok)
+		require.NoError(t, users.ValidUsername(ok), ok)
 	}
 	for _, bad := range []string{"", "Alice", ".alice", "-a", "_a", "al ice", "al/ice", "älice", strings.Repeat("x", 33)} {
-		require.ErrorIs(t, gatewayd.ValidUsername(bad), gatewayd.ErrInvalid, bad)
+		require.ErrorIs(t, users.ValidUsername(bad), users.ErrInvalid, bad)
 	}
 }
 
@@ -151,11 +151,17 @@ func FuzzValidUsername(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if gatewayd.ValidUsername(s) != nil {
+		if users.ValidUsername(s) != nil {
 			return
 		}
-		require.True(t, len(s) >= 1 && len(s) <= gatewayd.MaxUsernameLen)
+		require.True(t, len(s) >= 1 && len(s) <= users.MaxUsernameLen)
 		require.Empty(t, strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789._-"))
 		require.NotContains(t, "._-", s[:1])
 	})
+}
+
+func openWAL(t *testing.T, path string) *wal.Log {
+	log, err := wal.Open(path, wal.Options{})
+	require.NoError(t, err)
+	return log
 }
