@@ -35,9 +35,9 @@ func TestRecordsTakeTheLedgersClock(t *testing.T) {
 			GetTimeUnixNano() int64
 		}
 		switch r.Type {
-		case wal.TypePrepared:
+		case ledger.TypePrepared:
 			m = &storagev1.Prepared{}
-		case wal.TypeCommitted:
+		case ledger.TypeCommitted:
 			m = &storagev1.Committed{}
 		default:
 			continue
@@ -46,5 +46,5 @@ func TestRecordsTakeTheLedgersClock(t *testing.T) {
 		times[r.Type] = m.GetTimeUnixNano()
 	}
 	want := at.UnixNano()
-	require.Equal(t, map[wal.Type]int64{wal.TypePrepared: want, wal.TypeCommitted: want}, times)
+	require.Equal(t, map[wal.Type]int64{ledger.TypePrepared: want, ledger.TypeCommitted: want}, times)
 }

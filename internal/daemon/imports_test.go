@@ -30,22 +30,11 @@ var daemons = map[string][]string{
 // starts the daemons in its own process.
 var rootsOfDaemons = []string{"internal/cli", "internal/bench"}
 
-// pending are imports that break the rule today and are being removed:
-// each goes when the gateway's users and seed file move to package users
-// (issue 16, part 1). The test fails once one is gone, so that the entry
-// goes too.
-var pending = map[[2]string]bool{
-	{"internal/deploy", "internal/gatewayd"}:   true, // the users seed file
-	{"internal/chaos", "internal/gatewayd"}:    true, // the users seed file
-	{"internal/recovery", "internal/gatewayd"}: true, // the user store
-}
-
 // No package imports a daemon except its command, the program roots that
 // carry the daemons, and test code: _test.go files, and test helpers
 // (packages named like httptest, or testbank).
 func TestOnlyCommandsImportDaemons(t *testing.T) {
 	var broken []string
-	seen := map[[2]string]bool{}
 	for _, p := range listPackages(t) {
 		importer := strings.TrimPrefix(p.ImportPath, module)
 		for _, imp := range p.Imports {
@@ -55,24 +44,17 @@ func TestOnlyCommandsImportDaemons(t *testing.T) {
 				slices.Contains(allowed, importer) || slices.Contains(rootsOfDaemons, importer) {
 				continue
 			}
-			if pair := [2]string{importer, d}; pending[pair] {
-				seen[pair] = true
-				continue
-			}
 			broken = append(broken, importer+" imports "+d)
 		}
 	}
 	require.Empty(t, broken, "only a daemon's command, the program roots and test code import a daemon (DESIGN.md, \"Who imports a daemon\")")
-	for pair := range pending {
-		require.True(t, seen[pair], "%s no longer imports %s: remove it from pending", pair[0], pair[1])
-	}
 }
 
 // isTestHelper reports whether a package is test code though not in
-// _test.go files: etcdtest, metricstest, testbank, testdisk.
+// _test.go files, named like httptest: banktest, etcdtest, metricstest,
+// disktest (and the whole-system tests, crashtest and damagetest).
 func isTestHelper(importPath string) bool {
-	name := path.Base(importPath)
-	return strings.HasSuffix(name, "test") || strings.HasPrefix(name, "test")
+	return strings.HasSuffix(path.Base(importPath), "test")
 }
 
 type listedPackage struct {
