@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/certs"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
 )
 
 // pki is a certificate directory with a CA, BankA, gateway-1 and alice.
@@ -23,12 +23,12 @@ type pki struct {
 	dir string
 	ca  *certs.CA
 	ids map[string]*certs.Issued
-	log *testbank.LogBuffer
+	log *banktest.LogBuffer
 }
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	p := &pki{dir: t.TempDir(), ca: newCA(t, "strife-ca"), ids: map[string]*certs.Issued{}, log: &testbank.LogBuffer{}}
+	p := &pki{dir: t.TempDir(), ca: newCA(t, "strife-ca"), ids: map[string]*certs.Issued{}, log: &banktest.LogBuffer{}}
 	require.NoError(t, p.ca.WriteFiles(p.dir))
 	for name, role := range map[string]certs.Role{"BankA": certs.RoleBank, "gateway-1": certs.RoleGateway, "alice": certs.RoleClient} {
 		p.ids[name] = issue(t, p.ca, role, name)

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
 	"github.com/strife-pay/strife/participant"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
@@ -187,7 +187,7 @@ func TestCrashDuringStatusResolution(t *testing.T) {
 func TestCrashWithTheVotesBeforeTheStagingRecord(t *testing.T) {
 	w := newWorld(t, crashConfig)
 	gatewayAddr := freeAddr(t)
-	cfg := w.pki.Config(t, "BankC", testbank.DataDir(t))
+	cfg := w.pki.Config(t, "BankC", banktest.DataDir(t))
 	cfg.CoordinatorAddr = gatewayAddr
 	cfg.Participant = participant.Config{InDoubtTimeout: 100 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}
 	w.startBank(t, cfg, map[string]int64{"3001": 300})

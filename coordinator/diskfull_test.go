@@ -17,9 +17,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/bankd"
-	"github.com/strife-pay/strife/internal/recovery"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
+	"github.com/strife-pay/strife/internal/tools/recovery"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
@@ -197,7 +197,7 @@ func TestTheEndOfAnAbortedAttemptLandsOnceTheDiskHasRoom(t *testing.T) {
 		Now:     clock.now,
 		MaxHold: time.Hour, RetryMin: 200 * time.Millisecond, RetryMax: 200 * time.Millisecond, EndLinger: 5 * time.Millisecond,
 	})
-	logged := &testbank.LogBuffer{}
+	logged := &banktest.LogBuffer{}
 	w.logged = logged
 	disk := w.withFailingDisk(t)
 	params := pay("BankA/1001", "BankB/2001", 100)

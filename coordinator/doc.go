@@ -173,7 +173,7 @@
 //
 // run.go has gofail failpoints at the points where a crash matters most
 // (stagingBeforeDurable, stagedBeforeVotes, lazyDecisionLinger,
-// resolvedBeforeDecision); internal/crashtest builds the gateway with them
+// resolvedBeforeDecision); internal/testkit/crashtest builds the gateway with them
 // enabled and kills it there. coordinator.go has one more,
 // forgetImplicitCommits, which breaks the gateway on purpose: after a
 // restart it fails the staged attempts whose decision it had not written,

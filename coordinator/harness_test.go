@@ -19,9 +19,9 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/bankd"
-	"github.com/strife-pay/strife/internal/rpc"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
+	"github.com/strife-pay/strife/internal/plumbing/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
@@ -29,7 +29,7 @@ import (
 // world is a coordinator over a temporary log and two real banks (BankA
 // with 1001 and 1002, BankB with 2001), in-process, over mutual TLS.
 type world struct {
-	pki     *testbank.PKI
+	pki     *banktest.PKI
 	banks   map[string]*bankd.Bank
 	files   map[string]string // each bank's ledger file
 	clients map[string]strifev1.BankServiceClient
@@ -88,12 +88,12 @@ func (s *switchboard) wrap(bank string, f func(coordinator.Participant) coordina
 // configuration before it starts.
 func newWorld(t *testing.T, cfg coordinator.Config, banks ...func(*bankd.Config)) *world {
 	w := &world{
-		pki: testbank.NewPKI(t), banks: map[string]*bankd.Bank{}, files: map[string]string{}, clients: map[string]strifev1.BankServiceClient{},
+		pki: banktest.NewPKI(t), banks: map[string]*bankd.Bank{}, files: map[string]string{}, clients: map[string]strifev1.BankServiceClient{},
 		dir:     &switchboard{parts: map[string]coordinator.Participant{}, down: map[string]bool{}, changes: make(chan struct{}, 1)},
 		logPath: filepath.Join(t.TempDir(), "gateway.db"), cfg: cfg,
 	}
 	for bank, accounts := range map[string]map[string]int64{"BankA": {"1001": 1000, "1002": 0}, "BankB": {"2001": 500}} {
-		bcfg := w.pki.Config(t, bank, testbank.DataDir(t))
+		bcfg := w.pki.Config(t, bank, banktest.DataDir(t))
 		bcfg.Participant.InDoubtTimeout = time.Hour
 		for _, f := range banks {
 			f(&bcfg)
@@ -108,7 +108,7 @@ func newWorld(t *testing.T, cfg coordinator.Config, banks ...func(*bankd.Config)
 // startBank starts a bank with the given accounts and opening balances and
 // puts it in the directory.
 func (w *world) startBank(t *testing.T, cfg bankd.Config, accounts map[string]int64) {
-	b := testbank.Start(t, cfg)
+	b := banktest.Start(t, cfg)
 	client := w.pki.GatewayClient(t, b.Addr())
 	for number, opening := range accounts {
 		_, err := client.OpenAccount(context.Background(), &strifev1.OpenAccountRequest{Number: number, Owner: "owner-" + number, OpeningBalance: opening})

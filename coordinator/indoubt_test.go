@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strife-pay/strife/coordinator"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
 	"github.com/strife-pay/strife/participant"
 )
 
@@ -23,8 +23,8 @@ import (
 func TestBankInDoubtResolvesWhenTheGatewayReturns(t *testing.T) {
 	w := newWorld(t, coordinator.Config{PrepareTimeout: 500 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
 	gatewayAddr := freeAddr(t)
-	var bankLog testbank.LogBuffer
-	cfg := w.pki.Config(t, "BankC", testbank.DataDir(t))
+	var bankLog banktest.LogBuffer
+	cfg := w.pki.Config(t, "BankC", banktest.DataDir(t))
 	cfg.CoordinatorAddr = gatewayAddr
 	cfg.Participant = participant.Config{InDoubtTimeout: 200 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
 	cfg.Log = zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), &bankLog))

@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/strife-pay/strife/internal/metrics"
+	"github.com/strife-pay/strife/internal/plumbing/metrics"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 

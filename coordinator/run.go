@@ -9,7 +9,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/strife-pay/strife/internal/backoff"
+	"github.com/strife-pay/strife/internal/plumbing/backoff"
 	"github.com/strife-pay/strife/wal"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/strife-pay/strife/internal/freetext"
+	"github.com/strife-pay/strife/internal/plumbing/freetext"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )

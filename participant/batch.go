@@ -6,7 +6,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/strife-pay/strife/internal/rpc"
+	"github.com/strife-pay/strife/internal/plumbing/rpc"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 )
 

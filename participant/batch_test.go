@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
-	"github.com/strife-pay/strife/internal/bankd"
-	"github.com/strife-pay/strife/internal/inspect"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
+	"github.com/strife-pay/strife/internal/tools/inspect"
 	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/participant"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
@@ -59,7 +59,7 @@ func answer(r *strifev1.BatchResult) any {
 // malformed items: each is answered as its single call would be, in order
 // (an item sees what the items before it did), and none fails another.
 func TestBatchAnswersEachItemOnItsOwn(t *testing.T) {
-	var logs testbank.LogBuffer
+	var logs banktest.LogBuffer
 	b := startBankWith(t, func(cfg *bankd.Config) { cfg.Log = zerolog.New(&logs) })
 	b.open(t, "1001", 500)
 	b.open(t, "1002", 0)

@@ -40,7 +40,7 @@ type Coordinator interface {
 
 // GRPCCoordinator asks a CoordinatorService over one connection, whatever
 // the name: the connection is to the gateway already chosen, by name
-// through etcd (internal/discovery.Coordinators dials one per gateway) or
+// through etcd (internal/plumbing/discovery.Coordinators dials one per gateway) or
 // given by address (a static setup, a test).
 type GRPCCoordinator struct {
 	Client strifev1.CoordinatorServiceClient

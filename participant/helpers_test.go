@@ -12,15 +12,15 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"github.com/strife-pay/strife/internal/bankd"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
 	"github.com/strife-pay/strife/ledger"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
 // bankName is the bank every service test runs; gatewayName is the CN of the
-// certificate testbank.PKI.GatewayClient dials with.
+// certificate banktest.PKI.GatewayClient dials with.
 const (
 	bankName    = "BankA"
 	gatewayName = "gateway-1"
@@ -29,7 +29,7 @@ const (
 // testBank is a bank daemon started in-process with real mutual TLS, and a
 // BankService client holding a gateway certificate of the same CA.
 type testBank struct {
-	pki    *testbank.PKI
+	pki    *banktest.PKI
 	cfg    bankd.Config
 	daemon *bankd.Bank
 	client strifev1.BankServiceClient
@@ -45,13 +45,13 @@ func startBank(t *testing.T) *testBank {
 // startBankWith is startBank with a configuration that change has changed.
 func startBankWith(t *testing.T, change func(*bankd.Config)) *testBank {
 	t.Helper()
-	pki := testbank.NewPKI(t)
-	cfg := pki.Config(t, bankName, testbank.DataDir(t))
+	pki := banktest.NewPKI(t)
+	cfg := pki.Config(t, bankName, banktest.DataDir(t))
 	change(&cfg)
 	// Nothing may be resolved behind a test's back.
 	cfg.Participant.InDoubtTimeout = time.Hour
 	b := &testBank{pki: pki, cfg: cfg}
-	// Registered before the first testbank.Start, so that it runs after every
+	// Registered before the first banktest.Start, so that it runs after every
 	// Stop cleanup (cleanups run last in, first out).
 	t.Cleanup(func() { verifyLedger(t, b.walPath()) })
 	b.start(t)
@@ -60,7 +60,7 @@ func startBankWith(t *testing.T, change func(*bankd.Config)) *testBank {
 
 func (b *testBank) start(t *testing.T) {
 	t.Helper()
-	b.daemon = testbank.Start(t, b.cfg)
+	b.daemon = banktest.Start(t, b.cfg)
 	b.client = b.pki.GatewayClient(t, b.daemon.Addr())
 }
 

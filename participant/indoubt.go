@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strife-pay/strife/internal/backoff"
+	"github.com/strife-pay/strife/internal/plumbing/backoff"
 )
 
 // doubts tracks the attempts a participant has voted YES on and not yet

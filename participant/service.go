@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/strife-pay/strife/internal/freetext"
-	"github.com/strife-pay/strife/internal/rpc"
+	"github.com/strife-pay/strife/internal/plumbing/freetext"
+	"github.com/strife-pay/strife/internal/plumbing/rpc"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"

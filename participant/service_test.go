@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strife-pay/strife/certs"
-	"github.com/strife-pay/strife/internal/testbank"
+	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -528,7 +528,7 @@ func TestHealthAndReflection(t *testing.T) {
 func TestServiceRequiresMutualTLSWithItsCA(t *testing.T) {
 	b := startBank(t)
 	b.open(t, "1001", 500)
-	stranger := testbank.NewPKI(t) // another CA
+	stranger := banktest.NewPKI(t) // another CA
 
 	tests := []struct {
 		name string

@@ -4,8 +4,8 @@
 // keeps a bank's accounts. It owns that part of the gateway's file (the
 // payments are package coordinator's), the users seed file's format and
 // the one parser of account addresses. The gateway side reads
-// users → coordinator → internal/gatewayd, as the bank side reads
-// ledger → participant → internal/bankd; the offline tools
+// users → coordinator → internal/daemons/gatewayd, as the bank side reads
+// ledger → participant → internal/daemons/bankd; the offline tools
 // (strife-recover, strife-inspect) use it without the gateway daemon.
 //
 // # Using it
@@ -41,7 +41,7 @@
 // every bank it has ever known to exist (given with --bank, seen in etcd,
 // proven by its log). RecordKnownBanks writes a BANK_KNOWN record for each
 // bank not known yet; KnownBanks reads them back. What a bank never known
-// means for a request is the gateway's to decide (internal/gatewayd). They
+// means for a request is the gateway's to decide (internal/daemons/gatewayd). They
 // are here, not in coordinator, because they are replayed and verified
 // with the users in one pass, describe where users' accounts may be, and
 // the coordinator never reads them: it pays between any two accounts its

@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/strife-pay/strife/internal/auth"
+	"github.com/strife-pay/strife/internal/plumbing/auth"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/strife-pay/strife/internal/damage"
+	"github.com/strife-pay/strife/internal/testkit/damage"
 	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strife-pay/strife/internal/testdisk"
+	"github.com/strife-pay/strife/internal/testkit/disktest"
 	"github.com/strife-pay/strife/ledger"
 	"github.com/strife-pay/strife/wal"
 )
@@ -57,7 +57,7 @@ func TestAFailedWriteIsErrWriteFailedAndTheLogGoesOn(t *testing.T) {
 // The same on a real disk that fills up: a tmpfs (the test is skipped
 // where it cannot be mounted).
 func TestARealFullDiskIsErrWriteFailedAndTheLogGoesOn(t *testing.T) {
-	disk := testdisk.Small(t, 1<<20)
+	disk := disktest.Small(t, 1<<20)
 	path := filepath.Join(disk.Dir, "wal.db")
 	l, err := wal.Open(path, wal.Options{})
 	require.NoError(t, err)

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/strife-pay/strife/internal/metrics"
+	"github.com/strife-pay/strife/internal/plumbing/metrics"
 )
 
 // Metrics measure a Log's commits (Options.Metrics). Nil measures nothing.

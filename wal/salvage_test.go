@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strife-pay/strife/internal/damage"
+	"github.com/strife-pay/strife/internal/testkit/damage"
 	"github.com/strife-pay/strife/wal"
 )
 

@@ -1,10 +1,10 @@
-// Command strife-bank runs one Strife bank. See internal/bankd.
+// Command strife-bank runs one Strife bank. See internal/daemons/bankd.
 package main
 
 import (
 	"os"
 
-	"github.com/strife-pay/strife/internal/bankd"
+	"github.com/strife-pay/strife/internal/daemons/bankd"
 )
 
 func main() {

@@ -1,12 +1,12 @@
 // Command strife-bench measures payments per second and latency through the
 // whole path (client → gateway → two banks, mTLS, fsyncs). See
-// internal/bench.
+// internal/tools/bench.
 package main
 
 import (
 	"os"
 
-	"github.com/strife-pay/strife/internal/bench"
+	"github.com/strife-pay/strife/internal/tools/bench"
 )
 
 func main() {

@@ -1,11 +1,11 @@
 // Command strife-certs creates Strife's CA and certificates. See
-// internal/certscli.
+// internal/tools/certscli.
 package main
 
 import (
 	"os"
 
-	"github.com/strife-pay/strife/internal/certscli"
+	"github.com/strife-pay/strife/internal/tools/certscli"
 )
 
 func main() {

@@ -1,10 +1,10 @@
-// Command strife-gateway runs the Strife gateway. See internal/gatewayd.
+// Command strife-gateway runs the Strife gateway. See internal/daemons/gatewayd.
 package main
 
 import (
 	"os"
 
-	"github.com/strife-pay/strife/internal/gatewayd"
+	"github.com/strife-pay/strife/internal/daemons/gatewayd"
 )
 
 func main() {

@@ -1,11 +1,11 @@
 // Command strife-inspect shows Strife data files read-only. See
-// internal/inspect.
+// internal/tools/inspect.
 package main
 
 import (
 	"os"
 
-	"github.com/strife-pay/strife/internal/inspect"
+	"github.com/strife-pay/strife/internal/tools/inspect"
 )
 
 func main() {

@@ -1,11 +1,11 @@
 // Command strife-recover checks and repairs Strife data files offline. See
-// internal/recovery.
+// internal/tools/recovery.
 package main
 
 import (
 	"os"
 
-	"github.com/strife-pay/strife/internal/recovery"
+	"github.com/strife-pay/strife/internal/tools/recovery"
 )
 
 func main() {

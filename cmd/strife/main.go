@@ -1,13 +1,13 @@
 // Command strife runs Strife: `strife up` starts a local deployment. See
-// internal/cli; the exit statuses are client.ExitStatuses.
+// internal/tools/cli; the exit statuses are client.ExitStatuses.
 package main
 
 import (
 	"context"
 	"os"
 
-	"github.com/strife-pay/strife/internal/cli"
-	"github.com/strife-pay/strife/internal/client"
+	"github.com/strife-pay/strife/internal/tools/cli"
+	"github.com/strife-pay/strife/internal/tools/client"
 )
 
 func main() {

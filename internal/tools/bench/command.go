@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"errors"
+	"io"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strife-pay/strife/internal/tools/cli"
+)
+
+// Command returns the strife-bench command line.
+func Command() *cobra.Command {
+	var opts Options
+	var logFile, cpuProfile string
+	var inProcess, bare, compare bool
+	var rounds int
+	cmd := &cobra.Command{
+		Use:   "strife-bench [--payers 1,16,256] [--duration 10s]",
+		Short: "Measure payments/s and p50/p99 latency through gateway and banks",
+		Long: `strife-bench starts a deployment of its own (certificates, two banks and a
+gateway, each a process of its own as with strife up, over mutual TLS on
+127.0.0.1, with every fsync), registers one payer per concurrent client, and
+has each pay as fast as it can for --duration at each level of --payers.
+Logs go to --log-file (they are written, as in production, and count
+towards the cost). --in-process runs the daemons in this process instead,
+where a CPU profile (--cpuprofile) sees all of them; --profile-dir has each
+daemon process write its own.
+
+--bare measures the floor instead: two banks that vote YES and acknowledge at
+once, and a gateway whose Pay only sends Prepare to both banks, then Commit to
+both, then answers COMMITTED. Same processes, certificates, mutual TLS and
+gRPC transport, same payers and report, but no logic, no log, no disk, no
+login. The real mode's figures read against it.
+
+--compare-bare runs both, alternately, bare first, --rounds times each, and
+prints the ratio Strife/bare per level: on a noisy machine, only runs
+interleaved like this compare. --json prints each level (and each ratio) as
+a JSON object on a line of its own.`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (bare || compare) && (inProcess || opts.Gateway != "") {
+				return errors.New("--bare and --compare-bare start processes of their own: they do not go with --in-process or --gateway")
+			}
+			if opts.ProfileDir != "" && (inProcess || opts.Gateway != "") {
+				return errors.New("--profile-dir profiles the daemon processes strife-bench starts: it does not go with --in-process (use --cpuprofile) or --gateway")
+			}
+			opts.Out = cmd.OutOrStdout()
+			opts.Logs = io.Discard
+			if logFile != "" {
+				f, err := os.Create(logFile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				opts.Logs = f
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			if !inProcess && opts.Gateway == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				opts.Executable = exe
+			}
+			var err error
+			switch {
+			case compare:
+				_, err = Compare(opts, rounds)
+			case bare:
+				_, err = RunBare(opts)
+			default:
+				_, err = Run(opts)
+			}
+			return err
+		},
+	}
+	cmd.Flags().IntSliceVar(&opts.Payers, "payers", []int{1, 16, 256}, "concurrent payers at each level")
+	cmd.Flags().DurationVar(&opts.Duration, "duration", 10*time.Second, "measuring window of each level")
+	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: formatted, then discarded)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here")
+	cmd.Flags().BoolVar(&inProcess, "in-process", false, "run the banks and the gateway in this process, not as processes of their own")
+	cmd.Flags().BoolVar(&bare, "bare", false, "measure the bare pipeline, the same RPCs with no logic and no disk, instead of Strife")
+	cmd.Flags().BoolVar(&compare, "compare-bare", false, "measure the bare pipeline and Strife alternately and print the ratio per level")
+	cmd.Flags().IntVar(&rounds, "rounds", 2, "with --compare-bare: how many runs of each")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each level as a JSON object: payers, payments, payments_per_s, p50_ms, p99_ms, failed, cpu_us_per_payment")
+	cmd.Flags().StringVar(&opts.ProfileDir, "profile-dir", "", "have each daemon process write a CPU profile, <name>.pprof, into this directory")
+	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "measure a running deployment at this address (e.g. strife up's 127.0.0.1:7000) instead of starting one")
+	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
+	cmd.Flags().IntVar(&opts.LoginFlood, "login-flood", 0, "run this many goroutines logging in with a wrong password in a loop alongside the payers, and report their logins/s")
+	cmd.Flags().IntVar(&opts.BcryptCost, "bcrypt-cost", 0, "the gateway's bcrypt cost (default 4, bcrypt's minimum; 12 is production's, for --login-flood)")
+	cmd.Flags().BoolVar(&opts.Metrics, "metrics", false, "have the daemon processes serve Prometheus metrics, scraped once a second, so that their cost is measured")
+	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
+	cmd.AddCommand(cli.DaemonCommands()...) // what the processes run
+	cmd.AddCommand(BareCommands()...)       // and with --bare
+	return cmd
+}
