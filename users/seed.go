@@ -46,7 +46,7 @@ func LoadSeed(path string) (*SeedFile, error) {
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
 	if err := dec.Decode(&seed); err != nil {
-		return nil, fmt.Errorf("gatewayd: users file %s: %w", path, err)
+		return nil, fmt.Errorf("users file %s: %w", path, err)
 	}
 	return &seed, nil
 }

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // repoRoot is where `strife up` finds testdata/demo-users.yaml by default.
-const repoRoot = "../.."
+const repoRoot = "../../.."
 
 // upProcess is `strife up` running as a real process, its stdin a pipe and
 // its stdout read line by line.
