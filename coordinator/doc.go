@@ -173,13 +173,12 @@
 //
 // run.go has gofail failpoints at the points where a crash matters most
 // (stagingBeforeDurable, stagedBeforeVotes, lazyDecisionLinger,
-// resolvedBeforeDecision); internal/testkit/crashtest builds the gateway with them
-// enabled and kills it there. coordinator.go has one more,
-// forgetImplicitCommits, which breaks the gateway on purpose: after a
-// restart it fails the staged attempts whose decision it had not written,
-// instead of resolving them, so that strife-chaos's test can show that its
-// checks catch a coordinator that forgets a decision. In a normal build
-// they are comments.
+// resolvedBeforeDecision); internal/testkit/crashtest builds the gateway with
+// them enabled and kills it there. coordinator.go has one more,
+// forgetImplicitCommits, which breaks the gateway on purpose: after a restart
+// it fails the staged attempts whose decision it had not written, instead of
+// resolving them, so that strife-chaos's test can show that its checks catch a
+// coordinator that forgets a decision. In a normal build they are comments.
 //
 // # Metrics
 //

@@ -38,10 +38,10 @@ type Coordinator interface {
 	GetDecision(ctx context.Context, name string, id ulid.ULID, attempt uint32) (Decision, error)
 }
 
-// GRPCCoordinator asks a CoordinatorService over one connection, whatever
-// the name: the connection is to the gateway already chosen, by name
-// through etcd (internal/plumbing/discovery.Coordinators dials one per gateway) or
-// given by address (a static setup, a test).
+// GRPCCoordinator asks a CoordinatorService over one connection, whatever the
+// name: the connection is to the gateway already chosen, by name through etcd
+// (internal/plumbing/discovery.Coordinators dials one per gateway) or given by
+// address (a static setup, a test).
 type GRPCCoordinator struct {
 	Client strifev1.CoordinatorServiceClient
 }

@@ -37,15 +37,14 @@
 //
 // # Known banks
 //
-// The gateway's directory of the banks its users' accounts may be at:
-// every bank it has ever known to exist (given with --bank, seen in etcd,
-// proven by its log). RecordKnownBanks writes a BANK_KNOWN record for each
-// bank not known yet; KnownBanks reads them back. What a bank never known
-// means for a request is the gateway's to decide (internal/daemons/gatewayd). They
-// are here, not in coordinator, because they are replayed and verified
-// with the users in one pass, describe where users' accounts may be, and
-// the coordinator never reads them: it pays between any two accounts its
-// Directory can reach.
+// The gateway's directory of the banks its users' accounts may be at: every
+// bank it has ever known to exist (given with --bank, seen in etcd, proven by
+// its log). RecordKnownBanks writes a BANK_KNOWN record for each bank not known
+// yet; KnownBanks reads them back. What a bank never known means for a request
+// is the gateway's to decide (internal/daemons/gatewayd). They are here, not in
+// coordinator, because they are replayed and verified with the users in one
+// pass, describe where users' accounts may be, and the coordinator never reads
+// them: it pays between any two accounts its Directory can reach.
 //
 // # On-disk format
 //

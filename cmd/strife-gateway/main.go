@@ -1,4 +1,5 @@
-// Command strife-gateway runs the Strife gateway. See internal/daemons/gatewayd.
+// Command strife-gateway runs the Strife gateway. See
+// internal/daemons/gatewayd.
 package main
 
 import (

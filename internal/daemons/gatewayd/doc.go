@@ -6,12 +6,12 @@
 //
 // # What it serves
 //
-// One mutual-TLS listener serves GatewayService (clients and admin tools,
-// with a login token for everything but Login), CoordinatorService (banks
-// only: GetDecision), grpc.health.v1 and reflection. Who may call which
-// method by certificate role and user role is internal/plumbing/rpc.DefaultPolicy;
-// every call is written to the audit log, and a Pay that repeats an
-// earlier one is marked "retry":true there.
+// One mutual-TLS listener serves GatewayService (clients and admin tools, with
+// a login token for everything but Login), CoordinatorService (banks only:
+// GetDecision), grpc.health.v1 and reflection. Who may call which method by
+// certificate role and user role is internal/plumbing/rpc.DefaultPolicy; every
+// call is written to the audit log, and a Pay that repeats an earlier one is
+// marked "retry":true there.
 //
 // # Finding the banks
 //

@@ -42,10 +42,10 @@ const DefaultTokenLifetime = 15 * time.Minute
 
 const issuer = "strife"
 
-// Errors of Verify. All of them mean UNAUTHENTICATED to a caller; they are
-// told apart only in the server's log, where the policy interceptors of
-// internal/plumbing/rpc write Verify's error (never the token) at warn, as "login
-// token refused".
+// Errors of Verify. All of them mean UNAUTHENTICATED to a caller; they are told
+// apart only in the server's log, where the policy interceptors of
+// internal/plumbing/rpc write Verify's error (never the token) at warn, as
+// "login token refused".
 var (
 	ErrBadToken         = errors.New("auth: invalid login token")
 	ErrWrongCertificate = errors.New("auth: login token was issued over another certificate")

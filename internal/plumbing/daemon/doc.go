@@ -35,8 +35,9 @@
 //
 // # Who imports a daemon
 //
-// A daemon package is imported only by the roots of the programs that run
-// it (its cmd, internal/tools/cli for strife's hidden subcommands, internal/tools/bench
-// for strife-bench's) and by test code; the daemons themselves import this
-// package, never each other. TestOnlyCommandsImportDaemons holds the rule.
+// A daemon package is imported only by the roots of the programs that run it
+// (its cmd, internal/tools/cli for strife's hidden subcommands,
+// internal/tools/bench for strife-bench's) and by test code; the daemons
+// themselves import this package, never each other.
+// TestOnlyCommandsImportDaemons holds the rule.
 package daemon

@@ -13,8 +13,8 @@
 // # Why a registry per process
 //
 // prometheus.DefaultRegisterer is a package global: two daemons in one test
-// process (a gateway and three banks, as internal/daemons/bankd/banktest starts them)
-// would register the same names twice and fail, or worse, add up. Each
+// process (a gateway and three banks, as internal/daemons/bankd/banktest starts
+// them) would register the same names twice and fail, or worse, add up. Each
 // daemon makes its own with NewRegistry and passes it down.
 //
 // # Labels
