@@ -29,10 +29,10 @@ import (
 //
 // Start, in order: the etcd client (which does not wait for etcd), the
 // daemon's steps (which open the data file with OpenLog, and build on
-// Etcd and Registry), then Serve: listen, serve gRPC, register in etcd in
-// the background, and serve metrics last, once everything they read is in
-// place. Stop, in order: deregister (peers stop sending new work at
-// once), report NOT_SERVING, run the OnDrain functions, let calls in
+// Etcd and Registry), then Serve: listen, serve metrics (once everything
+// they read is in place), serve gRPC, register in etcd in the background.
+// Stop, in order: deregister (peers stop sending new work at once), report
+// NOT_SERVING, run the OnDrain functions, let calls in
 // flight finish up to the drain timeout, then close: the OnClose functions
 // last registered first, the etcd client, and the data file.
 type Server struct {
@@ -123,8 +123,9 @@ func (s *Server) OnClose(f func() error) { s.onClose = append(s.onClose, f) }
 
 // Serve listens, serves gRPC with the services that register registers
 // (tokens, if not nil, verifies the login tokens of client calls; see
-// rpc.ServerOptions), starts registering in etcd without waiting for it,
-// and serves metrics, last.
+// rpc.ServerOptions), and starts registering in etcd without waiting for
+// it. Metrics serve before gRPC does, so that once a daemon logs that it
+// serves, its metrics answer too.
 func (s *Server) Serve(tokens rpc.TokenVerifier, register func(*grpc.Server)) error {
 	tlsConfig, err := certs.ServerConfig(s.cfg.TLS)
 	if err != nil {
@@ -137,15 +138,16 @@ func (s *Server) Serve(tokens rpc.TokenVerifier, register func(*grpc.Server)) er
 	s.grpc, s.health = rpc.NewServer(tlsConfig, log, rpc.ServerOptions(log, rpc.DefaultPolicy, tokens, s.rpcMetrics)...)
 	register(s.grpc)
 	s.rpcMetrics.Init(s.grpc)
+	// Metrics serve before the daemon says it serves, so that whoever
+	// waits for that line (strife up, an operator) can scrape at once.
+	if s.registry != nil {
+		if s.metrics, err = metrics.Serve(s.cfg.MetricsListen, s.registry, log); err != nil {
+			return err
+		}
+	}
 	go func() { s.served <- s.grpc.Serve(s.lis) }()
 	log.Info().Str("addr", s.Addr()).Msg(s.what + " serving")
-	if err := s.register(); err != nil {
-		return err
-	}
-	if s.registry != nil {
-		s.metrics, err = metrics.Serve(s.cfg.MetricsListen, s.registry, log)
-	}
-	return err
+	return s.register()
 }
 
 // register starts keeping the daemon's key in etcd, once it serves. It
