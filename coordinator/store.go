@@ -31,6 +31,15 @@ const (
 
 var epochKey = []byte("epoch")
 
+// paymentsFill is how full bbolt fills payments' pages when it splits
+// them, instead of half. Payment IDs are ULIDs, which begin with their time,
+// so a new payment's key lands at or near the end of the bucket, and the
+// later writes of a payment rewrite its value near the end too: pages left
+// behind are rarely written again, so half of each would stay empty
+// (measured with strife-inspect stats: 54% full by default, 87% with 0.9).
+// bbolt does not keep the setting: putPayment sets it in every transaction.
+const paymentsFill = 0.9
+
 // beginEpoch appends EPOCH_BEGUN for the epoch after the last one recorded,
 // and returns it. A log with no epoch yet takes 0 if it holds no payment,
 // and 1 if it does: its attempts were numbered 1, 2, … as epoch 0 numbers
@@ -210,6 +219,7 @@ func putPayment(tx *wal.Tx, p Payment) error {
 	if err != nil {
 		return err
 	}
+	b.FillPercent = paymentsFill
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(p.State())
 	if err != nil {
 		return err

@@ -62,7 +62,12 @@
 // could not find (see below). wal.index makes the records
 // of one attempt of one transaction a contiguous key range, for idempotency
 // checks; records with a zero txid are not indexed. Both buckets are written
-// in the same transaction as the record.
+// in the same transaction as the record. wal.records' pages are split 90%
+// full, not half (its keys only grow); wal.index keeps bbolt's default.
+//
+// Tx.Stats gives every bucket's pairs, pages and bytes allocated and in
+// use, from bbolt's statistics, and Tx.TxIDs how many transactions the
+// index names: the figures strife-inspect stats prints.
 //
 // # Transaction IDs
 //

@@ -75,6 +75,7 @@ func (tx *Tx) Append(r Record) (uint64, error) {
 		return 0, fmt.Errorf("wal: payload of %d bytes exceeds %d", len(r.Payload), MaxPayload)
 	}
 	records := tx.btx.Bucket(recordsBucket)
+	records.FillPercent = appendFill
 	seq, err := records.NextSequence()
 	if err != nil {
 		return 0, err
@@ -88,6 +89,18 @@ func (tx *Tx) Append(r Record) (uint64, error) {
 	}
 	return seq, tx.btx.Bucket(indexBucket).Put(indexKey(r.TxID, r.Attempt, seq), nil)
 }
+
+// appendFill is how full bbolt fills the pages of the records bucket when
+// it splits them, instead of its default of half (bbolt.DefaultFillPercent).
+// Their keys, sequence numbers, only ever grow: a page, once split off,
+// never takes another key, so half of it would stay empty for ever (etcd
+// fills its append-only buckets the same way). bbolt does not keep the
+// setting: it is set on the bucket in every transaction that writes. The
+// index keeps bbolt's default: its keys start with transaction IDs, which
+// grow only roughly, and a transaction's later records land in the middle
+// of it, into pages that fuller splits leave without room (measured with
+// strife-inspect stats: 0.9 took a gateway's index from 64% to 55% full).
+const appendFill = 0.9
 
 // Lookup returns the records of one attempt of a transaction, in the order
 // they were appended. Records with a zero TxID are not indexed, so the zero

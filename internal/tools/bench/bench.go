@@ -76,6 +76,12 @@ type Options struct {
 	// lasts, as strife top does: what metrics cost is then in the figures.
 	// Daemons in this process (no Executable) serve none.
 	Metrics bool
+	// Keep, if set, is a directory in which each deployment of the
+	// benchmark's own is made (a directory per deployment, named like the
+	// temporary one) and left after the run, data files included, for
+	// strife-inspect stats to measure; otherwise it is a temporary
+	// directory, removed after the run.
+	Keep string
 }
 
 // Result is one level's measurement.
@@ -216,14 +222,17 @@ func startOrConnect(opts Options) (*deployment, error) {
 }
 
 // newDeployment makes the temporary directory of a deployment of its own,
-// named with prefix, and opts.ProfileDir if it is set and missing.
+// named with prefix (in opts.Keep, if set), and opts.ProfileDir and
+// opts.Keep if they are set and missing.
 func newDeployment(opts Options, prefix string) (*deployment, error) {
-	if opts.ProfileDir != "" {
-		if err := os.MkdirAll(opts.ProfileDir, 0o755); err != nil {
-			return nil, err
+	for _, dir := range []string{opts.ProfileDir, opts.Keep} {
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
 		}
 	}
-	dir, err := os.MkdirTemp("", prefix)
+	dir, err := os.MkdirTemp(opts.Keep, prefix) // "": the temporary directory
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +240,7 @@ func newDeployment(opts Options, prefix string) (*deployment, error) {
 	if cost == 0 {
 		cost = bcrypt.MinCost
 	}
-	return &deployment{dir: dir, profileDir: opts.ProfileDir, bcryptCost: cost, metrics: opts.Metrics}, nil
+	return &deployment{dir: dir, keep: opts.Keep != "", profileDir: opts.ProfileDir, bcryptCost: cost, metrics: opts.Metrics}, nil
 }
 
 // start makes the certificates in d.dir, starts the banks and the gateway
@@ -271,6 +280,7 @@ func (d *deployment) makeCerts() (certDir string, banks []string, err error) {
 // and admin and client connections.
 type deployment struct {
 	dir        string
+	keep       bool          // leave dir after the run: see Options.Keep
 	profileDir string        // see Options.ProfileDir
 	bcryptCost int           // see Options.BcryptCost
 	metrics    bool          // see Options.Metrics
@@ -419,7 +429,7 @@ func (d *deployment) stop() {
 			fmt.Fprintln(os.Stderr, "strife-bench:", err)
 		}
 	}
-	if d.dir != "" {
+	if d.dir != "" && !d.keep {
 		os.RemoveAll(d.dir)
 	}
 }

@@ -38,7 +38,8 @@ func TestMain(m *testing.M) {
 // The benchmark's deployments work, in this process and as processes, and
 // their payments commit. Only that: the figures are for people to read, not
 // for a test to assert. The processes write their profiles into a
-// directory that did not exist.
+// directory that did not exist. In this process, the deployment is kept
+// (Options.Keep): its data files are left for strife-inspect stats.
 func TestBenchRunsPaymentsThroughTheWholePath(t *testing.T) {
 	for _, processes := range []bool{false, true} {
 		t.Run(fmt.Sprintf("processes=%v", processes), func(t *testing.T) {
@@ -47,8 +48,17 @@ func TestBenchRunsPaymentsThroughTheWholePath(t *testing.T) {
 				t.Setenv(daemonEnv, "1")
 				opts.Executable = os.Args[0]
 				opts.ProfileDir = filepath.Join(t.TempDir(), "profiles", "new")
+			} else {
+				opts.Keep = filepath.Join(t.TempDir(), "kept", "new")
 			}
 			requireEveryLevelCommits(t, bench.Run, opts)
+			if !processes {
+				for _, pattern := range []string{"gateway/*.db", "BankA/*.db", "BankB/*.db"} {
+					kept, err := filepath.Glob(filepath.Join(opts.Keep, "*", pattern))
+					require.NoError(t, err)
+					require.Len(t, kept, 1, "%s kept", pattern)
+				}
+			}
 			if processes {
 				for _, name := range []string{"BankA", "BankB", "gateway-1"} {
 					info, err := os.Stat(filepath.Join(opts.ProfileDir, name+".pprof"))

@@ -49,6 +49,9 @@ a JSON object on a line of its own.`,
 			if opts.ProfileDir != "" && (inProcess || opts.Gateway != "") {
 				return errors.New("--profile-dir profiles the daemon processes strife-bench starts: it does not go with --in-process (use --cpuprofile) or --gateway")
 			}
+			if opts.Keep != "" && opts.Gateway != "" {
+				return errors.New("--keep keeps the files of the deployment strife-bench starts: it does not go with --gateway")
+			}
 			opts.Out = cmd.OutOrStdout()
 			opts.Logs = io.Discard
 			if logFile != "" {
@@ -103,6 +106,7 @@ a JSON object on a line of its own.`,
 	cmd.Flags().StringVar(&opts.CertDir, "certs", "strife-data/certs", "with --gateway: the deployment's certificate directory")
 	cmd.Flags().IntVar(&opts.LoginFlood, "login-flood", 0, "run this many goroutines logging in with a wrong password in a loop alongside the payers, and report their logins/s")
 	cmd.Flags().IntVar(&opts.BcryptCost, "bcrypt-cost", 0, "the gateway's bcrypt cost (default 4, bcrypt's minimum; 12 is production's, for --login-flood)")
+	cmd.Flags().StringVar(&opts.Keep, "keep", "", "make the deployment's directory (data files included) in this directory and leave it after the run, e.g. for strife-inspect stats")
 	cmd.Flags().BoolVar(&opts.Metrics, "metrics", false, "have the daemon processes serve Prometheus metrics, scraped once a second, so that their cost is measured")
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
 	cmd.AddCommand(cli.DaemonCommands()...) // what the processes run

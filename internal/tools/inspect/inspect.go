@@ -37,14 +37,14 @@ func Command() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:   "strife-inspect",
-		Short: "Read-only views of Strife data files: accounts, entries, transactions, totals",
+		Short: "Read-only views of Strife data files: accounts, entries, transactions, totals, stats",
 		Long: `strife-inspect reads a bank's or the gateway's bbolt file read-only; it never
 writes, and waits at most --timeout for a running daemon's lock.`,
 		SilenceUsage: true,
 	}
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of a table")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", time.Second, "how long to wait for a daemon's lock on a file")
-	root.AddCommand(accountsCommand(g), entriesCommand(g), txCommand(g), totalsCommand(g))
+	root.AddCommand(accountsCommand(g), entriesCommand(g), txCommand(g), totalsCommand(g), statsCommand(g))
 	return root
 }
 
