@@ -19,7 +19,7 @@ const (
 )
 
 func init() {
-	for t, info := range map[wal.Type]wal.TypeInfo{
+	wal.RegisterTypes(map[wal.Type]wal.TypeInfo{
 		TypePaymentAccepted: {Name: "PAYMENT_ACCEPTED", Transactional: true},
 		TypeAttemptBegun:    {Name: "ATTEMPT_BEGUN", Transactional: true},
 		TypeDecisionCommit:  {Name: "DECISION_COMMIT", Transactional: true},
@@ -28,7 +28,5 @@ func init() {
 		TypePaymentFinal:    {Name: "PAYMENT_FINAL", Transactional: true},
 		TypeAttemptStaged:   {Name: "ATTEMPT_STAGED", Transactional: true},
 		TypeEpochBegun:      {Name: "EPOCH_BEGUN"},
-	} {
-		wal.RegisterType(t, info)
-	}
+	})
 }

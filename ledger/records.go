@@ -30,7 +30,7 @@ const (
 )
 
 func init() {
-	for t, info := range map[wal.Type]wal.TypeInfo{
+	wal.RegisterTypes(map[wal.Type]wal.TypeInfo{
 		TypePrepared:       {Name: "PREPARED", Transactional: true},
 		TypeCommitted:      {Name: "COMMITTED", Transactional: true},
 		TypeAborted:        {Name: "ABORTED", Transactional: true},
@@ -41,9 +41,7 @@ func init() {
 		TypeHoldReleased:   {Name: "HOLD_RELEASED", Transactional: true},
 		TypePosted:         {Name: "POSTED", Transactional: true},
 		TypeSettled:        {Name: "SETTLED", Transactional: true},
-	} {
-		wal.RegisterType(t, info)
-	}
+	})
 }
 
 // NewPayload returns an empty payload message for a record of type t of a

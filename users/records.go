@@ -21,15 +21,14 @@ const (
 )
 
 func init() {
-	for t, name := range map[wal.Type]string{
-		TypeUserRegistered: "USER_REGISTERED",
-		TypeUserUpdated:    "USER_UPDATED",
-		TypeTokenRevoked:   "TOKEN_REVOKED",
-		TypeTokensPruned:   "TOKENS_PRUNED",
-		TypeBankKnown:      "BANK_KNOWN",
-	} {
-		wal.RegisterType(t, wal.TypeInfo{Name: name}) // none belongs to a transaction
-	}
+	// None belongs to a transaction.
+	wal.RegisterTypes(map[wal.Type]wal.TypeInfo{
+		TypeUserRegistered: {Name: "USER_REGISTERED"},
+		TypeUserUpdated:    {Name: "USER_UPDATED"},
+		TypeTokenRevoked:   {Name: "TOKEN_REVOKED"},
+		TypeTokensPruned:   {Name: "TOKENS_PRUNED"},
+		TypeBankKnown:      {Name: "BANK_KNOWN"},
+	})
 }
 
 // Projection buckets in the gateway's log file (see wal.Tx.Bucket):

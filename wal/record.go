@@ -100,6 +100,14 @@ func RegisterType(t Type, info TypeInfo) {
 	}
 }
 
+// RegisterTypes registers each of types, as RegisterType does: an owner
+// declares its record types in one call from its init function.
+func RegisterTypes(types map[Type]TypeInfo) {
+	for t, info := range types {
+		RegisterType(t, info)
+	}
+}
+
 func (t Type) info() (TypeInfo, bool) {
 	m := types.Load()
 	if m == nil {

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 // The benchmark's deployments work, in this process and as processes, and
 // their payments commit. Only that: the figures are for people to read, not
 // for a test to assert. The processes write their profiles into a
-// directory that did not exist. In this process, the deployment is kept
+// directory that did not exist, and serve their metrics. In this process, the deployment is kept
 // (Options.Keep): its data files are left for strife-inspect stats.
 func TestBenchRunsPaymentsThroughTheWholePath(t *testing.T) {
 	for _, processes := range []bool{false, true} {
@@ -48,6 +48,7 @@ func TestBenchRunsPaymentsThroughTheWholePath(t *testing.T) {
 				t.Setenv(daemonEnv, "1")
 				opts.Executable = os.Args[0]
 				opts.ProfileDir = filepath.Join(t.TempDir(), "profiles", "new")
+				opts.Metrics = true // the daemons start with their metrics listeners
 			} else {
 				opts.Keep = filepath.Join(t.TempDir(), "kept", "new")
 			}
