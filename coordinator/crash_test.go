@@ -12,6 +12,7 @@ import (
 
 	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
+	"github.com/strife-pay/strife/internal/testkit/logtest"
 	"github.com/strife-pay/strife/participant"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
@@ -106,7 +107,7 @@ func requireResolved(t *testing.T, w *world, id ulid.ULID, attempt uint32, typ w
 	require.NoError(t, err)
 	defer log.Close()
 	require.NoError(t, log.View(func(tx *wal.Tx) error {
-		recs, err := tx.Lookup(id, attempt)
+		recs, err := logtest.Records(tx, id, attempt)
 		require.NoError(t, err)
 		for _, r := range recs {
 			if r.Type == coordinator.TypeDecisionCommit || r.Type == coordinator.TypeDecisionAbort {

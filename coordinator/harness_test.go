@@ -22,6 +22,7 @@ import (
 	"github.com/strife-pay/strife/internal/daemons/bankd"
 	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
 	"github.com/strife-pay/strife/internal/plumbing/rpc"
+	"github.com/strife-pay/strife/internal/testkit/logtest"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
@@ -480,7 +481,7 @@ func (w *world) records(t *testing.T, id ulid.ULID, attempt uint32) []wal.Type {
 	defer log.Close()
 	var types []wal.Type
 	require.NoError(t, log.View(func(tx *wal.Tx) error {
-		recs, err := tx.Lookup(id, attempt)
+		recs, err := logtest.Records(tx, id, attempt)
 		for _, r := range recs {
 			types = append(types, r.Type)
 		}

@@ -4,7 +4,10 @@ import "github.com/strife-pay/strife/wal"
 
 // The gateway's payment records, this package's part of the gateway's
 // file (the users' part is package users). The numbers are part of the
-// on-disk format.
+// on-disk format. None is Indexed: the gateway finds a payment by its
+// key in the payments bucket, never by looking its records up in the log,
+// so its records cost no wal.index keys (files written before that choice
+// have them, and they stay valid).
 const (
 	TypePaymentAccepted wal.Type = 32
 	TypeAttemptBegun    wal.Type = 33

@@ -19,7 +19,8 @@ const (
 	TypeAborted   wal.Type = 3
 
 	// Ledger events, written together with the 2PC record they derive
-	// from (if any).
+	// from (if any). Only the 2PC records are Indexed: the participant
+	// looks an attempt up by them; holds and postings have projections.
 	TypeAccountOpened  wal.Type = 16
 	TypeAccountUpdated wal.Type = 17
 	TypeDeposited      wal.Type = 18
@@ -31,9 +32,9 @@ const (
 
 func init() {
 	wal.RegisterTypes(map[wal.Type]wal.TypeInfo{
-		TypePrepared:       {Name: "PREPARED", Transactional: true},
-		TypeCommitted:      {Name: "COMMITTED", Transactional: true},
-		TypeAborted:        {Name: "ABORTED", Transactional: true},
+		TypePrepared:       {Name: "PREPARED", Transactional: true, Indexed: true},
+		TypeCommitted:      {Name: "COMMITTED", Transactional: true, Indexed: true},
+		TypeAborted:        {Name: "ABORTED", Transactional: true, Indexed: true},
 		TypeAccountOpened:  {Name: "ACCOUNT_OPENED"},
 		TypeAccountUpdated: {Name: "ACCOUNT_UPDATED"},
 		TypeDeposited:      {Name: "DEPOSITED"},

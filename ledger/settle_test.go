@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/internal/testkit/logtest"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -20,7 +21,7 @@ func (tl *testLedger) records(t *testing.T, id ulid.ULID, attempt uint32) ([]wal
 	t.Helper()
 	var recs []wal.Record
 	require.NoError(t, tl.log.View(func(tx *wal.Tx) (err error) {
-		recs, err = tx.Lookup(id, attempt)
+		recs, err = logtest.Records(tx, id, attempt)
 		return err
 	}))
 	types := make([]wal.Type, len(recs))

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strife-pay/strife/internal/testkit/logtest"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	"github.com/strife-pay/strife/wal"
@@ -27,7 +28,7 @@ func TestRecordsTakeTheLedgersClock(t *testing.T) {
 	require.NoError(t, b.p.Commit(id, 1))
 
 	var recs []wal.Record
-	require.NoError(t, b.log.View(func(tx *wal.Tx) (err error) { recs, err = tx.Lookup(id, 1); return err }))
+	require.NoError(t, b.log.View(func(tx *wal.Tx) (err error) { recs, err = logtest.Records(tx, id, 1); return err }))
 	times := map[wal.Type]int64{}
 	for _, r := range recs {
 		var m interface {

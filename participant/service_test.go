@@ -26,6 +26,7 @@ import (
 
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/daemons/bankd/banktest"
+	"github.com/strife-pay/strife/internal/testkit/logtest"
 	"github.com/strife-pay/strife/ledger"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
@@ -593,7 +594,7 @@ func TestPreparedRecordNamesTheCoordinator(t *testing.T) {
 	defer log.Close()
 	var prepared []*storagev1.Prepared
 	require.NoError(t, log.View(func(tx *wal.Tx) error {
-		recs, err := tx.Lookup(id, 1)
+		recs, err := logtest.Records(tx, id, 1)
 		for _, r := range recs {
 			if r.Type == ledger.TypePrepared {
 				p := &storagev1.Prepared{}
@@ -626,7 +627,7 @@ func TestCommitWritesCommittedAndOneSettledPerLeg(t *testing.T) {
 	defer log.Close()
 	var recs []wal.Record
 	require.NoError(t, log.View(func(tx *wal.Tx) (err error) {
-		recs, err = tx.Lookup(id, 1)
+		recs, err = logtest.Records(tx, id, 1)
 		return err
 	}))
 	var types []wal.Type

@@ -63,11 +63,22 @@ type TypeInfo struct {
 	// Name is the type's name in errors and in the tools ("PREPARED").
 	Name string
 	// Transactional types are those whose records belong to one
-	// transaction, found again by its ID (Tx.Lookup, and the tools that
-	// group a log by payment): their records must carry a valid ID
-	// (CheckTxID), which Tx.Append enforces. The other types (accounts,
-	// deposits, users, epochs, known banks) carry the zero ID.
+	// transaction (the tools group a log by payment with it): their
+	// records must carry a valid ID (CheckTxID), which Tx.Append enforces.
+	// The other types (accounts, deposits, users, epochs, known banks)
+	// carry the zero ID.
 	Transactional bool
+	// Indexed types are the Transactional types whose records someone
+	// finds again by transaction and attempt, with Tx.Lookup: each such
+	// record gets a key in wal.index. Only a bank's 2PC records are: the
+	// participant answers a repeated message from them. The other
+	// records of a transaction are never looked up that way (a bank's
+	// holds and postings have their own projections, the gateway keeps
+	// each payment's state in its payments bucket), and an index key
+	// costs about as much disk as a small record. Logs written before
+	// this field existed index every Transactional record; those keys
+	// stay valid.
+	Indexed bool
 }
 
 // types is the registry of RegisterType: a map replaced whole on each
@@ -122,6 +133,13 @@ func (t Type) info() (TypeInfo, bool) {
 func (t Type) Transactional() bool {
 	info, _ := t.info()
 	return info.Transactional
+}
+
+// Indexed reports whether records of type t get a wal.index key, so that
+// Tx.Lookup finds them.
+func (t Type) Indexed() bool {
+	info, _ := t.info()
+	return info.Transactional && info.Indexed
 }
 
 // Known reports whether t is a record type registered in this program.

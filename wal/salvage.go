@@ -292,7 +292,7 @@ func writeSalvaged(path string, records map[uint64][]byte, rep *SalvageReport) e
 				}
 				var id ulid.ULID
 				copy(id[:], v[6:22])
-				if id == (ulid.ULID{}) {
+				if id == (ulid.ULID{}) || !Type(v[5]).Indexed() {
 					continue
 				}
 				if err := index.Put(indexKey(id, binary.BigEndian.Uint32(v[22:26]), seq), nil); err != nil {

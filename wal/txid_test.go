@@ -78,11 +78,23 @@ func TestAppendRefusesTheZeroIDForTransactionalTypes(t *testing.T) {
 	for _, typ := range other {
 		appendOne(t, l, wal.Record{Type: typ})
 	}
+	var indexed []wal.Type
+	for _, typ := range transactional {
+		if typ.Indexed() {
+			indexed = append(indexed, typ)
+		}
+	}
+	require.ElementsMatch(t, []wal.Type{ledger.TypePrepared, ledger.TypeCommitted, ledger.TypeAborted}, indexed, "only a bank's 2PC records are looked up")
 	require.NoError(t, l.View(func(tx *wal.Tx) error {
 		recs, err := tx.Lookup(id, 1)
-		require.Len(t, recs, len(transactional), "every record of the transaction is found again")
+		var found []wal.Type
+		for _, r := range recs {
+			found = append(found, r.Type)
+		}
+		require.Equal(t, indexed, found, "every indexed record of the transaction is found again, in order")
 		return err
 	}))
+	require.NoError(t, l.View(func(tx *wal.Tx) error { return tx.Verify() }))
 }
 
 // FuzzParseTxID: whatever the text, ParseTxID never accepts an ID the log
