@@ -67,10 +67,11 @@ const (
 // projectionBuckets are every bucket of the projection, in either layout.
 var projectionBuckets = []string{AccountsBucket, holdsBucket, postingsBucket, entriesBucket}
 
-// postingsFill is the fill percent of postings pages: their keys only ever
-// grow, so a full page is never split for an insert in its middle (etcd
-// fills its append-only buckets the same way).
-const postingsFill = 0.9
+// postingsFill is the fill percent of postings pages: full. Their keys
+// only ever grow and their values never change, so a page is never split
+// for an insert in its middle or a longer value (measured with
+// strife-inspect stats: 89% full at 0.9, 98% at 1).
+const postingsFill = 1.0
 
 func (k holdKey) bytes() []byte {
 	b := attemptPrefix(k.txID, k.attempt)
