@@ -54,16 +54,23 @@
 // The bbolt file has three top-level buckets:
 //
 //	wal.records   seq (uint64, big-endian)            -> record
-//	wal.index     txid (16) | attempt (uint32 BE) | seq (uint64 BE) -> empty
+//	wal.index     txid (16) | attempt (uint32 BE)     -> seq, seq delta, … (uvarints)
 //	state         the caller's buckets (Tx.Bucket), e.g. a balance projection
 //
 // Sequence numbers start at 1 and have no gaps, except in a log written by
 // Salvage, which keeps each record's own number and leaves out those it
-// could not find (see below). wal.index makes the records
-// of one attempt of one transaction a contiguous key range, for idempotency
-// checks; records with a zero txid are not indexed. Both buckets are written
-// in the same transaction as the record. wal.records' pages are split 90%
-// full, not half (its keys only grow); wal.index keeps bbolt's default.
+// could not find (see below). wal.index finds the records of one attempt
+// of one transaction, for a bank's idempotency: one key per attempt, whose
+// value lists its records' sequence numbers, the first whole and each
+// next as its distance from the one before. Only records of the types
+// their owner registers Indexed are in it (a bank's 2PC records: its
+// PREPARED and COMMITTED cost one key of about 25 bytes), so records with
+// a zero txid never are. Logs written before this layout have a key per
+// record of every Transactional type, txid | attempt | seq (uint64 BE) ->
+// empty; Lookup and Verify read both, even for one attempt. Both buckets
+// are written in the same transaction as the record. wal.records' pages
+// are filled completely before they split, not half (its keys only grow
+// and its values never change); wal.index keeps bbolt's default.
 //
 // Tx.Stats gives every bucket's pairs, pages and bytes allocated and in
 // use, from bbolt's statistics, and Tx.TxIDs how many transactions the
@@ -81,19 +88,28 @@
 // with the zero ID, with an error wrapping ErrZeroTxID. Records already
 // written are read as they are.
 //
-// A record value is a fixed header followed by the payload:
+// A record value is a header followed by the payload. Records are written
+// in layout 2:
 //
-//	0      4         5      6               22           26          30
-//	+------+---------+------+---------------+------------+-----------+---------+
-//	| crc  | version | type | txid (ULID)   | attempt    | length    | payload |
-//	+------+---------+------+---------------+------------+-----------+---------+
-//	  u32     u8        u8     16 bytes        u32 BE       u32 BE     length bytes
+//	0      4         5      6               22                 22+n
+//	+------+---------+------+---------------+------------------+---------+
+//	| crc  | version | type | txid (ULID)   | attempt          | payload |
+//	+------+---------+------+---------------+------------------+---------+
+//	  u32     u8        u8     16 bytes        uvarint, n bytes   the rest
 //
+// and read in layout 2 or layout 1, which every log written before
+// layout 2 holds, and which has a fixed 30-byte header:
+//
+//	| crc u32 | version u8 = 1 | type u8 | txid 16 | attempt u32 BE | length u32 BE | payload |
+//
+// Layout 2 drops the length (the value's own length gives the payload's,
+// and the checksum covers every byte, so a cut record is caught) and
+// writes the attempt as a varint (one to three bytes, where an attempt's
+// epoch sits above its low 12 bits): seven bytes less for most records.
 // crc is CRC-32C (Castagnoli), big-endian, over the 8-byte key followed by
 // bytes 4 to the end, so a record moved to another key is detected too.
-// version is 1. The payload's encoding belongs to the type (Strife uses
-// protobuf messages from proto/strife/storage/v1) and is at most MaxPayload
-// bytes.
+// The payload's encoding belongs to the type (Strife uses protobuf
+// messages from proto/strife/storage/v1) and is at most MaxPayload bytes.
 //
 // # Record types
 //

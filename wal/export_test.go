@@ -1,5 +1,7 @@
 package wal
 
+import "encoding/binary"
+
 // QueuedAppends counts the Appends queued for a commit: not yet taken
 // into a batch.
 func (l *Log) QueuedAppends() int {
@@ -16,4 +18,19 @@ func (l *Log) Closing() bool {
 		return false
 	}
 	return true
+}
+
+// EncodeV1 returns the records-bucket value of r in the first layout
+// (formatV1), as logs written before formatV2 hold it, so that tests can
+// write such logs.
+func EncodeV1(r Record) []byte {
+	buf := make([]byte, headerSize+len(r.Payload))
+	buf[4] = formatV1
+	buf[5] = byte(r.Type)
+	copy(buf[6:22], r.TxID[:])
+	binary.BigEndian.PutUint32(buf[22:26], r.Attempt)
+	binary.BigEndian.PutUint32(buf[26:30], uint32(len(r.Payload)))
+	copy(buf[headerSize:], r.Payload)
+	binary.BigEndian.PutUint32(buf[0:4], checksum(r.Seq, buf[4:]))
+	return buf
 }

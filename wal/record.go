@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"maps"
 	"sync/atomic"
 
@@ -166,9 +167,22 @@ type Record struct {
 }
 
 const (
-	formatVersion = 1
-	// headerSize is crc(4) version(1) type(1) txid(16) attempt(4) length(4).
+	// formatVersion is the version of the records this version writes; a
+	// reader reads formatV1 too.
+	formatVersion = formatV2
+	// formatV1 is the first layout: a fixed 30-byte header, headerSize.
+	formatV1 = 1
+	// formatV2 keeps v1's first 22 bytes, then the attempt as a uvarint
+	// and the payload to the end of the value: no length field, since the
+	// value's own length is the record's (bbolt keeps it, and the
+	// checksum covers every byte).
+	formatV2 = 2
+	// headerSize is v1's: crc(4) version(1) type(1) txid(16) attempt(4)
+	// length(4).
 	headerSize = 4 + 1 + 1 + 16 + 4 + 4
+	// fixedSize is the part common to both layouts: crc, version, type,
+	// txid.
+	fixedSize = 4 + 1 + 1 + 16
 	// MaxPayload bounds a record's payload, so that a corrupt length can never
 	// make a reader allocate without limit.
 	MaxPayload = 1 << 20
@@ -182,16 +196,16 @@ func encodeKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, seq)
 }
 
-// encode returns the records-bucket value of r. The checksum covers the key
-// as well, so a record stored under the wrong sequence number is caught.
+// encode returns the records-bucket value of r, in the current layout. The
+// checksum covers the key as well, so a record stored under the wrong
+// sequence number is caught.
 func encode(r Record) []byte {
-	buf := make([]byte, headerSize+len(r.Payload))
+	buf := make([]byte, fixedSize, fixedSize+binary.MaxVarintLen32+len(r.Payload))
 	buf[4] = formatVersion
 	buf[5] = byte(r.Type)
 	copy(buf[6:22], r.TxID[:])
-	binary.BigEndian.PutUint32(buf[22:26], r.Attempt)
-	binary.BigEndian.PutUint32(buf[26:30], uint32(len(r.Payload)))
-	copy(buf[headerSize:], r.Payload)
+	buf = binary.AppendUvarint(buf, uint64(r.Attempt))
+	buf = append(buf, r.Payload...)
 	binary.BigEndian.PutUint32(buf[0:4], checksum(r.Seq, buf[4:]))
 	return buf
 }
@@ -201,46 +215,69 @@ func checksum(seq uint64, body []byte) uint32 {
 	return crc32.Update(crc, castagnoli, body)
 }
 
-// Decode parses a record stored under key. It returns an error wrapping
-// ErrCorrupt if the bytes are damaged in any way, and ErrUnknownType if they
-// are intact but name a type this version does not know. The returned
-// payload is a copy: it stays valid after the transaction ends.
+// Decode parses a record stored under key, in either layout. It returns an
+// error wrapping ErrCorrupt if the bytes are damaged in any way, and
+// ErrUnknownType if they are intact but name a type this version does not
+// know. The returned payload is a copy: it stays valid after the
+// transaction ends.
 func Decode(key, value []byte) (Record, error) {
 	if len(key) != 8 {
 		return Record{}, fmt.Errorf("%w: key is %d bytes, want 8", ErrCorrupt, len(key))
 	}
 	seq := binary.BigEndian.Uint64(key)
-	if err := checkFrame(seq, value); err != nil {
+	f, err := parseFrame(seq, value)
+	if err != nil {
 		return Record{}, err
 	}
-	r := Record{
-		Seq:     seq,
-		Type:    Type(value[5]),
-		Attempt: binary.BigEndian.Uint32(value[22:26]),
-		Payload: append([]byte(nil), value[headerSize:]...),
-	}
-	copy(r.TxID[:], value[6:22])
+	r := Record{Seq: seq, Type: f.typ, TxID: f.txID, Attempt: f.attempt, Payload: append([]byte(nil), f.payload...)}
 	if !r.Type.Known() {
 		return Record{}, fmt.Errorf("%w: seq %d: %v", ErrUnknownType, seq, r.Type)
 	}
 	return r, nil
 }
 
-// checkFrame validates everything but the type: size, length, checksum,
-// version.
-func checkFrame(seq uint64, value []byte) error {
-	if len(value) < headerSize {
-		return fmt.Errorf("%w: seq %d: %d bytes is shorter than the header", ErrCorrupt, seq, len(value))
+// frame is a record's value taken apart, its payload still in the value.
+type frame struct {
+	typ     Type
+	txID    ulid.ULID
+	attempt uint32
+	payload []byte
+}
+
+// parseFrame checks everything of a value but its type (size, checksum,
+// version, length or attempt) and takes it apart.
+func parseFrame(seq uint64, value []byte) (frame, error) {
+	if len(value) < fixedSize+1 {
+		return frame{}, fmt.Errorf("%w: seq %d: %d bytes is shorter than the header", ErrCorrupt, seq, len(value))
 	}
-	n := binary.BigEndian.Uint32(value[26:30])
-	if n > MaxPayload || int(n) != len(value)-headerSize {
-		return fmt.Errorf("%w: seq %d: payload length %d, have %d bytes", ErrCorrupt, seq, n, len(value)-headerSize)
+	var f frame
+	switch value[4] {
+	case formatV1:
+		if len(value) < headerSize {
+			return frame{}, fmt.Errorf("%w: seq %d: %d bytes is shorter than the header", ErrCorrupt, seq, len(value))
+		}
+		n := binary.BigEndian.Uint32(value[26:30])
+		if n > MaxPayload || int(n) != len(value)-headerSize {
+			return frame{}, fmt.Errorf("%w: seq %d: payload length %d, have %d bytes", ErrCorrupt, seq, n, len(value)-headerSize)
+		}
+		f.attempt, f.payload = binary.BigEndian.Uint32(value[22:26]), value[headerSize:]
+	case formatV2:
+		a, n := binary.Uvarint(value[fixedSize:])
+		if n <= 0 || a > math.MaxUint32 {
+			return frame{}, fmt.Errorf("%w: seq %d: attempt is not a 32-bit varint", ErrCorrupt, seq)
+		}
+		f.attempt, f.payload = uint32(a), value[fixedSize+n:]
+		if len(f.payload) > MaxPayload {
+			return frame{}, fmt.Errorf("%w: seq %d: payload length %d exceeds %d", ErrCorrupt, seq, len(f.payload), MaxPayload)
+		}
 	}
 	if want, got := binary.BigEndian.Uint32(value[0:4]), checksum(seq, value[4:]); want != got {
-		return fmt.Errorf("%w: seq %d: checksum %08x, want %08x", ErrCorrupt, seq, got, want)
+		return frame{}, fmt.Errorf("%w: seq %d: checksum %08x, want %08x", ErrCorrupt, seq, got, want)
 	}
-	if value[4] != formatVersion {
-		return fmt.Errorf("%w: seq %d: format version %d", ErrCorrupt, seq, value[4])
+	if value[4] != formatV1 && value[4] != formatV2 {
+		return frame{}, fmt.Errorf("%w: seq %d: format version %d", ErrCorrupt, seq, value[4])
 	}
-	return nil
+	f.typ = Type(value[5])
+	copy(f.txID[:], value[6:22])
+	return f, nil
 }

@@ -196,7 +196,7 @@ func (s *salvager) collect(p []byte, into map[uint64][]byte) {
 			return
 		}
 		seq := binary.BigEndian.Uint64(k)
-		if checkFrame(seq, v) != nil {
+		if _, err := parseFrame(seq, v); err != nil {
 			return // not a record, or a damaged one
 		}
 		if old, ok := into[seq]; ok && !bytes.Equal(old, v) {
@@ -290,12 +290,14 @@ func writeSalvaged(path string, records map[uint64][]byte, rep *SalvageReport) e
 				if err := recs.Put(encodeKey(seq), v); err != nil {
 					return err
 				}
-				var id ulid.ULID
-				copy(id[:], v[6:22])
-				if id == (ulid.ULID{}) || !Type(v[5]).Indexed() {
+				f, err := parseFrame(seq, v) // collect kept only intact frames
+				if err != nil {
+					return err
+				}
+				if f.txID == (ulid.ULID{}) || !f.typ.Indexed() {
 					continue
 				}
-				if err := index.Put(indexKey(id, binary.BigEndian.Uint32(v[22:26]), seq), nil); err != nil {
+				if err := addToIndex(index, f.txID, f.attempt, seq); err != nil {
 					return err
 				}
 			}

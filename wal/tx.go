@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/oklog/ulid/v2"
 	bolt "go.etcd.io/bbolt"
@@ -87,7 +88,7 @@ func (tx *Tx) Append(r Record) (uint64, error) {
 	if !r.Type.Indexed() {
 		return seq, nil
 	}
-	return seq, tx.btx.Bucket(indexBucket).Put(indexKey(r.TxID, r.Attempt, seq), nil)
+	return seq, addToIndex(tx.btx.Bucket(indexBucket), r.TxID, r.Attempt, seq)
 }
 
 // appendFill is how full bbolt fills the pages of the records bucket when
@@ -110,12 +111,14 @@ const appendFill = 1.0
 // attempt. Records with a zero TxID are not indexed, so the zero ID finds
 // nothing.
 func (tx *Tx) Lookup(id ulid.ULID, attempt uint32) ([]Record, error) {
-	prefix := indexKey(id, attempt, 0)[:20]
+	seqs, err := indexed(tx.btx.Bucket(indexBucket), id, attempt)
+	if err != nil {
+		return nil, err
+	}
 	records := tx.btx.Bucket(recordsBucket)
-	var out []Record
-	c := tx.btx.Bucket(indexBucket).Cursor()
-	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		key := k[20:]
+	out := make([]Record, 0, len(seqs))
+	for _, seq := range seqs {
+		key := encodeKey(seq)
 		r, err := Decode(key, records.Get(key))
 		if err != nil {
 			return nil, err
@@ -193,30 +196,103 @@ func (tx *Tx) DeleteBucket(name string) error {
 	return err
 }
 
-// indexKey is txid(16) attempt(4) seq(8): all records of one attempt are
-// adjacent, in append order.
-func indexKey(id ulid.ULID, attempt uint32, seq uint64) []byte {
-	k := make([]byte, 0, 28)
+// The index has a key per attempt, txid(16) attempt(4), whose value lists
+// the sequence numbers of the attempt's indexed records in append order,
+// as uvarints, each after the first as its distance from the one before
+// (a bank's PREPARED and COMMITTED take about five bytes). Logs written
+// before this layout have a key per record instead, txid(16) attempt(4)
+// seq(8) with an empty value; an attempt may have keys of both kinds (one
+// prepared by an older version and decided by this one). Both sort the
+// keys of one attempt together, so one seek finds them all.
+const (
+	attemptKeyLen = 16 + 4
+	recordKeyLen  = attemptKeyLen + 8
+)
+
+func attemptKey(id ulid.ULID, attempt uint32) []byte {
+	k := make([]byte, 0, recordKeyLen)
 	k = append(k, id[:]...)
-	k = binary.BigEndian.AppendUint32(k, attempt)
-	return binary.BigEndian.AppendUint64(k, seq)
+	return binary.BigEndian.AppendUint32(k, attempt)
+}
+
+// addToIndex adds seq, the newest record of the attempt, to its key.
+func addToIndex(index *bolt.Bucket, id ulid.ULID, attempt uint32, seq uint64) error {
+	key := attemptKey(id, attempt)
+	v := index.Get(key)
+	next := seq
+	if len(v) > 0 {
+		seqs, err := decodeSeqs(v)
+		if err != nil {
+			return fmt.Errorf("%w: index key %x: %w", ErrCorrupt, key, err)
+		}
+		next = seq - seqs[len(seqs)-1]
+	}
+	return index.Put(key, binary.AppendUvarint(bytes.Clone(v), next))
+}
+
+// indexed returns the sequence numbers of an attempt's indexed records, in
+// order, from keys of either layout.
+func indexed(index *bolt.Bucket, id ulid.ULID, attempt uint32) ([]uint64, error) {
+	prefix := attemptKey(id, attempt)
+	var seqs []uint64
+	c := index.Cursor()
+	for k, v := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		switch len(k) {
+		case recordKeyLen:
+			seqs = append(seqs, binary.BigEndian.Uint64(k[attemptKeyLen:]))
+		case attemptKeyLen:
+			more, err := decodeSeqs(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: index key %x: %w", ErrCorrupt, k, err)
+			}
+			seqs = append(seqs, more...)
+		default:
+			return nil, fmt.Errorf("%w: an index key of %d bytes: %x", ErrCorrupt, len(k), k)
+		}
+	}
+	slices.Sort(seqs) // the two layouts' keys sort apart
+	return seqs, nil
+}
+
+// decodeSeqs reads the value of an attempt's key: at least one sequence
+// number, each greater than the one before.
+func decodeSeqs(v []byte) ([]uint64, error) {
+	var seqs []uint64
+	var seq uint64
+	for len(v) > 0 {
+		d, n := binary.Uvarint(v)
+		if n <= 0 || (len(seqs) > 0 && d == 0) || seq+d < seq {
+			return nil, errors.New("sequence numbers do not decode")
+		}
+		seq += d
+		seqs = append(seqs, seq)
+		v = v[n:]
+	}
+	if len(seqs) == 0 {
+		return nil, errors.New("no sequence number")
+	}
+	return seqs, nil
 }
 
 // Verify reads the whole log as a daemon may: every record must decode,
-// every record of an Indexed type must have its key in wal.index, and
-// every key there must name a record with a TxID, of that key's TxID and
-// attempt. A log written before Indexed existed also has keys for the
-// other records of a transaction; they are valid. It returns an error
-// wrapping ErrCorrupt (or ErrUnknownType) for the first thing wrong.
-// Offline checks run it; a lost or stray index key would make Lookup, and
-// so a bank's idempotency, wrong without any record being damaged.
+// every record of an Indexed type must be in wal.index under its attempt,
+// and everything wal.index names must be a record of that attempt. A log
+// written before Indexed existed also indexes the other records of a
+// transaction; that is valid. It returns an error wrapping ErrCorrupt (or
+// ErrUnknownType) for the first thing wrong. Offline checks run it; a lost
+// or stray index entry would make Lookup, and so a bank's idempotency,
+// wrong without any record being damaged.
 func (tx *Tx) Verify() error {
-	records := tx.btx.Bucket(recordsBucket)
+	index, records := tx.btx.Bucket(indexBucket), tx.btx.Bucket(recordsBucket)
 	err := tx.Scan(1, func(r Record) error {
 		if r.TxID == (ulid.ULID{}) || !r.Type.Indexed() {
 			return nil
 		}
-		if tx.btx.Bucket(indexBucket).Get(indexKey(r.TxID, r.Attempt, r.Seq)) == nil {
+		seqs, err := indexed(index, r.TxID, r.Attempt)
+		if err != nil {
+			return err
+		}
+		if _, found := slices.BinarySearch(seqs, r.Seq); !found {
 			return fmt.Errorf("%w: record %d (%v of %s/%d) has no index key", ErrCorrupt, r.Seq, r.Type, r.TxID, r.Attempt)
 		}
 		return nil
@@ -224,16 +300,27 @@ func (tx *Tx) Verify() error {
 	if err != nil {
 		return err
 	}
-	return tx.btx.Bucket(indexBucket).ForEach(func(k, _ []byte) error {
-		if len(k) != 28 {
+	return index.ForEach(func(k, v []byte) (err error) {
+		var seqs []uint64
+		switch len(k) {
+		case recordKeyLen:
+			seqs = []uint64{binary.BigEndian.Uint64(k[attemptKeyLen:])}
+		case attemptKeyLen:
+			if seqs, err = decodeSeqs(v); err != nil {
+				return fmt.Errorf("%w: index key %x: %w", ErrCorrupt, k, err)
+			}
+		default:
 			return fmt.Errorf("%w: an index key of %d bytes: %x", ErrCorrupt, len(k), k)
 		}
-		r, err := Decode(k[20:], records.Get(k[20:]))
-		if err != nil {
-			return fmt.Errorf("%w: index key %x names a record that does not read: %w", ErrCorrupt, k, err)
-		}
-		if r.TxID == (ulid.ULID{}) || !bytes.Equal(r.TxID[:], k[:16]) || r.Attempt != binary.BigEndian.Uint32(k[16:20]) {
-			return fmt.Errorf("%w: index key %x names record %d, of %s/%d", ErrCorrupt, k, r.Seq, r.TxID, r.Attempt)
+		for _, seq := range seqs {
+			key := encodeKey(seq)
+			r, err := Decode(key, records.Get(key))
+			if err != nil {
+				return fmt.Errorf("%w: index key %x names a record that does not read (%d): %w", ErrCorrupt, k, seq, err)
+			}
+			if r.TxID == (ulid.ULID{}) || !bytes.Equal(r.TxID[:], k[:16]) || r.Attempt != binary.BigEndian.Uint32(k[16:20]) {
+				return fmt.Errorf("%w: index key %x names record %d, of %s/%d", ErrCorrupt, k, r.Seq, r.TxID, r.Attempt)
+			}
 		}
 		return nil
 	})
