@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"math"
 	"maps"
+	"math"
 	"sync/atomic"
 
 	"github.com/oklog/ulid/v2"
