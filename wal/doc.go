@@ -70,7 +70,7 @@
 // empty; Lookup and Verify read both, even for one attempt. Both buckets
 // are written in the same transaction as the record. wal.records' pages
 // are filled completely before they split, not half (its keys only grow
-// and its values never change); wal.index keeps bbolt's default.
+// and its values never change), and wal.index's to 90% (see indexFill).
 //
 // Tx.Stats gives every bucket's pairs, pages and bytes allocated and in
 // use, from bbolt's statistics, and Tx.TxIDs how many transactions the
