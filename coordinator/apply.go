@@ -7,6 +7,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
 	"github.com/strife-pay/strife/wal"
 )
 
@@ -45,30 +46,54 @@ func (p *Payment) apply(r Record) error {
 		if p.Decision != DecisionNone {
 			return fmt.Errorf("coordinator: attempt %d of %s decided twice", r.Attempt, p.ID)
 		}
+		d, ok := r.Payload.(*storagev1.Decided)
+		if !ok {
+			return errPayload(p, r)
+		}
 		p.Decision = map[wal.Type]Decision{TypeDecisionCommit: DecisionCommit, TypeDecisionAbort: DecisionAbort}[r.Type]
+		if final := d.GetFinalStatus(); final != strifev1.PaymentStatus_PAYMENT_STATUS_UNSPECIFIED {
+			if (final == Committed) != (p.Decision == DecisionCommit) {
+				return fmt.Errorf("coordinator: %v of %s makes it %v", r.Type, p.ID, final)
+			}
+			if err := p.finish(final, d.GetFinalReason()); err != nil {
+				return err
+			}
+		}
 	case TypeAttemptEnded:
 		p.Ended = true
 		if p.Decision == DecisionCommit {
 			p.Settled = recordTime(r)
 		}
 	case TypePaymentFinal:
-		if p.Final() {
-			return fmt.Errorf("coordinator: payment %s is already %v", p.ID, p.Status)
-		}
 		f, ok := r.Payload.(*storagev1.PaymentFinal)
 		if !ok {
 			return errPayload(p, r)
 		}
-		if f.GetStatus() == Committed && p.Decision != DecisionCommit {
-			return fmt.Errorf("coordinator: payment %s committed without a commit decision", p.ID)
+		if err := p.finish(f.GetStatus(), f.GetReason()); err != nil {
+			return err
 		}
-		p.Status, p.Reason = f.GetStatus(), f.GetReason()
 	default:
 		return fmt.Errorf("coordinator: %v is not a payment record", r.Type)
 	}
 	if r.Type != TypeAttemptEnded {
 		p.Updated = recordTime(r)
 	}
+	return nil
+}
+
+// finish makes the payment final: from a PAYMENT_FINAL record, or from a
+// decision's record that carries the final status.
+func (p *Payment) finish(status strifev1.PaymentStatus, reason strifev1.Reason) error {
+	if p.Final() {
+		return fmt.Errorf("coordinator: payment %s is already %v", p.ID, p.Status)
+	}
+	if status != Committed && status != Failed {
+		return fmt.Errorf("coordinator: payment %s made %v, which is not a final status", p.ID, status)
+	}
+	if status == Committed && p.Decision != DecisionCommit {
+		return fmt.Errorf("coordinator: payment %s committed without a commit decision", p.ID)
+	}
+	p.Status, p.Reason = status, reason
 	return nil
 }
 

@@ -359,11 +359,11 @@ func (p Payment) decide(d Decision, status strifev1.PaymentStatus, reason strife
 	if d == DecisionAbort {
 		typ, kind = TypeDecisionAbort, KindAbort
 	}
-	r := Ready{Records: []Record{{Type: typ, Attempt: p.Attempt, Payload: &storagev1.Decided{TimeUnixNano: now.UnixNano(), Resolved: resolved}}}, Messages: p.toAll(kind)}
+	decided := &storagev1.Decided{TimeUnixNano: now.UnixNano(), Resolved: resolved}
 	if status != Pending {
-		r.Records = append(r.Records, final(status, reason, now))
+		decided.FinalStatus, decided.FinalReason = status, reason // the decision's record carries the final status
 	}
-	return r
+	return Ready{Records: []Record{{Type: typ, Attempt: p.Attempt, Payload: decided}}, Messages: p.toAll(kind)}
 }
 
 // toAll is a message of kind about the latest attempt to each participant.

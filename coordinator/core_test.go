@@ -148,6 +148,9 @@ func show(r coordinator.Ready) string {
 		if d, ok := rec.Payload.(*storagev1.Decided); ok && d.GetResolved() {
 			b.WriteString(" resolved")
 		}
+		if d, ok := rec.Payload.(*storagev1.Decided); ok && d.GetFinalStatus() != 0 {
+			fmt.Fprintf(&b, " final=%v/%v", trim(d.GetFinalStatus().String()), trim(d.GetFinalReason().String()))
+		}
 		if final, ok := rec.Payload.(interface {
 			GetStatus() strifev1.PaymentStatus
 			GetReason() strifev1.Reason

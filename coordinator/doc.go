@@ -75,9 +75,13 @@
 // attempt where one is meant): PAYMENT_ACCEPTED (the resolved parameters),
 // ATTEMPT_STAGED (an attempt whose Prepares may have left; it commits
 // implicitly on all YES), DECISION_COMMIT and DECISION_ABORT (resolved
-// when a restart's Resolve decided them), ATTEMPT_ENDED (every participant
-// acknowledged; after a COMMIT its time is the payment's settled_at),
-// PAYMENT_FINAL (status and reason), and EPOCH_BEGUN (one per start).
+// when a restart's Resolve decided them; carrying the payment's final
+// status and reason when the decision makes it final), ATTEMPT_ENDED
+// (every participant acknowledged; after a COMMIT its time is the
+// payment's settled_at), PAYMENT_FINAL (status and reason, for a payment
+// made final without a decision: it expired; logs written before a
+// decision carried the final status have one after each such decision),
+// and EPOCH_BEGUN (one per start).
 // ATTEMPT_BEGUN, an attempt recorded before its Prepares were sent, is what
 // logs from before parallel commit hold: replayed, such an attempt without
 // a decision never committed and is aborted. The payments bucket holds each payment's

@@ -8,6 +8,8 @@ import (
 
 	"github.com/strife-pay/strife/coordinator"
 	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 // Apply is exported: a record whose payload is not its type's is refused
@@ -30,4 +32,37 @@ func TestApplyRefusesAPayloadOfAnotherType(t *testing.T) {
 			require.ErrorContains(t, err, "payload")
 		})
 	}
+}
+
+// A decision's record may carry the payment's final status (the one
+// record where two were written before, DECISION_* then PAYMENT_FINAL):
+// folding it makes the payment final, the same as folding both old
+// records, and a final status the decision contradicts is refused.
+func TestADecisionCarriesTheFinalStatus(t *testing.T) {
+	accepted := coordinator.Record{Type: coordinator.TypePaymentAccepted, Payload: &storagev1.PaymentAccepted{Payer: "alice", Amount: 1, TimeUnixNano: 1}}
+	staged := coordinator.Record{Type: coordinator.TypeAttemptStaged, Attempt: 1, Payload: &storagev1.AttemptStaged{TimeUnixNano: 2}}
+	p, err := coordinator.Payment{ID: ulid.Make()}.Apply([]coordinator.Record{accepted, staged})
+	require.NoError(t, err)
+
+	decided := func(typ wal.Type, final strifev1.PaymentStatus) coordinator.Record {
+		return coordinator.Record{Type: typ, Attempt: 1, Payload: &storagev1.Decided{TimeUnixNano: 3, FinalStatus: final, FinalReason: strifev1.Reason_REASON_INSUFFICIENT_FUNDS}}
+	}
+	one, err := p.Apply([]coordinator.Record{decided(coordinator.TypeDecisionAbort, coordinator.Failed)})
+	require.NoError(t, err)
+	two, err := p.Apply([]coordinator.Record{decided(coordinator.TypeDecisionAbort, 0),
+		{Type: coordinator.TypePaymentFinal, Payload: &storagev1.PaymentFinal{Status: coordinator.Failed, Reason: strifev1.Reason_REASON_INSUFFICIENT_FUNDS, TimeUnixNano: 3}}})
+	require.NoError(t, err)
+	require.Equal(t, two, one, "one record folds as the two did")
+	require.Equal(t, coordinator.Failed, one.Status)
+
+	committed, err := p.Apply([]coordinator.Record{decided(coordinator.TypeDecisionCommit, coordinator.Committed)})
+	require.NoError(t, err)
+	require.Equal(t, coordinator.Committed, committed.Status)
+
+	_, err = p.Apply([]coordinator.Record{decided(coordinator.TypeDecisionCommit, coordinator.Failed)})
+	require.ErrorContains(t, err, "makes it")
+	_, err = p.Apply([]coordinator.Record{decided(coordinator.TypeDecisionAbort, coordinator.Committed)})
+	require.ErrorContains(t, err, "makes it")
+	_, err = committed.Apply([]coordinator.Record{{Type: coordinator.TypePaymentFinal, Payload: &storagev1.PaymentFinal{Status: coordinator.Committed}}})
+	require.ErrorContains(t, err, "already")
 }

@@ -175,6 +175,9 @@ func provenBanks(tx *wal.Tx) ([]string, error) {
 			if a := accepted[r.TxID]; r.Type == coordinator.TypeDecisionCommit {
 				prove(a[0], a[1])
 			}
+			if m.GetFinalStatus() != strifev1.PaymentStatus_PAYMENT_STATUS_UNSPECIFIED {
+				delete(accepted, r.TxID) // final: nothing more to learn from it
+			}
 		case *storagev1.PaymentFinal:
 			if a := accepted[r.TxID]; m.GetStatus() == strifev1.PaymentStatus_PAYMENT_STATUS_COMMITTED {
 				prove(a[0], a[1])

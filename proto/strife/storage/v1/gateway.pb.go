@@ -229,7 +229,15 @@ type Decided struct {
 	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
 	// resolved: the decision was taken by status resolution, from what the
 	// participants answered after the coordinator lost its votes in a crash.
-	Resolved      bool `protobuf:"varint,2,opt,name=resolved,proto3" json:"resolved,omitempty"`
+	Resolved bool `protobuf:"varint,2,opt,name=resolved,proto3" json:"resolved,omitempty"`
+	// final_status, when set, is the payment's final status, which the
+	// decision made: COMMITTED for a commit, FAILED for an abort that ends
+	// the payment (with final_reason). A decision that leaves the payment
+	// PENDING (an abort because a bank could not be reached) leaves it
+	// unset. Logs written before these fields follow such a decision with
+	// a PAYMENT_FINAL record instead, which costs a record of its own.
+	FinalStatus   v1.PaymentStatus `protobuf:"varint,3,opt,name=final_status,json=finalStatus,proto3,enum=strife.v1.PaymentStatus" json:"final_status,omitempty"`
+	FinalReason   v1.Reason        `protobuf:"varint,4,opt,name=final_reason,json=finalReason,proto3,enum=strife.v1.Reason" json:"final_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +284,20 @@ func (x *Decided) GetResolved() bool {
 		return x.Resolved
 	}
 	return false
+}
+
+func (x *Decided) GetFinalStatus() v1.PaymentStatus {
+	if x != nil {
+		return x.FinalStatus
+	}
+	return v1.PaymentStatus(0)
+}
+
+func (x *Decided) GetFinalReason() v1.Reason {
+	if x != nil {
+		return x.FinalReason
+	}
+	return v1.Reason(0)
 }
 
 // EpochBegun is the payload of an EPOCH_BEGUN record: the coordinator took
@@ -888,10 +910,12 @@ const file_strife_storage_v1_gateway_proto_rawDesc = "" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"K\n" +
 	"\rAttemptStaged\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
-	"\x05banks\x18\x02 \x03(\tR\x05banks\"K\n" +
+	"\x05banks\x18\x02 \x03(\tR\x05banks\"\xbe\x01\n" +
 	"\aDecided\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x1a\n" +
-	"\bresolved\x18\x02 \x01(\bR\bresolved\"H\n" +
+	"\bresolved\x18\x02 \x01(\bR\bresolved\x12;\n" +
+	"\ffinal_status\x18\x03 \x01(\x0e2\x18.strife.v1.PaymentStatusR\vfinalStatus\x124\n" +
+	"\ffinal_reason\x18\x04 \x01(\x0e2\x11.strife.v1.ReasonR\vfinalReason\"H\n" +
 	"\n" +
 	"EpochBegun\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\rR\x05epoch\x12$\n" +
@@ -967,17 +991,19 @@ var file_strife_storage_v1_gateway_proto_goTypes = []any{
 	(v1.UserRole)(0),        // 14: strife.v1.UserRole
 }
 var file_strife_storage_v1_gateway_proto_depIdxs = []int32{
-	12, // 0: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
-	13, // 1: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
-	0,  // 2: strife.storage.v1.PaymentState.params:type_name -> strife.storage.v1.PaymentAccepted
-	12, // 3: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
-	13, // 4: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
-	14, // 5: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	12, // 0: strife.storage.v1.Decided.final_status:type_name -> strife.v1.PaymentStatus
+	13, // 1: strife.storage.v1.Decided.final_reason:type_name -> strife.v1.Reason
+	12, // 2: strife.storage.v1.PaymentFinal.status:type_name -> strife.v1.PaymentStatus
+	13, // 3: strife.storage.v1.PaymentFinal.reason:type_name -> strife.v1.Reason
+	0,  // 4: strife.storage.v1.PaymentState.params:type_name -> strife.storage.v1.PaymentAccepted
+	12, // 5: strife.storage.v1.PaymentState.status:type_name -> strife.v1.PaymentStatus
+	13, // 6: strife.storage.v1.PaymentState.reason:type_name -> strife.v1.Reason
+	14, // 7: strife.storage.v1.UserState.role:type_name -> strife.v1.UserRole
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_strife_storage_v1_gateway_proto_init() }
