@@ -17,3 +17,13 @@ func (l *Log) Closing() bool {
 	}
 	return true
 }
+
+// WaitScrub waits for the scrub started by Open, if any, to end.
+func (l *Log) WaitScrub() {
+	if l.scrubDone != nil {
+		<-l.scrubDone
+	}
+}
+
+// Scrubbing reports whether Open left the walk of the leaves to a scrub.
+func (l *Log) Scrubbing() bool { return l.scrubDone != nil }
