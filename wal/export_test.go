@@ -34,3 +34,13 @@ func EncodeV1(r Record) []byte {
 	binary.BigEndian.PutUint32(buf[0:4], checksum(r.Seq, buf[4:]))
 	return buf
 }
+
+// WaitScrub waits for the scrub started by Open, if any, to end.
+func (l *Log) WaitScrub() {
+	if l.scrubDone != nil {
+		<-l.scrubDone
+	}
+}
+
+// Scrubbing reports whether Open left the walk of the leaves to a scrub.
+func (l *Log) Scrubbing() bool { return l.scrubDone != nil }

@@ -109,6 +109,9 @@ type FileCheck struct {
 	// Warnings are damage bbolt works around, such as one bad meta page
 	// (bbolt uses the other one; the next commit rewrites it).
 	Warnings []string
+
+	size     int64 // of the file, in bytes
+	deferred bool  // the walk was bounded: the leaves are left to the scrub
 }
 
 // CheckFile reads the bbolt file at path without trusting it, as bbolt
@@ -128,6 +131,14 @@ func CheckFile(path string, timeout time.Duration) (*FileCheck, error) {
 }
 
 func checkFile(path string, timeout time.Duration) (*FileCheck, error) {
+	return checkFileUpTo(path, timeout, 0)
+}
+
+// checkFileUpTo is checkFile, with the walk bounded (see walker.bounded)
+// for a file larger than fullBelow bytes that keeps a freelist; 0 walks
+// every file whole. A bounded check says so in FileCheck.deferred: the
+// caller must have the rest walked (Log.scrub).
+func checkFileUpTo(path string, timeout time.Duration, fullBelow int64) (*FileCheck, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -152,9 +163,13 @@ func checkFile(path string, timeout time.Duration) (*FileCheck, error) {
 		return nil, fmt.Errorf("%w: truncated: %d bytes, its meta page counts %d pages of %d bytes (%d bytes)", ErrDamaged, r.size, m.pgid, m.pageSize, need)
 	}
 	w := newWalker(r, m)
+	// A file without a freelist is walked whole whatever its size: bbolt
+	// rebuilds the freelist by walking the tree, on a goroutine of its own.
+	w.bounded = fullBelow > 0 && r.size > fullBelow && m.freelist != noFreelist
 	if err := w.walk(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
+	c.size, c.deferred = r.size, w.bounded
 	return c, nil
 }
 
@@ -309,6 +324,14 @@ type walker struct {
 	root     uint64   // the root bucket's root page
 	seen     []uint64 // a bit per page: reached already
 	bufs     [][]byte // a page buffer per depth of the tree, reused
+	// bounded walks every branch page but only the first leaf below each
+	// branch page (bbolt's trees are balanced: a branch page's children
+	// are all leaves or all branches). What it leaves out, and buckets
+	// nested there, the scrub walks after the log has opened.
+	bounded bool
+	// pace, if set, is called before each page is read; an error stops the
+	// walk (the scrub's throttle, and its stop on Close).
+	pace func() error
 }
 
 func newWalker(r *fileReader, m meta) *walker {
@@ -333,7 +356,7 @@ func (w *walker) walk() error {
 		}
 		free = ids
 	}
-	if err := w.page(w.root, nil, nil, 0); err != nil {
+	if _, err := w.page(w.root, nil, nil, 0); err != nil {
 		return err
 	}
 	for _, id := range free {
@@ -360,6 +383,11 @@ func (w *walker) marked(id uint64) bool { return w.seen[id/64]&(1<<(id%64)) != 0
 func (w *walker) read(id uint64, flags uint16, depth int, what string) ([]byte, error) {
 	if id < 2 || id >= w.hwm {
 		return nil, fmt.Errorf("%s refers to page %d, outside 2..%d", what, id, w.hwm-1)
+	}
+	if w.pace != nil {
+		if err := w.pace(); err != nil {
+			return nil, err
+		}
 	}
 	for len(w.bufs) <= depth {
 		w.bufs = append(w.bufs, make([]byte, w.pageSize))
@@ -424,19 +452,19 @@ func (w *walker) freePages() ([]uint64, error) {
 }
 
 // page checks page id and the tree below it; every key must be in
-// [lo, hi) (nil: unbounded).
-func (w *walker) page(id uint64, lo, hi []byte, depth int) error {
+// [lo, hi) (nil: unbounded). It says whether the page is a leaf.
+func (w *walker) page(id uint64, lo, hi []byte, depth int) (leaf bool, err error) {
 	if depth >= maxDepth {
-		return fmt.Errorf("page %d: the tree is deeper than %d levels", id, maxDepth)
+		return false, fmt.Errorf("page %d: the tree is deeper than %d levels", id, maxDepth)
 	}
 	p, err := w.read(id, 0, depth, "a branch or leaf page")
 	if err != nil {
-		return err
+		return false, err
 	}
 	if ne.Uint16(p[8:]) == branchPageFlag {
-		return w.branch(id, p, lo, hi, depth)
+		return false, w.branch(id, p, lo, hi, depth)
 	}
-	return w.leaf(place{page: id}, p, lo, hi, depth)
+	return true, w.leaf(place{page: id}, p, lo, hi, depth)
 }
 
 // place is where a leaf is, for messages: a page, or a bucket's page
@@ -509,8 +537,12 @@ func (w *walker) branch(id uint64, p, lo, hi []byte, depth int) error {
 			to = keys[i+1]
 		}
 		child := ne.Uint64(p[pageHeaderSize+i*elementSize+8:])
-		if err := w.page(child, from, to, depth+1); err != nil {
+		leaf, err := w.page(child, from, to, depth+1)
+		if err != nil {
 			return err
+		}
+		if leaf && w.bounded {
+			return nil // its siblings are leaves too: the scrub's
 		}
 	}
 	return nil
@@ -570,7 +602,8 @@ func (w *walker) bucket(in place, name, v []byte, depth int) error {
 		return fmt.Errorf("bucket %q in %v: its header is %d bytes, want 16", name, in, len(v))
 	}
 	if root := ne.Uint64(v); root != 0 {
-		return w.page(root, nil, nil, depth+1)
+		_, err := w.page(root, nil, nil, depth+1)
+		return err
 	}
 	inline := v[16:]
 	if len(inline) < pageHeaderSize || ne.Uint16(inline[8:]) != leafPageFlag {

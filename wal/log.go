@@ -52,6 +52,17 @@ type Options struct {
 	// Metrics, if not nil, measure every commit (see NewMetrics). Nil
 	// measures nothing and costs nothing.
 	Metrics *Metrics
+	// FullCheckBelow is the size in bytes up to which Open walks the
+	// whole file before it opens it (see "Damaged files" in the package
+	// documentation); a larger file is checked in bounded time and walked
+	// whole by a scrub in the background. Default DefaultFullCheckBelow
+	// (64 MiB). Tests lower it to have small files scrubbed.
+	FullCheckBelow int64
+	// OnDamage, if not nil, is called once, on the scrub's goroutine, with
+	// the damage the scrub found (an error wrapping ErrDamaged, as
+	// Log.Damaged returns it); from then on the log refuses appends with
+	// that error. A daemon logs it. It must not call the Log.
+	OnDamage func(error)
 }
 
 // Validate rejects options that cannot be meant.
@@ -65,6 +76,9 @@ func (o Options) Validate() error {
 	if o.Linger < 0 {
 		return fmt.Errorf("wal: Linger %v is negative", o.Linger)
 	}
+	if o.FullCheckBelow < 0 {
+		return fmt.Errorf("wal: FullCheckBelow %d is negative", o.FullCheckBelow)
+	}
 	return nil
 }
 
@@ -77,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Linger == 0 {
 		o.Linger = 10 * time.Millisecond
+	}
+	if o.FullCheckBelow == 0 {
+		o.FullCheckBelow = DefaultFullCheckBelow
 	}
 	return o
 }
@@ -92,8 +109,11 @@ type Log struct {
 	metrics    *Metrics     // see Options.Metrics
 	pageSize   int
 	// failed is set, for good, when a commit failed after it became
-	// visible (see ErrLogFailed).
+	// visible (see ErrLogFailed), or the scrub found damage (see Damaged).
 	failed atomic.Pointer[error]
+	// scrubStop is closed by Close to stop the scrub, which closes
+	// scrubDone when it ends; both nil if the file was walked whole.
+	scrubStop, scrubDone chan struct{}
 
 	// mu is held shared by every Append for its whole duration and
 	// exclusively by Close, so Close waits for appends in flight.
@@ -152,12 +172,14 @@ func Open(path string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	db, check, err := openChecked(path, true, &bolt.Options{
+	db, check, err := openChecked(path, true, opts.FullCheckBelow, &bolt.Options{
 		Timeout: opts.LockTimeout,
-		// As etcd does: the freelist is rebuilt on open instead of being
-		// written on every commit, which keeps commits small.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		// The freelist is written by every commit (usually one page) and
+		// read at open: a freelist rebuilt on open instead (etcd's
+		// NoFreelistSync, which this log used until issue 17) costs a walk
+		// of the whole file on every start. A file written that way gets
+		// its freelist at its first open here (bbolt commits one then).
+		FreelistType: bolt.FreelistMapType,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
@@ -166,11 +188,15 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("wal: open %s: %w", path, err)
 	}
-	return &Log{
+	l := &Log{
 		db: db, maxBatch: opts.MaxBatch, linger: opts.Linger,
 		warnings: check.Warnings, failWrites: opts.FailWrites,
 		metrics: opts.Metrics, pageSize: db.Info().PageSize,
-	}, nil
+	}
+	if check.deferred {
+		l.startScrub(opts.OnDamage)
+	}
+	return l, nil
 }
 
 // Warnings are the damage found in the file when it was opened that bbolt
@@ -389,6 +415,7 @@ func (l *Log) Close() error {
 		l.leading = true
 		l.lead(nil)
 	}
+	l.stopScrub()
 	return l.db.Close()
 }
 

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	commit, fsync, appends, bytes prometheus.Observer
 	failures                      prometheus.Counter
+	damaged                       prometheus.Gauge
 }
 
 // NewMetrics makes the write-ahead log's metrics and registers them with
@@ -23,6 +24,7 @@ type Metrics struct {
 //	strife_wal_appends_per_commit       appends (functions) in one commit
 //	strife_wal_commit_bytes             pages written by one commit × page size
 //	strife_wal_write_failures_total     commits the disk refused
+//	strife_wal_damaged                  1 once the scrub found the file damaged (appends refused)
 //
 // bbolt's WriteTime runs from the first page written to the meta page
 // synced: the dirty pages, the fdatasync after them and the meta page with
@@ -38,8 +40,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	appends := h("strife_wal_appends_per_commit", "Appends (records' functions) in one commit.", prometheus.ExponentialBuckets(1, 2, 11))
 	bytes := h("strife_wal_commit_bytes", "Bytes written by one commit (pages written times the page size).", prometheus.ExponentialBuckets(4096, 2, 12))
 	failures := prometheus.NewCounter(prometheus.CounterOpts{Name: "strife_wal_write_failures_total", Help: "Commits the disk refused (full disk, I/O error, failed fsync)."})
-	reg.MustRegister(commit, fsync, appends, bytes, failures)
-	return &Metrics{commit: commit, fsync: fsync, appends: appends, bytes: bytes, failures: failures}
+	damaged := prometheus.NewGauge(prometheus.GaugeOpts{Name: "strife_wal_damaged", Help: "1 once the background scrub found the data file damaged: the log refuses appends until the daemon is stopped and the file checked (strife-recover check)."})
+	reg.MustRegister(commit, fsync, appends, bytes, failures, damaged)
+	return &Metrics{commit: commit, fsync: fsync, appends: appends, bytes: bytes, failures: failures, damaged: damaged}
 }
 
 // start is when a commit begins: the zero time without metrics, so that a
@@ -68,5 +71,12 @@ func (m *Metrics) committed(start time.Time, btx *bolt.Tx, appends, pageSize int
 func (m *Metrics) failed() {
 	if m != nil {
 		m.failures.Inc()
+	}
+}
+
+// damagedFound says that the scrub found the file damaged.
+func (m *Metrics) damagedFound() {
+	if m != nil {
+		m.damaged.Set(1)
 	}
 }

@@ -27,7 +27,9 @@ func OpenReadOnly(path string, timeout time.Duration) (*Log, error) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	db, check, err := openChecked(path, false, &bolt.Options{
+	// Tools walk the whole file before they open it, whatever its size:
+	// they read all of it anyway (stats, check, salvage), and run no scrub.
+	db, check, err := openChecked(path, false, 0, &bolt.Options{
 		ReadOnly:     true,
 		Timeout:      timeout,
 		FreelistType: bolt.FreelistMapType,

@@ -9,19 +9,27 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// openChecked checks the file at path (see CheckFile) unless it does not
-// exist yet, then opens it with bbolt, turning a panic or a memory fault
-// inside bbolt into an error wrapping ErrDamaged. The walk of CheckFile
-// comes first because bbolt rebuilds a freelist it does not keep
-// (NoFreelistSync) by walking the tree on a goroutine of its own, where a
-// panic cannot be recovered.
-func openChecked(path string, create bool, opts *bolt.Options) (*bolt.DB, *FileCheck, error) {
-	c, err := checkFile(path, opts.Timeout)
+// openChecked checks the file at path (see CheckFile; bounded above
+// fullBelow bytes, 0 walks every file whole) unless it does not exist
+// yet, then opens it with bbolt, turning a panic or a memory fault inside
+// bbolt into an error wrapping ErrDamaged. The check comes first because
+// bbolt reads the freelist page at open, and rebuilds a freelist the file
+// does not keep by walking the tree on a goroutine of its own, where a
+// panic cannot be recovered (such a file is always walked whole).
+func openChecked(path string, create bool, fullBelow int64, opts *bolt.Options) (*bolt.DB, *FileCheck, error) {
+	c, err := checkFileUpTo(path, opts.Timeout, fullBelow)
 	switch {
 	case create && errors.Is(err, fs.ErrNotExist):
 		c = &FileCheck{}
 	case err != nil:
 		return nil, nil, err
+	}
+	if c.deferred {
+		// The scrub holds a read transaction for its walk, and bbolt
+		// remaps a growing file only once no read transaction is open:
+		// map a GiB more than the file now, so that no commit waits for
+		// the scrub (the mapping is address space, not memory).
+		opts.InitialMmapSize = int(c.size) + 1<<30
 	}
 	var db *bolt.DB
 	err = shielded(func() (err error) {

@@ -101,8 +101,11 @@ func (s *Server) OpenLog() (*wal.Log, error) {
 	if s.registry != nil {
 		m = wal.NewMetrics(s.registry)
 	}
+	// Damage the background scrub finds in a large file (see wal's "Damaged
+	// files") stops appends; the line says which page and what to do.
+	onDamage := func(err error) { s.cfg.Log.Error().Err(err).Msg("data file damaged: appends refused") }
 	var err error
-	if s.log, err = wal.Open(filepath.Join(s.cfg.DataDir, s.cfg.Name+".db"), wal.Options{FailWrites: s.cfg.FailWrites, Metrics: m}); err != nil {
+	if s.log, err = wal.Open(filepath.Join(s.cfg.DataDir, s.cfg.Name+".db"), wal.Options{FailWrites: s.cfg.FailWrites, Metrics: m, OnDamage: onDamage}); err != nil {
 		return nil, err
 	}
 	for _, w := range s.log.Warnings() {
