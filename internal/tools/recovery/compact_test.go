@@ -213,3 +213,17 @@ func TestCompactWaitsForADaemonsLock(t *testing.T) {
 	_, err = os.Stat(into)
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestCompactCopiesAFileWithOneBadMetaPage: bbolt works around one
+// damaged meta page, as check says with a WARNING; the copy has new ones.
+func TestCompactCopiesAFileWithOneBadMetaPage(t *testing.T) {
+	files := fixture.Build(t, t.TempDir())
+	damage.Flip(t, files.BankA, 32, 16)
+	into := filepath.Join(t.TempDir(), "BankA.db")
+	code, stdout, stderr := run(t, "compact", files.BankA, into)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "WARNING "+files.BankA)
+	code, out := runAt(t, recovery.Options{}, into)
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "WARNING")
+}

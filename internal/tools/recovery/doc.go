@@ -70,7 +70,8 @@
 // exit 1 and a pointer at check --repair, since a copy would carry them
 // on. DST must not exist: it is written under a temporary name beside it,
 // cut to its pages (bbolt grows files ahead of them), synced, and linked
-// to its name only if that is still free. Then DST is opened as a log and
+// to its name only if that is still free (an interrupted compact leaves
+// only that hidden temporary file, .DST.compact-*). Then DST is opened as a log and
 // checked as check does (wal.Tx.Verify and the owner's checks); it must
 // have the kind, records, payments and attempts in doubt of SRC, or it is
 // removed (exit 2). It prints both sizes, per payment (Payments: the
