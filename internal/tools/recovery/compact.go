@@ -47,6 +47,9 @@ type CompactResult struct {
 	// Seconds is how long the copy took, without the checks before and
 	// after it.
 	Seconds float64 `json:"seconds"`
+	// Warnings are the damage bbolt worked around in SRC (one bad meta
+	// page, see check); DST has new meta pages.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Compact checks the file from as check does, copies it into a new file
@@ -81,7 +84,7 @@ func Compact(stdout, stderr io.Writer, from, into string, opts Options) int {
 	if n := len(before.Differences); n > 0 {
 		return fail(ExitDifferences, "%s: %d difference(s) between its log and its projection (see strife-recover check): run strife-recover check --repair first", from, n)
 	}
-	res := CompactResult{From: from, Into: into, Kind: before.Kind, Name: before.Name, Records: before.Records}
+	res := CompactResult{From: from, Into: into, Kind: before.Kind, Name: before.Name, Records: before.Records, Warnings: before.Warnings}
 	if res.Before, res.Payments, err = sizeOf(l, from, before.Kind); err != nil {
 		return fail(ExitUnusable, "%s: %v", from, err)
 	}
@@ -90,7 +93,7 @@ func Compact(stdout, stderr io.Writer, from, into string, opts Options) int {
 		return fail(ExitUnusable, "%v", err)
 	}
 	res.Seconds = time.Since(start).Seconds()
-	l.Close() // before the copy is opened: a test may compare from's bytes
+	l.Close() // SRC is done with: its lock goes while DST is checked
 	if err := checkCopy(into, before, &res, opts); err != nil {
 		os.Remove(into)
 		return fail(ExitUnusable, "%s: the copy failed its check and was removed: %v", into, err)
@@ -103,6 +106,9 @@ func Compact(stdout, stderr io.Writer, from, into string, opts Options) int {
 	}
 	fmt.Fprintf(stdout, "COMPACTED %s %q (%d records, %d payments) from %s into %s in %s\n",
 		res.Kind, res.Name, res.Records, res.Payments, from, into, time.Duration(res.Seconds*float64(time.Second)).Round(time.Millisecond))
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stdout, "  WARNING %s: %s\n", from, w)
+	}
 	fmt.Fprintf(stdout, "  before: %s\n", res.Before)
 	fmt.Fprintf(stdout, "  after:  %s, %.1f%% of before\n", res.After, 100*float64(res.After.Bytes)/float64(max(1, res.Before.Bytes)))
 	fmt.Fprintf(stdout, "  %s: consistent, records verified\n", into)
