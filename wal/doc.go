@@ -215,6 +215,16 @@
 // records not found are reported as gaps. Projections are not copied: the
 // owner rebuilds them from the new log (strife-recover salvage does).
 //
+// # Compaction
+//
+// Log.Compact copies a sound log, projections included, into a new file
+// with bbolt.Compact: every key in order, pages full, no free pages, the
+// bucket sequences (so the records' numbering goes on). It reads the log
+// in one read-only transaction, so a log open for appends is copied as of
+// one commit; the copy is written under a temporary name, cut to its pages
+// (Tx.Size), synced and linked to its name, never over an existing file.
+// strife-recover compact checks the original before and the copy after.
+//
 // # Metrics
 //
 // Options.Metrics (NewMetrics) measures each commit: its time, bbolt's

@@ -80,3 +80,8 @@ func (tx *Tx) TxIDs() int {
 	}
 	return n
 }
+
+// Size is the bytes of the file's pages up to bbolt's high-water mark, as
+// of the transaction: what the file needs; bbolt grows the file itself
+// ahead of it.
+func (tx *Tx) Size() int64 { return tx.btx.Size() }

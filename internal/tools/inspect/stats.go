@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strife-pay/strife/coordinator"
 	"github.com/strife-pay/strife/internal/tools/recovery"
 	"github.com/strife-pay/strife/wal"
 )
@@ -56,19 +55,6 @@ func percent(part, whole int64) float64 {
 // perOne is n/d with one decimal.
 func perOne(n, d int) float64 { return math.Round(10*float64(n)/float64(d)) / 10 }
 
-// payments counts the payments a file holds: the gateway's payments
-// projection has one key per payment; a bank's log names each transaction
-// it took part in, prepared (or, rarely, only aborted) there.
-func payments(tx *wal.Tx, kind recovery.Kind) int {
-	if kind == recovery.Bank {
-		return tx.TxIDs()
-	}
-	if b := tx.ExistingBucket(coordinator.PaymentsBucket); b != nil {
-		return b.Stats().KeyN
-	}
-	return 0
-}
-
 func (g *globals) stats(path string) (FileStats, error) {
 	res := FileStats{File: path}
 	l, err := g.open(path)
@@ -81,7 +67,7 @@ func (g *globals) stats(path string) (FileStats, error) {
 			return err
 		}
 		s := tx.Stats()
-		res.Size, res.PageSize, res.Payments = s.Size, s.PageSize, payments(tx, res.Kind)
+		res.Size, res.PageSize, res.Payments = s.Size, s.PageSize, recovery.Payments(tx, res.Kind)
 		res.Total.Bucket = "total"
 		for _, b := range s.Buckets {
 			row := BucketStats{Bucket: b.Path, Pairs: b.Pairs, Pages: b.Pages, Allocated: int64(b.Allocated), InUse: int64(b.InUse),

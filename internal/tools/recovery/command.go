@@ -94,6 +94,30 @@ LOST), 2 nothing usable was written.`,
 			return nil
 		},
 	})
+	compactOpts := Options{}
+	compact := &cobra.Command{
+		Use:   "compact SRC DST",
+		Short: "Copy a data file into a new file without its free pages, its pages filled",
+		Long: `compact checks SRC as check does (it must be sound and consistent), copies it
+with bbolt's compaction into DST (which must not exist): every bucket, key and
+value in key order, into pages as full as bbolt makes them, with no free
+pages. DST is written under a temporary name beside it, synced, then given
+its name, and checked as check does before compact reports success. SRC is
+only read. It prints both sizes, per payment, and how long the copy took.
+Replace the daemon's file with DST while the daemon is stopped.
+Exit status: 0 compacted, 1 SRC is inconsistent (check --repair first), 2
+unusable input (a damaged SRC: salvage it) or DST exists.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := Compact(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], args[1], compactOpts); code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	compact.Flags().BoolVar(&compactOpts.JSON, "json", false, "print the result as JSON")
+	compact.Flags().DurationVar(&compactOpts.Timeout, "timeout", time.Second, "how long to wait for a daemon's lock on SRC")
+	root.AddCommand(compact)
 	return root
 }
 

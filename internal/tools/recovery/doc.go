@@ -56,4 +56,28 @@
 // projections: users' password hashes are in USER_REGISTERED and
 // USER_UPDATED records; the token key and certificates are files of their
 // own.
+//
+// # Compact
+//
+// strife-recover compact SRC DST writes a smaller copy of a sound file:
+// bbolt's compaction (wal.Log.Compact, over bbolt.Compact) copies every
+// bucket, key, value and bucket sequence in key order into a new file, so
+// DST has no free pages and its pages are full (bbolt.Compact fills them
+// completely; a daemon then splits them at its own fill percents as it
+// writes). SRC is opened read-only, waiting up to --timeout for a daemon's
+// lock, and checked first as check checks it: a damaged file is refused
+// in one line pointing at salvage, an inconsistent one (differences) with
+// exit 1 and a pointer at check --repair, since a copy would carry them
+// on. DST must not exist: it is written under a temporary name beside it,
+// cut to its pages (bbolt grows files ahead of them), synced, and linked
+// to its name only if that is still free (an interrupted compact leaves
+// only that hidden temporary file, .DST.compact-*). Then DST is opened as a log and
+// checked as check does (wal.Tx.Verify and the owner's checks); it must
+// have the kind, records, payments and attempts in doubt of SRC, or it is
+// removed (exit 2). It prints both sizes, per payment (Payments: the
+// gateway's payments, a bank's transactions, as strife-inspect stats
+// counts them), and how long the copy took; --json prints CompactResult.
+// Nothing is dropped: what compaction reclaims is free pages and the empty
+// parts of pages, not history (DESIGN.md, "Reclaiming space, and what is
+// kept", says what an archive would add).
 package recovery
