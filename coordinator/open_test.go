@@ -215,3 +215,30 @@ func TestVerifyChecksTheOpenIndex(t *testing.T) {
 	require.NoError(t, coordinator.Replay(w.log), "Replay rebuilds the index")
 	require.NoError(t, coordinator.Verify(w.log))
 }
+
+// A file from before the zero ID was refused (testdata/zero-id) holds an
+// unfinished payment under it: the migration indexes it, as the scan found
+// it before, the start leaves it alone as before (logged, not resumed), and
+// the file verifies.
+func TestTheZeroIDPaymentIsIndexedAndLeftAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	old, err := os.ReadFile("../testdata/zero-id/gateway.db")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, old, 0o600))
+
+	logged := &banktest.LogBuffer{}
+	log, err := wal.Open(path, wal.Options{})
+	require.NoError(t, err)
+	dir := &switchboard{parts: map[string]coordinator.Participant{}, down: map[string]bool{}, changes: make(chan struct{}, 1)}
+	c, err := coordinator.New(log, dir, coordinator.Config{Log: zerolog.New(io.MultiWriter(logged, zerolog.NewTestWriter(t)))})
+	require.NoError(t, err)
+	c.Close()
+	require.NoError(t, log.Close())
+
+	require.Contains(t, logged.String(), "built the index of open payments")
+	require.Contains(t, logged.String(), "cannot be settled; left as it stands")
+	require.Zero(t, recovered(t, logged.String()), "nothing else to resume")
+	ids, _ := openKeys(t, path)
+	require.Equal(t, []ulid.ULID{{}}, ids)
+	require.NoError(t, verifyFile(t, path))
+}
