@@ -306,12 +306,12 @@ func (c *Coordinator) recover() error {
 }
 
 // buildOpenIndex builds the index of open payments of a file written
-// before it existed, once, in one transaction (migrateOpen). A file that
-// has the bucket, even empty, is left alone, and costs no write.
+// before it existed, once, in one transaction (migrateOpen). Any other file
+// is left alone, and costs no write.
 func (c *Coordinator) buildOpenIndex() error {
 	var missing bool
 	if err := c.log.View(func(tx *wal.Tx) error {
-		missing = tx.ExistingBucket(OpenBucket) == nil
+		missing = lacksOpenIndex(tx)
 		return nil
 	}); err != nil || !missing {
 		return err

@@ -90,9 +90,10 @@
 // rule, so it covers undelivered decisions too). It is written with the
 // payment, in the same transaction, by the one function that stores a
 // payment (putPayment), and Replay rebuilds it. A file from before the
-// index has no such bucket: New builds it once, from the payments bucket,
-// in one transaction, and logs it; the bucket's existence is the marker,
-// so an empty index is never rebuilt. This package owns that part of the gateway's file: it
+// index has payments and no such bucket: New builds it once, from the
+// payments bucket, in one transaction, and logs it. The bucket's existence
+// is the marker (the first payment stored creates it), so an empty index
+// is never rebuilt. This package owns that part of the gateway's file: it
 // registers the record types (32-39) with wal, exports the bucket names
 // and NewPayload, and Verify (VerifyTx for the tools) rebuilds every
 // payment from the records and compares it, the open index and the epoch

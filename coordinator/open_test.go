@@ -87,6 +87,10 @@ func TestRestartResumesExactlyTheOpenPayments(t *testing.T) {
 		}
 		return true
 	}, 10*time.Second, 20*time.Millisecond, "the finished payments ended")
+	// An END is answered before it is durable: a clean stop writes those
+	// still lingering, so that the finished payments are finished on disk.
+	w.stop(t)
+	w.start(t)
 
 	// An undelivered decision: committed, its Commit to BankB held.
 	g := w.gate("BankB")

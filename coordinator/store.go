@@ -31,10 +31,11 @@ import (
 // undelivered decision is open by the same rule, so one bucket covers
 // both). putPayment keeps it in step with payments, in the same
 // transaction, so recover reads the open payments only, however many
-// finished ones the file holds. Its existence is also a marker: a file
-// written before it existed has none, and New builds it once from the
-// payments (migrateOpen); a new file gets it, empty, at its first start,
-// so an empty bucket is never rebuilt.
+// finished ones the file holds. Its existence is also a marker: the first
+// payment stored creates it, so a file with payments and no open bucket
+// was written before it existed, and New builds it once from the payments
+// (migrateOpen). An empty open bucket is never rebuilt, and a file without
+// any payment needs no index.
 const (
 	PaymentsBucket     = "payments"
 	UserPaymentsBucket = "user_payments"
@@ -146,9 +147,6 @@ func Replay(log *wal.Log) error {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
-		}
-		if _, err := tx.Bucket(OpenBucket); err != nil { // the marker, even with no payment
-			return err
 		}
 		payments := map[ulid.ULID]Payment{}
 		err := ScanLog(tx, func(e uint32) error { return putEpoch(tx, e) }, func(r wal.Record, rec Record) error {
@@ -266,23 +264,32 @@ func isOpen(p Payment) bool {
 	return !p.Final() || (p.Attempt != 0 && !p.Ended)
 }
 
-// migrateOpen builds the open index from the payments bucket, in tx, if
-// the file has none (it was written before the index existed), and returns
-// how many payments it found open. A new file has no payment, and gets the
-// bucket empty.
-func migrateOpen(tx *wal.Tx) (open int, err error) {
+// lacksOpenIndex reports whether tx's file holds payments but no open
+// index: it was written before the index existed.
+func lacksOpenIndex(tx *wal.Tx) bool {
 	if tx.ExistingBucket(OpenBucket) != nil {
+		return false
+	}
+	payments := tx.ExistingBucket(PaymentsBucket)
+	if payments == nil {
+		return false
+	}
+	k, _ := payments.Cursor().First()
+	return k != nil
+}
+
+// migrateOpen builds the open index from the payments bucket, in tx, if
+// the file lacks it (lacksOpenIndex), and returns how many payments it
+// found open.
+func migrateOpen(tx *wal.Tx) (open int, err error) {
+	if !lacksOpenIndex(tx) {
 		return 0, nil
 	}
 	idx, err := tx.Bucket(OpenBucket)
 	if err != nil {
 		return 0, err
 	}
-	payments := tx.ExistingBucket(PaymentsBucket)
-	if payments == nil {
-		return 0, nil
-	}
-	err = payments.ForEach(func(k, v []byte) error {
+	err = tx.ExistingBucket(PaymentsBucket).ForEach(func(k, v []byte) error {
 		var id ulid.ULID
 		copy(id[:], k)
 		p, err := decodePayment(id, v)
