@@ -261,32 +261,30 @@ func (c *Coordinator) spawn(f func()) bool {
 	return true
 }
 
+// recover resumes the payments the open index names (see OpenBucket),
+// building the index first if the file predates it: its cost grows with
+// the open payments, not with every payment ever made.
 func (c *Coordinator) recover() error {
+	if err := c.buildOpenIndex(); err != nil {
+		return err
+	}
 	var open []Payment
-	err := c.log.View(func(tx *wal.Tx) error {
-		b, err := tx.Bucket(PaymentsBucket)
-		if err != nil || b == nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var id ulid.ULID
-			copy(id[:], k)
-			p, err := decodePayment(id, v)
-			switch {
-			case err != nil:
-				return err
-			case p.Final() && (p.Attempt == 0 || p.Ended):
-			case wal.CheckTxID(id) != nil:
-				c.unresumable(p)
-			default:
-				open = append(open, p)
-			}
-			return nil
+	err := c.log.View(func(tx *wal.Tx) (err error) {
+		open, err = openPayments(tx, func(key []byte, why string) {
+			c.lg.Error().Hex("key", key).Str("why", why).Msg("the index of open payments names no open payment; skipped (strife-recover check reports it)")
 		})
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	open = slices.DeleteFunc(open, func(p Payment) bool {
+		if wal.CheckTxID(p.ID) != nil {
+			c.unresumable(p)
+			return true
+		}
+		return false
+	})
 	recoverStep := func(p Payment) (Payment, Ready) { return p.Recover(c.cfg.Now()) }
 	// gofail: var forgetImplicitCommits struct{}
 	// // A coordinator broken on purpose, for strife-chaos's test: see
@@ -304,6 +302,29 @@ func (c *Coordinator) recover() error {
 	if len(open) > 0 {
 		c.lg.Info().Int("payments", len(open)).Uint32("epoch", c.epoch.Load()).Msg("recovered open payments from the log")
 	}
+	return nil
+}
+
+// buildOpenIndex builds the index of open payments of a file written
+// before it existed, once, in one transaction (migrateOpen). Any other file
+// is left alone, and costs no write.
+func (c *Coordinator) buildOpenIndex() error {
+	var missing bool
+	if err := c.log.View(func(tx *wal.Tx) error {
+		missing = lacksOpenIndex(tx)
+		return nil
+	}); err != nil || !missing {
+		return err
+	}
+	start := time.Now()
+	var open int
+	if err := c.log.Append(func(tx *wal.Tx) (err error) {
+		open, err = migrateOpen(tx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("coordinator: building the index of open payments: %w", err)
+	}
+	c.lg.Info().Int("open", open).Dur("took", time.Since(start)).Msg("built the index of open payments, once (the file predates it)")
 	return nil
 }
 

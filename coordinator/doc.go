@@ -88,11 +88,20 @@
 // projection (a PaymentState, whose decision is numbered as the wire's
 // strifev1.Decision: 0 none, 1 commit, 2 abort) and user_payments indexes
 // them by payer and payee (see store.go); the coordinator bucket holds the
-// current epoch. This package owns that part of the gateway's file: it
+// current epoch. The open bucket names the payments a restart must resume:
+// those not final, and those whose last attempt's ATTEMPT_ENDED is not
+// written (a decision not acknowledged by every bank is open by the same
+// rule, so it covers undelivered decisions too). It is written with the
+// payment, in the same transaction, by the one function that stores a
+// payment (putPayment), and Replay rebuilds it. A file from before the
+// index has payments and no such bucket: New builds it once, from the
+// payments bucket, in one transaction, and logs it. The bucket's existence
+// is the marker (the first payment stored creates it), so an empty index
+// is never rebuilt. This package owns that part of the gateway's file: it
 // registers the record types (32-39) with wal, exports the bucket names
 // and NewPayload, and Verify (VerifyTx for the tools) rebuilds every
-// payment from the records and compares it and the epoch with the
-// projection, as ledger.Verify does for a bank. The rest of the file
+// payment from the records and compares it, the open index and the epoch
+// with the projection, as ledger.Verify does for a bank. The rest of the file
 // (users, revoked tokens, known banks) is package users'.
 //
 // A payment's first commit at the gateway holds both its acceptance and its
@@ -149,7 +158,8 @@
 // the file holds.
 //
 // On start, New takes a new epoch and replays the payments that are not
-// finished: a staged attempt without a decision is resolved by asking each
+// finished, which it reads from the open index (so a start costs the open
+// payments, not every payment ever made): a staged attempt without a decision is resolved by asking each
 // participant whether it holds a YES (Participant.Resolve; a bank that has
 // never seen the attempt aborts it, so that a late Prepare votes NO), an
 // undecided attempt from before staging is aborted, a decision not

@@ -19,14 +19,28 @@ import (
 //	payments        txid (16)                                    -> PaymentState
 //	user_payments   user | 0x00 | created (int64 BE) | txid (16) -> empty
 //	coordinator     "epoch"                                      -> uint32 BE
+//	open            txid (16)                                    -> empty
 //
 // A payment is indexed under its payer and its payee, so a user's history
 // is one key range, oldest first. The epoch is that of the last
 // EPOCH_BEGUN record.
+//
+// open names exactly the payments a restart must resume (see isOpen): those
+// not final, and those final whose last attempt's ATTEMPT_ENDED is not
+// written yet, that is whose decision may not have reached every bank (an
+// undelivered decision is open by the same rule, so one bucket covers
+// both). putPayment keeps it in step with payments, in the same
+// transaction, so recover reads the open payments only, however many
+// finished ones the file holds. Its existence is also a marker: the first
+// payment stored creates it, so a file with payments and no open bucket
+// was written before it existed, and New builds it once from the payments
+// (migrateOpen). An empty open bucket is never rebuilt, and a file without
+// any payment needs no index.
 const (
 	PaymentsBucket     = "payments"
 	UserPaymentsBucket = "user_payments"
 	CoordinatorBucket  = "coordinator"
+	OpenBucket         = "open"
 )
 
 var epochKey = []byte("epoch")
@@ -131,13 +145,13 @@ func DecodeRecord(r wal.Record) (rec Record, ok bool, err error) {
 	return Record{Type: r.Type, Attempt: r.Attempt, Payload: m}, true, nil
 }
 
-// Replay rebuilds the projection (the payments and user_payments buckets)
-// from the log alone, in one durable transaction, as ledger.Replay does for
-// a bank. A record that cannot be folded stops it, and the old projection
-// stays.
+// Replay rebuilds the projection (the payments, user_payments, open and
+// coordinator buckets) from the log alone, in one durable transaction, as
+// ledger.Replay does for a bank. A record that cannot be folded stops it,
+// and the old projection stays.
 func Replay(log *wal.Log) error {
 	return log.Append(func(tx *wal.Tx) error {
-		for _, name := range []string{PaymentsBucket, UserPaymentsBucket, CoordinatorBucket} {
+		for _, name := range []string{PaymentsBucket, UserPaymentsBucket, CoordinatorBucket, OpenBucket} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
@@ -222,6 +236,8 @@ func persistIn(tx *wal.Tx, p Payment, recs []Record) (Payment, error) {
 	return next, nil
 }
 
+// putPayment stores p, and keeps the open index in step with it: every
+// write of a payment's projection goes through here.
 func putPayment(tx *wal.Tx, p Payment) error {
 	b, err := tx.Bucket(PaymentsBucket)
 	if err != nil {
@@ -232,7 +248,98 @@ func putPayment(tx *wal.Tx, p Payment) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(p.ID[:], v)
+	if err := b.Put(p.ID[:], v); err != nil {
+		return err
+	}
+	open, err := tx.Bucket(OpenBucket)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !isOpen(p):
+		return open.Delete(p.ID[:]) // nothing to write if it was not there
+	case open.Get(p.ID[:]) == nil: // a Put would rewrite the page even if it was
+		return open.Put(p.ID[:], nil)
+	}
+	return nil
+}
+
+// isOpen reports whether a restart must resume p: it is not final, or its
+// last attempt is not ended (a decision not acknowledged by every bank, or
+// an attempt not decided yet). A final payment that never had an attempt
+// (it failed before one) has nothing left to do.
+func isOpen(p Payment) bool {
+	return !p.Final() || (p.Attempt != 0 && !p.Ended)
+}
+
+// lacksOpenIndex reports whether tx's file holds payments but no open
+// index: it was written before the index existed.
+func lacksOpenIndex(tx *wal.Tx) bool {
+	if tx.ExistingBucket(OpenBucket) != nil {
+		return false
+	}
+	payments := tx.ExistingBucket(PaymentsBucket)
+	if payments == nil {
+		return false
+	}
+	k, _ := payments.Cursor().First()
+	return k != nil
+}
+
+// migrateOpen builds the open index from the payments bucket, in tx, if
+// the file lacks it (lacksOpenIndex), and returns how many payments it
+// found open.
+func migrateOpen(tx *wal.Tx) (open int, err error) {
+	if !lacksOpenIndex(tx) {
+		return 0, nil
+	}
+	idx, err := tx.Bucket(OpenBucket)
+	if err != nil {
+		return 0, err
+	}
+	err = tx.ExistingBucket(PaymentsBucket).ForEach(func(k, v []byte) error {
+		var id ulid.ULID
+		copy(id[:], k)
+		p, err := decodePayment(id, v)
+		if err != nil || !isOpen(p) {
+			return err
+		}
+		open++
+		return idx.Put(k, nil)
+	})
+	return open, err
+}
+
+// openPayments reads the payments the open index names, in ID order. A key
+// that names no stored payment, or one that is not open, is passed to
+// stray and skipped: recover resumes what it can, and Verify reports it.
+func openPayments(tx *wal.Tx, stray func(key []byte, why string)) ([]Payment, error) {
+	idx := tx.ExistingBucket(OpenBucket)
+	if idx == nil {
+		return nil, nil
+	}
+	var open []Payment
+	err := idx.ForEach(func(k, _ []byte) error {
+		var id ulid.ULID
+		if len(k) != len(id) {
+			stray(k, "not a transaction ID")
+			return nil
+		}
+		copy(id[:], k)
+		p, ok, err := getPayment(tx, id)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			stray(k, "no such payment")
+		case !isOpen(p):
+			stray(k, "the payment is finished")
+		default:
+			open = append(open, p)
+		}
+		return nil
+	})
+	return open, err
 }
 
 // getPayment returns the stored payment, or false.

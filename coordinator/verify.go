@@ -39,7 +39,8 @@ type Rebuilt struct {
 }
 
 // Verify rebuilds the payments from the log in memory and compares them
-// with the stored projection (the payments bucket and the epoch), as
+// with the stored projection (the payments bucket, the open index and the
+// epoch), as
 // ledger.Verify does for a bank. It returns nil or an error wrapping
 // ErrInconsistent that lists every discrepancy, one a line.
 func Verify(log *wal.Log) error {
@@ -70,6 +71,7 @@ func VerifyTx(tx *wal.Tx) (*Rebuilt, []string, error) {
 	}
 	problems = append(problems, bad...)
 	problems = append(problems, comparePayments(stored, b.Payments)...)
+	problems = append(problems, compareOpen(tx, b.Payments)...)
 	if e, ok := Epoch(tx); e != b.Epoch || ok != b.HasEpoch {
 		problems = append(problems, fmt.Sprintf("the epoch is stored as %s, the log says %s", epochString(e, ok), epochString(b.Epoch, b.HasEpoch)))
 	}
@@ -161,5 +163,44 @@ func comparePayments(stored map[ulid.ULID]*storagev1.PaymentState, logged map[ul
 			problems = append(problems, fmt.Sprintf("payment %s is stored as {%v}, the log says {%v}", id, have, want))
 		}
 	}
+	return problems
+}
+
+// compareOpen describes, in key order, every key the open index lacks or
+// has too many, against the payments the log tells: a payment open and
+// not indexed would not be resumed by a restart. A file without the index
+// (written before it existed) has nothing to compare: New builds it.
+func compareOpen(tx *wal.Tx, logged map[ulid.ULID]Payment) []string {
+	idx := tx.ExistingBucket(OpenBucket)
+	if idx == nil {
+		return nil
+	}
+	var problems []string
+	var want []ulid.ULID
+	for id, p := range logged {
+		if isOpen(p) {
+			want = append(want, id)
+		}
+	}
+	slices.SortFunc(want, func(a, b ulid.ULID) int { return a.Compare(b) })
+	for _, id := range want {
+		if idx.Get(id[:]) == nil {
+			problems = append(problems, fmt.Sprintf("payment %s is open but not in the open index: a restart would not resume it", id))
+		}
+	}
+	_ = idx.ForEach(func(k, _ []byte) error {
+		var id ulid.ULID
+		if len(k) != len(id) {
+			problems = append(problems, fmt.Sprintf("the open index has a key of %d bytes: %x", len(k), k))
+			return nil
+		}
+		copy(id[:], k)
+		if p, ok := logged[id]; !ok {
+			problems = append(problems, fmt.Sprintf("the open index names payment %s, which the log does not have", id))
+		} else if !isOpen(p) {
+			problems = append(problems, fmt.Sprintf("the open index names payment %s, which is finished", id))
+		}
+		return nil
+	})
 	return problems
 }
