@@ -41,13 +41,12 @@ const (
 	historyGateway  = "gateway-1"
 	historyPayer    = "BankA"
 	historyPayee    = "BankB"
-	historyPassword = "history user password"
+	HistoryPassword = "history user password" // every user's
 	historyOpening  = int64(1) << 40 // every BankA account's opening balance
 	firstNumber     = 100000         // user i has BankA/<firstNumber+i> and BankB/<firstNumber+i>
 )
 
-// HistoryUser is the name of LoadHistory's user i (its password is
-// historyPassword).
+// HistoryUser is the name of LoadHistory's user i.
 func HistoryUser(i int) string { return fmt.Sprintf("user%d", i) }
 
 // LoadHistory writes, into dir, the data files of a gateway (gateway-1)
@@ -125,7 +124,7 @@ func account(bank string, i int) string { return fmt.Sprintf("%s/%d", bank, firs
 // users registers the users, with one password hash for all (bcrypt's
 // minimum cost), and records the banks as known.
 func (g *historyWriter) users(log *wal.Log, now time.Time) error {
-	hash, err := bcrypt.GenerateFromPassword([]byte(historyPassword), bcrypt.MinCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(HistoryPassword), bcrypt.MinCost)
 	if err != nil {
 		return err
 	}
