@@ -42,8 +42,8 @@ const (
 	historyPayer    = "BankA"
 	historyPayee    = "BankB"
 	HistoryPassword = "history user password" // every user's
-	historyOpening  = int64(1) << 40 // every BankA account's opening balance
-	firstNumber     = 100000         // user i has BankA/<firstNumber+i> and BankB/<firstNumber+i>
+	historyOpening  = int64(1) << 40          // every BankA account's opening balance
+	firstNumber     = 100000                  // user i has BankA/<firstNumber+i> and BankB/<firstNumber+i>
 )
 
 // HistoryUser is the name of LoadHistory's user i.
