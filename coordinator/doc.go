@@ -201,4 +201,13 @@
 // (in the driver: the core stays pure); the held, in-doubt and undelivered
 // gauges are computed when scraped from the active payments. Nil, the
 // default, measures nothing and reads no clock.
+//
+// # Loading a history
+//
+// Loader (load.go) writes payments into a log without banks or a network,
+// through the same steps and persistIn as a running coordinator, thousands
+// a transaction: finished ones (committed, attempt ended) and held ones
+// (PENDING after an unreachable bank). strife-bench startup builds its
+// files of millions of payments with it, to measure what a start costs
+// after a long history; nothing else uses it.
 package coordinator

@@ -111,5 +111,55 @@ a JSON object on a line of its own.`,
 	cmd.Flags().StringVar(&opts.AdminPassword, "admin-password", "admin-demo-password", "with --gateway: the admin's password")
 	cmd.AddCommand(cli.DaemonCommands()...) // what the processes run
 	cmd.AddCommand(BareCommands()...)       // and with --bare
+	cmd.AddCommand(startupCommand())
+	return cmd
+}
+
+// startupCommand is strife-bench startup: start to serving with a history.
+func startupCommand() *cobra.Command {
+	opts := StartupOptions{}
+	var logFile string
+	cmd := &cobra.Command{
+		Use:   "startup [--payments 1000000,10000000] [--open 100] --dir DIR",
+		Short: "Measure the gateway's and a bank's start to serving with millions of payments in their files",
+		Long: `strife-bench startup makes, in --dir, the data files of a gateway and of two
+banks (BankA pays, BankB is paid) that have made --payments finished
+payments and hold --open more (PENDING: a bank was unreachable), through
+the packages' own write paths in large transactions (bench.LoadHistory),
+once per size: a later run with the same --dir reuses them. It then starts
+BankA, BankB and the gateway on a copy of them, each a process of its own
+as strife up starts it, and measures from the start of the process to the
+first health check it answers SERVING over mutual TLS; --runs times, the
+median reported, in a table (or --json, a line per size).`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Dir == "" {
+				return errors.New("--dir is required: the files are kept there for the next run")
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			opts.Executable, opts.Out, opts.Logs = exe, cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if logFile != "" {
+				f, err := os.Create(logFile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				opts.Logs = f
+			}
+			_, err = RunStartup(opts)
+			return err
+		},
+	}
+	cmd.Flags().IntSliceVar(&opts.Payments, "payments", []int{1000000}, "finished payments in the files, one measurement per size")
+	cmd.Flags().IntVar(&opts.Open, "open", 100, "held (PENDING) payments in the files besides")
+	cmd.Flags().IntVar(&opts.Accounts, "accounts", 10000, "users, each with an account at BankA and one at BankB")
+	cmd.Flags().StringVar(&opts.Dir, "dir", "", "where the files are made and kept, keyed by size (required)")
+	cmd.Flags().IntVar(&opts.Runs, "runs", 5, "starts measured per size; the median is reported")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each size as a JSON object: payments, open, gateway_bytes, bank_bytes, gateway_ms, bank_ms, gateway_runs_ms, bank_runs_ms, load_s")
+	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: standard error)")
 	return cmd
 }

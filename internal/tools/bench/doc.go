@@ -52,6 +52,13 @@
 // metrics and scrapes them all once a second, as strife top would, so that
 // runs with and without it, interleaved, say what metrics cost.
 //
+// Startup (strife-bench startup --payments 1000000 --open 100 --dir DIR)
+// measures start to serving instead: LoadHistory makes a gateway's and two
+// banks' files with that many payments through the packages' own write
+// paths (coordinator.Loader, participant.Participant.Apply), kept in DIR
+// for the next run, and RunStartup times each daemon process from its
+// start to its first health check answered SERVING over mutual TLS.
+//
 // The figures, and what the profiles say about them, are in DESIGN.md
 // ("Performance").
 package bench

@@ -1,0 +1,302 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/strife-pay/strife/coordinator"
+	"github.com/strife-pay/strife/ledger"
+	"github.com/strife-pay/strife/participant"
+	storagev1 "github.com/strife-pay/strife/proto/strife/storage/v1"
+	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/users"
+	"github.com/strife-pay/strife/wal"
+)
+
+// History is what LoadHistory writes: Payments finished payments and Open
+// held ones, between Accounts users, each with an account at BankA (which
+// pays) and one at BankB (which is paid).
+type History struct {
+	Payments int
+	Open     int
+	Accounts int
+}
+
+// loadBatch is how many payments LoadHistory writes in one transaction of
+// each file: a running gateway commits a few at a time; thousands make the
+// file in minutes instead of hours.
+const loadBatch = 5000
+
+// Names and numbers of LoadHistory's deployment.
+const (
+	historyGateway  = "gateway-1"
+	historyPayer    = "BankA"
+	historyPayee    = "BankB"
+	HistoryPassword = "history user password" // every user's
+	historyOpening  = int64(1) << 40          // every BankA account's opening balance
+	firstNumber     = 100000                  // user i has BankA/<firstNumber+i> and BankB/<firstNumber+i>
+)
+
+// HistoryUser is the name of LoadHistory's user i.
+func HistoryUser(i int) string { return fmt.Sprintf("user%d", i) }
+
+// LoadHistory writes, into dir, the data files of a gateway (gateway-1)
+// and of two banks (BankA, BankB) that have made h.Payments payments of 1
+// unit, each from a user's account at BankA to another user's at BankB, and
+// hold h.Open more, PENDING because BankA was unreachable (half staged and
+// undecided, half aborted and not acknowledged; the banks never saw them).
+// It writes through the packages' own write paths, thousands of payments a
+// transaction: the users through users.Store.Register, the accounts through
+// ledger.Tx.OpenAccount, the gateway's payments through coordinator.Loader,
+// the banks' Prepare and Commit through participant.Participant.Apply. The
+// files are those a running deployment would have left, and pass
+// strife-recover check. Payment i was made at now - (Payments-i) ms: a
+// history of 1,000 payments a second. progress, if not nil, is called after
+// each batch with the payments written so far.
+func LoadHistory(dir string, h History, now time.Time, progress func(done int)) (err error) {
+	if h.Accounts < 2 || h.Payments < 0 || h.Open < 0 {
+		return fmt.Errorf("bench: cannot load %d payments and %d open between %d accounts", h.Payments, h.Open, h.Accounts)
+	}
+	files := map[string]*wal.Log{}
+	defer func() {
+		for _, l := range files {
+			err = errors.Join(err, l.Close())
+		}
+	}()
+	for _, name := range []string{historyGateway, historyPayer, historyPayee} {
+		sub := filepath.Join(dir, name)
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			return err
+		}
+		l, err := wal.Open(filepath.Join(sub, name+".db"), wal.Options{})
+		if err != nil {
+			return err
+		}
+		files[name] = l
+	}
+	g := &historyWriter{h: h, start: now.Add(-time.Duration(h.Payments) * time.Millisecond), entropy: ulid.Monotonic(rand.Reader, 0)}
+	if err := g.users(files[historyGateway], now); err != nil {
+		return err
+	}
+	if g.loader, err = coordinator.NewLoader(files[historyGateway], now); err != nil {
+		return err
+	}
+	for _, name := range []string{historyPayer, historyPayee} {
+		if err := g.bank(name, files[name], now); err != nil {
+			return err
+		}
+	}
+	defer g.closeBanks()
+	for done := 0; done < h.Payments+h.Open; {
+		n := min(loadBatch, h.Payments+h.Open-done)
+		if err := g.batch(files[historyGateway], done, n); err != nil {
+			return err
+		}
+		done += n
+		if progress != nil {
+			progress(min(done, h.Payments))
+		}
+	}
+	return nil
+}
+
+// historyWriter writes one History.
+type historyWriter struct {
+	h       History
+	start   time.Time
+	entropy *ulid.MonotonicEntropy
+	loader  *coordinator.Loader
+	banks   map[string]*participant.Participant
+	clock   time.Time // the banks' clock: the time of the batch being written
+}
+
+func account(bank string, i int) string { return fmt.Sprintf("%s/%d", bank, firstNumber+i) }
+
+// users registers the users, with one password hash for all (bcrypt's
+// minimum cost), and records the banks as known.
+func (g *historyWriter) users(log *wal.Log, now time.Time) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(HistoryPassword), bcrypt.MinCost)
+	if err != nil {
+		return err
+	}
+	store := users.New(log)
+	for from := 0; from < g.h.Accounts; from += loadBatch {
+		var batch []*storagev1.UserState
+		for i := from; i < min(from+loadBatch, g.h.Accounts); i++ {
+			batch = append(batch, &storagev1.UserState{
+				Username: HistoryUser(i), Role: strifev1.UserRole_USER_ROLE_CUSTOMER, PasswordHash: hash,
+				Accounts: []string{account(historyPayer, i), account(historyPayee, i)}, DefaultAccount: account(historyPayer, i),
+				CreatedUnixNano: now.UnixNano(), CredentialVersion: 1,
+			})
+		}
+		if err := store.Register(batch...); err != nil {
+			return err
+		}
+	}
+	return log.Append(users.RecordKnownBanks([]string{historyPayer, historyPayee}, now))
+}
+
+// bank opens the accounts of a bank (with money at the paying bank) and
+// makes its participant, whose clock is g.clock.
+func (g *historyWriter) bank(name string, log *wal.Log, now time.Time) error {
+	g.clock = now
+	l, err := ledger.New(log, func() time.Time { return g.clock })
+	if err != nil {
+		return err
+	}
+	opening := int64(0)
+	if name == historyPayer {
+		opening = historyOpening
+	}
+	for from := 0; from < g.h.Accounts; from += loadBatch {
+		err := l.Update(func(tx *ledger.Tx) error {
+			for i := from; i < min(from+loadBatch, g.h.Accounts); i++ {
+				_, number, _ := users.Split(account(name, i))
+				if _, _, err := tx.OpenAccount(number, HistoryUser(i), opening); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	p, err := participant.New(l, noCoordinator{}, participant.Config{InDoubtTimeout: time.Hour})
+	if err != nil {
+		return err
+	}
+	if g.banks == nil {
+		g.banks = map[string]*participant.Participant{}
+	}
+	g.banks[name] = p
+	return nil
+}
+
+func (g *historyWriter) closeBanks() {
+	for _, p := range g.banks {
+		p.Close()
+	}
+}
+
+// noCoordinator is the coordinator of the banks while they are loaded:
+// every attempt they prepare is committed in the same transaction, so none
+// is ever in doubt.
+type noCoordinator struct{}
+
+func (noCoordinator) GetDecision(context.Context, string, ulid.ULID, uint32) (participant.Decision, error) {
+	return 0, errors.New("bench: no coordinator while loading")
+}
+
+// params are payment i's: user i%Accounts pays a user further on.
+func (g *historyWriter) params(i int) coordinator.Params {
+	payer, payee := i%g.h.Accounts, (i*7+1)%g.h.Accounts
+	if payee == payer {
+		payee = (payer + 1) % g.h.Accounts
+	}
+	return coordinator.Params{
+		Payer: HistoryUser(payer), From: account(historyPayer, payer),
+		Payee: HistoryUser(payee), To: account(historyPayee, payee), Amount: 1,
+	}
+}
+
+// batch writes payments from to from+n-1 (those past h.Payments are the
+// open ones): the gateway's in one transaction, then each bank's in one.
+func (g *historyWriter) batch(gateway *wal.Log, from, n int) error {
+	type made struct {
+		p    coordinator.Payment
+		open bool
+	}
+	var payments []made
+	at := func(i int) time.Time { return g.start.Add(time.Duration(min(i, g.h.Payments)) * time.Millisecond) }
+	ids := make([]ulid.ULID, n)
+	for k := range ids {
+		ids[k] = ulid.MustNew(ulid.Timestamp(at(from+k)), g.entropy)
+	}
+	err := gateway.Append(func(tx *wal.Tx) error {
+		payments = payments[:0] // the function may run more than once
+		for k, id := range ids {
+			i := from + k
+			var p coordinator.Payment
+			var err error
+			if i < g.h.Payments {
+				p, err = g.loader.Finished(tx, id, g.params(i), at(i))
+			} else {
+				p, err = g.loader.Held(tx, id, g.params(i), i%2 == 0, at(i))
+			}
+			if err != nil {
+				return err
+			}
+			payments = append(payments, made{p, i >= g.h.Payments})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var ops = map[string][]participant.Op{}
+	for _, m := range payments {
+		if m.open {
+			continue // the banks never heard of it
+		}
+		for _, bank := range m.p.Participants() {
+			k := participant.AttemptID{TxID: m.p.ID, Attempt: m.p.Attempt}
+			ops[bank] = append(ops[bank],
+				participant.Op{Kind: participant.OpPrepare, Prepare: participant.Request{TxID: m.p.ID, Attempt: m.p.Attempt, Legs: legs(m.p, bank), Memo: m.p.Params.Memo, Coordinator: historyGateway}},
+				participant.Op{Kind: participant.OpCommit, Attempt: k})
+		}
+	}
+	if len(payments) > 0 {
+		g.clock = payments[len(payments)-1].p.Updated
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 0, len(ops))
+	var mu sync.Mutex
+	for bank, bankOps := range ops {
+		wg.Go(func() {
+			err := apply(g.banks[bank], bankOps)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// apply runs a bank's ops in one transaction; every Prepare must vote YES.
+func apply(p *participant.Participant, ops []participant.Op) error {
+	for i, out := range p.Apply(ops) {
+		switch {
+		case out.Err != nil:
+			return fmt.Errorf("bench: loading %v of %v: %w", ops[i].Kind, ops[i].Prepare.TxID, out.Err)
+		case ops[i].Kind == participant.OpPrepare && !out.Vote.Yes:
+			return fmt.Errorf("bench: loading: %v voted NO (%v)", ops[i].Prepare.TxID, out.Vote.Reason)
+		}
+	}
+	return nil
+}
+
+// legs are what the coordinator asks bank to do for p: the legs of its
+// Prepare, as the bank stores them (participant's validLeg).
+func legs(p coordinator.Payment, bank string) []*storagev1.Leg {
+	var out []*storagev1.Leg
+	if coordinator.Bank(p.Params.From) == bank {
+		_, n, _ := users.Split(p.Params.From)
+		out = append(out, &storagev1.Leg{Number: n, Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: p.Params.Amount, Counterparty: p.Params.To})
+	}
+	if coordinator.Bank(p.Params.To) == bank {
+		_, n, _ := users.Split(p.Params.To)
+		out = append(out, &storagev1.Leg{Number: n, Direction: strifev1.Direction_DIRECTION_CREDIT, Amount: p.Params.Amount, Counterparty: p.Params.From})
+	}
+	return out
+}
