@@ -14,8 +14,10 @@ import (
 // nil, decoded from the payload (emit passes the event it just encoded, so
 // the live path does not decode what it encoded). It is the only code that
 // changes the projection, for the live ledger and for Replay alike, so a
-// replayed projection is the live one by construction. Records that are not
-// ledger events (PREPARED, COMMITTED, ABORTED) leave it alone.
+// replayed projection is the live one by construction. The 2PC records
+// leave it alone (COMMITTED, ABORTED), except a PREPARED that places its
+// attempt's holds (holds_placed), which is folded as its HOLD_PLACED
+// records would be.
 //
 // apply re-checks every invariant an event relies on and returns an error
 // wrapping ErrInconsistent if one fails: the ledger's operations check first
@@ -30,6 +32,8 @@ func apply(s store, r wal.Record, ev proto.Message) error {
 		err = applyUpdated(s, r, ev)
 	case TypeDeposited:
 		err = applyDeposited(s, r, ev)
+	case TypePrepared:
+		err = applyPrepared(s, r, ev)
 	case TypeHoldPlaced:
 		err = applyHoldPlaced(s, r, ev)
 	case TypeHoldReleased:
@@ -146,11 +150,32 @@ func changeBalance(a *storagev1.AccountState, amount, balanceAfter int64) error 
 
 // applyHoldPlaced places a hold of a positive amount: settling any other
 // would post the opposite of its direction.
+// applyPrepared places the holds of a PREPARED record that says it
+// places them (holds_placed); an older PREPARED, whose holds follow it in
+// HOLD_PLACED records, changes nothing.
+func applyPrepared(s store, r wal.Record, ev proto.Message) error {
+	e, err := decode(r, ev, &storagev1.Prepared{})
+	if err != nil || !e.GetHoldsPlaced() {
+		return err
+	}
+	for _, l := range e.GetLegs() {
+		if err := placeHold(s, r, &storagev1.HoldPlaced{Number: l.GetNumber(), Amount: l.GetAmount(), Direction: l.GetDirection()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func applyHoldPlaced(s store, r wal.Record, ev proto.Message) error {
 	e, err := decode(r, ev, &storagev1.HoldPlaced{})
 	if err != nil {
 		return err
 	}
+	return placeHold(s, r, e)
+}
+
+// placeHold places the hold e of record r's attempt.
+func placeHold(s store, r wal.Record, e *storagev1.HoldPlaced) error {
 	if e.Amount <= 0 {
 		return fmt.Errorf("hold on %q has amount %d", e.Number, e.Amount)
 	}

@@ -253,8 +253,42 @@ func (tx *Tx) CheckHold(h Hold) error {
 	return nil
 }
 
+// Prepare writes an attempt's PREPARED record p, which places a hold for
+// each of its legs, if CheckHold allows every one, each after the ones
+// before it: the participant's YES vote and its holds in one record. It
+// sets p.HoldsPlaced.
+func (tx *Tx) Prepare(id ulid.ULID, attempt uint32, p *storagev1.Prepared) error {
+	// Legs on one account in one direction add up, as if each leg's hold
+	// were placed before the next is checked.
+	type side struct {
+		number    string
+		direction Direction
+	}
+	before := map[side]int64{}
+	for _, l := range p.GetLegs() {
+		h := Hold{TxID: id, Attempt: attempt, Number: l.GetNumber(), Direction: l.GetDirection(), Amount: l.GetAmount()}
+		at := side{h.Number, h.Direction}
+		sum, ok := add(h.Amount, before[at])
+		switch {
+		case !ok && h.Direction == Debit: // more than any balance
+			return fmt.Errorf("%w: %q cannot cover its legs", ErrInsufficientFunds, h.Number)
+		case !ok:
+			return fmt.Errorf("%w: %q", ErrBalanceOverflow, h.Number)
+		case h.Amount > 0:
+			h.Amount = sum
+		}
+		if err := tx.CheckHold(h); err != nil {
+			return err
+		}
+		before[at] = h.Amount
+	}
+	p.HoldsPlaced = true
+	return tx.emit(TypePrepared, id, attempt, p)
+}
+
 // PlaceHold reserves money for one leg of a prepared attempt, if CheckHold
-// allows it.
+// allows it: a HOLD_PLACED record, as a bank wrote after its PREPARED
+// before Prepare placed the holds in the PREPARED record itself.
 func (tx *Tx) PlaceHold(h Hold) error {
 	if err := tx.CheckHold(h); err != nil {
 		return err

@@ -313,23 +313,16 @@ func check(tx *ledger.Tx, req Request) (Vote, error) {
 	return Vote{Yes: true}, nil
 }
 
-// vote writes the vote check came to: PREPARED with the holds for a YES, or
-// an ABORTED record with the reason and the request's digest for a NO.
+// vote writes the vote check came to: PREPARED, which places the holds,
+// for a YES, or an ABORTED record with the reason and the request's digest
+// for a NO.
 func vote(tx *ledger.Tx, req Request, v Vote) error {
 	if !v.Yes {
 		rec := &storagev1.Aborted{Reason: v.Reason, RequestDigest: digest(req.Legs, req.Memo)}
 		return appendRecord(tx, ledger.TypeAborted, req.id(), rec)
 	}
 	rec := &storagev1.Prepared{Legs: req.Legs, Memo: req.Memo, Coordinator: req.Coordinator, TimeUnixNano: tx.Now().UnixNano()}
-	if err := appendRecord(tx, ledger.TypePrepared, req.id(), rec); err != nil {
-		return err
-	}
-	for _, h := range holds(req.TxID, req.Attempt, req.Legs) {
-		if err := tx.PlaceHold(h); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.Prepare(req.TxID, req.Attempt, rec) // the record places the holds
 }
 
 // commit writes COMMITTED and posts the attempt's holds.

@@ -634,13 +634,16 @@ func TestCommitWritesCommittedAndOneSettledPerLeg(t *testing.T) {
 	for _, r := range recs {
 		types = append(types, r.Type)
 	}
-	require.Equal(t, []wal.Type{ledger.TypePrepared, ledger.TypeHoldPlaced, ledger.TypeHoldPlaced, ledger.TypeCommitted, ledger.TypeSettled, ledger.TypeSettled}, types)
+	require.Equal(t, []wal.Type{ledger.TypePrepared, ledger.TypeCommitted, ledger.TypeSettled, ledger.TypeSettled}, types, "PREPARED places the holds")
+	prepared := &storagev1.Prepared{}
+	require.NoError(t, proto.Unmarshal(recs[0].Payload, prepared))
+	require.True(t, prepared.HoldsPlaced)
 	for i, want := range []*storagev1.Settled{
 		{Number: "1001", Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: 300, BalanceAfter: 200, Memo: "rent", Counterparty: "BankB/2001"},
 		{Number: "1002", Direction: strifev1.Direction_DIRECTION_CREDIT, Amount: 300, BalanceAfter: 400, Memo: "rent", Counterparty: "BankB/2001"},
 	} {
 		got := &storagev1.Settled{}
-		require.NoError(t, proto.Unmarshal(recs[4+i].Payload, got))
+		require.NoError(t, proto.Unmarshal(recs[2+i].Payload, got))
 		require.NotZero(t, got.TimeUnixNano)
 		got.TimeUnixNano = 0
 		require.True(t, proto.Equal(want, got), "want {%v}, got {%v}", want, got)

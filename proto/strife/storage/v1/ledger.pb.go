@@ -290,8 +290,13 @@ type Prepared struct {
 	Legs  []*Leg                 `protobuf:"bytes,1,rep,name=legs,proto3" json:"legs,omitempty"`
 	Memo  string                 `protobuf:"bytes,2,opt,name=memo,proto3" json:"memo,omitempty"`
 	// coordinator is the identity of the coordinator that sent the Prepare.
-	Coordinator   string `protobuf:"bytes,3,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
-	TimeUnixNano  int64  `protobuf:"varint,4,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	Coordinator  string `protobuf:"bytes,3,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	TimeUnixNano int64  `protobuf:"varint,4,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// holds_placed: this record places the attempt's holds, one per leg (a
+	// debit's amount held, a credit's pending), as the HOLD_PLACED records
+	// that followed a PREPARED before this field did, each of which cost a
+	// record of its own. The ledger folds it like those records.
+	HoldsPlaced   bool `protobuf:"varint,5,opt,name=holds_placed,json=holdsPlaced,proto3" json:"holds_placed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +357,13 @@ func (x *Prepared) GetTimeUnixNano() int64 {
 		return x.TimeUnixNano
 	}
 	return 0
+}
+
+func (x *Prepared) GetHoldsPlaced() bool {
+	if x != nil {
+		return x.HoldsPlaced
+	}
+	return false
 }
 
 // Aborted is the payload of an ABORTED record.
@@ -900,12 +912,13 @@ const file_strife_storage_v1_ledger_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x122\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x14.strife.v1.DirectionR\tdirection\x12\x16\n" +
 	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12\"\n" +
-	"\fcounterparty\x18\x04 \x01(\tR\fcounterparty\"\x92\x01\n" +
+	"\fcounterparty\x18\x04 \x01(\tR\fcounterparty\"\xb5\x01\n" +
 	"\bPrepared\x12*\n" +
 	"\x04legs\x18\x01 \x03(\v2\x16.strife.storage.v1.LegR\x04legs\x12\x12\n" +
 	"\x04memo\x18\x02 \x01(\tR\x04memo\x12 \n" +
 	"\vcoordinator\x18\x03 \x01(\tR\vcoordinator\x12$\n" +
-	"\x0etime_unix_nano\x18\x04 \x01(\x03R\ftimeUnixNano\"y\n" +
+	"\x0etime_unix_nano\x18\x04 \x01(\x03R\ftimeUnixNano\x12!\n" +
+	"\fholds_placed\x18\x05 \x01(\bR\vholdsPlaced\"y\n" +
 	"\aAborted\x12)\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x11.strife.v1.ReasonR\x06reason\x12\x1c\n" +
 	"\ttombstone\x18\x02 \x01(\bR\ttombstone\x12%\n" +
