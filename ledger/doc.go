@@ -10,6 +10,7 @@
 //	ACCOUNT_UPDATED  number, owner and status after the update
 //	DEPOSITED        number, amount, balance after (opening balances)
 //	HOLD_PLACED      number, amount, direction; header: the attempt
+//	                 (older logs only: see PREPARED below)
 //	HOLD_RELEASED    the same, when the attempt is aborted
 //	SETTLED          the same, balance after, memo, counterparty, when the
 //	                 attempt is committed: the hold released and posted
@@ -26,8 +27,12 @@
 // Logs written before SETTLED existed settle a hold with HOLD_RELEASED then
 // POSTED. Both still replay and verify exactly as they did, and a SETTLED
 // is folded in as those two would be, with the same checks, so an old data
-// directory opens as it is and a log may hold both forms. The types and
-// payloads are an on-disk format: they are only ever added to.
+// directory opens as it is and a log may hold both forms. Likewise, a
+// PREPARED record now places its attempt's holds itself (holds_placed: a
+// hold per leg, folded as a HOLD_PLACED per leg would be, with the same
+// checks; Tx.Prepare writes it), where logs written before it follow each
+// PREPARED with a HOLD_PLACED per leg: a record less per attempt. The
+// types and payloads are an on-disk format: they are only ever added to.
 //
 // # Two-phase commit records
 //
