@@ -141,9 +141,11 @@ func (p Payment) Apply(recs []Record) (Payment, error) {
 // State is the projection of p, as stored in the payments bucket.
 func (p Payment) State() *storagev1.PaymentState {
 	return &storagev1.PaymentState{
+		// Params' time is left out: it is CreatedUnixNano (states stored
+		// before issue 17 have both).
 		Params: &storagev1.PaymentAccepted{
 			Payer: p.Params.Payer, FromAccount: p.Params.From, Payee: p.Params.Payee, ToAccount: p.Params.To,
-			Amount: p.Params.Amount, Memo: p.Params.Memo, TimeUnixNano: p.Created.UnixNano(),
+			Amount: p.Params.Amount, Memo: p.Params.Memo,
 		},
 		Status: p.Status, Reason: p.Reason, Attempt: p.Attempt, Decision: int32(p.Decision), Ended: p.Ended,
 		CreatedUnixNano: p.Created.UnixNano(), UpdatedUnixNano: p.Updated.UnixNano(),

@@ -279,9 +279,11 @@ func (p Payment) Begin(epoch uint32, now time.Time) (Payment, Ready, error) {
 	if err != nil {
 		return p, Ready{}, err
 	}
-	banks := p.Participants()
-	r := Ready{Mode: InParallel, Records: []Record{{Type: TypeAttemptStaged, Attempt: n, Payload: &storagev1.AttemptStaged{TimeUnixNano: now.UnixNano(), Banks: banks}}}}
-	for _, bank := range banks {
+	// The record does not list the participants (AttemptStaged.banks, as
+	// logs before issue 17 do): they are the banks of the payment's
+	// accounts, which its PAYMENT_ACCEPTED says.
+	r := Ready{Mode: InParallel, Records: []Record{{Type: TypeAttemptStaged, Attempt: n, Payload: &storagev1.AttemptStaged{TimeUnixNano: now.UnixNano()}}}}
+	for _, bank := range p.Participants() {
 		r.Messages = append(r.Messages, Message{Bank: bank, Kind: KindPrepare, Attempt: n, Legs: p.legs(bank), Memo: p.Params.Memo})
 	}
 	p.Round = Round{Attempt: n}

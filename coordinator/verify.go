@@ -142,6 +142,9 @@ func storedPayments(tx *wal.Tx) (map[ulid.ULID]*storagev1.PaymentState, []string
 			problems = append(problems, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
 			return nil
 		}
+		if a := s.GetParams(); a.GetTimeUnixNano() == s.GetCreatedUnixNano() {
+			a.TimeUnixNano = 0 // a state stored before issue 17 repeats the creation time there
+		}
 		stored[id] = s
 		return nil
 	})

@@ -173,7 +173,9 @@ func (x *AttemptBegun) GetTimeUnixNano() int64 {
 type AttemptStaged struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	// banks are the attempt's participants.
+	// banks are the attempt's participants, in logs written before issue
+	// 17; no longer written, since they are the banks of the payment's
+	// accounts (PaymentAccepted), and nothing reads them.
 	Banks         []string `protobuf:"bytes,2,rep,name=banks,proto3" json:"banks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
