@@ -311,7 +311,7 @@ func (c *Coordinator) recover() error {
 func (c *Coordinator) buildOpenIndex() error {
 	var missing bool
 	if err := c.log.View(func(tx *wal.Tx) error {
-		missing = lacksOpenIndex(tx)
+		missing = lacksOpenBucket(tx)
 		return nil
 	}); err != nil || !missing {
 		return err

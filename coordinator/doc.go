@@ -84,24 +84,26 @@
 // and EPOCH_BEGUN (one per start).
 // ATTEMPT_BEGUN, an attempt recorded before its Prepares were sent, is what
 // logs from before parallel commit hold: replayed, such an attempt without
-// a decision never committed and is aborted. The payments bucket holds each payment's
-// projection (a PaymentState, whose decision is numbered as the wire's
-// strifev1.Decision: 0 none, 1 commit, 2 abort) and user_payments indexes
-// them by payer and payee (see store.go); the coordinator bucket holds the
-// current epoch. The open bucket names the payments a restart must resume:
-// those not final, and those whose last attempt's ATTEMPT_ENDED is not
-// written (a decision not acknowledged by every bank is open by the same
-// rule, so it covers undelivered decisions too). It is written with the
-// payment, in the same transaction, by the one function that stores a
-// payment (putPayment), and Replay rebuilds it. A file from before the
-// index has payments and no such bucket: New builds it once, from the
-// payments bucket, in one transaction, and logs it. The bucket's existence
-// is the marker (the first payment stored creates it), so an empty index
-// is never rebuilt. This package owns that part of the gateway's file: it
+// a decision never committed and is aborted. A payment's projection (a
+// PaymentState, whose decision is numbered as the wire's
+// strifev1.Decision: 0 none, 1 commit, 2 abort) is in the open bucket
+// while a restart must resume it: it is not final, or its last attempt's
+// ATTEMPT_ENDED is not written (a decision not acknowledged by every bank
+// is open by the same rule, so it covers undelivered decisions too). Once
+// finished it moves to the payments bucket, in the same transaction, and
+// never changes again, so those pages are filled once and left. One
+// function stores a payment (putPayment); Replay rebuilds both buckets.
+// user_payments indexes the payments by payer and payee (see store.go);
+// the coordinator bucket holds the current epoch. A file from before issue
+// 17 keeps every payment in payments and has no open bucket: New moves
+// its open payments once, in one transaction, and logs it. The bucket's
+// existence is the marker (the first payment stored creates it), so an
+// empty open bucket is never rebuilt. This package owns that part of the
+// gateway's file: it
 // registers the record types (32-39) with wal, exports the bucket names
 // and NewPayload, and Verify (VerifyTx for the tools) rebuilds every
-// payment from the records and compares it, the open index and the epoch
-// with the projection, as ledger.Verify does for a bank. The rest of the file
+// payment from the records and compares it (and the bucket it is in) and
+// the epoch with the projection, as ledger.Verify does for a bank. The rest of the file
 // (users, revoked tokens, known banks) is package users'.
 //
 // A payment's first commit at the gateway holds both its acceptance and its
@@ -158,7 +160,7 @@
 // the file holds.
 //
 // On start, New takes a new epoch and replays the payments that are not
-// finished, which it reads from the open index (so a start costs the open
+// finished, which it reads from the open bucket (so a start costs the open
 // payments, not every payment ever made): a staged attempt without a decision is resolved by asking each
 // participant whether it holds a YES (Participant.Resolve; a bank that has
 // never seen the attempt aborts it, so that a late Prepare votes NO), an

@@ -495,7 +495,7 @@ func (w *world) records(t *testing.T, id ulid.ULID, attempt uint32) []wal.Type {
 func (w *world) lastCommit(t *testing.T) int {
 	var id int
 	require.NoError(t, w.log.View(func(tx *wal.Tx) error {
-		b, err := tx.Bucket("payments")
+		b, err := tx.Bucket(coordinator.CoordinatorBucket) // exists once the coordinator started
 		if err == nil {
 			id = b.Tx().ID()
 		}

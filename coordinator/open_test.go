@@ -1,6 +1,7 @@
 package coordinator_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -191,32 +192,51 @@ func TestAGatewayFileFromBeforeTheOpenIndexIsMigratedOnce(t *testing.T) {
 	require.Equal(t, 1, recovered(t, second))
 }
 
-// Verify reports an open index out of step with the payments: an open
-// payment missing from it, and a stray key, each named.
+// Verify reports a payment stored in the wrong bucket: an open one among
+// the finished (a restart would not resume it), a finished one among the
+// open, and one in both, each named; Replay puts them back.
 func TestVerifyChecksTheOpenIndex(t *testing.T) {
 	w := newWorld(t, heldConfig)
+	done := w.pay(t, pay("BankA/1001", "BankB/2001", 100))
+	require.Equal(t, coordinator.Committed, done.Status)
+	require.Eventually(t, func() bool { // its ATTEMPT_ENDED is written lazily
+		var finished bool
+		err := w.log.View(func(tx *wal.Tx) error {
+			b := tx.ExistingBucket(coordinator.PaymentsBucket)
+			finished = b != nil && b.Get(done.ID[:]) != nil
+			return nil
+		})
+		return err == nil && finished
+	}, 5*time.Second, 10*time.Millisecond)
 	w.dir.setDown("BankB", true)
 	held := w.pay(t, pay("BankA/1001", "BankB/2001", 100))
 	require.Equal(t, coordinator.Pending, held.Status)
 	require.NoError(t, coordinator.Verify(w.log))
 
-	stray := ulid.Make()
-	require.NoError(t, w.log.Append(func(tx *wal.Tx) error {
-		b, err := tx.Bucket(coordinator.OpenBucket)
-		if err != nil {
-			return err
-		}
-		if err := b.Delete(held.ID[:]); err != nil {
-			return err
-		}
-		return b.Put(stray[:], nil)
-	}))
+	move := func(id ulid.ULID, from, to string, keep bool) {
+		require.NoError(t, w.log.Append(func(tx *wal.Tx) error {
+			v := bytes.Clone(tx.ExistingBucket(from).Get(id[:]))
+			require.NotNil(t, v)
+			if !keep {
+				if err := tx.ExistingBucket(from).Delete(id[:]); err != nil {
+					return err
+				}
+			}
+			return tx.ExistingBucket(to).Put(id[:], v)
+		}))
+	}
+	move(held.ID, coordinator.OpenBucket, coordinator.PaymentsBucket, false)
+	move(done.ID, coordinator.PaymentsBucket, coordinator.OpenBucket, false)
 	err := coordinator.Verify(w.log)
 	require.ErrorIs(t, err, coordinator.ErrInconsistent)
-	require.ErrorContains(t, err, "payment "+held.ID.String()+" is open but not in the open index")
-	require.ErrorContains(t, err, "the open index names payment "+stray.String()+", which the log does not have")
+	require.ErrorContains(t, err, "payment "+held.ID.String()+" is open but not stored as open")
+	require.ErrorContains(t, err, "payment "+done.ID.String()+" is finished but stored as open")
 
-	require.NoError(t, coordinator.Replay(w.log), "Replay rebuilds the index")
+	require.NoError(t, coordinator.Replay(w.log), "Replay rebuilds both")
+	require.NoError(t, coordinator.Verify(w.log))
+	move(held.ID, coordinator.OpenBucket, coordinator.PaymentsBucket, true)
+	require.ErrorContains(t, coordinator.Verify(w.log), "payment "+held.ID.String()+" is stored both open and finished")
+	require.NoError(t, coordinator.Replay(w.log))
 	require.NoError(t, coordinator.Verify(w.log))
 }
 

@@ -16,26 +16,33 @@ import (
 
 // Projection buckets in the gateway's log file (see wal.Tx.Bucket):
 //
+//	open            txid (16)                                    -> PaymentState
 //	payments        txid (16)                                    -> PaymentState
 //	user_payments   user | 0x00 | created (int64 BE) | txid (16) -> empty
 //	coordinator     "epoch"                                      -> uint32 BE
-//	open            txid (16)                                    -> empty
+//
+// A payment's state is in open while a restart must resume it (see
+// isOpen): it is not final, or it is final but its last attempt's
+// ATTEMPT_ENDED is not written yet, that is its decision may not have
+// reached every bank (an undelivered decision is open by the same rule).
+// Once it is finished its state moves to payments, in the same
+// transaction, and never changes again. So recover reads open only,
+// however many finished payments the file holds; and payments takes each
+// payment once, in roughly the order of its ID (a ULID begins with its
+// time), into pages that are filled and never written again, where a
+// state rewritten at every step of the payment (as before issue 17) split
+// its pages again and again and left them a quarter to a half empty.
 //
 // A payment is indexed under its payer and its payee, so a user's history
 // is one key range, oldest first. The epoch is that of the last
 // EPOCH_BEGUN record.
 //
-// open names exactly the payments a restart must resume (see isOpen): those
-// not final, and those final whose last attempt's ATTEMPT_ENDED is not
-// written yet, that is whose decision may not have reached every bank (an
-// undelivered decision is open by the same rule, so one bucket covers
-// both). putPayment keeps it in step with payments, in the same
-// transaction, so recover reads the open payments only, however many
-// finished ones the file holds. Its existence is also a marker: the first
-// payment stored creates it, so a file with payments and no open bucket
-// was written before it existed, and New builds it once from the payments
+// Files written before issue 17 keep every payment's state in payments
+// and have no open bucket. The bucket's existence tells them apart: the
+// first payment stored creates it, so a file with payments and no open
+// bucket predates it, and New moves its open payments there once
 // (migrateOpen). An empty open bucket is never rebuilt, and a file without
-// any payment needs no index.
+// any payment needs nothing.
 const (
 	PaymentsBucket     = "payments"
 	UserPaymentsBucket = "user_payments"
@@ -46,13 +53,12 @@ const (
 var epochKey = []byte("epoch")
 
 // paymentsFill is how full bbolt fills payments' pages when it splits
-// them, instead of half. Payment IDs are ULIDs, which begin with their time,
-// so a new payment's key lands at or near the end of the bucket, and the
-// later writes of a payment rewrite its value near the end too: pages left
-// behind are rarely written again, so half of each would stay empty
-// (measured with strife-inspect stats: 54% full by default, 87% with 0.9).
-// bbolt does not keep the setting: putPayment sets it in every transaction.
-const paymentsFill = 0.9
+// them: completely. A payment's state is put there once, when it is
+// finished, and never rewritten; its key, a ULID, begins with its time, so
+// it lands at or near the end of the bucket, and pages left behind are not
+// written again. bbolt does not keep the setting: putPayment sets it in
+// every transaction.
+const paymentsFill = 1.0
 
 // userPaymentsFill is the fill percent of user_payments' pages. Each user's
 // keys grow (they begin with the user and the time), so each user's range
@@ -70,9 +76,7 @@ func beginEpoch(tx *wal.Tx, now time.Time) (uint32, error) {
 	var epoch uint32
 	if last, ok := Epoch(tx); ok {
 		epoch = last + 1
-	} else if payments, err := tx.Bucket(PaymentsBucket); err != nil {
-		return 0, err
-	} else if k, _ := payments.Cursor().First(); k != nil {
+	} else if anyPayment(tx) {
 		epoch = 1
 	}
 	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(&storagev1.EpochBegun{Epoch: epoch, TimeUnixNano: now.UnixNano()})
@@ -236,32 +240,30 @@ func persistIn(tx *wal.Tx, p Payment, recs []Record) (Payment, error) {
 	return next, nil
 }
 
-// putPayment stores p, and keeps the open index in step with it: every
-// write of a payment's projection goes through here.
+// putPayment stores p's state: in open while it is open, in payments once
+// it is finished (and out of open). Every write of a payment's projection
+// goes through here.
 func putPayment(tx *wal.Tx, p Payment) error {
-	b, err := tx.Bucket(PaymentsBucket)
-	if err != nil {
-		return err
-	}
-	b.FillPercent = paymentsFill
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(p.State())
 	if err != nil {
-		return err
-	}
-	if err := b.Put(p.ID[:], v); err != nil {
 		return err
 	}
 	open, err := tx.Bucket(OpenBucket)
 	if err != nil {
 		return err
 	}
-	switch {
-	case !isOpen(p):
-		return open.Delete(p.ID[:]) // nothing to write if it was not there
-	case open.Get(p.ID[:]) == nil: // a Put would rewrite the page even if it was
-		return open.Put(p.ID[:], nil)
+	if isOpen(p) {
+		return open.Put(p.ID[:], v)
 	}
-	return nil
+	if err := open.Delete(p.ID[:]); err != nil { // nothing to write if it was not there
+		return err
+	}
+	b, err := tx.Bucket(PaymentsBucket)
+	if err != nil {
+		return err
+	}
+	b.FillPercent = paymentsFill
+	return b.Put(p.ID[:], v)
 }
 
 // isOpen reports whether a restart must resume p: it is not final, or its
@@ -272,66 +274,77 @@ func isOpen(p Payment) bool {
 	return !p.Final() || (p.Attempt != 0 && !p.Ended)
 }
 
-// lacksOpenIndex reports whether tx's file holds payments but no open
-// index: it was written before the index existed.
-func lacksOpenIndex(tx *wal.Tx) bool {
-	if tx.ExistingBucket(OpenBucket) != nil {
-		return false
+// anyPayment reports whether tx's file holds a payment.
+func anyPayment(tx *wal.Tx) bool {
+	for _, name := range []string{OpenBucket, PaymentsBucket} {
+		if b := tx.ExistingBucket(name); b != nil {
+			if k, _ := b.Cursor().First(); k != nil {
+				return true
+			}
+		}
 	}
-	payments := tx.ExistingBucket(PaymentsBucket)
-	if payments == nil {
-		return false
-	}
-	k, _ := payments.Cursor().First()
-	return k != nil
+	return false
 }
 
-// migrateOpen builds the open index from the payments bucket, in tx, if
-// the file lacks it (lacksOpenIndex), and returns how many payments it
-// found open.
+// lacksOpenBucket reports whether tx's file holds payments but no open
+// bucket: it was written before the bucket existed, with every payment's
+// state in payments.
+func lacksOpenBucket(tx *wal.Tx) bool {
+	return tx.ExistingBucket(OpenBucket) == nil && anyPayment(tx)
+}
+
+// migrateOpen moves the open payments' states from payments to open, in
+// tx, if the file lacks the open bucket (lacksOpenBucket), and returns how
+// many it moved.
 func migrateOpen(tx *wal.Tx) (open int, err error) {
-	if !lacksOpenIndex(tx) {
+	if !lacksOpenBucket(tx) {
 		return 0, nil
 	}
 	idx, err := tx.Bucket(OpenBucket)
 	if err != nil {
 		return 0, err
 	}
-	err = tx.ExistingBucket(PaymentsBucket).ForEach(func(k, v []byte) error {
+	payments := tx.ExistingBucket(PaymentsBucket)
+	var moved [][]byte
+	err = payments.ForEach(func(k, v []byte) error {
 		var id ulid.ULID
 		copy(id[:], k)
 		p, err := decodePayment(id, v)
 		if err != nil || !isOpen(p) {
 			return err
 		}
-		open++
-		return idx.Put(k, nil)
+		moved = append(moved, k)
+		return idx.Put(k, v)
 	})
-	return open, err
+	for _, k := range moved {
+		if err == nil {
+			err = payments.Delete(k)
+		}
+	}
+	return len(moved), err
 }
 
-// openPayments reads the payments the open index names, in ID order. A key
-// that names no stored payment, or one that is not open, is passed to
-// stray and skipped: recover resumes what it can, and Verify reports it.
+// openPayments reads the open payments, in ID order. A key that is not a
+// transaction ID, or a payment that is not open, is passed to stray and
+// skipped: recover resumes what it can, and Verify reports it. A state
+// that does not decode is an error.
 func openPayments(tx *wal.Tx, stray func(key []byte, why string)) ([]Payment, error) {
 	idx := tx.ExistingBucket(OpenBucket)
 	if idx == nil {
 		return nil, nil
 	}
 	var open []Payment
-	err := idx.ForEach(func(k, _ []byte) error {
+	err := idx.ForEach(func(k, v []byte) error {
 		var id ulid.ULID
 		if len(k) != len(id) {
 			stray(k, "not a transaction ID")
 			return nil
 		}
 		copy(id[:], k)
-		p, ok, err := getPayment(tx, id)
+		p, err := decodePayment(id, v)
 		switch {
 		case err != nil:
-			return err
-		case !ok:
-			stray(k, "no such payment")
+			return err // damaged: strife-recover check --repair rebuilds it
 		case !isOpen(p):
 			stray(k, "the payment is finished")
 		default:
@@ -344,16 +357,17 @@ func openPayments(tx *wal.Tx, stray func(key []byte, why string)) ([]Payment, er
 
 // getPayment returns the stored payment, or false.
 func getPayment(tx *wal.Tx, id ulid.ULID) (Payment, bool, error) {
-	b, err := tx.Bucket(PaymentsBucket)
-	if err != nil || b == nil {
-		return Payment{}, false, err
+	for _, name := range []string{OpenBucket, PaymentsBucket} {
+		b := tx.ExistingBucket(name)
+		if b == nil {
+			continue
+		}
+		if v := b.Get(id[:]); v != nil {
+			p, err := decodePayment(id, v)
+			return p, err == nil, err
+		}
 	}
-	v := b.Get(id[:])
-	if v == nil {
-		return Payment{}, false, nil
-	}
-	p, err := decodePayment(id, v)
-	return p, err == nil, err
+	return Payment{}, false, nil
 }
 
 // decodePayment decodes a value of the payments bucket.

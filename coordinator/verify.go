@@ -121,33 +121,43 @@ func epochString(e uint32, ok bool) string {
 	return fmt.Sprint(e)
 }
 
-// storedPayments reads the payments bucket, and describes the entries it
-// cannot read.
+// storedPayments reads the open and payments buckets, and describes the
+// entries it cannot read, and a payment stored in both.
 func storedPayments(tx *wal.Tx) (map[ulid.ULID]*storagev1.PaymentState, []string, error) {
 	stored := map[ulid.ULID]*storagev1.PaymentState{}
 	var problems []string
-	bkt := tx.ExistingBucket(PaymentsBucket)
-	if bkt == nil {
-		return stored, nil, nil
+	for _, name := range []string{OpenBucket, PaymentsBucket} {
+		bkt := tx.ExistingBucket(name)
+		if bkt == nil {
+			continue
+		}
+		err := bkt.ForEach(func(k, v []byte) error {
+			var id ulid.ULID
+			if len(k) != len(id) {
+				problems = append(problems, fmt.Sprintf("%s has a key of %d bytes: %x", name, len(k), k))
+				return nil
+			}
+			copy(id[:], k)
+			if _, twice := stored[id]; twice {
+				problems = append(problems, fmt.Sprintf("payment %s is stored both open and finished", id))
+				return nil
+			}
+			s := &storagev1.PaymentState{}
+			if err := proto.Unmarshal(v, s); err != nil {
+				problems = append(problems, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
+				return nil
+			}
+			if a := s.GetParams(); a.GetTimeUnixNano() == s.GetCreatedUnixNano() {
+				a.TimeUnixNano = 0 // a state stored before issue 17 repeats the creation time there
+			}
+			stored[id] = s
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
 	}
-	return stored, problems, bkt.ForEach(func(k, v []byte) error {
-		var id ulid.ULID
-		if len(k) != len(id) {
-			problems = append(problems, fmt.Sprintf("payments has a key of %d bytes: %x", len(k), k))
-			return nil
-		}
-		copy(id[:], k)
-		s := &storagev1.PaymentState{}
-		if err := proto.Unmarshal(v, s); err != nil {
-			problems = append(problems, fmt.Sprintf("payment %s is stored unreadable: %v", id, err))
-			return nil
-		}
-		if a := s.GetParams(); a.GetTimeUnixNano() == s.GetCreatedUnixNano() {
-			a.TimeUnixNano = 0 // a state stored before issue 17 repeats the creation time there
-		}
-		stored[id] = s
-		return nil
-	})
+	return stored, problems, nil
 }
 
 // comparePayments describes, in ID order, every payment stored otherwise
@@ -169,41 +179,25 @@ func comparePayments(stored map[ulid.ULID]*storagev1.PaymentState, logged map[ul
 	return problems
 }
 
-// compareOpen describes, in key order, every key the open index lacks or
-// has too many, against the payments the log tells: a payment open and
-// not indexed would not be resumed by a restart. A file without the index
-// (written before it existed) has nothing to compare: New builds it.
+// compareOpen describes, in ID order, every payment stored in the wrong
+// bucket, against what the log tells: an open payment must be in open, or
+// a restart would not resume it, and a finished one in payments. A file
+// without the open bucket (written before it existed) keeps every payment
+// in payments: New moves the open ones.
 func compareOpen(tx *wal.Tx, logged map[ulid.ULID]Payment) []string {
 	idx := tx.ExistingBucket(OpenBucket)
 	if idx == nil {
 		return nil
 	}
 	var problems []string
-	var want []ulid.ULID
-	for id, p := range logged {
-		if isOpen(p) {
-			want = append(want, id)
+	for _, id := range slices.SortedFunc(maps.Keys(logged), func(a, b ulid.ULID) int { return a.Compare(b) }) {
+		inOpen := idx.Get(id[:]) != nil
+		switch open := isOpen(logged[id]); {
+		case open && !inOpen:
+			problems = append(problems, fmt.Sprintf("payment %s is open but not stored as open: a restart would not resume it", id))
+		case !open && inOpen:
+			problems = append(problems, fmt.Sprintf("payment %s is finished but stored as open", id))
 		}
 	}
-	slices.SortFunc(want, func(a, b ulid.ULID) int { return a.Compare(b) })
-	for _, id := range want {
-		if idx.Get(id[:]) == nil {
-			problems = append(problems, fmt.Sprintf("payment %s is open but not in the open index: a restart would not resume it", id))
-		}
-	}
-	_ = idx.ForEach(func(k, _ []byte) error {
-		var id ulid.ULID
-		if len(k) != len(id) {
-			problems = append(problems, fmt.Sprintf("the open index has a key of %d bytes: %x", len(k), k))
-			return nil
-		}
-		copy(id[:], k)
-		if p, ok := logged[id]; !ok {
-			problems = append(problems, fmt.Sprintf("the open index names payment %s, which the log does not have", id))
-		} else if !isOpen(p) {
-			problems = append(problems, fmt.Sprintf("the open index names payment %s, which is finished", id))
-		}
-		return nil
-	})
 	return problems
 }

@@ -20,11 +20,16 @@ func TestVerifyComparesThePaymentsWithTheLog(t *testing.T) {
 	require.NoError(t, coordinator.Verify(w.log))
 
 	require.NoError(t, w.log.Append(func(tx *wal.Tx) error {
-		b, err := tx.Bucket(coordinator.PaymentsBucket)
-		if err != nil {
-			return err
+		for _, name := range []string{coordinator.OpenBucket, coordinator.PaymentsBucket} { // open until ended
+			b, err := tx.Bucket(name)
+			if err != nil {
+				return err
+			}
+			if err := b.Delete(p.ID[:]); err != nil {
+				return err
+			}
 		}
-		return b.Delete(p.ID[:])
+		return nil
 	}))
 	err := coordinator.Verify(w.log)
 	require.ErrorIs(t, err, coordinator.ErrInconsistent)

@@ -12,17 +12,20 @@ import (
 	"github.com/strife-pay/strife/wal"
 )
 
-// Payments counts the payments a file holds: the gateway's payments
-// projection has one key per payment; a bank's log names each transaction
-// it took part in, prepared (or, rarely, only aborted) there.
+// Payments counts the payments a file holds: the gateway's projection has
+// one key per payment, in open or in payments; a bank's log names each
+// transaction it took part in, prepared (or, rarely, only aborted) there.
 func Payments(tx *wal.Tx, kind Kind) int {
 	if kind == Bank {
 		return tx.TxIDs()
 	}
-	if b := tx.ExistingBucket(coordinator.PaymentsBucket); b != nil {
-		return b.Stats().KeyN
+	n := 0
+	for _, name := range []string{coordinator.OpenBucket, coordinator.PaymentsBucket} {
+		if b := tx.ExistingBucket(name); b != nil {
+			n += b.Stats().KeyN
+		}
 	}
-	return 0
+	return n
 }
 
 // FileSize is a data file's size on disk, per payment it holds (0 without

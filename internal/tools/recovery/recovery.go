@@ -34,7 +34,7 @@ func Detect(tx *wal.Tx) (Kind, error) {
 	switch {
 	case ledger.Kept(tx):
 		return Bank, nil
-	case has(coordinator.PaymentsBucket) || has(users.UsersBucket):
+	case has(coordinator.PaymentsBucket) || has(coordinator.OpenBucket) || has(users.UsersBucket):
 		return Gateway, nil
 	}
 	return "", fmt.Errorf("%w: %w (no bank or gateway projection)", ErrUnusable, wal.ErrNotLog)
