@@ -3,12 +3,14 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/strife-pay/strife/certs"
 	"github.com/strife-pay/strife/internal/plumbing/rpc"
 	"github.com/strife-pay/strife/internal/tools/certscli"
+	"github.com/strife-pay/strife/wal"
 )
 
 // StartupOptions configure RunStartup.
@@ -30,8 +33,11 @@ type StartupOptions struct {
 	Open int
 	// Accounts is how many users, each with an account at each bank.
 	Accounts int
+	// BankEvents, if not 0, makes the banks' files that many records,
+	// whatever the gateway's size (History.BankEvents).
+	BankEvents int
 	// Dir keeps the certificates and, per history, the data files
-	// LoadHistory made (h<payments>-o<open>-a<accounts>/), so that a second
+	// LoadHistory made (h<payments>-o<open>-a<accounts>[-e<bank events>]/), so that a second
 	// run measures the same files without making them again. Each start
 	// runs on a copy, since a start writes (a new epoch, the resumed
 	// payments).
@@ -56,13 +62,14 @@ type StartupOptions struct {
 type StartupResult struct {
 	Payments, Open        int
 	GatewayBytes          int64
-	BankBytes             int64 // BankA's (it took part in every payment)
+	BankBytes             int64  // BankA's (it took part in every payment the banks saw)
+	BankRecords           uint64 // in BankA's file: its events
 	Gateway, Bank         time.Duration
 	GatewayRuns, BankRuns []time.Duration
 	Loaded                time.Duration // how long LoadHistory took; 0 if the files were kept from before
 }
 
-// MarshalJSON: payments, open, gateway_bytes, bank_bytes, gateway_ms,
+// MarshalJSON: payments, open, gateway_bytes, bank_bytes, bank_records, gateway_ms,
 // bank_ms (medians), gateway_runs_ms, bank_runs_ms, load_s.
 func (r StartupResult) MarshalJSON() ([]byte, error) {
 	msAll := func(ds []time.Duration) []float64 {
@@ -74,17 +81,18 @@ func (r StartupResult) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(map[string]any{
 		"payments": r.Payments, "open": r.Open, "gateway_bytes": r.GatewayBytes, "bank_bytes": r.BankBytes,
-		"gateway_ms": ms(r.Gateway), "bank_ms": ms(r.Bank), "gateway_runs_ms": msAll(r.GatewayRuns), "bank_runs_ms": msAll(r.BankRuns),
+		"bank_records": r.BankRecords,
+		"gateway_ms":   ms(r.Gateway), "bank_ms": ms(r.Bank), "gateway_runs_ms": msAll(r.GatewayRuns), "bank_runs_ms": msAll(r.BankRuns),
 		"load_s": roundTo(r.Loaded.Seconds(), 1),
 	})
 }
 
 func (r StartupResult) String() string {
-	return fmt.Sprintf("| %s | %d | %s | %s | %.0f | %.0f |", thousands(r.Payments), r.Open,
-		mb(r.GatewayBytes), mb(r.BankBytes), ms(r.Gateway), ms(r.Bank))
+	return fmt.Sprintf("| %s | %d | %s | %s | %s | %.0f | %.0f |", thousands(r.Payments), r.Open,
+		mb(r.GatewayBytes), mb(r.BankBytes), thousands(int(r.BankRecords)), ms(r.Gateway), ms(r.Bank))
 }
 
-const startupHeader = "| payments | open | gateway file | BankA file | gateway start ms | BankA start ms |\n|---|---|---|---|---|---|"
+const startupHeader = "| payments | open | gateway file | BankA file | BankA records | gateway start ms | BankA start ms |\n|---|---|---|---|---|---|---|"
 
 func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/(1<<20)) }
 
@@ -118,7 +126,7 @@ func RunStartup(opts StartupOptions) ([]StartupResult, error) {
 	}
 	var results []StartupResult
 	for _, n := range opts.Payments {
-		h := History{Payments: n, Open: opts.Open, Accounts: opts.Accounts}
+		h := History{Payments: n, Open: opts.Open, Accounts: opts.Accounts, BankEvents: opts.BankEvents}
 		files, loaded, err := keptHistory(opts.Dir, h, opts.Logs)
 		if err != nil {
 			return results, err
@@ -126,6 +134,9 @@ func RunStartup(opts StartupOptions) ([]StartupResult, error) {
 		r := StartupResult{Payments: n, Open: opts.Open, Loaded: loaded}
 		r.GatewayBytes, _ = fileSize(filepath.Join(files, historyGateway, historyGateway+".db"))
 		r.BankBytes, _ = fileSize(filepath.Join(files, historyPayer, historyPayer+".db"))
+		if r.BankRecords, err = records(filepath.Join(files, historyPayer, historyPayer+".db")); err != nil {
+			return results, err
+		}
 		for range opts.Runs {
 			gw, bank, err := startOnce(opts, certDir, files)
 			if err != nil {
@@ -144,6 +155,17 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// records is how many records the log at path holds.
+func records(path string) (n uint64, err error) {
+	l, err := wal.OpenReadOnly(path, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, l.Close()) }()
+	err = l.View(func(tx *wal.Tx) error { n = tx.LastSeq(); return nil })
+	return n, err
 }
 
 func fileSize(path string) (int64, error) {
@@ -170,7 +192,11 @@ func startupCerts(dir string) (string, error) {
 // first if they are not there (in a directory renamed into place once
 // complete), and how long that took.
 func keptHistory(dir string, h History, logs io.Writer) (string, time.Duration, error) {
-	path := filepath.Join(dir, fmt.Sprintf("h%d-o%d-a%d", h.Payments, h.Open, h.Accounts))
+	name := fmt.Sprintf("h%d-o%d-a%d", h.Payments, h.Open, h.Accounts)
+	if h.BankEvents > 0 {
+		name += fmt.Sprintf("-e%d", h.BankEvents)
+	}
+	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
 		return path, 0, nil
 	}
@@ -178,6 +204,9 @@ func keptHistory(dir string, h History, logs io.Writer) (string, time.Duration, 
 	if err := os.RemoveAll(tmp); err != nil {
 		return "", 0, err
 	}
+	// Loading allocates much and keeps little: a quarter of the
+	// collections, for the time of the load only.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	began := time.Now()
 	last := began
 	err := LoadHistory(tmp, h, time.Now(), func(done int) {
