@@ -161,6 +161,7 @@ median reported, in a table (or --json, a line per size).`,
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "where the files are made and kept, keyed by size (required)")
 	cmd.Flags().IntVar(&opts.Runs, "runs", 5, "starts measured per size; the median is reported")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each size as a JSON object: payments, open, gateway_bytes, bank_bytes, bank_records, gateway_ms, bank_ms, gateway_runs_ms, bank_runs_ms, load_s")
+	cmd.Flags().StringVar(&opts.ProfileDir, "profile-dir", "", "have each daemon process write a CPU profile, <name>-<payments>-<run>.pprof, into this directory")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: standard error)")
 	return cmd
 }

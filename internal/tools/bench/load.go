@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -112,7 +113,7 @@ func LoadHistory(dir string, h History, now time.Time, progress func(done int)) 
 		}
 	}
 	defer g.closeBanks()
-	if err := files[historyPayer].View(func(tx *wal.Tx) error { g.bankRecords = tx.LastSeq(); return nil }); err != nil {
+	if g.bankRecords, err = fewestRecords(files[historyPayer], files[historyPayee]); err != nil {
 		return err
 	}
 	// The banks' side of batch k is written while the gateway writes batch
@@ -123,7 +124,7 @@ func LoadHistory(dir string, h History, now time.Time, progress func(done int)) 
 		var err error
 		for batch := range toBanks {
 			if err == nil {
-				err = g.banksBatch(files[historyPayer], batch)
+				err = g.banksBatch(files[historyPayer], files[historyPayee], batch)
 			}
 		}
 		banksDone <- err
@@ -152,8 +153,8 @@ type historyWriter struct {
 	banks   map[string]*participant.Participant
 	clock   time.Time // the banks' clock: the time of the batch being written
 
-	// With h.BankEvents: the records in the payer bank's file so far, and
-	// how many a payment adds (learnt from the first payment).
+	// With h.BankEvents: the records in the smaller bank file so far, and
+	// how many a payment adds to it (learnt from the first payment).
 	bankRecords uint64
 	perPayment  int
 }
@@ -281,15 +282,15 @@ func (g *historyWriter) batch(gateway *wal.Log, from, n int) ([]coordinator.Paym
 
 // banksBatch writes the banks' side of finished payments, each bank's in
 // one transaction, the two banks in parallel; with h.BankEvents, only as
-// many as keep the payer's file (whose count the payee's follows) up to
-// BankEvents records, and none once it is there.
-func (g *historyWriter) banksBatch(payer *wal.Log, payments []coordinator.Payment) error {
+// many as bring the smaller of the two files (the payee's: its accounts
+// open with no deposit) to BankEvents records, and none once it is there.
+func (g *historyWriter) banksBatch(payer, payee *wal.Log, payments []coordinator.Payment) error {
 	if g.h.BankEvents > 0 && g.perPayment == 0 && len(payments) > 1 {
 		// Learn from one payment what each adds, then cut to measure.
-		if err := g.banksBatch(payer, payments[:1]); err != nil {
+		if err := g.banksBatch(payer, payee, payments[:1]); err != nil {
 			return err
 		}
-		return g.banksBatch(payer, payments[1:])
+		return g.banksBatch(payer, payee, payments[1:])
 	}
 	if g.h.BankEvents > 0 {
 		left := g.h.BankEvents - int(g.bankRecords)
@@ -328,13 +329,26 @@ func (g *historyWriter) banksBatch(payer *wal.Log, payments []coordinator.Paymen
 		return err
 	}
 	before := g.bankRecords
-	if err := payer.View(func(tx *wal.Tx) error { g.bankRecords = tx.LastSeq(); return nil }); err != nil {
+	var err error
+	if g.bankRecords, err = fewestRecords(payer, payee); err != nil {
 		return err
 	}
 	if g.perPayment == 0 && len(payments) > 0 {
-		g.perPayment = max(1, int(g.bankRecords-before)/len(payments)) // the payer's records a payment
+		g.perPayment = max(1, int(g.bankRecords-before)/len(payments))
 	}
 	return nil
+}
+
+// fewestRecords is how many records the smaller of logs holds.
+func fewestRecords(logs ...*wal.Log) (uint64, error) {
+	fewest := uint64(math.MaxUint64)
+	for _, l := range logs {
+		err := l.View(func(tx *wal.Tx) error { fewest = min(fewest, tx.LastSeq()); return nil })
+		if err != nil {
+			return 0, err
+		}
+	}
+	return fewest, nil
 }
 
 // apply runs a bank's ops in one transaction; every Prepare must vote YES.

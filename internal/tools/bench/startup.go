@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/strife-pay/strife/certs"
+	"github.com/strife-pay/strife/internal/plumbing/daemon"
 	"github.com/strife-pay/strife/internal/plumbing/rpc"
 	"github.com/strife-pay/strife/internal/tools/certscli"
 	"github.com/strife-pay/strife/wal"
@@ -48,6 +49,10 @@ type StartupOptions struct {
 	// Executable is a program with the hidden bank and gateway commands
 	// (strife-bench re-runs itself).
 	Executable string
+	// ProfileDir, if set, is where each daemon process writes a CPU
+	// profile of its life (started, measured, stopped):
+	// <name>-<payments>-<run>.pprof.
+	ProfileDir string
 	// JSON prints each history as a JSON object on a line (see
 	// StartupResult.MarshalJSON) instead of a row of the table.
 	JSON bool
@@ -117,6 +122,11 @@ func RunStartup(opts StartupOptions) ([]StartupResult, error) {
 	if opts.Logs == nil {
 		opts.Logs = io.Discard
 	}
+	if opts.ProfileDir != "" {
+		if err := os.MkdirAll(opts.ProfileDir, 0o700); err != nil {
+			return nil, err
+		}
+	}
 	certDir, err := startupCerts(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -137,8 +147,8 @@ func RunStartup(opts StartupOptions) ([]StartupResult, error) {
 		if r.BankRecords, err = records(filepath.Join(files, historyPayer, historyPayer+".db")); err != nil {
 			return results, err
 		}
-		for range opts.Runs {
-			gw, bank, err := startOnce(opts, certDir, files)
+		for run := range opts.Runs {
+			gw, bank, err := startOnce(opts, certDir, files, fmt.Sprintf("%d-%d", n, run))
 			if err != nil {
 				return results, err
 			}
@@ -224,7 +234,7 @@ func keptHistory(dir string, h History, logs io.Writer) (string, time.Duration, 
 // startOnce copies the history's files into a scratch directory, starts
 // BankA, BankB and the gateway on them in turn, each measured from the
 // start of its process to its first SERVING health check, and stops them.
-func startOnce(opts StartupOptions, certDir, files string) (gateway, bank time.Duration, err error) {
+func startOnce(opts StartupOptions, certDir, files, profile string) (gateway, bank time.Duration, err error) {
 	run, err := os.MkdirTemp(opts.Dir, "run-")
 	if err != nil {
 		return 0, 0, err
@@ -235,7 +245,7 @@ func startOnce(opts StartupOptions, certDir, files string) (gateway, bank time.D
 			return 0, 0, err
 		}
 	}
-	d := &deployment{dir: run}
+	d := &deployment{dir: run, profileDir: opts.ProfileDir}
 	defer d.stopProcesses()
 	gatewayAddr, err := freeAddr()
 	if err != nil {
@@ -247,7 +257,7 @@ func startOnce(opts StartupOptions, certDir, files string) (gateway, bank time.D
 		if err != nil {
 			return 0, 0, err
 		}
-		took, err := d.timeStart(opts, certDir, name, addr, slices.Concat(
+		took, err := d.timeStart(opts, certDir, name, profile, addr, slices.Concat(
 			[]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(run, name), "--coordinator", gatewayAddr},
 			tlsArgs(certDir, name)))
 		if err != nil {
@@ -258,7 +268,7 @@ func startOnce(opts StartupOptions, certDir, files string) (gateway, bank time.D
 		}
 		bankFlags = append(bankFlags, "--bank", name+"="+addr)
 	}
-	gateway, err = d.timeStart(opts, certDir, historyGateway, gatewayAddr, slices.Concat(
+	gateway, err = d.timeStart(opts, certDir, historyGateway, profile, gatewayAddr, slices.Concat(
 		[]string{"gateway", "--name", historyGateway, "--listen", gatewayAddr, "--data-dir", filepath.Join(run, historyGateway),
 			"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"},
 		bankFlags, tlsArgs(certDir, historyGateway)))
@@ -276,13 +286,16 @@ func (d *deployment) stopProcesses() {
 // timeStart starts a daemon process and returns the time from its start
 // to its first health check answered SERVING, over mutual TLS with the
 // bench client's certificate.
-func (d *deployment) timeStart(opts StartupOptions, certDir, name, addr string, args []string) (time.Duration, error) {
+func (d *deployment) timeStart(opts StartupOptions, certDir, name, profile, addr string, args []string) (time.Duration, error) {
 	tlsConfig, err := certs.ClientConfig(certs.FilesIn(certDir, "bench"), "")
 	if err != nil {
 		return 0, err
 	}
 	cmd := exec.Command(opts.Executable, args...)
 	cmd.Stderr = opts.Logs
+	if d.profileDir != "" {
+		cmd.Env = append(os.Environ(), daemon.ProfileEnv+"="+filepath.Join(d.profileDir, name+"-"+profile+".pprof"))
+	}
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", name, err)
