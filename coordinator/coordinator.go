@@ -265,6 +265,7 @@ func (c *Coordinator) spawn(f func()) bool {
 // building the index first if the file predates it: its cost grows with
 // the open payments, not with every payment ever made.
 func (c *Coordinator) recover() error {
+	began := time.Now()
 	if err := c.buildOpenIndex(); err != nil {
 		return err
 	}
@@ -300,7 +301,7 @@ func (c *Coordinator) recover() error {
 		c.startRunner(r)
 	}
 	if len(open) > 0 {
-		c.lg.Info().Int("payments", len(open)).Uint32("epoch", c.epoch.Load()).Msg("recovered open payments from the log")
+		c.lg.Info().Int("payments", len(open)).Uint32("epoch", c.epoch.Load()).Dur("took_ms", time.Since(began)).Msg("recovered open payments from the log")
 	}
 	return nil
 }

@@ -505,7 +505,7 @@ func span(what fmt.Stringer, p []byte, at int, pos, n uint64) ([]byte, error) {
 }
 
 func (w *walker) branch(id uint64, p, lo, hi []byte, depth int) error {
-	what := place{page: id}
+	var what fmt.Stringer = place{page: id} // once: each conversion allocates
 	n, err := elements(what, p)
 	if err != nil {
 		return err
@@ -567,7 +567,8 @@ func inOrder(what fmt.Stringer, i int, prev, k, lo, hi []byte) error {
 // leaf checks a leaf page (a page, or a bucket's page inline in its
 // parent's value) and the buckets it holds.
 func (w *walker) leaf(what place, p, lo, hi []byte, depth int) error {
-	n, err := elements(what, p)
+	where := fmt.Stringer(what) // once, not per element: each conversion allocates
+	n, err := elements(where, p)
 	if err != nil {
 		return err
 	}
@@ -579,11 +580,11 @@ func (w *walker) leaf(what place, p, lo, hi []byte, depth int) error {
 		if flags&^bucketLeafFlag != 0 {
 			return fmt.Errorf("%v: element %d has flags %#x", what, i, flags)
 		}
-		kv, err := span(what, p, at, uint64(pos), uint64(ksize)+uint64(vsize))
+		kv, err := span(where, p, at, uint64(pos), uint64(ksize)+uint64(vsize))
 		if err != nil {
 			return err
 		}
-		if err := inOrder(what, i, prev, kv[:ksize], lo, hi); err != nil {
+		if err := inOrder(where, i, prev, kv[:ksize], lo, hi); err != nil {
 			return err
 		}
 		prev = kv[:ksize]

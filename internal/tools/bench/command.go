@@ -157,9 +157,11 @@ median reported, in a table (or --json, a line per size).`,
 	cmd.Flags().IntSliceVar(&opts.Payments, "payments", []int{1000000}, "finished payments in the files, one measurement per size")
 	cmd.Flags().IntVar(&opts.Open, "open", 100, "held (PENDING) payments in the files besides")
 	cmd.Flags().IntVar(&opts.Accounts, "accounts", 10000, "users, each with an account at BankA and one at BankB")
+	cmd.Flags().IntVar(&opts.BankEvents, "bank-events", 0, "make the banks' files this many records (events) whatever --payments: they take part in the oldest payments only (each file passes its own checks, not the cross-check); 0: in every payment")
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "where the files are made and kept, keyed by size (required)")
 	cmd.Flags().IntVar(&opts.Runs, "runs", 5, "starts measured per size; the median is reported")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each size as a JSON object: payments, open, gateway_bytes, bank_bytes, gateway_ms, bank_ms, gateway_runs_ms, bank_runs_ms, load_s")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print each size as a JSON object: payments, open, gateway_bytes, bank_bytes, bank_records, gateway_ms, bank_ms, gateway_runs_ms, bank_runs_ms, load_s")
+	cmd.Flags().StringVar(&opts.ProfileDir, "profile-dir", "", "have each daemon process write a CPU profile, <name>-<payments>-<run>.pprof, into this directory")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the daemons' logs here (default: standard error)")
 	return cmd
 }

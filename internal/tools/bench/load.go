@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,12 +30,26 @@ type History struct {
 	Payments int
 	Open     int
 	Accounts int
+	// BankEvents, if not 0, bounds the banks' files instead of the
+	// gateway's size: the banks take part in the oldest payments only,
+	// until each holds at least BankEvents records (its accounts' included),
+	// and never hear of the later ones. It measures a bank of a given size
+	// next to a larger gateway without making every gateway payment's
+	// records at both banks (4 a payment at each today, so 10M events are
+	// 2.5M payments). Such files are not a deployment's: each passes its own
+	// checks, but the gateway holds committed payments the banks never saw,
+	// so the cross-check between them fails. 0: the banks take part in
+	// every finished payment.
+	BankEvents int
 }
 
 // loadBatch is how many payments LoadHistory writes in one transaction of
-// each file: a running gateway commits a few at a time; thousands make the
-// file in minutes instead of hours.
-const loadBatch = 5000
+// each file: a running gateway commits a few at a time; tens of thousands
+// make the file in minutes instead of hours. The larger the batch, the more
+// of a transaction's index writes (user_payments, keyed by user, 10,000
+// places in the tree) land on a page the same transaction already
+// rewrites.
+const loadBatch = 20000
 
 // Names and numbers of LoadHistory's deployment.
 const (
@@ -59,11 +74,13 @@ func HistoryUser(i int) string { return fmt.Sprintf("user%d", i) }
 // ledger.Tx.OpenAccount, the gateway's payments through coordinator.Loader,
 // the banks' Prepare and Commit through participant.Participant.Apply. The
 // files are those a running deployment would have left, and pass
-// strife-recover check. Payment i was made at now - (Payments-i) ms: a
-// history of 1,000 payments a second. progress, if not nil, is called after
-// each batch with the payments written so far.
+// strife-recover check (with h.BankEvents, each file on its own). Payment i
+// was made at now - (Payments-i) ms: a history of 1,000 payments a second.
+// The banks write a batch while the gateway writes the next (the machine's
+// second core). progress, if not nil, is called after each gateway batch
+// with the payments written so far.
 func LoadHistory(dir string, h History, now time.Time, progress func(done int)) (err error) {
-	if h.Accounts < 2 || h.Payments < 0 || h.Open < 0 {
+	if h.Accounts < 2 || h.Payments < 0 || h.Open < 0 || h.BankEvents < 0 {
 		return fmt.Errorf("bench: cannot load %d payments and %d open between %d accounts", h.Payments, h.Open, h.Accounts)
 	}
 	files := map[string]*wal.Log{}
@@ -96,17 +113,35 @@ func LoadHistory(dir string, h History, now time.Time, progress func(done int)) 
 		}
 	}
 	defer g.closeBanks()
-	for done := 0; done < h.Payments+h.Open; {
-		n := min(loadBatch, h.Payments+h.Open-done)
-		if err := g.batch(files[historyGateway], done, n); err != nil {
-			return err
+	if g.bankRecords, err = fewestRecords(files[historyPayer], files[historyPayee]); err != nil {
+		return err
+	}
+	// The banks' side of batch k is written while the gateway writes batch
+	// k+1: two transactions of different files, on the two cores.
+	toBanks := make(chan []coordinator.Payment, 1)
+	banksDone := make(chan error, 1)
+	go func() {
+		var err error
+		for batch := range toBanks {
+			if err == nil {
+				err = g.banksBatch(files[historyPayer], files[historyPayee], batch)
+			}
 		}
-		done += n
-		if progress != nil {
-			progress(min(done, h.Payments))
+		banksDone <- err
+	}()
+	for done := 0; done < h.Payments+h.Open && err == nil; {
+		n := min(loadBatch, h.Payments+h.Open-done)
+		var finished []coordinator.Payment
+		if finished, err = g.batch(files[historyGateway], done, n); err == nil {
+			toBanks <- finished
+			done += n
+			if progress != nil {
+				progress(min(done, h.Payments))
+			}
 		}
 	}
-	return nil
+	close(toBanks)
+	return errors.Join(err, <-banksDone)
 }
 
 // historyWriter writes one History.
@@ -117,6 +152,11 @@ type historyWriter struct {
 	loader  *coordinator.Loader
 	banks   map[string]*participant.Participant
 	clock   time.Time // the banks' clock: the time of the batch being written
+
+	// With h.BankEvents: the records in the smaller bank file so far, and
+	// how many a payment adds to it (learnt from the first payment).
+	bankRecords uint64
+	perPayment  int
 }
 
 func account(bank string, i int) string { return fmt.Sprintf("%s/%d", bank, firstNumber+i) }
@@ -210,53 +250,68 @@ func (g *historyWriter) params(i int) coordinator.Params {
 }
 
 // batch writes payments from to from+n-1 (those past h.Payments are the
-// open ones): the gateway's in one transaction, then each bank's in one.
-func (g *historyWriter) batch(gateway *wal.Log, from, n int) error {
-	type made struct {
-		p    coordinator.Payment
-		open bool
-	}
-	var payments []made
+// open ones) into the gateway's file in one transaction, and returns the
+// finished ones, for the banks.
+func (g *historyWriter) batch(gateway *wal.Log, from, n int) ([]coordinator.Payment, error) {
+	var finished []coordinator.Payment
 	at := func(i int) time.Time { return g.start.Add(time.Duration(min(i, g.h.Payments)) * time.Millisecond) }
 	ids := make([]ulid.ULID, n)
 	for k := range ids {
 		ids[k] = ulid.MustNew(ulid.Timestamp(at(from+k)), g.entropy)
 	}
 	err := gateway.Append(func(tx *wal.Tx) error {
-		payments = payments[:0] // the function may run more than once
+		finished = finished[:0] // the function may run more than once
 		for k, id := range ids {
 			i := from + k
-			var p coordinator.Payment
-			var err error
-			if i < g.h.Payments {
-				p, err = g.loader.Finished(tx, id, g.params(i), at(i))
-			} else {
-				p, err = g.loader.Held(tx, id, g.params(i), i%2 == 0, at(i))
+			if i >= g.h.Payments {
+				if _, err := g.loader.Held(tx, id, g.params(i), i%2 == 0, at(i)); err != nil {
+					return err
+				}
+				continue // the banks never heard of it
 			}
+			p, err := g.loader.Finished(tx, id, g.params(i), at(i))
 			if err != nil {
 				return err
 			}
-			payments = append(payments, made{p, i >= g.h.Payments})
+			finished = append(finished, p)
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+	return finished, err
+}
+
+// banksBatch writes the banks' side of finished payments, each bank's in
+// one transaction, the two banks in parallel; with h.BankEvents, only as
+// many as bring the smaller of the two files (the payee's: its accounts
+// open with no deposit) to BankEvents records, and none once it is there.
+func (g *historyWriter) banksBatch(payer, payee *wal.Log, payments []coordinator.Payment) error {
+	if g.h.BankEvents > 0 && g.perPayment == 0 && len(payments) > 1 {
+		// Learn from one payment what each adds, then cut to measure.
+		if err := g.banksBatch(payer, payee, payments[:1]); err != nil {
+			return err
+		}
+		return g.banksBatch(payer, payee, payments[1:])
+	}
+	if g.h.BankEvents > 0 {
+		left := g.h.BankEvents - int(g.bankRecords)
+		switch {
+		case left <= 0:
+			return nil
+		case g.perPayment > 0:
+			payments = payments[:min(len(payments), (left+g.perPayment-1)/g.perPayment)]
+		}
 	}
 	var ops = map[string][]participant.Op{}
-	for _, m := range payments {
-		if m.open {
-			continue // the banks never heard of it
-		}
-		for _, bank := range m.p.Participants() {
-			k := participant.AttemptID{TxID: m.p.ID, Attempt: m.p.Attempt}
+	for _, p := range payments {
+		for _, bank := range p.Participants() {
+			k := participant.AttemptID{TxID: p.ID, Attempt: p.Attempt}
 			ops[bank] = append(ops[bank],
-				participant.Op{Kind: participant.OpPrepare, Prepare: participant.Request{TxID: m.p.ID, Attempt: m.p.Attempt, Legs: legs(m.p, bank), Memo: m.p.Params.Memo, Coordinator: historyGateway}},
+				participant.Op{Kind: participant.OpPrepare, Prepare: participant.Request{TxID: p.ID, Attempt: p.Attempt, Legs: legs(p, bank), Memo: p.Params.Memo, Coordinator: historyGateway}},
 				participant.Op{Kind: participant.OpCommit, Attempt: k})
 		}
 	}
 	if len(payments) > 0 {
-		g.clock = payments[len(payments)-1].p.Updated
+		g.clock = payments[len(payments)-1].Updated
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 0, len(ops))
@@ -270,7 +325,30 @@ func (g *historyWriter) batch(gateway *wal.Log, from, n int) error {
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	before := g.bankRecords
+	var err error
+	if g.bankRecords, err = fewestRecords(payer, payee); err != nil {
+		return err
+	}
+	if g.perPayment == 0 && len(payments) > 0 {
+		g.perPayment = max(1, int(g.bankRecords-before)/len(payments))
+	}
+	return nil
+}
+
+// fewestRecords is how many records the smaller of logs holds.
+func fewestRecords(logs ...*wal.Log) (uint64, error) {
+	fewest := uint64(math.MaxUint64)
+	for _, l := range logs {
+		err := l.View(func(tx *wal.Tx) error { fewest = min(fewest, tx.LastSeq()); return nil })
+		if err != nil {
+			return 0, err
+		}
+	}
+	return fewest, nil
 }
 
 // apply runs a bank's ops in one transaction; every Prepare must vote YES.

@@ -25,6 +25,7 @@ import (
 	"github.com/strife-pay/strife/internal/tools/certscli"
 	"github.com/strife-pay/strife/internal/tools/recovery"
 	strifev1 "github.com/strife-pay/strife/proto/strife/v1"
+	"github.com/strife-pay/strife/wal"
 )
 
 // A history made by LoadHistory is what a deployment would have left: the
@@ -155,6 +156,43 @@ func loginAs(t *testing.T, gateway strifev1.GatewayServiceClient, user string) c
 	resp, err := gateway.Login(context.Background(), &strifev1.LoginRequest{Username: user, Password: bench.HistoryPassword})
 	require.NoError(t, err)
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+resp.GetToken())
+}
+
+// With BankEvents, the banks' files stop at that many records (the smaller,
+// BankB's, to within one payment's; BankA's has its accounts' deposits
+// more) however many payments the gateway holds, and each file
+// still passes strife-recover check on its own: the gateway's with every
+// payment and the open ones in doubt, the banks' with no hold left. (The
+// cross-check between them is not expected to hold: the gateway's later
+// payments are committed at no bank.)
+func TestLoadHistoryMakesBanksOfTheirOwnSize(t *testing.T) {
+	const payments, open, accounts, bankEvents = 2000, 5, 50, 1000
+	dir := t.TempDir()
+	require.NoError(t, bench.LoadHistory(dir, bench.History{Payments: payments, Open: open, Accounts: accounts, BankEvents: bankEvents}, time.Now(), nil))
+	records := map[string]uint64{}
+	for _, name := range []string{"gateway-1", "BankA", "BankB"} {
+		path := filepath.Join(dir, name, name+".db")
+		var out, errOut bytes.Buffer
+		exit := recovery.Run(&out, &errOut, []string{path}, recovery.Options{JSON: true})
+		require.Zero(t, exit, "strife-recover check %s: %s %s", name, out.String(), errOut.String())
+		var res recovery.Result
+		require.NoError(t, json.Unmarshal(out.Bytes(), &res))
+		require.Len(t, res.Files, 1)
+		f := res.Files[0]
+		require.Empty(t, f.Differences, name)
+		if name == "gateway-1" {
+			require.Len(t, f.InDoubt, open, "the open payments, and only they, are unfinished")
+			continue
+		}
+		require.Empty(t, f.InDoubt, name)
+		l, err := wal.OpenReadOnly(path, 0)
+		require.NoError(t, err)
+		require.NoError(t, l.View(func(tx *wal.Tx) error { records[name] = tx.LastSeq(); return nil }))
+		require.NoError(t, l.Close())
+	}
+	require.GreaterOrEqual(t, records["BankB"], uint64(bankEvents))
+	require.Less(t, records["BankB"], uint64(bankEvents+10), "cut to within a payment's records")
+	require.Less(t, records["BankA"], uint64(bankEvents+accounts+10), "the payer's file: its deposits more")
 }
 
 // strife-bench startup makes a history once, measures the daemons started
