@@ -53,12 +53,16 @@ const (
 var epochKey = []byte("epoch")
 
 // paymentsFill is how full bbolt fills payments' pages when it splits
-// them: completely. A payment's state is put there once, when it is
-// finished, and never rewritten; its key, a ULID, begins with its time, so
-// it lands at or near the end of the bucket, and pages left behind are not
-// written again. bbolt does not keep the setting: putPayment sets it in
-// every transaction.
-const paymentsFill = 1.0
+// them. A payment's state is put there once, when it is finished, and never
+// rewritten; its key, a ULID, begins with its time, so it lands at or near
+// the end of the bucket, and pages left behind are rarely written again.
+// Payments finish a little out of order (dozens are in flight), so a split
+// leaves a tenth of the page for those that finish late, rather than
+// filling it and splitting it again for the first one (measured with
+// strife-inspect stats: 83-85% full with 0.9 or 1.0 alike, against 71-96%
+// when every step of a payment rewrote its state here). bbolt does not
+// keep the setting: putPayment sets it in every transaction.
+const paymentsFill = 0.9
 
 // userPaymentsFill is the fill percent of user_payments' pages. Each user's
 // keys grow (they begin with the user and the time), so each user's range
