@@ -34,14 +34,19 @@ func (p *Payment) apply(r Record) error {
 		}
 		p.Params = Params{Payer: a.GetPayer(), From: a.GetFromAccount(), Payee: a.GetPayee(), To: a.GetToAccount(), Amount: a.GetAmount(), Memo: a.GetMemo()}
 		p.Status, p.Created = Pending, time.Unix(0, a.GetTimeUnixNano()).UTC()
+		switch {
+		case a.GetFirstAttemptStaged() && r.Attempt == 0:
+			return fmt.Errorf("coordinator: payment %s accepted with a first attempt numbered 0", p.ID)
+		case a.GetFirstAttemptStaged():
+			p.begin(r.Attempt, true)
+		case r.Attempt != 0:
+			return fmt.Errorf("coordinator: payment %s accepted under attempt %d", p.ID, r.Attempt)
+		}
 	case TypeAttemptBegun, TypeAttemptStaged:
 		if p.Final() || (p.Attempt > 0 && p.Decision == DecisionNone) {
 			return fmt.Errorf("coordinator: attempt %d of %s begun while %v with attempt %d undecided", r.Attempt, p.ID, p.Status, p.Attempt)
 		}
-		p.Attempt, p.Decision, p.Ended = r.Attempt, DecisionNone, false
-		p.Attempts++
-		p.Staged = r.Type == TypeAttemptStaged
-		p.Round = Round{Attempt: r.Attempt} // what the coordinator hears of it from now on
+		p.begin(r.Attempt, r.Type == TypeAttemptStaged)
 	case TypeDecisionCommit, TypeDecisionAbort:
 		if p.Decision != DecisionNone {
 			return fmt.Errorf("coordinator: attempt %d of %s decided twice", r.Attempt, p.ID)
@@ -79,6 +84,15 @@ func (p *Payment) apply(r Record) error {
 		p.Updated = recordTime(r)
 	}
 	return nil
+}
+
+// begin takes the next attempt, staged or (in logs from before parallel
+// commit) begun.
+func (p *Payment) begin(attempt uint32, staged bool) {
+	p.Attempt, p.Decision, p.Ended = attempt, DecisionNone, false
+	p.Attempts++
+	p.Staged = staged
+	p.Round = Round{Attempt: attempt} // what the coordinator hears of it from now on
 }
 
 // finish makes the payment final: from a PAYMENT_FINAL record, or from a

@@ -439,8 +439,8 @@ func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, e
 }
 
 // acceptance is the step of a new payment: PAYMENT_ACCEPTED and, if every
-// bank of the payment is known, its first attempt staged in the same
-// transaction, its Prepares sent while it commits. A bank not known now
+// bank of the payment is known, its first attempt staged by the same
+// record (AcceptStaged), its Prepares sent while it commits. A bank not known now
 // leaves the attempt to the runner.
 func (c *Coordinator) acceptance(params Params) func(Payment) (Payment, Ready) {
 	now := c.cfg.Now()
@@ -456,7 +456,7 @@ func (c *Coordinator) acceptance(params Params) func(Payment) (Payment, Ready) {
 			c.lg.Error().Err(err).Str("transaction_id", p.ID.String()).Msg("cannot stage the first attempt")
 			return p, ready
 		}
-		ready.Records = append(ready.Records, begin.Records...)
+		ready.Records = []Record{AcceptStaged(ready.Records[0], begin.Records[0])}
 		ready.Messages, ready.Mode = begin.Messages, begin.Mode
 		p.Round = staged.Round
 		return p, ready

@@ -241,6 +241,16 @@ func Accept(params Params, now time.Time) Ready {
 	}}}}
 }
 
+// AcceptStaged is the one record that accepts a payment and stages its
+// first attempt, begin (the ATTEMPT_STAGED of Begin, in the same step):
+// accept's PAYMENT_ACCEPTED, numbered as the attempt, with
+// first_attempt_staged. It folds as the two records would, and costs one.
+func AcceptStaged(accept, begin Record) Record {
+	a := proto.Clone(accept.Payload).(*storagev1.PaymentAccepted)
+	a.FirstAttemptStaged = true
+	return Record{Type: TypePaymentAccepted, Attempt: begin.Attempt, Payload: a}
+}
+
 // EpochBits is how many low bits of an attempt number count attempts
 // within an epoch; the bits above are the epoch. An epoch numbers at most
 // 4095 attempts of a payment.

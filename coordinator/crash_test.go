@@ -75,7 +75,7 @@ func TestCrashAfterTheStagingRecordBeforeTheVotes(t *testing.T) {
 
 			w.kill(t)
 			require.Equal(t, coordinator.Pending, (<-paid).Status, "no answer but PENDING before the votes")
-			require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged}, w.records(t, id, 1), "attempt 1 staged, undecided")
+			require.Equal(t, []wal.Type{coordinator.TypePaymentAccepted}, w.records(t, id, 1), "attempt 1 staged (by PAYMENT_ACCEPTED, which stages the first attempt), undecided")
 			bankB.open()
 			w.start(t)
 
@@ -140,7 +140,7 @@ func TestCrashAfterTheImplicitCommitBeforeItsRecord(t *testing.T) {
 	require.True(t, p.Settled.IsZero(), "not settled: no Commit leaves before the decision is durable")
 	attempt := p.Attempt // of the restart's epoch
 	w.kill(t)
-	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged}, w.records(t, id, attempt), "the decision was lost")
+	require.Equal(t, []wal.Type{coordinator.TypePaymentAccepted}, w.records(t, id, attempt), "the decision was lost")
 	require.Zero(t, bankA.acked(coordinator.KindCommit, 0)+bankB.acked(coordinator.KindCommit, 0), "no Commit was sent")
 
 	w.cfg.DecisionLinger = 0
@@ -169,7 +169,7 @@ func TestCrashDuringStatusResolution(t *testing.T) {
 	w.start(t)
 	bankB.await(t, coordinator.KindResolve, attempt)
 	w.kill(t)
-	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged}, w.records(t, id, attempt), "still undecided")
+	require.Equal(t, []wal.Type{coordinator.TypePaymentAccepted}, w.records(t, id, attempt), "still undecided")
 
 	bankB.open()
 	w.cfg.DecisionLinger = 0
@@ -266,7 +266,7 @@ func TestCrashAfterTheCommitDecision(t *testing.T) {
 
 	w.kill(t)
 	require.Equal(t, coordinator.Committed, (<-paid).Status)
-	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged, coordinator.TypeDecisionCommit}, w.records(t, id, 1), "the decision is durable before any Commit is sent")
+	require.Equal(t, []wal.Type{coordinator.TypePaymentAccepted, coordinator.TypeDecisionCommit}, w.records(t, id, 1), "the decision is durable before any Commit is sent")
 	bankA.open()
 	bankB.open()
 	w.start(t)
@@ -290,7 +290,7 @@ func TestCrashAfterOneCommitIsAcknowledged(t *testing.T) {
 
 	w.kill(t)
 	require.Equal(t, coordinator.Committed, (<-paid).Status)
-	require.Equal(t, []wal.Type{coordinator.TypeAttemptStaged, coordinator.TypeDecisionCommit}, w.records(t, id, 1), "decided, not ended")
+	require.Equal(t, []wal.Type{coordinator.TypePaymentAccepted, coordinator.TypeDecisionCommit}, w.records(t, id, 1), "decided, not ended")
 	bankB.open()
 	w.start(t)
 

@@ -72,7 +72,10 @@
 // # Records
 //
 // In the gateway's write-ahead log, keyed by the payment's ULID (and the
-// attempt where one is meant): PAYMENT_ACCEPTED (the resolved parameters),
+// attempt where one is meant): PAYMENT_ACCEPTED (the resolved parameters;
+// since issue 17 it also stages the first attempt when the two share a
+// commit, as they do whenever the payment's banks are known: it is then
+// numbered as that attempt, with first_attempt_staged),
 // ATTEMPT_STAGED (an attempt whose Prepares may have left; it commits
 // implicitly on all YES), DECISION_COMMIT and DECISION_ABORT (resolved
 // when a restart's Resolve decided them; carrying the payment's final
@@ -107,7 +110,7 @@
 // (users, revoked tokens, known banks) is package users'.
 //
 // A payment's first commit at the gateway holds both its acceptance and its
-// staged first attempt; its decision rides with another payment's commit
+// staged first attempt, in one record (AcceptStaged); its decision rides with another payment's commit
 // (Config.DecisionLinger bounds the wait for one, 2ms) and its end with a
 // later one (Config.EndLinger, 1s). A lone payer's path is one commit at
 // each bank (the Prepare) in parallel with one at the gateway; its Commit

@@ -129,6 +129,10 @@ func (m *Metrics) deciding(r *run, ready Ready, start time.Time) {
 		switch rec.Type {
 		case TypeAttemptStaged:
 			r.phases = phases{prepared: start}
+		case TypePaymentAccepted:
+			if rec.Attempt != 0 { // it stages the first attempt (AcceptStaged)
+				r.phases = phases{prepared: start}
+			}
 		case TypeDecisionCommit, TypeDecisionAbort:
 			if !r.phases.prepared.IsZero() {
 				m.prepare.Observe(start.Sub(r.phases.prepared).Seconds())

@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
@@ -65,4 +66,37 @@ func TestADecisionCarriesTheFinalStatus(t *testing.T) {
 	require.ErrorContains(t, err, "makes it")
 	_, err = committed.Apply([]coordinator.Record{{Type: coordinator.TypePaymentFinal, Payload: &storagev1.PaymentFinal{Status: coordinator.Committed}}})
 	require.ErrorContains(t, err, "already")
+}
+
+// A payment's acceptance and its first attempt, staged in the same step,
+// are one record (AcceptStaged): it folds as PAYMENT_ACCEPTED then
+// ATTEMPT_STAGED did, and an acceptance numbered as an attempt without
+// staging one, or staging attempt 0, is refused.
+func TestAcceptanceStagesTheFirstAttemptInOneRecord(t *testing.T) {
+	now := time.Date(2026, 12, 3, 1, 2, 3, 0, time.UTC)
+	params := coordinator.Params{Payer: "alice", From: "BankA/1001", Payee: "bob", To: "BankB/2001", Amount: 5}
+	accept := coordinator.Accept(params, now).Records
+	p := coordinator.Payment{ID: ulid.Make()}
+	accepted, err := p.Apply(accept)
+	require.NoError(t, err)
+	_, begin, err := accepted.Begin(3, now)
+	require.NoError(t, err)
+
+	two, err := p.Apply(append(accept, begin.Records...))
+	require.NoError(t, err)
+	one, err := p.Apply([]coordinator.Record{coordinator.AcceptStaged(accept[0], begin.Records[0])})
+	require.NoError(t, err)
+	require.Equal(t, two, one)
+	require.True(t, one.Staged)
+	require.Equal(t, begin.Records[0].Attempt, one.Attempt)
+	require.False(t, accept[0].Payload.(*storagev1.PaymentAccepted).GetFirstAttemptStaged(), "Accept's record is left as it was")
+
+	numbered := accept[0]
+	numbered.Attempt = 7
+	_, err = p.Apply([]coordinator.Record{numbered})
+	require.ErrorContains(t, err, "accepted under attempt 7")
+	zero := coordinator.AcceptStaged(accept[0], begin.Records[0])
+	zero.Attempt = 0
+	_, err = p.Apply([]coordinator.Record{zero})
+	require.ErrorContains(t, err, "numbered 0")
 }

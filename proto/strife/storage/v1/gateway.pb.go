@@ -26,16 +26,21 @@ const (
 // parameters, resolved (the payer's default account filled in, the payee
 // user's account looked up), durable before any answer.
 type PaymentAccepted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Payer         string                 `protobuf:"bytes,1,opt,name=payer,proto3" json:"payer,omitempty"`
-	FromAccount   string                 `protobuf:"bytes,2,opt,name=from_account,json=fromAccount,proto3" json:"from_account,omitempty"`
-	Payee         string                 `protobuf:"bytes,3,opt,name=payee,proto3" json:"payee,omitempty"`
-	ToAccount     string                 `protobuf:"bytes,4,opt,name=to_account,json=toAccount,proto3" json:"to_account,omitempty"`
-	Amount        int64                  `protobuf:"varint,5,opt,name=amount,proto3" json:"amount,omitempty"`
-	Memo          string                 `protobuf:"bytes,6,opt,name=memo,proto3" json:"memo,omitempty"`
-	TimeUnixNano  int64                  `protobuf:"varint,7,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Payer        string                 `protobuf:"bytes,1,opt,name=payer,proto3" json:"payer,omitempty"`
+	FromAccount  string                 `protobuf:"bytes,2,opt,name=from_account,json=fromAccount,proto3" json:"from_account,omitempty"`
+	Payee        string                 `protobuf:"bytes,3,opt,name=payee,proto3" json:"payee,omitempty"`
+	ToAccount    string                 `protobuf:"bytes,4,opt,name=to_account,json=toAccount,proto3" json:"to_account,omitempty"`
+	Amount       int64                  `protobuf:"varint,5,opt,name=amount,proto3" json:"amount,omitempty"`
+	Memo         string                 `protobuf:"bytes,6,opt,name=memo,proto3" json:"memo,omitempty"`
+	TimeUnixNano int64                  `protobuf:"varint,7,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// first_attempt_staged: this record also stages the payment's first
+	// attempt, numbered in the record's header, as an ATTEMPT_STAGED after
+	// it would (written so since issue 17, when the acceptance and the first
+	// attempt share a commit; an ATTEMPT_STAGED followed before).
+	FirstAttemptStaged bool `protobuf:"varint,8,opt,name=first_attempt_staged,json=firstAttemptStaged,proto3" json:"first_attempt_staged,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *PaymentAccepted) Reset() {
@@ -115,6 +120,13 @@ func (x *PaymentAccepted) GetTimeUnixNano() int64 {
 		return x.TimeUnixNano
 	}
 	return 0
+}
+
+func (x *PaymentAccepted) GetFirstAttemptStaged() bool {
+	if x != nil {
+		return x.FirstAttemptStaged
+	}
+	return false
 }
 
 // AttemptBegun is the payload of an ATTEMPT_BEGUN record: an attempt begun
@@ -898,7 +910,7 @@ var File_strife_storage_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_strife_storage_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"\x1fstrife/storage/v1/gateway.proto\x12\x11strife.storage.v1\x1a\x17strife/v1/gateway.proto\x1a\x15strife/v1/types.proto\"\xd1\x01\n" +
+	"\x1fstrife/storage/v1/gateway.proto\x12\x11strife.storage.v1\x1a\x17strife/v1/gateway.proto\x1a\x15strife/v1/types.proto\"\x83\x02\n" +
 	"\x0fPaymentAccepted\x12\x14\n" +
 	"\x05payer\x18\x01 \x01(\tR\x05payer\x12!\n" +
 	"\ffrom_account\x18\x02 \x01(\tR\vfromAccount\x12\x14\n" +
@@ -907,7 +919,8 @@ const file_strife_storage_v1_gateway_proto_rawDesc = "" +
 	"to_account\x18\x04 \x01(\tR\ttoAccount\x12\x16\n" +
 	"\x06amount\x18\x05 \x01(\x03R\x06amount\x12\x12\n" +
 	"\x04memo\x18\x06 \x01(\tR\x04memo\x12$\n" +
-	"\x0etime_unix_nano\x18\a \x01(\x03R\ftimeUnixNano\"4\n" +
+	"\x0etime_unix_nano\x18\a \x01(\x03R\ftimeUnixNano\x120\n" +
+	"\x14first_attempt_staged\x18\b \x01(\bR\x12firstAttemptStaged\"4\n" +
 	"\fAttemptBegun\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"K\n" +
 	"\rAttemptStaged\x12$\n" +
