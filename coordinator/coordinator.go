@@ -261,9 +261,9 @@ func (c *Coordinator) spawn(f func()) bool {
 	return true
 }
 
-// recover resumes the payments the open index names (see OpenBucket),
-// building the index first if the file predates it: its cost grows with
-// the open payments, not with every payment ever made.
+// recover resumes the open payments (OpenBucket), moving them there first
+// if the file predates the bucket: its cost grows with the open payments,
+// not with every payment ever made.
 func (c *Coordinator) recover() error {
 	began := time.Now()
 	if err := c.buildOpenIndex(); err != nil {
@@ -272,7 +272,7 @@ func (c *Coordinator) recover() error {
 	var open []Payment
 	err := c.log.View(func(tx *wal.Tx) (err error) {
 		open, err = openPayments(tx, func(key []byte, why string) {
-			c.lg.Error().Hex("key", key).Str("why", why).Msg("the index of open payments names no open payment; skipped (strife-recover check reports it)")
+			c.lg.Error().Hex("key", key).Str("why", why).Msg("the open payments' bucket holds one that is not open; skipped (strife-recover check reports it)")
 		})
 		return err
 	})
@@ -306,9 +306,9 @@ func (c *Coordinator) recover() error {
 	return nil
 }
 
-// buildOpenIndex builds the index of open payments of a file written
-// before it existed, once, in one transaction (migrateOpen). Any other file
-// is left alone, and costs no write.
+// buildOpenIndex moves the open payments of a file written before the open
+// bucket existed into it, once, in one transaction (migrateOpen). Any other
+// file is left alone, and costs no write.
 func (c *Coordinator) buildOpenIndex() error {
 	var missing bool
 	if err := c.log.View(func(tx *wal.Tx) error {
