@@ -247,7 +247,7 @@ func printText(w io.Writer, res *Result) {
 // repair backs the file up and rebuilds its projection from the log.
 func repair(path string, kind Kind, opts Options) (string, error) {
 	backup := fmt.Sprintf("%s.bak-%s", path, opts.Now().UTC().Format("20060102T150405.000000000Z"))
-	if err := copyFile(path, backup); err != nil {
+	if err := CopyFile(path, backup); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	l, err := wal.Open(path, wal.Options{LockTimeout: opts.Timeout})
@@ -271,7 +271,11 @@ func repair(path string, kind Kind, opts Options) (string, error) {
 	return backup, fmt.Errorf("cannot repair a %q file", kind)
 }
 
-func copyFile(from, to string) error {
+// CopyFile copies a data file to a new file, to, synced before it
+// returns: a copy a daemon may open at once (check --repair's backup, and
+// strife-bench startup's copies of its history files). It refuses an
+// existing to.
+func CopyFile(from, to string) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
