@@ -82,17 +82,19 @@ func (l *Loader) Held(tx *wal.Tx, id ulid.ULID, params Params, decided bool, now
 	return p, nil
 }
 
-// staged accepts a payment and stages its first attempt.
+// staged accepts a payment and stages its first attempt, in one record,
+// as the coordinator's acceptance does (AcceptStaged).
 func (l *Loader) staged(tx *wal.Tx, id ulid.ULID, params Params, now time.Time) (Payment, error) {
-	p, err := persistIn(tx, Payment{ID: id}, Accept(params, now).Records)
+	accept := Accept(params, now).Records
+	accepted, err := Payment{ID: id}.Apply(accept)
 	if err != nil {
-		return p, err
+		return accepted, err
 	}
-	next, ready, err := p.Begin(l.epoch, now)
+	_, begin, err := accepted.Begin(l.epoch, now)
 	if err != nil {
-		return p, err
+		return accepted, err
 	}
-	return persistIn(tx, next, ready.Records)
+	return persistIn(tx, Payment{ID: id}, []Record{AcceptStaged(accept[0], begin.Records[0])})
 }
 
 // persistStep returns a function that persists a step's records in tx, as
