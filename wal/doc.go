@@ -186,8 +186,11 @@
 // page), as with ErrLogFailed, reports it to Options.OnDamage (the
 // daemons log it), sets strife_wal_damaged to 1 and returns it from
 // Log.Damaged; reads go on. Until the scrub has passed a damaged leaf, a
-// read of that very leaf may still make bbolt panic, as before issue 13:
-// the scrub is what finds such damage before a read does. Since bbolt remaps a
+// read may reach it first, and bbolt then panics (it asserts what it reads
+// of a page): View returns a panic raised in bbolt's code as an error
+// wrapping ErrDamaged, as it does a fault, while a panic of the caller's
+// own function goes on; an Append's function that meets one fails with
+// it, as with any panic in it. Since bbolt remaps a
 // growing file only once no read transaction is open, such a file is
 // mapped a GiB larger than it is, so that no commit waits for the scrub.
 // OpenReadOnly always walks the whole file first: the tools read all of

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"runtime/debug"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -54,9 +56,14 @@ func shielded(f func() error) (err error) {
 }
 
 // faultShield is deferred by reads on an open log: a memory fault (the file
-// was truncated while mapped) becomes err, wrapping ErrDamaged; any other
-// panic is not this shield's business and goes on. It must be deferred
-// directly, after debug.SetPanicOnFault(true) on the same goroutine.
+// was truncated while mapped) becomes err, wrapping ErrDamaged, and so
+// does a panic raised by bbolt's own code, which asserts what it reads of
+// its pages: a file walked whole at open never makes it panic, but one
+// above Options.FullCheckBelow is checked in bounded time, and a read may
+// reach a damaged leaf before the scrub does. Any other panic (the
+// caller's own) is not this shield's business and goes on. It must be
+// deferred directly, after debug.SetPanicOnFault(true) on the same
+// goroutine.
 func faultShield(path string, err *error) {
 	p := recover()
 	if p == nil {
@@ -66,5 +73,32 @@ func faultShield(path string, err *error) {
 		*err = fmt.Errorf("wal: %s: %w: a read of the mapped file faulted at %#x (was the file truncated?)", path, ErrDamaged, f.Addr())
 		return
 	}
+	if raisedInBbolt() {
+		*err = fmt.Errorf("wal: %s: %w: bbolt failed reading it: %v", path, ErrDamaged, p)
+		return
+	}
 	panic(p)
+}
+
+// raisedInBbolt reports whether the panic being recovered, by the deferred
+// function that calls it, was raised in bbolt's code: the first frame
+// below the runtime's panic machinery (runtime.gopanic, and the runtime's
+// own checks of an index or a nil pointer) is bbolt's. While a deferred
+// function runs, the frames that panicked are still on the stack.
+func raisedInBbolt() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt.") || strings.HasPrefix(f.Function, "go.etcd.io/bbolt/")
+		}
+		if !more {
+			return false
+		}
+	}
 }

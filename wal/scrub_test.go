@@ -228,3 +228,27 @@ func TestTheFixtureOfBeforeIssue16Opens(t *testing.T) {
 		require.NotEqual(t, noFreelist, metaFreelist(t, path))
 	}
 }
+
+// TestAReadOfADamagedLeafBeforeTheScrubIsAnError: above FullCheckBelow, a
+// read can reach a damaged leaf before the scrub does; bbolt then panics
+// on it (a page of the wrong type), and View returns that as ErrDamaged
+// instead of letting the panic kill the process. A panic of the caller's
+// own function is not bbolt's, and goes on.
+func TestAReadOfADamagedLeafBeforeTheScrubIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	writeLog(t, path, 5000)
+	ps, leaf := deferredLeaf(t, path)
+	damage.Flip(t, path, leaf*int64(ps), 16)
+
+	l, err := wal.Open(path, scrubbed)
+	require.NoError(t, err)
+	defer l.Close()
+	err = l.View(func(tx *wal.Tx) error { return tx.Scan(1, func(wal.Record) error { return nil }) })
+	require.ErrorIs(t, err, wal.ErrDamaged)
+	require.ErrorContains(t, err, path)
+	t.Log(err)
+
+	require.PanicsWithValue(t, "mine", func() {
+		_ = l.View(func(*wal.Tx) error { panic("mine") })
+	})
+}
