@@ -133,17 +133,29 @@ func TestDamageTable(t *testing.T) {
 	tokenKey := banktest.TokenKey(t)
 	cases := damage.Cases(t, files.BankA, true)
 	gwCases := damage.Cases(t, files.Gateway, true)
-	require.Equal(t, len(cases), len(gwCases))
-
+	// The two files' cases are paired by name: a kind of page one file has
+	// a single one of (the freelist, often) has no "later one" cases
+	// there, and which file that is depends on the layout of the run.
+	gwByName := map[string]damage.Case{}
+	for _, c := range gwCases {
+		gwByName[c.Name] = c
+	}
 	var table []string
-	for i, c := range cases {
+	paired := 0
+	for _, c := range cases {
+		gw, ok := gwByName[c.Name]
+		if !ok {
+			t.Logf("%s: not a case of the gateway's file this time", c.Name)
+			continue
+		}
+		paired++
 		t.Run(c.Name, func(t *testing.T) {
 			bankDir, gwDir := t.TempDir(), t.TempDir()
 			bankFile, gwFile := filepath.Join(bankDir, "BankA.db"), filepath.Join(gwDir, "gateway-1.db")
 			damage.Copy(t, files.BankA, bankFile)
 			damage.Copy(t, files.Gateway, gwFile)
 			c.Do(t, bankFile)
-			gwCases[i].Do(t, gwFile)
+			gw.Do(t, gwFile)
 
 			startBank := func() outcome {
 				return run(t, "bank serving", "strife-bank", "--name", "BankA", "--listen", "127.0.0.1:0", "--data-dir", bankDir,
@@ -190,6 +202,7 @@ func TestDamageTable(t *testing.T) {
 				cell(checkBank), cell(bank), cell(checkGw), cell(gw)))
 		})
 	}
+	require.GreaterOrEqual(t, paired, len(cases)-2, "at most the two \"later one\" cases of one kind of page go unpaired")
 	md := "| damage | `strife-recover check BankA.db` | strife-bank start | `strife-recover check gateway-1.db` | strife-gateway start |\n|---|---|---|---|---|\n" + strings.Join(table, "\n") + "\n"
 	t.Log("\n" + md)
 	if out := os.Getenv("STRIFE_DAMAGE_TABLE"); out != "" {
