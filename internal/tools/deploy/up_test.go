@@ -90,7 +90,9 @@ func requireMetrics(t *testing.T, up *upProcess, base int) {
 	t.Helper()
 	for name, port := range deploy.MetricsPorts(base) {
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		require.True(t, up.out.contains("http://"+addr+"/metrics"), "the banner lists %s's metrics", name)
+		// The banner's first line is what regexpUp waits for; the rest may
+		// still be on its way.
+		up.out.wait(t, regexp.MustCompile(regexp.QuoteMeta("http://"+addr+"/metrics")), 0, 10*time.Second)
 		require.Contains(t, metricstest.Get(t, addr), "go_goroutines", "%s's metrics answer", name)
 	}
 }
