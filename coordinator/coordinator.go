@@ -266,7 +266,7 @@ func (c *Coordinator) spawn(f func()) bool {
 // not with every payment ever made.
 func (c *Coordinator) recover() error {
 	began := time.Now()
-	if err := c.buildOpenIndex(); err != nil {
+	if err := c.moveOpenPayments(); err != nil {
 		return err
 	}
 	var open []Payment
@@ -306,10 +306,10 @@ func (c *Coordinator) recover() error {
 	return nil
 }
 
-// buildOpenIndex moves the open payments of a file written before the open
+// moveOpenPayments moves the open payments of a file written before the open
 // bucket existed into it, once, in one transaction (migrateOpen). Any other
 // file is left alone, and costs no write.
-func (c *Coordinator) buildOpenIndex() error {
+func (c *Coordinator) moveOpenPayments() error {
 	var missing bool
 	if err := c.log.View(func(tx *wal.Tx) error {
 		missing = lacksOpenBucket(tx)
@@ -323,7 +323,7 @@ func (c *Coordinator) buildOpenIndex() error {
 		open, err = migrateOpen(tx)
 		return err
 	}); err != nil {
-		return fmt.Errorf("coordinator: building the index of open payments: %w", err)
+		return fmt.Errorf("coordinator: moving the open payments to their bucket: %w", err)
 	}
 	c.lg.Info().Int("open", open).Dur("took", time.Since(start)).Msg("built the index of open payments, once (the file predates it)")
 	return nil
@@ -440,26 +440,21 @@ func (c *Coordinator) accept(r *run, id ulid.ULID, params Params) (found bool, e
 
 // acceptance is the step of a new payment: PAYMENT_ACCEPTED and, if every
 // bank of the payment is known, its first attempt staged by the same
-// record (AcceptStaged), its Prepares sent while it commits. A bank not known now
+// record (Payment.AcceptStaged), its Prepares sent while it commits. A bank not known now
 // leaves the attempt to the runner.
 func (c *Coordinator) acceptance(params Params) func(Payment) (Payment, Ready) {
 	now := c.cfg.Now()
 	_, banksUp := c.participants(Payment{Params: params})
 	return func(p Payment) (Payment, Ready) {
-		ready := Accept(params, now)
-		accepted, err := p.Apply(ready.Records)
-		if err != nil || !banksUp {
-			return p, ready
+		if !banksUp {
+			return p, Accept(params, now)
 		}
-		staged, begin, err := accepted.Begin(c.epoch.Load(), now)
+		staged, ready, err := p.AcceptStaged(params, c.epoch.Load(), now)
 		if err != nil {
 			c.lg.Error().Err(err).Str("transaction_id", p.ID.String()).Msg("cannot stage the first attempt")
-			return p, ready
+			return p, Accept(params, now)
 		}
-		ready.Records = []Record{AcceptStaged(ready.Records[0], begin.Records[0])}
-		ready.Messages, ready.Mode = begin.Messages, begin.Mode
-		p.Round = staged.Round
-		return p, ready
+		return staged, ready
 	}
 }
 

@@ -241,14 +241,28 @@ func Accept(params Params, now time.Time) Ready {
 	}}}}
 }
 
-// AcceptStaged is the one record that accepts a payment and stages its
-// first attempt, begin (the ATTEMPT_STAGED of Begin, in the same step):
-// accept's PAYMENT_ACCEPTED, numbered as the attempt, with
-// first_attempt_staged. It folds as the two records would, and costs one.
-func AcceptStaged(accept, begin Record) Record {
-	a := proto.Clone(accept.Payload).(*storagev1.PaymentAccepted)
-	a.FirstAttemptStaged = true
-	return Record{Type: TypePaymentAccepted, Attempt: begin.Attempt, Payload: a}
+// AcceptStaged is the step of a new payment whose banks are all known: one
+// PAYMENT_ACCEPTED that also stages its first attempt, numbered in epoch
+// (first_attempt_staged; the record is numbered as the attempt), sent with
+// a Prepare to each participant in parallel, as Begin sends them. p is the
+// payment before it (its ID only); the payment returned has taken the
+// attempt's number (its Round), as Begin's does. The record folds as
+// PAYMENT_ACCEPTED then ATTEMPT_STAGED would, and costs one.
+func (p Payment) AcceptStaged(params Params, epoch uint32, now time.Time) (Payment, Ready, error) {
+	accept := Accept(params, now).Records[0]
+	accepted, err := p.Apply([]Record{accept})
+	if err != nil {
+		return p, Ready{}, err
+	}
+	staged, r, err := accepted.Begin(epoch, now)
+	if err != nil {
+		return p, Ready{}, err
+	}
+	accept.Payload.(*storagev1.PaymentAccepted).FirstAttemptStaged = true
+	accept.Attempt = staged.Round.Attempt
+	r.Records = []Record{accept}
+	p.Round = staged.Round
+	return p, r, nil
 }
 
 // EpochBits is how many low bits of an attempt number count attempts
@@ -294,15 +308,16 @@ func (p Payment) Begin(epoch uint32, now time.Time) (Payment, Ready, error) {
 	// accounts, which its PAYMENT_ACCEPTED says.
 	r := Ready{Mode: InParallel, Records: []Record{{Type: TypeAttemptStaged, Attempt: n, Payload: &storagev1.AttemptStaged{TimeUnixNano: now.UnixNano()}}}}
 	for _, bank := range p.Participants() {
-		r.Messages = append(r.Messages, Message{Bank: bank, Kind: KindPrepare, Attempt: n, Legs: p.legs(bank), Memo: p.Params.Memo})
+		r.Messages = append(r.Messages, Message{Bank: bank, Kind: KindPrepare, Attempt: n, Legs: p.Legs(bank), Memo: p.Params.Memo})
 	}
 	p.Round = Round{Attempt: n}
 	return p, r, nil
 }
 
-// legs returns what a bank is asked to do: debit the payer's account, credit
-// the payee's, or both when both are at that bank.
-func (p Payment) legs(bank string) []*strifev1.Leg {
+// Legs returns what a bank is asked to do, the legs of its Prepare: debit
+// the payer's account, credit the payee's, or both when both are at that
+// bank.
+func (p Payment) Legs(bank string) []*strifev1.Leg {
 	var legs []*strifev1.Leg
 	if Bank(p.Params.From) == bank {
 		legs = append(legs, &strifev1.Leg{Account: number(p.Params.From), Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: p.Params.Amount, Counterparty: p.Params.To})

@@ -110,7 +110,7 @@
 // (users, revoked tokens, known banks) is package users'.
 //
 // A payment's first commit at the gateway holds both its acceptance and its
-// staged first attempt, in one record (AcceptStaged); its decision rides with another payment's commit
+// staged first attempt, in one record (Payment.AcceptStaged); its decision rides with another payment's commit
 // (Config.DecisionLinger bounds the wait for one, 2ms) and its end with a
 // later one (Config.EndLinger, 1s). A lone payer's path is one commit at
 // each bank (the Prepare) in parallel with one at the gateway; its Commit

@@ -83,18 +83,13 @@ func (l *Loader) Held(tx *wal.Tx, id ulid.ULID, params Params, decided bool, now
 }
 
 // staged accepts a payment and stages its first attempt, in one record,
-// as the coordinator's acceptance does (AcceptStaged).
+// as the coordinator's acceptance does (Payment.AcceptStaged).
 func (l *Loader) staged(tx *wal.Tx, id ulid.ULID, params Params, now time.Time) (Payment, error) {
-	accept := Accept(params, now).Records
-	accepted, err := Payment{ID: id}.Apply(accept)
+	p, ready, err := Payment{ID: id}.AcceptStaged(params, l.epoch, now)
 	if err != nil {
-		return accepted, err
+		return p, err
 	}
-	_, begin, err := accepted.Begin(l.epoch, now)
-	if err != nil {
-		return accepted, err
-	}
-	return persistIn(tx, Payment{ID: id}, []Record{AcceptStaged(accept[0], begin.Records[0])})
+	return persistIn(tx, p, ready.Records)
 }
 
 // persistStep returns a function that persists a step's records in tx, as

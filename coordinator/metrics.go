@@ -130,7 +130,7 @@ func (m *Metrics) deciding(r *run, ready Ready, start time.Time) {
 		case TypeAttemptStaged:
 			r.phases = phases{prepared: start}
 		case TypePaymentAccepted:
-			if rec.Attempt != 0 { // it stages the first attempt (AcceptStaged)
+			if rec.Attempt != 0 { // it stages the first attempt (Payment.AcceptStaged)
 				r.phases = phases{prepared: start}
 			}
 		case TypeDecisionCommit, TypeDecisionAbort:

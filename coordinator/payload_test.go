@@ -69,33 +69,39 @@ func TestADecisionCarriesTheFinalStatus(t *testing.T) {
 }
 
 // A payment's acceptance and its first attempt, staged in the same step,
-// are one record (AcceptStaged): it folds as PAYMENT_ACCEPTED then
-// ATTEMPT_STAGED did, and an acceptance numbered as an attempt without
-// staging one, or staging attempt 0, is refused.
+// are one record (Payment.AcceptStaged): it folds as PAYMENT_ACCEPTED then
+// ATTEMPT_STAGED did, sends the Prepares Begin sends, and an acceptance
+// numbered as an attempt without staging one, or staging attempt 0, is
+// refused.
 func TestAcceptanceStagesTheFirstAttemptInOneRecord(t *testing.T) {
 	now := time.Date(2026, 12, 3, 1, 2, 3, 0, time.UTC)
 	params := coordinator.Params{Payer: "alice", From: "BankA/1001", Payee: "bob", To: "BankB/2001", Amount: 5}
-	accept := coordinator.Accept(params, now).Records
 	p := coordinator.Payment{ID: ulid.Make()}
+	accept := coordinator.Accept(params, now).Records
 	accepted, err := p.Apply(accept)
 	require.NoError(t, err)
 	_, begin, err := accepted.Begin(3, now)
 	require.NoError(t, err)
-
 	two, err := p.Apply(append(accept, begin.Records...))
 	require.NoError(t, err)
-	one, err := p.Apply([]coordinator.Record{coordinator.AcceptStaged(accept[0], begin.Records[0])})
+
+	staged, ready, err := p.AcceptStaged(params, 3, now)
+	require.NoError(t, err)
+	require.Len(t, ready.Records, 1)
+	require.Equal(t, coordinator.TypePaymentAccepted, ready.Records[0].Type)
+	require.Equal(t, begin.Messages, ready.Messages, "the Prepares Begin sends")
+	require.Equal(t, begin.Mode, ready.Mode)
+	one, err := staged.Apply(ready.Records)
 	require.NoError(t, err)
 	require.Equal(t, two, one)
 	require.True(t, one.Staged)
 	require.Equal(t, begin.Records[0].Attempt, one.Attempt)
-	require.False(t, accept[0].Payload.(*storagev1.PaymentAccepted).GetFirstAttemptStaged(), "Accept's record is left as it was")
 
 	numbered := accept[0]
 	numbered.Attempt = 7
 	_, err = p.Apply([]coordinator.Record{numbered})
 	require.ErrorContains(t, err, "accepted under attempt 7")
-	zero := coordinator.AcceptStaged(accept[0], begin.Records[0])
+	zero := ready.Records[0]
 	zero.Attempt = 0
 	_, err = p.Apply([]coordinator.Record{zero})
 	require.ErrorContains(t, err, "numbered 0")

@@ -304,7 +304,7 @@ func migrateOpen(tx *wal.Tx) (open int, err error) {
 	if !lacksOpenBucket(tx) {
 		return 0, nil
 	}
-	idx, err := tx.Bucket(OpenBucket)
+	openB, err := tx.Bucket(OpenBucket)
 	if err != nil {
 		return 0, err
 	}
@@ -318,7 +318,7 @@ func migrateOpen(tx *wal.Tx) (open int, err error) {
 			return err
 		}
 		moved = append(moved, k)
-		return idx.Put(k, v)
+		return openB.Put(k, v)
 	})
 	for _, k := range moved {
 		if err == nil {
@@ -333,12 +333,12 @@ func migrateOpen(tx *wal.Tx) (open int, err error) {
 // skipped: recover resumes what it can, and Verify reports it. A state
 // that does not decode is an error.
 func openPayments(tx *wal.Tx, stray func(key []byte, why string)) ([]Payment, error) {
-	idx := tx.ExistingBucket(OpenBucket)
-	if idx == nil {
+	openB := tx.ExistingBucket(OpenBucket)
+	if openB == nil {
 		return nil, nil
 	}
 	var open []Payment
-	err := idx.ForEach(func(k, v []byte) error {
+	err := openB.ForEach(func(k, v []byte) error {
 		var id ulid.ULID
 		if len(k) != len(id) {
 			stray(k, "not a transaction ID")

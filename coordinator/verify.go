@@ -39,7 +39,7 @@ type Rebuilt struct {
 }
 
 // Verify rebuilds the payments from the log in memory and compares them
-// with the stored projection (the payments bucket, the open index and the
+// with the stored projection (the open and payments buckets, and the
 // epoch), as
 // ledger.Verify does for a bank. It returns nil or an error wrapping
 // ErrInconsistent that lists every discrepancy, one a line.
@@ -185,13 +185,13 @@ func comparePayments(stored map[ulid.ULID]*storagev1.PaymentState, logged map[ul
 // without the open bucket (written before it existed) keeps every payment
 // in payments: New moves the open ones.
 func compareOpen(tx *wal.Tx, logged map[ulid.ULID]Payment) []string {
-	idx := tx.ExistingBucket(OpenBucket)
-	if idx == nil {
+	openB := tx.ExistingBucket(OpenBucket)
+	if openB == nil {
 		return nil
 	}
 	var problems []string
 	for _, id := range slices.SortedFunc(maps.Keys(logged), func(a, b ulid.ULID) int { return a.Compare(b) }) {
-		inOpen := idx.Get(id[:]) != nil
+		inOpen := openB.Get(id[:]) != nil
 		switch open := isOpen(logged[id]); {
 		case open && !inOpen:
 			problems = append(problems, fmt.Sprintf("payment %s is open but not stored as open: a restart would not resume it", id))

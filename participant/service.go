@@ -252,7 +252,7 @@ func prepareRequest(req *strifev1.PrepareRequest) (Request, error) {
 	}
 	r := Request{TxID: k.TxID, Attempt: k.Attempt, Memo: req.GetMemo()}
 	for _, l := range legs {
-		leg, err := validLeg(l)
+		leg, err := StoredLeg(l)
 		if err != nil {
 			return Request{}, err
 		}
@@ -264,7 +264,10 @@ func prepareRequest(req *strifev1.PrepareRequest) (Request, error) {
 	return r, nil
 }
 
-func validLeg(l *strifev1.Leg) (*storagev1.Leg, error) {
+// StoredLeg is a Prepare's leg as the bank checks it (an account number, a
+// direction, a positive amount, a counterparty within the free-text rule)
+// and stores it in its PREPARED record.
+func StoredLeg(l *strifev1.Leg) (*storagev1.Leg, error) {
 	if err := ledger.ValidNumber(l.GetAccount()); err != nil {
 		return nil, err
 	}

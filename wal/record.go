@@ -140,8 +140,12 @@ func (t Type) Transactional() bool {
 // Tx.Lookup finds them.
 func (t Type) Indexed() bool {
 	info, _ := t.info()
-	return info.Transactional && info.Indexed
+	return info.indexed()
 }
+
+// indexed: only a Transactional type can be Indexed (the index is by
+// transaction).
+func (i TypeInfo) indexed() bool { return i.Transactional && i.Indexed }
 
 // Known reports whether t is a record type registered in this program.
 func (t Type) Known() bool {

@@ -64,10 +64,11 @@ func (tx *Tx) Append(r Record) (uint64, error) {
 	if !tx.btx.Writable() {
 		return 0, ErrReadOnly
 	}
-	if !r.Type.Known() {
+	info, known := r.Type.info() // once: every append looks its type up
+	if !known {
 		return 0, fmt.Errorf("%w: %v", ErrUnknownType, r.Type)
 	}
-	if r.Type.Transactional() {
+	if info.Transactional {
 		if err := CheckTxID(r.TxID); err != nil {
 			return 0, fmt.Errorf("wal: a %v record must name its transaction: %w", r.Type, err)
 		}
@@ -85,7 +86,7 @@ func (tx *Tx) Append(r Record) (uint64, error) {
 	if err := records.Put(encodeKey(seq), encode(r)); err != nil {
 		return 0, err
 	}
-	if !r.Type.Indexed() {
+	if !info.indexed() {
 		return seq, nil
 	}
 	index := tx.btx.Bucket(indexBucket)

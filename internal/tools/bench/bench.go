@@ -282,6 +282,7 @@ type deployment struct {
 	dir        string
 	keep       bool          // leave dir after the run: see Options.Keep
 	profileDir string        // see Options.ProfileDir
+	profileTag string        // added to each process's profile name: <name><tag>.pprof
 	bcryptCost int           // see Options.BcryptCost
 	metrics    bool          // see Options.Metrics
 	scrape     []string      // the daemons' metrics URLs, with Metrics

@@ -305,8 +305,12 @@ func (g *historyWriter) banksBatch(payer, payee *wal.Log, payments []coordinator
 	for _, p := range payments {
 		for _, bank := range p.Participants() {
 			k := participant.AttemptID{TxID: p.ID, Attempt: p.Attempt}
+			legs, err := legs(p, bank)
+			if err != nil {
+				return err
+			}
 			ops[bank] = append(ops[bank],
-				participant.Op{Kind: participant.OpPrepare, Prepare: participant.Request{TxID: p.ID, Attempt: p.Attempt, Legs: legs(p, bank), Memo: p.Params.Memo, Coordinator: historyGateway}},
+				participant.Op{Kind: participant.OpPrepare, Prepare: participant.Request{TxID: p.ID, Attempt: p.Attempt, Legs: legs, Memo: p.Params.Memo, Coordinator: historyGateway}},
 				participant.Op{Kind: participant.OpCommit, Attempt: k})
 		}
 	}
@@ -364,17 +368,16 @@ func apply(p *participant.Participant, ops []participant.Op) error {
 	return nil
 }
 
-// legs are what the coordinator asks bank to do for p: the legs of its
-// Prepare, as the bank stores them (participant's validLeg).
-func legs(p coordinator.Payment, bank string) []*storagev1.Leg {
+// legs are what the coordinator asks bank to do for p (Payment.Legs), as
+// the bank checks and stores them (participant.StoredLeg).
+func legs(p coordinator.Payment, bank string) ([]*storagev1.Leg, error) {
 	var out []*storagev1.Leg
-	if coordinator.Bank(p.Params.From) == bank {
-		_, n, _ := users.Split(p.Params.From)
-		out = append(out, &storagev1.Leg{Number: n, Direction: strifev1.Direction_DIRECTION_DEBIT, Amount: p.Params.Amount, Counterparty: p.Params.To})
+	for _, l := range p.Legs(bank) {
+		leg, err := participant.StoredLeg(l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, leg)
 	}
-	if coordinator.Bank(p.Params.To) == bank {
-		_, n, _ := users.Split(p.Params.To)
-		out = append(out, &storagev1.Leg{Number: n, Direction: strifev1.Direction_DIRECTION_CREDIT, Amount: p.Params.Amount, Counterparty: p.Params.From})
-	}
-	return out
+	return out, nil
 }

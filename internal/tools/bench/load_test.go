@@ -64,6 +64,13 @@ func TestLoadHistoryMakesFilesADeploymentServes(t *testing.T) {
 		}
 	}
 	require.Len(t, held, open, "the open payments, and only they, are unfinished")
+	gw, err := wal.OpenReadOnly(paths[0], 0)
+	require.NoError(t, err)
+	require.NoError(t, gw.View(func(tx *wal.Tx) error {
+		require.Equal(t, payments+open, recovery.Payments(tx, recovery.Gateway), "the tools count the open payments and the finished ones")
+		return nil
+	}))
+	require.NoError(t, gw.Close())
 
 	logs := &syncBuffer{}
 	certDir, addr := serveHistory(t, dir, logs)

@@ -78,11 +78,13 @@ func tlsArgs(certDir, name string) []string {
 	return []string{"--ca", f.CAFile, "--cert", f.CertFile, "--key", f.KeyFile}
 }
 
-// startProcess runs exe with args and waits until addr accepts connections.
+// startProcess runs exe with args and waits until addr accepts
+// connections, which a daemon does when it is about to serve: polled every
+// millisecond, so that strife-bench startup can time a start by it.
 func (d *deployment) startProcess(exe, name, addr string, args []string, logs io.Writer) error {
 	cmd := exec.Command(exe, args...)
 	if d.profileDir != "" {
-		cmd.Env = append(os.Environ(), daemon.ProfileEnv+"="+filepath.Join(d.profileDir, name+".pprof"))
+		cmd.Env = append(os.Environ(), daemon.ProfileEnv+"="+filepath.Join(d.profileDir, name+d.profileTag+".pprof"))
 	}
 	if logs != io.Discard {
 		cmd.Stderr = logs
@@ -104,7 +106,7 @@ func (d *deployment) startProcess(exe, name, addr string, args []string, logs io
 			conn.Close()
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	return fmt.Errorf("%s did not serve on %s within %v", name, addr, processTimeout)
 }

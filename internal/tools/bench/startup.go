@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -19,7 +17,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/strife-pay/strife/certs"
-	"github.com/strife-pay/strife/internal/plumbing/daemon"
 	"github.com/strife-pay/strife/internal/plumbing/rpc"
 	"github.com/strife-pay/strife/internal/tools/certscli"
 	"github.com/strife-pay/strife/internal/tools/recovery"
@@ -240,7 +237,8 @@ func startOnce(opts StartupOptions, certDir, files, profile string) (gateway, ba
 	if err != nil {
 		return 0, 0, err
 	}
-	defer os.RemoveAll(run)
+	d := &deployment{dir: run, profileDir: opts.ProfileDir, profileTag: "-" + profile}
+	defer d.stop() // its processes, then run
 	for _, name := range []string{historyGateway, historyPayer, historyPayee} {
 		// Synced before the daemon starts: else its first commit's fsync
 		// writes the whole copy back, which a restart on its own file
@@ -253,8 +251,6 @@ func startOnce(opts StartupOptions, certDir, files, profile string) (gateway, ba
 			return 0, 0, err
 		}
 	}
-	d := &deployment{dir: run, profileDir: opts.ProfileDir}
-	defer d.stopProcesses()
 	gatewayAddr, err := freeAddr()
 	if err != nil {
 		return 0, 0, err
@@ -265,7 +261,7 @@ func startOnce(opts StartupOptions, certDir, files, profile string) (gateway, ba
 		if err != nil {
 			return 0, 0, err
 		}
-		took, err := d.timeStart(opts, certDir, name, profile, addr, slices.Concat(
+		took, err := d.timeStart(opts, certDir, name, addr, slices.Concat(
 			[]string{"bank", "--name", name, "--listen", addr, "--data-dir", filepath.Join(run, name), "--coordinator", gatewayAddr},
 			tlsArgs(certDir, name)))
 		if err != nil {
@@ -276,58 +272,27 @@ func startOnce(opts StartupOptions, certDir, files, profile string) (gateway, ba
 		}
 		bankFlags = append(bankFlags, "--bank", name+"="+addr)
 	}
-	gateway, err = d.timeStart(opts, certDir, historyGateway, profile, gatewayAddr, slices.Concat(
+	gateway, err = d.timeStart(opts, certDir, historyGateway, gatewayAddr, slices.Concat(
 		[]string{"gateway", "--name", historyGateway, "--listen", gatewayAddr, "--data-dir", filepath.Join(run, historyGateway),
 			"--token-key", filepath.Join(certDir, certscli.TokenKeyFile), "--bcrypt-cost", "4"},
 		bankFlags, tlsArgs(certDir, historyGateway)))
 	return gateway, bank, err
 }
 
-func (d *deployment) stopProcesses() {
-	for _, p := range slices.Backward(d.processes) {
-		if err := p.stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "strife-bench:", err)
-		}
-	}
-}
-
 // timeStart starts a daemon process and returns the time from its start
 // to its first health check answered SERVING, over mutual TLS with the
 // bench client's certificate.
-func (d *deployment) timeStart(opts StartupOptions, certDir, name, profile, addr string, args []string) (time.Duration, error) {
+func (d *deployment) timeStart(opts StartupOptions, certDir, name, addr string, args []string) (time.Duration, error) {
 	tlsConfig, err := certs.ClientConfig(certs.FilesIn(certDir, "bench"), "")
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command(opts.Executable, args...)
-	cmd.Stderr = opts.Logs
-	if d.profileDir != "" {
-		cmd.Env = append(os.Environ(), daemon.ProfileEnv+"="+filepath.Join(d.profileDir, name+"-"+profile+".pprof"))
-	}
 	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.done) }()
-	d.processes = append(d.processes, p)
-	// A TCP connection is accepted only once the daemon listens, which it
-	// does when it is about to serve: polled every millisecond, then one
-	// health check that waits for the connection (gRPC's own reconnection
-	// backoff would blur the measure if it polled from the start).
-	for deadline := began.Add(processTimeout); ; time.Sleep(time.Millisecond) {
-		select {
-		case <-p.done:
-			return 0, fmt.Errorf("%s exited before serving: %v", name, cmd.ProcessState)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s did not serve on %s within %v", name, addr, processTimeout)
-		}
-		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			conn.Close()
-			break
-		}
+	// startProcess returns once the daemon listens; then one health check
+	// that waits for its connection (gRPC's own reconnection backoff would
+	// blur the measure if it polled from the start).
+	if err := d.startProcess(opts.Executable, name, addr, args, opts.Logs); err != nil {
+		return 0, err
 	}
 	conn, err := rpc.Dial(addr, tlsConfig)
 	if err != nil {
